@@ -1,0 +1,218 @@
+//! The acceptor: the durable half of Paxos, and the two rules of the seed's table.
+//!
+//! * Prepare: "if the prepare's generation is later than the generation it has promised, promise
+//!   it and answer with the proposal it already accepted" — [`Acceptor::on_prepare`].
+//! * Accept: "if the accept's generation is not older than the promised one, store it as the
+//!   accepted proposal" — [`Acceptor::on_accept`], which also raises the promise.
+//!
+//! Anything else is answered with a `Reject` carrying the promise, so the proposer can retry
+//! above it. [`AcceptorState`] is exactly what must be durable before a reply leaves the node.
+
+use crate::{Ballot, Message, Proposal};
+use serde::{Deserialize, Serialize};
+
+/// The acceptor's durable state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AcceptorState<V> {
+    /// The highest ballot promised ([`Ballot::ZERO`] before any prepare).
+    pub promised: Ballot,
+    /// The last proposal accepted, if any.
+    pub accepted: Option<Proposal<V>>,
+}
+
+/// What an acceptor did with a request: its reply, and whether its durable state changed (in
+/// which case the new state must be persisted before the reply is sent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict<V> {
+    /// The answer to send back to the proposer.
+    pub reply: Message<V>,
+    /// Whether [`AcceptorState`] changed.
+    pub changed: bool,
+}
+
+/// One acceptor.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Acceptor<V> {
+    state: AcceptorState<V>,
+}
+
+impl<V: Clone + PartialEq> Acceptor<V> {
+    /// A fresh acceptor that promised nothing and accepted nothing.
+    pub fn new() -> Self {
+        Acceptor {
+            state: AcceptorState {
+                promised: Ballot::ZERO,
+                accepted: None,
+            },
+        }
+    }
+
+    /// An acceptor recovered from its durable state.
+    pub fn restore(state: AcceptorState<V>) -> Self {
+        Acceptor { state }
+    }
+
+    /// The durable state.
+    pub fn state(&self) -> &AcceptorState<V> {
+        &self.state
+    }
+
+    /// Phase 1b. Promises only a ballot strictly above the current promise; a repeated Prepare
+    /// of the promised ballot is rejected with that same ballot, which the proposer recognises as
+    /// its own promise echoed back and ignores.
+    pub fn on_prepare(&mut self, ballot: Ballot) -> Verdict<V> {
+        if ballot > self.state.promised {
+            self.state.promised = ballot;
+            Verdict {
+                reply: Message::Promise {
+                    ballot,
+                    accepted: self.state.accepted.clone(),
+                },
+                changed: true,
+            }
+        } else {
+            self.reject(ballot)
+        }
+    }
+
+    /// Phase 2b. Accepts a proposal whose ballot is not below the promise, and raises the promise
+    /// to it. A duplicate Accept is answered again without changing the state.
+    pub fn on_accept(&mut self, ballot: Ballot, value: Option<V>) -> Verdict<V> {
+        if ballot < self.state.promised {
+            return self.reject(ballot);
+        }
+        let proposal = Proposal { ballot, value };
+        let changed =
+            self.state.promised != ballot || self.state.accepted.as_ref() != Some(&proposal);
+        self.state.promised = ballot;
+        self.state.accepted = Some(proposal);
+        Verdict {
+            reply: Message::Accepted { ballot },
+            changed,
+        }
+    }
+
+    fn reject(&self, ballot: Ballot) -> Verdict<V> {
+        Verdict {
+            reply: Message::Reject {
+                ballot,
+                promised: self.state.promised,
+            },
+            changed: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NodeId;
+
+    fn b(round: u64, node: u8) -> Ballot {
+        Ballot::new(round, NodeId(node))
+    }
+
+    #[test]
+    fn promises_only_a_higher_ballot() {
+        let mut a = Acceptor::<u8>::new();
+        let v = a.on_prepare(b(1, 1));
+        assert!(v.changed);
+        assert_eq!(
+            v.reply,
+            Message::Promise {
+                ballot: b(1, 1),
+                accepted: None
+            }
+        );
+        // Equal ballot: not higher, so rejected with the promise itself, state untouched.
+        let v = a.on_prepare(b(1, 1));
+        assert!(!v.changed);
+        assert_eq!(
+            v.reply,
+            Message::Reject {
+                ballot: b(1, 1),
+                promised: b(1, 1)
+            }
+        );
+        // Lower ballot: rejected with the (higher) promise.
+        a.on_prepare(b(2, 5));
+        let v = a.on_prepare(b(2, 1));
+        assert_eq!(
+            v.reply,
+            Message::Reject {
+                ballot: b(2, 1),
+                promised: b(2, 5)
+            }
+        );
+        assert_eq!(a.state().promised, b(2, 5));
+    }
+
+    #[test]
+    fn a_promise_reports_the_accepted_proposal() {
+        let mut a = Acceptor::new();
+        a.on_prepare(b(1, 1));
+        a.on_accept(b(1, 1), Some(7u8));
+        let v = a.on_prepare(b(2, 2));
+        assert_eq!(
+            v.reply,
+            Message::Promise {
+                ballot: b(2, 2),
+                accepted: Some(Proposal {
+                    ballot: b(1, 1),
+                    value: Some(7)
+                })
+            }
+        );
+    }
+
+    #[test]
+    fn accepts_at_or_above_the_promise_and_raises_it() {
+        let mut a = Acceptor::new();
+        a.on_prepare(b(2, 1));
+        // Equal to the promise: accepted.
+        let v = a.on_accept(b(2, 1), Some(1u8));
+        assert!(v.changed);
+        assert_eq!(v.reply, Message::Accepted { ballot: b(2, 1) });
+        // Above the promise without a prepare: accepted, and the promise rises.
+        let v = a.on_accept(b(5, 3), Some(2));
+        assert!(v.changed);
+        assert_eq!(a.state().promised, b(5, 3));
+        // Below the promise: rejected, nothing changes.
+        let before = a.state().clone();
+        let v = a.on_accept(b(4, 9), Some(3));
+        assert_eq!(
+            v.reply,
+            Message::Reject {
+                ballot: b(4, 9),
+                promised: b(5, 3)
+            }
+        );
+        assert!(!v.changed);
+        assert_eq!(a.state(), &before);
+    }
+
+    #[test]
+    fn duplicate_accept_is_harmless() {
+        let mut a = Acceptor::new();
+        assert!(a.on_accept(b(1, 1), Some(4u8)).changed);
+        let again = a.on_accept(b(1, 1), Some(4));
+        assert!(!again.changed, "nothing new to persist");
+        assert_eq!(again.reply, Message::Accepted { ballot: b(1, 1) });
+        assert_eq!(
+            a.state().accepted,
+            Some(Proposal {
+                ballot: b(1, 1),
+                value: Some(4)
+            })
+        );
+    }
+
+    #[test]
+    fn restore_gives_back_the_durable_state() {
+        let mut a = Acceptor::new();
+        a.on_prepare(b(3, 2));
+        a.on_accept(b(3, 2), None::<u8>);
+        let again = Acceptor::restore(a.state().clone());
+        assert_eq!(again, a);
+    }
+}

@@ -1,0 +1,142 @@
+//! The learner: knows which value was chosen, from a `Commit` or from a phase-2 quorum of
+//! `Accepted` answers at one ballot.
+//!
+//! `Accepted` carries only a ballot, so the learner counts votes for a proposal whose value it
+//! knows: the one its own node's proposer sent out ([`Learner::expect`]). In register mode values
+//! keep being chosen at ever higher ballots; the learner keeps the highest.
+
+use crate::{NodeId, Proposal, Tally};
+
+/// One learner.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Learner<V> {
+    q2: usize,
+    learned: Option<Proposal<V>>,
+    pending: Option<(Proposal<V>, Tally)>,
+}
+
+/// A proposal the learner has just seen chosen by a phase-2 quorum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chosen<V> {
+    /// The chosen proposal.
+    pub proposal: Proposal<V>,
+    /// Whether this is news to the learner (false if it already knew it, e.g. from a Commit).
+    pub newly_learned: bool,
+}
+
+impl<V: Clone + PartialEq> Learner<V> {
+    /// A learner that needs `q2` accepts to call a proposal chosen.
+    pub fn new(q2: usize) -> Self {
+        Learner {
+            q2,
+            learned: None,
+            pending: None,
+        }
+    }
+
+    /// The highest-ballot proposal known to be chosen.
+    pub fn learned(&self) -> Option<&Proposal<V>> {
+        self.learned.as_ref()
+    }
+
+    /// Starts counting `Accepted` votes for `proposal` (replacing any earlier count).
+    pub fn expect(&mut self, proposal: Proposal<V>) {
+        self.pending = Some((proposal, Tally::new(self.q2)));
+    }
+
+    /// Counts one `Accepted` vote. Returns the proposal on the vote that completes its quorum,
+    /// exactly once; duplicates and votes for other ballots return `None`.
+    pub fn on_accepted(&mut self, from: NodeId, ballot: crate::Ballot) -> Option<Chosen<V>> {
+        let (proposal, tally) = self.pending.as_mut()?;
+        if proposal.ballot != ballot || !tally.add(from) {
+            return None;
+        }
+        let proposal = proposal.clone();
+        let newly_learned = self.learn(proposal.clone());
+        Some(Chosen {
+            proposal,
+            newly_learned,
+        })
+    }
+
+    /// Learns from a `Commit`. Returns whether it was news.
+    pub fn on_commit(&mut self, proposal: Proposal<V>) -> bool {
+        self.learn(proposal)
+    }
+
+    fn learn(&mut self, proposal: Proposal<V>) -> bool {
+        match &self.learned {
+            Some(known) if known.ballot >= proposal.ballot => {
+                debug_assert!(
+                    known.ballot != proposal.ballot || known.value == proposal.value,
+                    "two values chosen at one ballot"
+                );
+                false
+            }
+            _ => {
+                self.learned = Some(proposal);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Ballot;
+
+    fn p(round: u64, v: u8) -> Proposal<u8> {
+        Proposal {
+            ballot: Ballot::new(round, NodeId(1)),
+            value: Some(v),
+        }
+    }
+
+    #[test]
+    fn learns_from_a_quorum_of_accepted_at_one_ballot() {
+        let mut l = Learner::new(2);
+        l.expect(p(1, 7));
+        assert_eq!(l.on_accepted(NodeId(1), p(1, 7).ballot), None);
+        assert_eq!(
+            l.on_accepted(NodeId(1), p(1, 7).ballot),
+            None,
+            "duplicate Accepted from one node"
+        );
+        assert_eq!(
+            l.on_accepted(NodeId(2), p(2, 7).ballot),
+            None,
+            "vote for another ballot"
+        );
+        let chosen = l.on_accepted(NodeId(2), p(1, 7).ballot).unwrap();
+        assert_eq!(chosen.proposal, p(1, 7));
+        assert!(chosen.newly_learned);
+        assert_eq!(l.learned(), Some(&p(1, 7)));
+        assert_eq!(
+            l.on_accepted(NodeId(3), p(1, 7).ballot),
+            None,
+            "quorum reported once"
+        );
+    }
+
+    #[test]
+    fn learns_from_commit_and_keeps_the_highest_ballot() {
+        let mut l = Learner::new(2);
+        assert!(l.on_commit(p(2, 5)));
+        assert!(!l.on_commit(p(2, 5)), "duplicate commit is not news");
+        assert!(
+            !l.on_commit(p(1, 4)),
+            "a stale commit does not go back in time"
+        );
+        assert_eq!(l.learned(), Some(&p(2, 5)));
+        assert!(l.on_commit(p(3, 6)));
+        assert_eq!(l.learned(), Some(&p(3, 6)));
+    }
+
+    #[test]
+    fn nothing_is_counted_without_an_expected_proposal() {
+        let mut l = Learner::<u8>::new(1);
+        assert_eq!(l.on_accepted(NodeId(1), Ballot::new(1, NodeId(1))), None);
+        assert_eq!(l.learned(), None);
+    }
+}

@@ -1,0 +1,137 @@
+//! The one protocol message type, [`Message`], used verbatim by the model and on the wire.
+//!
+//! Values are `Option<V>`: the register a round writes may be empty (never written, or deleted),
+//! and an acceptor that accepted a deletion is not the same as one that accepted nothing. In the
+//! seed's single-decree use every proposed value is `Some`.
+
+use crate::Ballot;
+use serde::{Deserialize, Serialize};
+
+/// A value accepted at a ballot: what a Promise reports and what an acceptor stores.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Proposal<V> {
+    /// The ballot at which the value was accepted.
+    pub ballot: Ballot,
+    /// The register's value (`None` = empty).
+    pub value: Option<V>,
+}
+
+/// Every message of the protocol.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Message<V> {
+    /// Phase 1a: "promise me `ballot`". Proposer → every acceptor.
+    Prepare {
+        /// The proposer's new ballot.
+        ballot: Ballot,
+    },
+    /// Phase 1b: the acceptor promised `ballot` and reports what it accepted before, if anything.
+    Promise {
+        /// The ballot promised (equal to the Prepare's).
+        ballot: Ballot,
+        /// The acceptor's accepted proposal at the time of the promise.
+        accepted: Option<Proposal<V>>,
+    },
+    /// Phase 2a: "accept `value` at `ballot`". Proposer → every acceptor.
+    Accept {
+        /// The proposer's ballot.
+        ballot: Ballot,
+        /// The value to accept.
+        value: Option<V>,
+    },
+    /// Phase 2b: the acceptor accepted the proposal at `ballot`.
+    Accepted {
+        /// The accepted ballot.
+        ballot: Ballot,
+    },
+    /// The acceptor refused a Prepare or Accept at `ballot` because it promised `promised`.
+    Reject {
+        /// The ballot of the refused request.
+        ballot: Ballot,
+        /// The acceptor's promise: the proposer's generation clock moves above it.
+        promised: Ballot,
+    },
+    /// Phase 3: `value` was chosen at `ballot`. Proposer → every node.
+    Commit {
+        /// The ballot at which a quorum accepted `value`.
+        ballot: Ballot,
+        /// The chosen value.
+        value: Option<V>,
+    },
+}
+
+impl<V> Message<V> {
+    /// The highest ballot this message tells its receiver about (feeds the generation clock).
+    pub fn highest_ballot(&self) -> Ballot {
+        match self {
+            Message::Prepare { ballot }
+            | Message::Promise { ballot, .. }
+            | Message::Accept { ballot, .. }
+            | Message::Accepted { ballot }
+            | Message::Commit { ballot, .. } => *ballot,
+            Message::Reject { ballot, promised } => (*ballot).max(*promised),
+        }
+    }
+
+    /// The message's kind, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Prepare { .. } => "prepare",
+            Message::Promise { .. } => "promise",
+            Message::Accept { .. } => "accept",
+            Message::Accepted { .. } => "accepted",
+            Message::Reject { .. } => "reject",
+            Message::Commit { .. } => "commit",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NodeId;
+
+    #[test]
+    fn a_reject_reports_the_higher_of_its_two_ballots() {
+        let low = Ballot::new(1, NodeId(1));
+        let high = Ballot::new(4, NodeId(2));
+        let reject: Message<u8> = Message::Reject {
+            ballot: low,
+            promised: high,
+        };
+        assert_eq!(reject.highest_ballot(), high);
+        assert_eq!(reject.kind(), "reject");
+    }
+
+    #[test]
+    fn messages_round_trip_through_json() {
+        let b = Ballot::new(3, NodeId(2));
+        let all: Vec<Message<String>> = vec![
+            Message::Prepare { ballot: b },
+            Message::Promise {
+                ballot: b,
+                accepted: Some(Proposal {
+                    ballot: Ballot::new(1, NodeId(5)),
+                    value: Some("elanor".into()),
+                }),
+            },
+            Message::Accept {
+                ballot: b,
+                value: None,
+            },
+            Message::Accepted { ballot: b },
+            Message::Reject {
+                ballot: b,
+                promised: Ballot::new(9, NodeId(1)),
+            },
+            Message::Commit {
+                ballot: b,
+                value: Some("x".into()),
+            },
+        ];
+        for m in all {
+            let json = serde_json::to_string(&m).unwrap();
+            let back: Message<String> = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, m, "{json}");
+        }
+    }
+}

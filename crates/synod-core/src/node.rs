@@ -1,0 +1,242 @@
+//! A node: one acceptor, one proposer and one learner for one register, behind the step contract.
+//!
+//! This is the unit every consumer drives: the stateright model runs one `Node` per actor, the
+//! server runs one per key. It routes each input to its role, turns the roles' answers into
+//! [`Output`]s, and delivers messages addressed to itself inline (see [`crate::step`]).
+
+use crate::proposer::{PromiseStep, RoundFailure};
+use crate::{
+    Acceptor, AcceptorState, Ballot, Config, Input, Learner, Message, NodeId, Operation, Output,
+    Proposal, Proposer, RequestId, Timer, Verdict,
+};
+
+/// One Paxos node for one register.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Node<V> {
+    config: Config,
+    acceptor: Acceptor<V>,
+    proposer: Proposer<V>,
+    learner: Learner<V>,
+}
+
+impl<V: Clone + PartialEq> Node<V> {
+    /// A fresh node: nothing promised, accepted or learned.
+    pub fn new(config: Config) -> Self {
+        Self::restart(config, Acceptor::new().state().clone())
+    }
+
+    /// A node coming back after a crash: the acceptor's durable state survives, the proposer's
+    /// and learner's volatile state does not.
+    pub fn restart(config: Config, durable: AcceptorState<V>) -> Self {
+        let quorums = config.quorums();
+        Node {
+            acceptor: Acceptor::restore(durable),
+            proposer: Proposer::new(config.id(), quorums, config.max_attempts()),
+            learner: Learner::new(quorums.q2()),
+            config,
+        }
+    }
+
+    /// This node's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.config.id()
+    }
+
+    /// The acceptor (its state is the durable state).
+    pub fn acceptor(&self) -> &Acceptor<V> {
+        &self.acceptor
+    }
+
+    /// The proposer.
+    pub fn proposer(&self) -> &Proposer<V> {
+        &self.proposer
+    }
+
+    /// The learner.
+    pub fn learner(&self) -> &Learner<V> {
+        &self.learner
+    }
+
+    /// The highest-ballot proposal this node knows to be chosen.
+    pub fn learned(&self) -> Option<&Proposal<V>> {
+        self.learner.learned()
+    }
+
+    /// Handles one input, appending its outputs to `out` in the order they must be carried out.
+    pub fn step(&mut self, input: Input<V>, out: &mut Vec<Output<V>>) {
+        match input {
+            Input::Message { from, msg } => {
+                // Only other members speak to us over the network; anything else is ignored.
+                if from != self.id() && self.config.members().contains(from) {
+                    self.deliver(from, msg, out);
+                }
+            }
+            Input::Request { request, op } => self.on_request_into(request, op, out),
+            Input::Timeout(timer) => self.on_timeout_into(timer, out),
+        }
+    }
+
+    /// [`Node::step`] for a message, returning the outputs.
+    pub fn on_message(&mut self, from: NodeId, msg: Message<V>) -> Vec<Output<V>> {
+        self.collect(Input::Message { from, msg })
+    }
+
+    /// [`Node::step`] for a client request, returning the outputs.
+    pub fn on_request(&mut self, request: RequestId, op: Operation<V>) -> Vec<Output<V>> {
+        self.collect(Input::Request { request, op })
+    }
+
+    /// [`Node::step`] for a timer, returning the outputs.
+    pub fn on_timeout(&mut self, timer: Timer) -> Vec<Output<V>> {
+        self.collect(Input::Timeout(timer))
+    }
+
+    fn collect(&mut self, input: Input<V>) -> Vec<Output<V>> {
+        let mut out = Vec::new();
+        self.step(input, &mut out);
+        out
+    }
+
+    fn on_request_into(&mut self, request: RequestId, op: Operation<V>, out: &mut Vec<Output<V>>) {
+        let floor = self.acceptor.state().promised;
+        match self.proposer.begin(request, op, floor) {
+            Ok(ballot) => self.start_round(ballot, out),
+            Err(error) => out.push(Output::Reply {
+                request,
+                result: Err(error),
+            }),
+        }
+    }
+
+    fn on_timeout_into(&mut self, timer: Timer, out: &mut Vec<Output<V>>) {
+        match timer {
+            Timer::Round => {
+                if let Some(failure) = self.proposer.on_round_timeout() {
+                    self.round_failed(failure, out);
+                }
+            }
+            Timer::Backoff => {
+                let floor = self.acceptor.state().promised;
+                if let Some(ballot) = self.proposer.retry(floor) {
+                    self.start_round(ballot, out);
+                }
+            }
+        }
+    }
+
+    fn start_round(&mut self, ballot: Ballot, out: &mut Vec<Output<V>>) {
+        let attempt = self.proposer.attempt().unwrap_or(1);
+        out.push(Output::SetTimer {
+            timer: Timer::Round,
+            attempt,
+        });
+        self.broadcast(Message::Prepare { ballot }, out);
+    }
+
+    /// Routes one message from `from` (possibly this node itself) to the role it is for.
+    fn deliver(&mut self, from: NodeId, msg: Message<V>, out: &mut Vec<Output<V>>) {
+        self.proposer.observe(msg.highest_ballot());
+        match msg {
+            Message::Prepare { ballot } => {
+                let verdict = self.acceptor.on_prepare(ballot);
+                self.answer(from, verdict, out);
+            }
+            Message::Accept { ballot, value } => {
+                let verdict = self.acceptor.on_accept(ballot, value);
+                self.answer(from, verdict, out);
+            }
+            Message::Promise { ballot, accepted } => {
+                match self.proposer.on_promise(from, ballot, accepted) {
+                    PromiseStep::Wait => {}
+                    PromiseStep::Propose(proposal) => {
+                        self.learner.expect(proposal.clone());
+                        let Proposal { ballot, value } = proposal;
+                        self.broadcast(Message::Accept { ballot, value }, out);
+                    }
+                    PromiseStep::GiveUp(request, error) => {
+                        out.push(Output::CancelTimer(Timer::Round));
+                        out.push(Output::Reply {
+                            request,
+                            result: Err(error),
+                        });
+                    }
+                }
+            }
+            Message::Accepted { ballot } => {
+                if let Some(chosen) = self.learner.on_accepted(from, ballot) {
+                    if chosen.newly_learned {
+                        out.push(Output::Learned(chosen.proposal.clone()));
+                    }
+                    let done = self.proposer.on_chosen(ballot);
+                    if done.is_some() {
+                        out.push(Output::CancelTimer(Timer::Round));
+                    }
+                    let Proposal { ballot, value } = chosen.proposal;
+                    self.broadcast(Message::Commit { ballot, value }, out);
+                    if let Some((request, outcome)) = done {
+                        out.push(Output::Reply {
+                            request,
+                            result: Ok(outcome),
+                        });
+                    }
+                }
+            }
+            Message::Reject { ballot, promised } => {
+                if let Some(failure) = self.proposer.on_reject(ballot, promised) {
+                    self.round_failed(failure, out);
+                }
+            }
+            Message::Commit { ballot, value } => {
+                let proposal = Proposal { ballot, value };
+                if self.learner.on_commit(proposal.clone()) {
+                    out.push(Output::Learned(proposal));
+                }
+            }
+        }
+    }
+
+    /// Sends an acceptor's reply: persist first if its state changed, then the message.
+    fn answer(&mut self, to: NodeId, verdict: Verdict<V>, out: &mut Vec<Output<V>>) {
+        if verdict.changed {
+            out.push(Output::Persist(self.acceptor.state().clone()));
+        }
+        if to == self.id() {
+            let me = self.id();
+            self.deliver(me, verdict.reply, out);
+        } else {
+            out.push(Output::Send {
+                to,
+                msg: verdict.reply,
+            });
+        }
+    }
+
+    /// Delivers `msg` to this node first (so its persist precedes the broadcast), then to all
+    /// other members.
+    fn broadcast(&mut self, msg: Message<V>, out: &mut Vec<Output<V>>) {
+        let me = self.id();
+        self.deliver(me, msg.clone(), out);
+        if self.config.members().len() > 1 {
+            out.push(Output::Broadcast { msg });
+        }
+    }
+
+    fn round_failed(&mut self, failure: RoundFailure, out: &mut Vec<Output<V>>) {
+        out.push(Output::CancelTimer(Timer::Round));
+        match failure {
+            RoundFailure::Retry { next_attempt } => out.push(Output::SetTimer {
+                timer: Timer::Backoff,
+                attempt: next_attempt,
+            }),
+            RoundFailure::GiveUp(request, error) => out.push(Output::Reply {
+                request,
+                result: Err(error),
+            }),
+        }
+    }
+}

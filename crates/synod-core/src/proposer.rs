@@ -1,0 +1,304 @@
+//! The proposer: runs one client operation as a sequence of rounds (attempts).
+//!
+//! One round at a time: take the next ballot from the generation clock → prepare → quorum of
+//! promises from distinct nodes → apply the operation to the highest-ballot accepted value →
+//! accept → (the learner sees the accept quorum) → report the outcome. A reject above our ballot
+//! or a round timeout fails the round; the next attempt, after a backoff, takes a higher ballot.
+//! Attempts are bounded by configuration.
+//!
+//! **Retrying a write is subtle.** An attempt that failed *after* sending Accept may still be
+//! chosen later (the seed's "alice", accepted by a minority, could have been recovered). Applying
+//! the operation again on top of it would apply it twice. So a failed phase-2 proposal is kept as
+//! *uncertain*, and the next phase-1 quorum decides its fate: if no promise reports a ballot at or
+//! above it, it can never be chosen (every accept quorum meets this promise quorum), and the
+//! operation is applied afresh; if the highest report is that very proposal, it is proposed again
+//! unchanged with its original outcome; if something higher was accepted, its fate is unknowable
+//! and the request ends with [`RequestError::Indeterminate`]. Operations that are safe to reapply
+//! (`Read`, and `ProposeOnce` as the seed uses it) skip this and always apply afresh.
+//!
+//! This type holds no I/O and sends nothing itself: [`crate::Node`] wires its answers to messages.
+
+use crate::{
+    Ballot, NodeId, Operation, Outcome, Proposal, Quorums, RequestError, RequestId, Tally,
+};
+
+/// Where the proposer is in its current request.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase<V> {
+    /// No request.
+    Idle,
+    /// Phase 1: collecting promises for `ballot`.
+    Preparing {
+        /// This round's ballot.
+        ballot: Ballot,
+        /// Distinct promisers so far.
+        promises: Tally,
+        /// The highest-ballot accepted proposal reported so far.
+        highest: Option<Proposal<V>>,
+    },
+    /// Phase 2: `proposal` was sent for acceptance; `outcome` is reported if it is chosen.
+    Accepting {
+        /// What was proposed.
+        proposal: Proposal<V>,
+        /// What the caller is told when it is chosen.
+        outcome: Outcome<V>,
+    },
+    /// Between attempts, waiting for the backoff timer.
+    Backoff,
+}
+
+/// The request being worked on.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Pending<V> {
+    request: RequestId,
+    op: Operation<V>,
+    attempt: u32,
+    /// The last proposal that failed after reaching phase 2, with its outcome.
+    uncertain: Option<(Proposal<V>, Outcome<V>)>,
+}
+
+/// What a promise led to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PromiseStep<V> {
+    /// Not enough promises yet (or the promise was stale or duplicate).
+    Wait,
+    /// Phase 1 is complete: send `Accept` for this proposal.
+    Propose(Proposal<V>),
+    /// The request cannot go on; answer the caller with this error.
+    GiveUp(RequestId, RequestError),
+}
+
+/// What a failed round leads to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoundFailure {
+    /// Wait for the backoff timer, then run attempt `next_attempt`.
+    Retry {
+        /// The attempt that will run after the backoff.
+        next_attempt: u32,
+    },
+    /// No attempts left: answer the caller with this error.
+    GiveUp(RequestId, RequestError),
+}
+
+/// One proposer.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Proposer<V> {
+    id: NodeId,
+    quorums: Quorums,
+    max_attempts: u32,
+    /// The generation clock: the highest ballot seen anywhere.
+    seen: Ballot,
+    phase: Phase<V>,
+    pending: Option<Pending<V>>,
+}
+
+impl<V: Clone + PartialEq> Proposer<V> {
+    /// An idle proposer for node `id`.
+    pub fn new(id: NodeId, quorums: Quorums, max_attempts: u32) -> Self {
+        Proposer {
+            id,
+            quorums,
+            max_attempts,
+            seen: Ballot::ZERO,
+            phase: Phase::Idle,
+            pending: None,
+        }
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> &Phase<V> {
+        &self.phase
+    }
+
+    /// The highest ballot seen (the generation clock's reading).
+    pub fn seen(&self) -> Ballot {
+        self.seen
+    }
+
+    /// The current attempt (1-based), if a request is in progress.
+    pub fn attempt(&self) -> Option<u32> {
+        self.pending.as_ref().map(|p| p.attempt)
+    }
+
+    /// The request in progress and its operation, if any.
+    pub fn request(&self) -> Option<(RequestId, &Operation<V>)> {
+        self.pending.as_ref().map(|p| (p.request, &p.op))
+    }
+
+    /// Advances the generation clock past a ballot seen in any message.
+    pub fn observe(&mut self, ballot: Ballot) {
+        self.seen = self.seen.max(ballot);
+    }
+
+    /// Takes a new request and starts its first round, returning the ballot to prepare.
+    /// `floor` is the node's own promise, which the ballot must exceed (it survives crashes,
+    /// so a restarted proposer never reuses a ballot).
+    pub fn begin(
+        &mut self,
+        request: RequestId,
+        op: Operation<V>,
+        floor: Ballot,
+    ) -> Result<Ballot, RequestError> {
+        if self.pending.is_some() {
+            return Err(RequestError::Busy);
+        }
+        self.pending = Some(Pending {
+            request,
+            op,
+            attempt: 1,
+            uncertain: None,
+        });
+        Ok(self.start_round(floor))
+    }
+
+    /// The backoff is over: starts the next attempt's round, returning its ballot.
+    pub fn retry(&mut self, floor: Ballot) -> Option<Ballot> {
+        if self.phase != Phase::Backoff {
+            return None;
+        }
+        Some(self.start_round(floor))
+    }
+
+    fn start_round(&mut self, floor: Ballot) -> Ballot {
+        let ballot = Ballot::next_above(self.seen.max(floor), self.id);
+        self.seen = ballot;
+        self.phase = Phase::Preparing {
+            ballot,
+            promises: Tally::new(self.quorums.q1()),
+            highest: None,
+        };
+        ballot
+    }
+
+    /// Counts a promise from `from` for `ballot`, reporting `accepted`.
+    pub fn on_promise(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        accepted: Option<Proposal<V>>,
+    ) -> PromiseStep<V> {
+        let Phase::Preparing {
+            ballot: current,
+            promises,
+            highest,
+        } = &mut self.phase
+        else {
+            return PromiseStep::Wait;
+        };
+        if *current != ballot || promises.voters().contains(from) {
+            return PromiseStep::Wait;
+        }
+        if let Some(reported) = accepted {
+            if highest.as_ref().is_none_or(|h| reported.ballot > h.ballot) {
+                *highest = Some(reported);
+            }
+        }
+        if !promises.add(from) {
+            return PromiseStep::Wait;
+        }
+        let highest = highest.take();
+        self.choose_proposal(ballot, highest)
+    }
+
+    /// Phase 1 is complete: decide what to propose (see the module docs on uncertain writes).
+    fn choose_proposal(&mut self, ballot: Ballot, highest: Option<Proposal<V>>) -> PromiseStep<V> {
+        let pending = self
+            .pending
+            .as_mut()
+            .expect("a round runs only for a request");
+        let highest_ballot = highest.as_ref().map(|h| h.ballot);
+        let (value, outcome) = match &pending.uncertain {
+            Some((earlier, outcome)) if !pending.op.safe_to_reapply() => {
+                if highest_ballot == Some(earlier.ballot) {
+                    (earlier.value.clone(), outcome.clone())
+                } else if highest_ballot > Some(earlier.ballot) {
+                    let request = pending.request;
+                    self.finish();
+                    return PromiseStep::GiveUp(request, RequestError::Indeterminate);
+                } else {
+                    pending
+                        .op
+                        .apply(highest.as_ref().and_then(|h| h.value.as_ref()))
+                }
+            }
+            _ => pending
+                .op
+                .apply(highest.as_ref().and_then(|h| h.value.as_ref())),
+        };
+        let proposal = Proposal { ballot, value };
+        self.phase = Phase::Accepting {
+            proposal: proposal.clone(),
+            outcome,
+        };
+        PromiseStep::Propose(proposal)
+    }
+
+    /// The learner saw `ballot` chosen. If it is this proposer's current proposal, the request
+    /// is complete: returns the request and the outcome to report.
+    pub fn on_chosen(&mut self, ballot: Ballot) -> Option<(RequestId, Outcome<V>)> {
+        let Phase::Accepting { proposal, outcome } = &self.phase else {
+            return None;
+        };
+        if proposal.ballot != ballot {
+            return None;
+        }
+        let outcome = outcome.clone();
+        let request = self.finish()?;
+        Some((request, outcome))
+    }
+
+    /// An acceptor refused `ballot` because it promised `promised`. Fails the current round
+    /// if `ballot` is its ballot and `promised` is above it; a reject that only echoes our own
+    /// ballot back (a duplicated Prepare) is ignored.
+    pub fn on_reject(&mut self, ballot: Ballot, promised: Ballot) -> Option<RoundFailure> {
+        self.observe(promised);
+        if promised <= ballot || self.current_ballot() != Some(ballot) {
+            return None;
+        }
+        self.fail_round()
+    }
+
+    /// The round timer fired: fails the current round, if one is running.
+    pub fn on_round_timeout(&mut self) -> Option<RoundFailure> {
+        self.current_ballot()?;
+        self.fail_round()
+    }
+
+    /// The ballot of the round in progress, if any.
+    pub fn current_ballot(&self) -> Option<Ballot> {
+        match &self.phase {
+            Phase::Preparing { ballot, .. } => Some(*ballot),
+            Phase::Accepting { proposal, .. } => Some(proposal.ballot),
+            Phase::Idle | Phase::Backoff => None,
+        }
+    }
+
+    fn fail_round(&mut self) -> Option<RoundFailure> {
+        let phase = std::mem::replace(&mut self.phase, Phase::Backoff);
+        let pending = self.pending.as_mut()?;
+        if let Phase::Accepting { proposal, outcome } = phase {
+            pending.uncertain = Some((proposal, outcome));
+        }
+        if pending.attempt < self.max_attempts {
+            pending.attempt += 1;
+            return Some(RoundFailure::Retry {
+                next_attempt: pending.attempt,
+            });
+        }
+        let error = if pending.uncertain.is_some() && pending.op.writes() {
+            RequestError::Indeterminate
+        } else {
+            RequestError::Exhausted {
+                attempts: pending.attempt,
+            }
+        };
+        let request = pending.request;
+        self.finish();
+        Some(RoundFailure::GiveUp(request, error))
+    }
+
+    fn finish(&mut self) -> Option<RequestId> {
+        self.phase = Phase::Idle;
+        self.pending.take().map(|p| p.request)
+    }
+}

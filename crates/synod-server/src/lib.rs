@@ -1,0 +1,1 @@
+//! The Synod production node (built in the server issue).

@@ -1,0 +1,1 @@
+//! The stateright model of `synod-core` (built in the model issue).
