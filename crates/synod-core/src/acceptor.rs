@@ -12,12 +12,22 @@ use crate::{Ballot, Message, Proposal};
 use serde::{Deserialize, Serialize};
 
 /// The acceptor's durable state.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AcceptorState<V> {
     /// The highest ballot promised ([`Ballot::ZERO`] before any prepare).
     pub promised: Ballot,
     /// The last proposal accepted, if any.
     pub accepted: Option<Proposal<V>>,
+}
+
+impl<V> Default for AcceptorState<V> {
+    /// Nothing promised, nothing accepted.
+    fn default() -> Self {
+        AcceptorState {
+            promised: Ballot::ZERO,
+            accepted: None,
+        }
+    }
 }
 
 /// What an acceptor did with a request: its reply, and whether its durable state changed (in
@@ -31,7 +41,7 @@ pub struct Verdict<V> {
 }
 
 /// One acceptor.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Acceptor<V> {
     state: AcceptorState<V>,
 }
@@ -40,10 +50,7 @@ impl<V: Clone + PartialEq> Acceptor<V> {
     /// A fresh acceptor that promised nothing and accepted nothing.
     pub fn new() -> Self {
         Acceptor {
-            state: AcceptorState {
-                promised: Ballot::ZERO,
-                accepted: None,
-            },
+            state: AcceptorState::default(),
         }
     }
 

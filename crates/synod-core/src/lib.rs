@@ -15,6 +15,7 @@
 //! * [`Quorums`] — majority, or flexible `q1 + q2 > n`, checked at construction.
 //! * [`Node`] — one of each for one register, behind the step contract.
 //! * [`trace`] — the trace file vocabulary.
+//! * [`oracle`] — the ghost definition of *chosen*, for model checks and simulations.
 //!
 //! ## The step contract
 //!
@@ -48,6 +49,7 @@ mod learner;
 mod message;
 mod node;
 mod operation;
+pub mod oracle;
 pub mod proposer;
 mod quorum;
 mod step;

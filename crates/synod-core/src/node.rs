@@ -22,7 +22,7 @@ pub struct Node<V> {
 impl<V: Clone + PartialEq> Node<V> {
     /// A fresh node: nothing promised, accepted or learned.
     pub fn new(config: Config) -> Self {
-        Self::restart(config, Acceptor::new().state().clone())
+        Self::restart(config, AcceptorState::default())
     }
 
     /// A node coming back after a crash: the acceptor's durable state survives, the proposer's
