@@ -46,6 +46,12 @@ pub struct Acceptor<V> {
     state: AcceptorState<V>,
 }
 
+impl<V: Clone + PartialEq> Default for Acceptor<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<V: Clone + PartialEq> Acceptor<V> {
     /// A fresh acceptor that promised nothing and accepted nothing.
     pub fn new() -> Self {
