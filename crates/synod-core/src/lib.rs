@@ -15,6 +15,7 @@
 //! * [`Quorums`] — majority, or flexible `q1 + q2 > n`, checked at construction.
 //! * [`Node`] — one of each for one register, behind the step contract.
 //! * [`trace`] — the trace file vocabulary.
+//! * [`linearizability`] — a checker of register histories (Wing–Gong with Lowe's memoisation).
 //! * [`oracle`] — the ghost definition of *chosen*, for model checks and simulations.
 //!
 //! ## The step contract
@@ -46,6 +47,7 @@ mod acceptor;
 mod ballot;
 mod config;
 mod learner;
+pub mod linearizability;
 mod message;
 mod node;
 mod operation;

@@ -8,8 +8,8 @@ mod common;
 
 use common::{id, Cluster};
 use proptest::prelude::*;
-use std::collections::HashSet;
-use synod_core::{NodeId, Operation, Outcome, RequestError, RequestId, Timer};
+use synod_core::linearizability::{check, Event, Status};
+use synod_core::{Operation, RequestError, RequestId, Timer};
 
 #[derive(Clone, Debug)]
 enum Action {
@@ -46,69 +46,10 @@ fn op() -> impl Strategy<Value = Operation<u8>> {
     ]
 }
 
-/// One operation of the history. Times are step numbers.
-#[derive(Clone, Debug)]
-struct Event {
-    op: Operation<u8>,
-    call: usize,
-    /// `Some` once answered with a definite outcome.
-    outcome: Option<Outcome<u8>>,
-    ret: Option<usize>,
-    /// Surely not applied (Busy / Exhausted).
-    failed: bool,
-}
-
-/// Is there a total order of the events, respecting real time, in which a sequential register
-/// produces every recorded outcome? Events without an outcome may be left out.
-fn linearizable(events: &[Event]) -> bool {
-    let live: Vec<&Event> = events.iter().filter(|e| !e.failed).collect();
-    let mut seen = HashSet::new();
-    search(&live, 0, None, &mut seen)
-}
-
-fn search(
-    ev: &[&Event],
-    done: u64,
-    value: Option<u8>,
-    seen: &mut HashSet<(u64, Option<u8>)>,
-) -> bool {
-    let all_definite_done = ev
-        .iter()
-        .enumerate()
-        .all(|(i, e)| done & (1 << i) != 0 || e.outcome.is_none());
-    if all_definite_done {
-        return true;
-    }
-    if !seen.insert((done, value)) {
-        return false;
-    }
-    // The earliest return among pending events bounds which event may go next.
-    let horizon = ev
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| done & (1 << i) == 0)
-        .filter_map(|(_, e)| e.ret)
-        .min()
-        .unwrap_or(usize::MAX);
-    for (i, e) in ev.iter().enumerate() {
-        if done & (1 << i) != 0 || e.call > horizon {
-            continue;
-        }
-        let (next, outcome) = e.op.apply(value.as_ref());
-        if e.outcome.as_ref().is_some_and(|o| *o != outcome) {
-            continue;
-        }
-        if search(ev, done | (1 << i), next, seen) {
-            return true;
-        }
-    }
-    false
-}
-
 fn run(clients: usize, scripts: &[Vec<Operation<u8>>], schedule: &[Action]) -> Result<(), String> {
     let n = 3;
     let mut c = Cluster::<u8>::majority(3);
-    let mut events: Vec<Event> = Vec::new();
+    let mut events: Vec<Event<u8>> = Vec::new();
     // Per client: index of its next op, and the event of the op in flight.
     let mut next = vec![0usize; clients];
     let mut current: Vec<Option<usize>> = vec![None; clients];
@@ -121,10 +62,9 @@ fn run(clients: usize, scripts: &[Vec<Operation<u8>>], schedule: &[Action]) -> R
                 next[k] += 1;
                 events.push(Event {
                     op: op.clone(),
-                    call: step,
-                    outcome: None,
-                    ret: None,
-                    failed: false,
+                    call: step as u64,
+                    ret: 0,
+                    status: Status::Unknown,
                 });
                 current[k] = Some(events.len() - 1);
                 c.request(id(k), (events.len() - 1) as u64, op);
@@ -153,12 +93,12 @@ fn run(clients: usize, scripts: &[Vec<Operation<u8>>], schedule: &[Action]) -> R
         }
         for (node, RequestId(r), result) in c.replies.drain(answered..).collect::<Vec<_>>() {
             let e = &mut events[r as usize];
-            e.ret = Some(step);
-            match result {
-                Ok(o) => e.outcome = Some(o),
-                Err(RequestError::Busy | RequestError::Exhausted { .. }) => e.failed = true,
-                Err(RequestError::Indeterminate) => e.ret = None,
-            }
+            e.ret = step as u64;
+            e.status = match result {
+                Ok(o) => Status::Ok(o),
+                Err(RequestError::Busy | RequestError::Exhausted { .. }) => Status::Failed,
+                Err(RequestError::Indeterminate) => Status::Unknown,
+            };
             let k = (0..clients)
                 .find(|k| id(*k) == node)
                 .expect("only clients request");
@@ -171,10 +111,7 @@ fn run(clients: usize, scripts: &[Vec<Operation<u8>>], schedule: &[Action]) -> R
             }
         }
     }
-    let _ = NodeId(0);
-    if !linearizable(&events) {
-        return Err(format!("not linearizable: {events:#?}"));
-    }
+    check(&events).map_err(|v| format!("{v}: {events:#?}"))?;
     Ok(())
 }
 
@@ -188,32 +125,4 @@ proptest! {
     ) {
         run(scripts.len(), &scripts, &schedule).map_err(TestCaseError::fail)?;
     }
-}
-
-#[test]
-fn the_checker_rejects_a_stale_read() {
-    // put(1) completes, then a read that starts later returns the empty register.
-    let events = vec![
-        Event {
-            op: Operation::Put(1),
-            call: 0,
-            outcome: Some(Outcome::Written { previous: None }),
-            ret: Some(1),
-            failed: false,
-        },
-        Event {
-            op: Operation::Read,
-            call: 2,
-            outcome: Some(Outcome::Read { value: None }),
-            ret: Some(3),
-            failed: false,
-        },
-    ];
-    assert!(!linearizable(&events));
-    let mut concurrent = events.clone();
-    concurrent[1].call = 0;
-    assert!(
-        linearizable(&concurrent),
-        "overlapping, the read may go first"
-    );
 }

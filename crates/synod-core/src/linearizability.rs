@@ -1,0 +1,317 @@
+//! A linearizability checker for register histories: the Wing–Gong search with Lowe's
+//! memoisation ("Testing for linearizability", 2017).
+//!
+//! A history is a list of [`Event`]s on **one** register (callers partition a key-value history
+//! by key: keys are independent registers). The sequential specification is
+//! [`Operation::apply`] — the same function the protocol uses — starting from the empty
+//! register. An event whose outcome is unknown (a timeout, `Indeterminate`, a crash) may take
+//! effect at any point after its call or not at all; an event that surely failed is left out.
+//!
+//! The search walks the history in real-time order, tentatively linearizing calls whose recorded
+//! outcome matches the specification, and backtracks on a return it cannot explain. The cache of
+//! (linearized set, register value) pairs already explored keeps long histories tractable.
+
+use crate::{Operation, Outcome};
+use std::collections::HashSet;
+use std::hash::Hash;
+
+/// How an operation ended.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Status<V> {
+    /// It returned this outcome.
+    Ok(Outcome<V>),
+    /// It surely did not take effect (e.g. `Busy`, `Exhausted`, a 409 on a CAS is *not* this:
+    /// a CAS mismatch is an `Ok` outcome).
+    Failed,
+    /// It may or may not have taken effect.
+    Unknown,
+}
+
+/// One operation of a history. Times come from one clock shared by all clients.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Event<V> {
+    /// The operation.
+    pub op: Operation<V>,
+    /// When it was invoked.
+    pub call: u64,
+    /// When it returned (ignored for `Unknown`, which may take effect until the end of time).
+    pub ret: u64,
+    /// How it ended.
+    pub status: Status<V>,
+}
+
+/// Why a history is not linearizable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not linearizable: no order of the {events} operations explains them; the search got at most {deepest} operations in (explored {explored} configurations)")]
+pub struct Violation {
+    /// Operations considered (failed ones excluded).
+    pub events: usize,
+    /// The longest prefix of a linearization the search found.
+    pub deepest: usize,
+    /// Configurations explored.
+    pub explored: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    event: usize,
+    is_call: bool,
+    /// For a call: the index of its return entry.
+    partner: usize,
+    prev: usize,
+    next: usize,
+}
+
+const HEAD: usize = 0;
+
+/// Checks that `history` (one register) is linearizable.
+pub fn check<V: Clone + Eq + Hash>(history: &[Event<V>]) -> Result<(), Violation> {
+    let events: Vec<&Event<V>> = history
+        .iter()
+        .filter(|e| e.status != Status::Failed)
+        .collect();
+    let n = events.len();
+    // Entries: a sentinel head, then calls and returns sorted by time (a call before a return
+    // at the same instant, so touching operations count as concurrent).
+    let mut order: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * n);
+    for (i, e) in events.iter().enumerate() {
+        let ret = if e.status == Status::Unknown {
+            u64::MAX
+        } else {
+            e.ret.max(e.call)
+        };
+        order.push((e.call, true, i));
+        order.push((ret, false, i));
+    }
+    order.sort_by_key(|(t, is_call, i)| (*t, !*is_call, *i));
+    let mut entries = vec![Entry {
+        event: usize::MAX,
+        is_call: false,
+        partner: 0,
+        prev: 0,
+        next: 1,
+    }];
+    let mut return_of = vec![0usize; n];
+    for (k, (_, is_call, i)) in order.iter().enumerate() {
+        let idx = k + 1;
+        entries.push(Entry {
+            event: *i,
+            is_call: *is_call,
+            partner: 0,
+            prev: idx - 1,
+            next: idx + 1,
+        });
+        if !is_call {
+            return_of[*i] = idx;
+        }
+    }
+    let end = entries.len();
+    for e in entries.iter_mut().skip(1) {
+        if e.is_call {
+            e.partner = return_of[e.event];
+        }
+    }
+
+    let words = n.div_ceil(64).max(1);
+    let mut linearized = vec![0u64; words];
+    let mut state: Option<V> = None;
+    let mut cache: HashSet<(Vec<u64>, Option<V>)> = HashSet::new();
+    // Stack of (call entry, register value before it).
+    let mut stack: Vec<(usize, Option<V>)> = Vec::new();
+    let mut deepest = 0;
+    let mut cursor = entries[HEAD].next;
+
+    let lift = |entries: &mut Vec<Entry>, call: usize| {
+        let ret = entries[call].partner;
+        for x in [call, ret] {
+            let (p, nx) = (entries[x].prev, entries[x].next);
+            entries[p].next = nx;
+            if nx < end {
+                entries[nx].prev = p;
+            }
+        }
+    };
+    let unlift = |entries: &mut Vec<Entry>, call: usize| {
+        let ret = entries[call].partner;
+        for x in [ret, call] {
+            let (p, nx) = (entries[x].prev, entries[x].next);
+            entries[p].next = x;
+            if nx < end {
+                entries[nx].prev = x;
+            }
+        }
+    };
+
+    loop {
+        // Done when every remaining entry belongs to an operation of unknown fate.
+        if cursor >= end
+            || (!entries[cursor].is_call && events[entries[cursor].event].status == Status::Unknown)
+        {
+            let all_unknown = {
+                let mut c = entries[HEAD].next;
+                let mut ok = true;
+                while c < end {
+                    if events[entries[c].event].status != Status::Unknown {
+                        ok = false;
+                        break;
+                    }
+                    c = entries[c].next;
+                }
+                ok
+            };
+            if all_unknown {
+                return Ok(());
+            }
+        }
+        if cursor < end && entries[cursor].is_call {
+            let i = entries[cursor].event;
+            let (next_state, outcome) = events[i].op.apply(state.as_ref());
+            let matches = match &events[i].status {
+                Status::Ok(recorded) => *recorded == outcome,
+                _ => true,
+            };
+            if matches {
+                linearized[i / 64] |= 1 << (i % 64);
+                if cache.insert((linearized.clone(), next_state.clone())) {
+                    stack.push((cursor, state.clone()));
+                    state = next_state;
+                    deepest = deepest.max(stack.len());
+                    lift(&mut entries, cursor);
+                    cursor = entries[HEAD].next;
+                    continue;
+                }
+                linearized[i / 64] &= !(1 << (i % 64));
+            }
+            cursor = entries[cursor].next;
+        } else {
+            // A return (or the end) we cannot get past: undo the last choice.
+            let Some((call, before)) = stack.pop() else {
+                return Err(Violation {
+                    events: n,
+                    deepest,
+                    explored: cache.len(),
+                });
+            };
+            let i = entries[call].event;
+            state = before;
+            linearized[i / 64] &= !(1 << (i % 64));
+            unlift(&mut entries, call);
+            cursor = entries[call].next;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(op: Operation<u8>, call: u64, ret: u64, outcome: Outcome<u8>) -> Event<u8> {
+        Event {
+            op,
+            call,
+            ret,
+            status: Status::Ok(outcome),
+        }
+    }
+
+    fn put(v: u8, call: u64, ret: u64, previous: Option<u8>) -> Event<u8> {
+        ev(Operation::Put(v), call, ret, Outcome::Written { previous })
+    }
+
+    fn read(call: u64, ret: u64, value: Option<u8>) -> Event<u8> {
+        ev(Operation::Read, call, ret, Outcome::Read { value })
+    }
+
+    #[test]
+    fn sequential_history_is_linearizable() {
+        let h = vec![
+            put(1, 0, 1, None),
+            read(2, 3, Some(1)),
+            put(2, 4, 5, Some(1)),
+        ];
+        assert_eq!(check(&h), Ok(()));
+        assert_eq!(check::<u8>(&[]), Ok(()));
+    }
+
+    #[test]
+    fn a_stale_read_is_caught() {
+        let h = vec![put(1, 0, 1, None), read(2, 3, None)];
+        let err = check(&h).unwrap_err();
+        assert_eq!(err.events, 2);
+    }
+
+    #[test]
+    fn concurrent_operations_may_go_in_either_order() {
+        // The read overlaps the put, so it may see the old value.
+        let h = vec![put(1, 0, 5, None), read(1, 2, None), read(6, 7, Some(1))];
+        assert_eq!(check(&h), Ok(()));
+    }
+
+    #[test]
+    fn unknown_writes_may_or_may_not_happen() {
+        let unknown = Event {
+            op: Operation::Put(3),
+            call: 0,
+            ret: 0,
+            status: Status::Unknown,
+        };
+        // Seen by a later read…
+        assert_eq!(check(&[unknown.clone(), read(10, 11, Some(3))]), Ok(()));
+        // …or never.
+        assert_eq!(check(&[unknown.clone(), read(10, 11, None)]), Ok(()));
+        // But not undone once seen.
+        assert!(check(&[unknown, read(10, 11, Some(3)), read(12, 13, None)]).is_err());
+    }
+
+    #[test]
+    fn failed_operations_never_happen() {
+        let failed = Event {
+            op: Operation::Put(3),
+            call: 0,
+            ret: 1,
+            status: Status::Failed,
+        };
+        assert!(check(&[failed.clone(), read(10, 11, Some(3))]).is_err());
+        assert_eq!(check(&[failed, read(10, 11, None)]), Ok(()));
+    }
+
+    #[test]
+    fn a_cas_outcome_nobody_could_cause_is_caught() {
+        let cas = |call, ret, outcome| {
+            ev(
+                Operation::Cas {
+                    expected: Some(1),
+                    new: 2,
+                },
+                call,
+                ret,
+                outcome,
+            )
+        };
+        // One CAS reports success and mismatch against a value only it could have written.
+        let h = vec![
+            put(1, 0, 1, None),
+            cas(2, 3, Outcome::Written { previous: Some(1) }),
+            cas(4, 5, Outcome::CasMismatch { current: Some(2) }),
+        ];
+        assert_eq!(check(&h), Ok(()), "two CASes, second legitimately sees 2");
+        let lying = vec![
+            put(1, 0, 1, None),
+            cas(2, 3, Outcome::CasMismatch { current: Some(2) }),
+        ];
+        assert!(check(&lying).is_err(), "nobody wrote 2 before the CAS");
+    }
+
+    #[test]
+    fn long_concurrent_histories_finish() {
+        // 3 clients × 300 operations, each overlapping its neighbours.
+        let mut h = Vec::new();
+        let mut value = None;
+        for k in 0..900u64 {
+            let v = (k % 7) as u8;
+            h.push(put(v, 10 * k, 10 * k + 25, value));
+            value = Some(v);
+        }
+        assert_eq!(check(&h), Ok(()));
+    }
+}
