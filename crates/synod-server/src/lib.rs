@@ -1,1 +1,26 @@
-//! The Synod production node (built in the server issue).
+//! # synod-server — the durable, networked per-key Paxos key-value node
+//!
+//! Every key is its own Paxos register, run by `synod_core::Node<Bytes>` unchanged. The pieces,
+//! one idea per module (in the style of tokio's mini-redis):
+//!
+//! * [`wire`] — the peer frame format: handshake and batches of envelopes `{from, key, Message}`.
+//! * [`storage`] — acceptor state and committed values in redb; one transaction per batch.
+//! * [`replica`] — the synchronous heart: key → core node, request queues, persist-before-send.
+//! * [`backoff`] — randomized exponential backoff between attempts (the seed's livelock remedy).
+//! * [`runtime`] — the thread that drives the replica: batching, timers, client replies.
+//! * [`transport`] — TCP between peers: handshake, reconnects, bounded queues, frame limits.
+//! * [`api`] — the HTTP/JSON client API (axum) and `/metrics`.
+//! * [`metrics`] — counters and histograms, Prometheus text.
+//! * [`server`] — a node's configuration and its assembly out of the pieces above.
+//! * [`client`] — a Rust client for the HTTP API.
+
+pub mod api;
+pub mod backoff;
+pub mod client;
+pub mod metrics;
+pub mod replica;
+pub mod runtime;
+pub mod server;
+pub mod storage;
+pub mod transport;
+pub mod wire;

@@ -1,0 +1,281 @@
+//! The client API: HTTP/JSON over axum, on its own port.
+//!
+//! | route | body | success |
+//! |---|---|---|
+//! | `GET /v1/kv/{key}` | — | 200, the value's raw bytes (404 when the key is empty) |
+//! | `PUT /v1/kv/{key}` | the value's raw bytes | 200 `{"previous": string\|null}` |
+//! | `DELETE /v1/kv/{key}` | — | 200 `{"previous": string\|null}` |
+//! | `POST /v1/kv/{key}/cas` | `{"expected": string\|null, "new": string}` | 200 `{"previous": …}`; 409 `{"error":"cas_mismatch","current": …}` |
+//! | `POST /v1/kv/{key}/propose-once` | the value's raw bytes | 200 `{"value": string, "won": bool}` |
+//! | `GET /health` | — | 200 `{"status":"ok","node":N}` |
+//! | `GET /metrics` | — | Prometheus text |
+//!
+//! Every key operation, reads included, is a Paxos round. Values in JSON are UTF-8 strings
+//! (bytes that are not UTF-8 are shown with U+FFFD; `GET` returns exact bytes). Errors are JSON
+//! `{"error": code, "detail": text}`: 400 bad input, 413 value over the size limit, 409 CAS
+//! mismatch, 503 with `Retry-After` when no quorum answered (`unavailable`: surely not applied;
+//! `timeout`: the request timeout passed first; `indeterminate`: the outcome is unknown;
+//! `overloaded`: too many requests wait on the key; `stopped`: the node is failing).
+
+use crate::replica::ReplyError;
+use crate::runtime::{RuntimeHandle, Stopped};
+use axum::body::Bytes as Body;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::time::Duration;
+use synod_core::{NodeId, Operation, Outcome, RequestError};
+
+/// API limits and timeouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Largest value accepted, in bytes.
+    pub max_value: usize,
+    /// Longest key accepted, in bytes.
+    pub max_key: usize,
+    /// How long a request waits for its outcome before answering 503.
+    pub request_timeout: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            max_value: 1024 * 1024,
+            max_key: 1024,
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Api {
+    node: NodeId,
+    config: ApiConfig,
+    runtime: RuntimeHandle,
+}
+
+/// The compare-and-set request body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CasRequest {
+    /// The value the caller believes is current (`null` = empty).
+    pub expected: Option<String>,
+    /// The value to write on a match.
+    pub new: String,
+}
+
+/// The router of node `node`.
+pub fn router(node: NodeId, config: ApiConfig, runtime: RuntimeHandle) -> Router {
+    let limit = config.max_value.saturating_mul(2).saturating_add(64 * 1024);
+    Router::new()
+        .route("/v1/kv/{key}", get(read).put(put).delete(delete))
+        .route("/v1/kv/{key}/cas", post(cas))
+        .route("/v1/kv/{key}/propose-once", post(propose_once))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(Api {
+            node,
+            config,
+            runtime,
+        })
+}
+
+/// An error answer.
+#[derive(Debug)]
+enum ApiError {
+    BadInput(String),
+    TooLarge(usize),
+    Reply(ReplyError),
+    Timeout(Duration),
+    Stopped(String),
+}
+
+impl From<Stopped> for ApiError {
+    fn from(e: Stopped) -> Self {
+        ApiError::Stopped(e.0)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, detail) = match self {
+            ApiError::BadInput(detail) => (StatusCode::BAD_REQUEST, "bad_request", detail),
+            ApiError::TooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("values are limited to {limit} bytes"),
+            ),
+            ApiError::Reply(ReplyError::Request(RequestError::Indeterminate)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "indeterminate",
+                "the outcome is unknown: the write may or may not have taken effect; read the key to find out".into(),
+            ),
+            ApiError::Reply(ReplyError::Request(e @ RequestError::Exhausted { .. })) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+            }
+            ApiError::Reply(e) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string()),
+            ApiError::Timeout(after) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!(
+                    "no quorum answered within {} ms; a write may still take effect",
+                    after.as_millis()
+                ),
+            ),
+            ApiError::Stopped(why) => (StatusCode::SERVICE_UNAVAILABLE, "stopped", why),
+        };
+        let mut response = (status, Json(json!({"error": code, "detail": detail}))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+fn text(value: &Option<Bytes>) -> serde_json::Value {
+    match value {
+        Some(v) => serde_json::Value::String(String::from_utf8_lossy(v).into_owned()),
+        None => serde_json::Value::Null,
+    }
+}
+
+impl Api {
+    fn key(&self, key: String) -> Result<Bytes, ApiError> {
+        if key.is_empty() || key.len() > self.config.max_key {
+            return Err(ApiError::BadInput(format!(
+                "keys must be 1 to {} bytes",
+                self.config.max_key
+            )));
+        }
+        Ok(Bytes::from(key))
+    }
+
+    fn value(&self, value: Bytes) -> Result<Bytes, ApiError> {
+        if value.len() > self.config.max_value {
+            return Err(ApiError::TooLarge(self.config.max_value));
+        }
+        Ok(value)
+    }
+
+    /// Runs one operation as Paxos rounds, waiting at most the request timeout.
+    async fn run(&self, key: Bytes, op: Operation<Bytes>) -> Result<Outcome<Bytes>, ApiError> {
+        let submitted = self.runtime.submit(key, op).await?;
+        match tokio::time::timeout(self.config.request_timeout, submitted.reply).await {
+            Ok(Ok(result)) => result.map_err(ApiError::Reply),
+            Ok(Err(_)) => Err(ApiError::Stopped(
+                self.runtime
+                    .failure()
+                    .unwrap_or_else(|| "request dropped".into()),
+            )),
+            Err(_) => {
+                self.runtime.metrics().requests_timed_out.inc();
+                self.runtime.abandon(submitted.request).await;
+                Err(ApiError::Timeout(self.config.request_timeout))
+            }
+        }
+    }
+}
+
+fn written(outcome: Outcome<Bytes>) -> Response {
+    match outcome {
+        Outcome::Written { previous } => Json(json!({"previous": text(&previous)})).into_response(),
+        Outcome::CasMismatch { current } => (
+            StatusCode::CONFLICT,
+            Json(json!({"error": "cas_mismatch", "detail": "the current value differs from the expected one", "current": text(&current)})),
+        )
+            .into_response(),
+        other => unexpected(other),
+    }
+}
+
+fn unexpected(outcome: Outcome<Bytes>) -> Response {
+    tracing::error!(?outcome, "outcome does not match its operation");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+async fn read(State(api): State<Api>, Path(key): Path<String>) -> Result<Response, ApiError> {
+    let key = api.key(key)?;
+    Ok(match api.run(key, Operation::Read).await? {
+        Outcome::Read { value: Some(v) } => {
+            ([(header::CONTENT_TYPE, "application/octet-stream")], v).into_response()
+        }
+        Outcome::Read { value: None } => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "not_found", "detail": "the key is empty"})),
+        )
+            .into_response(),
+        other => unexpected(other),
+    })
+}
+
+async fn put(
+    State(api): State<Api>,
+    Path(key): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (key, value) = (api.key(key)?, api.value(body)?);
+    Ok(written(api.run(key, Operation::Put(value)).await?))
+}
+
+async fn delete(State(api): State<Api>, Path(key): Path<String>) -> Result<Response, ApiError> {
+    let key = api.key(key)?;
+    Ok(written(api.run(key, Operation::Delete).await?))
+}
+
+async fn cas(
+    State(api): State<Api>,
+    Path(key): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let key = api.key(key)?;
+    let request: CasRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadInput(format!(
+            "expected {{\"expected\": string|null, \"new\": string}}: {e}"
+        ))
+    })?;
+    let expected = request
+        .expected
+        .map(|v| api.value(Bytes::from(v)))
+        .transpose()?;
+    let new = api.value(Bytes::from(request.new))?;
+    Ok(written(
+        api.run(key, Operation::Cas { expected, new }).await?,
+    ))
+}
+
+async fn propose_once(
+    State(api): State<Api>,
+    Path(key): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (key, value) = (api.key(key)?, api.value(body)?);
+    Ok(match api.run(key, Operation::ProposeOnce(value)).await? {
+        Outcome::Chosen { value, won } => {
+            Json(json!({"value": text(&Some(value)), "won": won})).into_response()
+        }
+        other => unexpected(other),
+    })
+}
+
+async fn health(State(api): State<Api>) -> Response {
+    match api.runtime.failure() {
+        None => Json(json!({"status": "ok", "node": api.node.0})).into_response(),
+        Some(why) => ApiError::Stopped(why).into_response(),
+    }
+}
+
+async fn metrics(State(api): State<Api>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        api.runtime.metrics().render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,253 @@
+//! A node's counters and histograms, rendered as Prometheus text for `GET /metrics`.
+//!
+//! Counters are atomics bumped where things happen (replica, transport, API); histograms are
+//! hdrhistogram behind a mutex, rendered as Prometheus summaries (quantiles, sum, count).
+
+use hdrhistogram::Histogram;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// One monotonically increasing counter.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A distribution of values (sizes, or latencies in microseconds).
+#[derive(Debug)]
+pub struct Distribution(Mutex<Histogram<u64>>);
+
+impl Default for Distribution {
+    fn default() -> Self {
+        Distribution(Mutex::new(
+            Histogram::new(3).expect("3 significant figures is a valid precision"),
+        ))
+    }
+}
+
+impl Distribution {
+    /// Records one value.
+    pub fn record(&self, value: u64) {
+        if let Ok(mut h) = self.0.lock() {
+            h.saturating_record(value);
+        }
+    }
+
+    /// Records a duration in microseconds.
+    pub fn record_duration(&self, d: Duration) {
+        self.record(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    /// Number of values recorded.
+    pub fn count(&self) -> u64 {
+        self.0.lock().map(|h| h.len()).unwrap_or(0)
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let Ok(h) = self.0.lock() else { return };
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} summary");
+        for q in [0.5, 0.9, 0.99, 0.999] {
+            let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {}", h.value_at_quantile(q));
+        }
+        let sum = (h.mean() * h.len() as f64).round();
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {}", h.len());
+    }
+}
+
+/// Everything a node measures.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Rounds (attempts) started by this node's proposers.
+    pub rounds_started: Counter,
+    /// Rounds whose proposal was chosen and whose request completed.
+    pub rounds_committed: Counter,
+    /// Rounds that failed (rejected or timed out).
+    pub rounds_failed: Counter,
+    /// Retries after a failed round (each after a randomized backoff).
+    pub retries: Counter,
+    /// Reject messages received.
+    pub rejects: Counter,
+    /// Requests answered with an outcome.
+    pub requests_ok: Counter,
+    /// Requests that failed with no quorum (surely not applied).
+    pub requests_exhausted: Counter,
+    /// Requests whose outcome is unknown.
+    pub requests_indeterminate: Counter,
+    /// Requests refused because the key's queue was full.
+    pub requests_queue_full: Counter,
+    /// Requests the HTTP layer stopped waiting for.
+    pub requests_timed_out: Counter,
+    /// Storage transactions committed (each one fsync).
+    pub fsyncs: Counter,
+    /// Peer frames sent.
+    pub frames_sent: Counter,
+    /// Peer frames received.
+    pub frames_received: Counter,
+    /// Messages dropped because a peer's outbound queue was full.
+    pub messages_dropped: Counter,
+    /// Peer connections closed because of a malformed or oversized frame.
+    pub frames_malformed: Counter,
+    /// Peer connections refused at the handshake.
+    pub handshakes_refused: Counter,
+    /// Inputs handled per replica batch.
+    pub batch_inputs: Distribution,
+    /// Acceptor states written per fsync.
+    pub batch_persists: Distribution,
+    /// Time per fsync'd transaction (µs).
+    pub fsync_latency_us: Distribution,
+    /// Time from a client request's arrival to its reply (µs).
+    pub request_latency_us: Distribution,
+}
+
+impl Metrics {
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let counters: [(&str, &str, &Counter); 16] = [
+            (
+                "synod_rounds_started_total",
+                "Paxos rounds started by this node",
+                &self.rounds_started,
+            ),
+            (
+                "synod_rounds_committed_total",
+                "rounds whose proposal was chosen",
+                &self.rounds_committed,
+            ),
+            (
+                "synod_rounds_failed_total",
+                "rounds that were rejected or timed out",
+                &self.rounds_failed,
+            ),
+            (
+                "synod_retries_total",
+                "attempts retried after a randomized backoff",
+                &self.retries,
+            ),
+            (
+                "synod_rejects_total",
+                "reject messages received",
+                &self.rejects,
+            ),
+            (
+                "synod_requests_ok_total",
+                "client requests completed",
+                &self.requests_ok,
+            ),
+            (
+                "synod_requests_exhausted_total",
+                "client requests failed without quorum (not applied)",
+                &self.requests_exhausted,
+            ),
+            (
+                "synod_requests_indeterminate_total",
+                "client requests with unknown outcome",
+                &self.requests_indeterminate,
+            ),
+            (
+                "synod_requests_queue_full_total",
+                "client requests refused: per-key queue full",
+                &self.requests_queue_full,
+            ),
+            (
+                "synod_requests_timed_out_total",
+                "client requests that hit the request timeout",
+                &self.requests_timed_out,
+            ),
+            (
+                "synod_fsyncs_total",
+                "storage transactions made durable (one fsync each)",
+                &self.fsyncs,
+            ),
+            (
+                "synod_peer_frames_sent_total",
+                "frames sent to peers",
+                &self.frames_sent,
+            ),
+            (
+                "synod_peer_frames_received_total",
+                "frames received from peers",
+                &self.frames_received,
+            ),
+            (
+                "synod_peer_messages_dropped_total",
+                "messages dropped: outbound queue full",
+                &self.messages_dropped,
+            ),
+            (
+                "synod_peer_frames_malformed_total",
+                "peer connections closed on a malformed or oversized frame",
+                &self.frames_malformed,
+            ),
+            (
+                "synod_peer_handshakes_refused_total",
+                "peer connections refused at the handshake",
+                &self.handshakes_refused,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                counter.get()
+            );
+        }
+        self.batch_inputs.render(
+            &mut out,
+            "synod_batch_inputs",
+            "inputs handled per replica batch",
+        );
+        self.batch_persists.render(
+            &mut out,
+            "synod_batch_persists",
+            "acceptor states written per fsync",
+        );
+        self.fsync_latency_us.render(
+            &mut out,
+            "synod_fsync_latency_us",
+            "latency of one group commit (µs)",
+        );
+        self.request_latency_us.render(
+            &mut out,
+            "synod_request_latency_us",
+            "client request latency (µs)",
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_summaries() {
+        let m = Metrics::default();
+        m.fsyncs.add(3);
+        m.batch_inputs.record(4);
+        let text = m.render();
+        assert!(text.contains("synod_fsyncs_total 3\n"), "{text}");
+        assert!(text.contains("synod_batch_inputs_count 1\n"), "{text}");
+        assert!(
+            text.contains("synod_batch_inputs{quantile=\"0.5\"} 4\n"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,644 @@
+//! The synchronous heart of a node: every key's Paxos instance, and the step contract obeyed.
+//!
+//! A [`Replica`] maps each key to one `synod_core::Node<Bytes>` — acceptor, proposer and learner
+//! of that key's register — loaded lazily from [`Storage`] the first time the key is touched.
+//! It takes a batch of [`Event`]s (client requests, peer envelopes, timer expiries), steps the
+//! nodes, and returns the batch's [`Effects`]: messages to send, replies, timer commands.
+//!
+//! **Persist before send.** Every `Persist` output of the batch goes into one [`WriteBatch`],
+//! committed in one transaction (one fsync) *before* [`Replica::handle_batch`] returns; the
+//! caller transmits the batch's messages only after that, so no message ever leaves ahead of the
+//! state it depends on. A failed commit is returned as an error and the batch's effects are
+//! withheld; the replica must then be [restarted](Replica::restart) from disk.
+//!
+//! **One request per key at a time.** The core answers `Busy` while a key's proposer runs a
+//! request, so the replica keeps a bounded FIFO of waiting requests per key and starts the next
+//! one when the current one is answered.
+//!
+//! No I/O besides storage, no clocks, no threads: the async runtime around it only moves bytes
+//! and timers, and trace replays drive it directly.
+
+use crate::metrics::Metrics;
+use crate::storage::{Storage, StorageError, WriteBatch};
+use crate::wire::Envelope;
+use bytes::Bytes;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use synod_core::trace::{NodeState, TraceConfig};
+use synod_core::{
+    Config, ConfigError, Input, Message, Node, NodeId, Operation, Outcome, Output, Proposal,
+    RequestError, RequestId, Timer,
+};
+use thiserror::Error;
+
+/// Default bound on the requests waiting behind a key's running request.
+pub const DEFAULT_QUEUE_LIMIT: usize = 1024;
+
+/// What a replica runs with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaConfig {
+    /// The cluster id (checked against the data directory).
+    pub cluster_id: String,
+    /// This node.
+    pub node_id: NodeId,
+    /// Members, quorum sizes and attempts per request.
+    pub cluster: TraceConfig,
+    /// Bound on the requests waiting per key.
+    pub queue_limit: usize,
+}
+
+/// Why a replica could not run.
+#[derive(Debug, Error)]
+pub enum ReplicaError {
+    /// The cluster configuration is invalid for this node.
+    #[error("invalid cluster configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// Storage failed; the replica must be restarted from disk.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// One input to the replica.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A client asks to run `op` on `key`; `request` must be unique among unanswered requests.
+    Request {
+        /// Echoed in the reply.
+        request: RequestId,
+        /// The key.
+        key: Bytes,
+        /// The operation.
+        op: Operation<Bytes>,
+    },
+    /// A protocol message from a peer.
+    Peer(Envelope),
+    /// A timer set through [`TimerCommand::Set`] fired.
+    Timeout {
+        /// The key whose timer it is.
+        key: Bytes,
+        /// Which timer.
+        timer: Timer,
+    },
+    /// The client stopped waiting: drop the request if it has not started yet.
+    Abandon {
+        /// The request.
+        request: RequestId,
+    },
+}
+
+/// Why a request failed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ReplyError {
+    /// The core's answer (`Exhausted` or `Indeterminate`).
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// Too many requests are waiting on this key.
+    #[error("too many requests are waiting on this key")]
+    QueueFull,
+}
+
+/// The answer to one client request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The request.
+    pub request: RequestId,
+    /// Its result.
+    pub result: Result<Outcome<Bytes>, ReplyError>,
+}
+
+/// A message to transmit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The receiver.
+    pub to: NodeId,
+    /// What to send.
+    pub envelope: Envelope,
+}
+
+/// A timer the runtime must start or stop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TimerCommand {
+    /// Start (or restart) `timer` of `key`.
+    Set {
+        /// The key.
+        key: Bytes,
+        /// Which timer.
+        timer: Timer,
+        /// The attempt it belongs to (grows the backoff).
+        attempt: u32,
+    },
+    /// Stop `timer` of `key`.
+    Cancel {
+        /// The key.
+        key: Bytes,
+        /// Which timer.
+        timer: Timer,
+    },
+}
+
+/// What a batch asks the runtime to do, released only after the batch's state is durable.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Messages to transmit (broadcasts expanded per receiver), in order.
+    pub sends: Vec<Outgoing>,
+    /// Client replies.
+    pub replies: Vec<Reply>,
+    /// Timer commands, in order.
+    pub timers: Vec<TimerCommand>,
+    /// Every core output, in order, with its key (for trace replays and debugging).
+    pub outputs: Vec<(Bytes, Output<Bytes>)>,
+    /// Acceptor states made durable by this batch.
+    pub persisted: usize,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: VecDeque<(RequestId, Operation<Bytes>)>,
+}
+
+/// The per-key Paxos state of one node.
+#[derive(Debug)]
+pub struct Replica {
+    config: ReplicaConfig,
+    core: Config,
+    dir: PathBuf,
+    storage: Option<Storage>,
+    nodes: HashMap<Bytes, Node<Bytes>>,
+    queues: HashMap<Bytes, Queue>,
+    metrics: Arc<Metrics>,
+}
+
+impl Replica {
+    /// Opens the replica of `config.node_id` on the data directory `dir` (`init` creates a new
+    /// one; see [`Storage::open`]).
+    pub fn open(
+        dir: &Path,
+        config: ReplicaConfig,
+        init: bool,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ReplicaError> {
+        let core = config.cluster.node_config(config.node_id)?;
+        let storage = Storage::open(dir, &config.cluster_id, config.node_id, init)?;
+        Ok(Replica {
+            config,
+            core,
+            dir: dir.to_owned(),
+            storage: Some(storage),
+            nodes: HashMap::new(),
+            queues: HashMap::new(),
+            metrics,
+        })
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.config.node_id
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ReplicaConfig {
+        &self.config
+    }
+
+    /// The metrics this replica updates.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// A crash and restart: all volatile state (proposers, learners, queues — unanswered
+    /// requests are forgotten) is dropped and storage is reopened from disk.
+    pub fn restart(&mut self) -> Result<(), ReplicaError> {
+        self.nodes.clear();
+        self.queues.clear();
+        self.storage = None;
+        self.storage = Some(Storage::open(
+            &self.dir,
+            &self.config.cluster_id,
+            self.config.node_id,
+            false,
+        )?);
+        Ok(())
+    }
+
+    fn storage(&self) -> &Storage {
+        self.storage
+            .as_ref()
+            .expect("storage is only absent during restart")
+    }
+
+    /// The protocol state of `key` (loading it from disk if it is not in memory).
+    pub fn node_state(&mut self, key: &Bytes) -> Result<NodeState<Bytes>, ReplicaError> {
+        Ok(NodeState::of(self.node(key)?))
+    }
+
+    /// The highest-ballot chosen value this node recorded for `key`.
+    pub fn committed(&self, key: &[u8]) -> Result<Option<Proposal<Bytes>>, ReplicaError> {
+        Ok(self.storage().committed(key)?)
+    }
+
+    fn node(&mut self, key: &Bytes) -> Result<&mut Node<Bytes>, ReplicaError> {
+        if !self.nodes.contains_key(key) {
+            let node = match self.storage().acceptor(key)? {
+                Some(state) => Node::restart(self.core, state),
+                None => Node::new(self.core),
+            };
+            self.nodes.insert(key.clone(), node);
+        }
+        Ok(self.nodes.get_mut(key).expect("inserted above"))
+    }
+
+    /// Handles a batch of events: steps the nodes, makes every persist of the batch durable in
+    /// one transaction, and only then returns the effects to carry out.
+    pub fn handle_batch(
+        &mut self,
+        events: impl IntoIterator<Item = Event>,
+    ) -> Result<Effects, ReplicaError> {
+        let mut effects = Effects::default();
+        let mut writes = BatchWrites::default();
+        let mut count = 0u64;
+        for event in events {
+            count += 1;
+            self.handle(event, &mut effects, &mut writes)?;
+        }
+        self.metrics.batch_inputs.record(count);
+        let batch = writes.finish();
+        if !batch.is_empty() {
+            let started = Instant::now();
+            self.storage().commit(&batch)?;
+            self.metrics.fsyncs.inc();
+            self.metrics
+                .fsync_latency_us
+                .record_duration(started.elapsed());
+            self.metrics
+                .batch_persists
+                .record(batch.acceptors.len() as u64);
+        }
+        effects.persisted = batch.acceptors.len();
+        Ok(effects)
+    }
+
+    fn handle(
+        &mut self,
+        event: Event,
+        effects: &mut Effects,
+        writes: &mut BatchWrites,
+    ) -> Result<(), ReplicaError> {
+        match event {
+            Event::Request { request, key, op } => {
+                // Invariant: a key has waiting requests only while its proposer is busy.
+                let busy = self.node(&key)?.proposer().request().is_some();
+                if busy {
+                    let queue = self.queues.entry(key.clone()).or_default();
+                    if queue.waiting.len() >= self.config.queue_limit {
+                        self.metrics.requests_queue_full.inc();
+                        effects.replies.push(Reply {
+                            request,
+                            result: Err(ReplyError::QueueFull),
+                        });
+                    } else {
+                        queue.waiting.push_back((request, op));
+                    }
+                    return Ok(());
+                }
+                self.step(&key, Input::Request { request, op }, effects, writes)
+            }
+            Event::Peer(Envelope { from, key, msg }) => {
+                if matches!(msg, Message::Reject { .. }) {
+                    self.metrics.rejects.inc();
+                }
+                self.step(&key, Input::Message { from, msg }, effects, writes)
+            }
+            Event::Timeout { key, timer } => {
+                self.step(&key, Input::Timeout(timer), effects, writes)
+            }
+            Event::Abandon { request } => {
+                for queue in self.queues.values_mut() {
+                    queue.waiting.retain(|(r, _)| *r != request);
+                }
+                self.queues.retain(|_, q| !q.waiting.is_empty());
+                Ok(())
+            }
+        }
+    }
+
+    /// Steps `key`'s node, turns its outputs into effects, and starts the key's next waiting
+    /// request whenever its proposer becomes free.
+    fn step(
+        &mut self,
+        key: &Bytes,
+        input: Input<Bytes>,
+        effects: &mut Effects,
+        writes: &mut BatchWrites,
+    ) -> Result<(), ReplicaError> {
+        let mut input = Some(input);
+        let mut outputs = Vec::new();
+        while let Some(next) = input.take() {
+            outputs.clear();
+            let node = self.node(key)?;
+            node.step(next, &mut outputs);
+            let free = node.proposer().request().is_none();
+            for output in outputs.drain(..) {
+                self.carry_out(key, output, effects, writes);
+            }
+            if free {
+                if let Some(queue) = self.queues.get_mut(key) {
+                    if let Some((request, op)) = queue.waiting.pop_front() {
+                        input = Some(Input::Request { request, op });
+                    }
+                    if queue.waiting.is_empty() {
+                        self.queues.remove(key);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn carry_out(
+        &mut self,
+        key: &Bytes,
+        output: Output<Bytes>,
+        effects: &mut Effects,
+        writes: &mut BatchWrites,
+    ) {
+        let me = self.id();
+        effects.outputs.push((key.clone(), output.clone()));
+        match output {
+            Output::Persist(state) => {
+                writes.acceptors.insert(key.clone(), state);
+            }
+            Output::Send { to, msg } => effects.sends.push(Outgoing {
+                to,
+                envelope: Envelope {
+                    from: me,
+                    key: key.clone(),
+                    msg,
+                },
+            }),
+            Output::Broadcast { msg } => {
+                for to in self.core.members().iter().filter(|n| *n != me) {
+                    effects.sends.push(Outgoing {
+                        to,
+                        envelope: Envelope {
+                            from: me,
+                            key: key.clone(),
+                            msg: msg.clone(),
+                        },
+                    });
+                }
+            }
+            Output::Reply { request, result } => {
+                match &result {
+                    Ok(_) => {
+                        self.metrics.requests_ok.inc();
+                        self.metrics.rounds_committed.inc();
+                    }
+                    Err(RequestError::Exhausted { .. }) => {
+                        self.metrics.requests_exhausted.inc();
+                        self.metrics.rounds_failed.inc();
+                    }
+                    Err(RequestError::Indeterminate) => {
+                        self.metrics.requests_indeterminate.inc();
+                        self.metrics.rounds_failed.inc();
+                    }
+                    Err(RequestError::Busy) => {}
+                }
+                effects.replies.push(Reply {
+                    request,
+                    result: result.map_err(ReplyError::from),
+                });
+            }
+            Output::SetTimer { timer, attempt } => {
+                match timer {
+                    Timer::Round => self.metrics.rounds_started.inc(),
+                    Timer::Backoff => {
+                        self.metrics.retries.inc();
+                        self.metrics.rounds_failed.inc();
+                    }
+                }
+                effects.timers.push(TimerCommand::Set {
+                    key: key.clone(),
+                    timer,
+                    attempt,
+                });
+            }
+            Output::CancelTimer(timer) => effects.timers.push(TimerCommand::Cancel {
+                key: key.clone(),
+                timer,
+            }),
+            Output::Learned(proposal) => {
+                let newer = writes
+                    .committed
+                    .get(key)
+                    .is_none_or(|known: &Proposal<Bytes>| known.ballot < proposal.ballot);
+                if newer {
+                    writes.committed.insert(key.clone(), proposal);
+                }
+            }
+        }
+    }
+}
+
+/// The writes a batch collects: the latest state per key (a later persist of a key supersedes an
+/// earlier one in the same batch, since both are made durable together).
+#[derive(Default)]
+struct BatchWrites {
+    acceptors: BTreeMap<Bytes, synod_core::AcceptorState<Bytes>>,
+    committed: BTreeMap<Bytes, Proposal<Bytes>>,
+}
+
+impl BatchWrites {
+    fn finish(self) -> WriteBatch {
+        WriteBatch {
+            acceptors: self.acceptors.into_iter().collect(),
+            committed: self.committed.into_iter().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use synod_core::Ballot;
+
+    fn config(id: u8, n: u8) -> ReplicaConfig {
+        let nodes: Vec<NodeId> = (1..=n).map(NodeId).collect();
+        ReplicaConfig {
+            cluster_id: "test".into(),
+            node_id: NodeId(id),
+            cluster: TraceConfig {
+                q1: nodes.len() / 2 + 1,
+                q2: nodes.len() / 2 + 1,
+                nodes,
+                max_attempts: 3,
+            },
+            queue_limit: 2,
+        }
+    }
+
+    struct Cluster {
+        _tmp: tempfile::TempDir,
+        replicas: BTreeMap<NodeId, Replica>,
+    }
+
+    impl Cluster {
+        fn new(n: u8) -> Self {
+            let tmp = tempfile::tempdir().unwrap();
+            let replicas = (1..=n)
+                .map(|i| {
+                    let dir = tmp.path().join(i.to_string());
+                    let r = Replica::open(&dir, config(i, n), true, Arc::default()).unwrap();
+                    (NodeId(i), r)
+                })
+                .collect();
+            Cluster {
+                _tmp: tmp,
+                replicas,
+            }
+        }
+
+        /// Delivers every message until the network is quiet; returns all replies.
+        fn run(&mut self, node: u8, events: Vec<Event>) -> Vec<Reply> {
+            let mut replies = Vec::new();
+            let mut inbox: VecDeque<(NodeId, Vec<Event>)> = VecDeque::new();
+            inbox.push_back((NodeId(node), events));
+            while let Some((to, events)) = inbox.pop_front() {
+                let effects = self
+                    .replicas
+                    .get_mut(&to)
+                    .unwrap()
+                    .handle_batch(events)
+                    .unwrap();
+                replies.extend(effects.replies);
+                for out in effects.sends {
+                    inbox.push_back((out.to, vec![Event::Peer(out.envelope)]));
+                }
+            }
+            replies
+        }
+    }
+
+    fn key() -> Bytes {
+        Bytes::from_static(b"name")
+    }
+
+    fn request(id: u64, op: Operation<Bytes>) -> Event {
+        Event::Request {
+            request: RequestId(id),
+            key: key(),
+            op,
+        }
+    }
+
+    fn put(v: &'static str) -> Operation<Bytes> {
+        Operation::Put(Bytes::from_static(v.as_bytes()))
+    }
+
+    #[test]
+    fn requests_on_one_key_queue_behind_each_other_and_all_complete() {
+        let mut c = Cluster::new(3);
+        let replies = c.run(
+            1,
+            vec![
+                request(1, put("a")),
+                request(2, put("b")),
+                request(3, Operation::Read),
+                request(4, put("overflow")),
+            ],
+        );
+        let by_id: BTreeMap<u64, _> = replies
+            .into_iter()
+            .map(|r| (r.request.0, r.result))
+            .collect();
+        assert_eq!(by_id[&4], Err(ReplyError::QueueFull), "queue limit is 2");
+        assert_eq!(by_id[&1], Ok(Outcome::Written { previous: None }));
+        assert_eq!(
+            by_id[&2],
+            Ok(Outcome::Written {
+                previous: Some(Bytes::from_static(b"a"))
+            })
+        );
+        assert_eq!(
+            by_id[&3],
+            Ok(Outcome::Read {
+                value: Some(Bytes::from_static(b"b"))
+            })
+        );
+    }
+
+    #[test]
+    fn persist_happens_in_one_commit_before_sends_are_released() {
+        let mut c = Cluster::new(3);
+        let r1 = c.replicas.get_mut(&NodeId(1)).unwrap();
+        let effects = r1
+            .handle_batch(vec![
+                request(1, put("a")),
+                Event::Request {
+                    request: RequestId(2),
+                    key: Bytes::from_static(b"other"),
+                    op: put("b"),
+                },
+            ])
+            .unwrap();
+        assert_eq!(effects.persisted, 2, "both keys' promises in one batch");
+        assert_eq!(r1.metrics().fsyncs.get(), 1, "one fsync for the batch");
+        assert_eq!(effects.sends.len(), 4, "two prepares to each of two peers");
+        // The promises are on disk: a restart finds them.
+        r1.restart().unwrap();
+        let state = r1.node_state(&key()).unwrap();
+        assert_eq!(state.promised, Ballot::new(1, NodeId(1)));
+        assert_eq!(state.learned, None, "volatile learner state is gone");
+    }
+
+    #[test]
+    fn committed_values_are_recorded_and_survive_restart() {
+        let mut c = Cluster::new(3);
+        c.run(1, vec![request(1, put("x"))]);
+        for r in c.replicas.values_mut() {
+            r.restart().unwrap();
+            let committed = r
+                .committed(b"name")
+                .unwrap()
+                .expect("commit reached everyone");
+            assert_eq!(committed.value, Some(Bytes::from_static(b"x")));
+        }
+        // Volatile state is gone but the acceptors still hold "x": a read through node 3 sees it.
+        let replies = c.run(3, vec![request(9, Operation::Read)]);
+        assert_eq!(
+            replies[0].result,
+            Ok(Outcome::Read {
+                value: Some(Bytes::from_static(b"x"))
+            })
+        );
+    }
+
+    #[test]
+    fn an_abandoned_request_that_has_not_started_is_dropped() {
+        let mut c = Cluster::new(3);
+        let r1 = c.replicas.get_mut(&NodeId(1)).unwrap();
+        r1.handle_batch(vec![request(1, put("a")), request(2, put("b"))])
+            .unwrap();
+        r1.handle_batch(vec![Event::Abandon {
+            request: RequestId(2),
+        }])
+        .unwrap();
+        // Time out the first request until it gives up: no reply for request 2 ever appears.
+        let mut replies = Vec::new();
+        for _ in 0..3 {
+            for timer in [Timer::Round, Timer::Backoff] {
+                let e = r1
+                    .handle_batch(vec![Event::Timeout { key: key(), timer }])
+                    .unwrap();
+                replies.extend(e.replies);
+            }
+        }
+        assert_eq!(replies.len(), 1);
+        assert_eq!(replies[0].request, RequestId(1));
+        assert!(matches!(
+            replies[0].result,
+            Err(ReplyError::Request(RequestError::Exhausted { attempts: 3 }))
+        ));
+    }
+}

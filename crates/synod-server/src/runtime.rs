@@ -1,0 +1,304 @@
+//! The driver around the [`Replica`]: one thread that batches inputs, and tokio timers.
+//!
+//! Client requests (from the API), peer envelopes (from the transport) and timer expiries all
+//! arrive on one bounded channel. The replica thread takes whatever is waiting (up to
+//! [`RuntimeConfig::max_batch`]) as one batch, hands it to [`Replica::handle_batch`] — which
+//! makes the batch's state durable in one fsync — and only then carries out the effects: the
+//! messages go to the [`Outbox`], the replies to the waiting callers, and the timer commands
+//! start or stop tokio sleeps. This module moves bytes and timers; every decision is the
+//! replica's.
+//!
+//! A storage failure stops the thread (the replica's memory would be ahead of its disk): the
+//! node reports it through [`RuntimeHandle::failure`] and the process should exit.
+
+use crate::backoff::Timing;
+use crate::metrics::Metrics;
+use crate::replica::{Event, Replica, ReplyError, TimerCommand};
+use crate::transport::Outbox;
+use crate::wire::Envelope;
+use bytes::Bytes;
+use rand::SeedableRng;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use synod_core::{Operation, Outcome, RequestId, Timer};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::AbortHandle;
+
+/// How the driver batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Round timeout and backoff.
+    pub timing: Timing,
+    /// Most inputs per batch (per fsync).
+    pub max_batch: usize,
+    /// Capacity of the input channel (senders wait when it is full: backpressure).
+    pub input_capacity: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            timing: Timing::default(),
+            max_batch: 256,
+            input_capacity: 4096,
+        }
+    }
+}
+
+/// The result a caller receives.
+pub type SubmitResult = Result<Outcome<Bytes>, ReplyError>;
+
+enum Command {
+    Submit {
+        key: Bytes,
+        op: Operation<Bytes>,
+        request: RequestId,
+        reply: oneshot::Sender<SubmitResult>,
+    },
+    Peer(Vec<Envelope>),
+    Fired {
+        key: Bytes,
+        timer: Timer,
+        generation: u64,
+    },
+    Abandon(RequestId),
+}
+
+/// Why a request could not even be submitted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the node's replica has stopped: {0}")]
+pub struct Stopped(pub String);
+
+/// A cheap, cloneable handle to the running replica.
+#[derive(Clone, Debug)]
+pub struct RuntimeHandle {
+    tx: mpsc::Sender<Command>,
+    next_request: Arc<AtomicU64>,
+    failure: watch::Receiver<Option<String>>,
+    metrics: Arc<Metrics>,
+}
+
+/// A submitted request: await `reply`; if you stop waiting, call [`RuntimeHandle::abandon`].
+#[derive(Debug)]
+pub struct Submitted {
+    /// The request's id.
+    pub request: RequestId,
+    /// Resolves with the result (or is dropped if the replica stopped or restarted).
+    pub reply: oneshot::Receiver<SubmitResult>,
+}
+
+impl RuntimeHandle {
+    /// Queues `op` on `key`.
+    pub async fn submit(&self, key: Bytes, op: Operation<Bytes>) -> Result<Submitted, Stopped> {
+        let request = RequestId(self.next_request.fetch_add(1, Ordering::Relaxed));
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Submit {
+                key,
+                op,
+                request,
+                reply,
+            })
+            .await
+            .map_err(|_| self.stopped())?;
+        Ok(Submitted { request, reply: rx })
+    }
+
+    /// Tells the replica nobody waits for `request` any more.
+    pub async fn abandon(&self, request: RequestId) {
+        let _ = self.tx.send(Command::Abandon(request)).await;
+    }
+
+    /// Hands envelopes received from a peer to the replica (waits when the replica is behind).
+    pub async fn deliver(&self, envelopes: Vec<Envelope>) -> Result<(), Stopped> {
+        self.tx
+            .send(Command::Peer(envelopes))
+            .await
+            .map_err(|_| self.stopped())
+    }
+
+    /// Why the replica stopped, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.borrow().clone()
+    }
+
+    /// Resolves when the replica stops, with the reason.
+    pub async fn stopped_reason(&self) -> String {
+        let mut rx = self.failure.clone();
+        loop {
+            if let Some(reason) = rx.borrow_and_update().clone() {
+                return reason;
+            }
+            if rx.changed().await.is_err() {
+                return "replica thread ended".into();
+            }
+        }
+    }
+
+    /// The node's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    fn stopped(&self) -> Stopped {
+        Stopped(self.failure().unwrap_or_else(|| "shutting down".into()))
+    }
+}
+
+/// Starts the replica thread. Must be called within a tokio runtime (timers are tokio tasks).
+pub fn start(replica: Replica, outbox: Outbox, config: RuntimeConfig) -> RuntimeHandle {
+    let (tx, rx) = mpsc::channel(config.input_capacity.max(1));
+    let (fail_tx, failure) = watch::channel(None);
+    let metrics = replica.metrics().clone();
+    let driver = Driver {
+        replica,
+        outbox,
+        config,
+        rx,
+        tx: tx.downgrade(),
+        tokio: tokio::runtime::Handle::current(),
+        timers: HashMap::new(),
+        generation: 0,
+        waiting: HashMap::new(),
+        rng: rand::rngs::StdRng::from_entropy(),
+    };
+    let id = driver.replica.id();
+    std::thread::Builder::new()
+        .name(format!("replica-{id}"))
+        .spawn(move || {
+            let reason = driver.run();
+            tracing::error!(node = %id, "replica stopped: {reason}");
+            let _ = fail_tx.send(Some(reason));
+        })
+        .expect("spawning the replica thread");
+    RuntimeHandle {
+        tx,
+        next_request: Arc::new(AtomicU64::new(1)),
+        failure,
+        metrics,
+    }
+}
+
+struct Driver {
+    replica: Replica,
+    outbox: Outbox,
+    config: RuntimeConfig,
+    rx: mpsc::Receiver<Command>,
+    tx: mpsc::WeakSender<Command>,
+    tokio: tokio::runtime::Handle,
+    timers: HashMap<(Bytes, Timer), (u64, AbortHandle)>,
+    generation: u64,
+    waiting: HashMap<RequestId, (oneshot::Sender<SubmitResult>, Instant)>,
+    rng: rand::rngs::StdRng,
+}
+
+impl Driver {
+    /// Runs until every handle is gone or storage fails; returns why it stopped.
+    fn run(mut self) -> String {
+        let mut events = Vec::with_capacity(self.config.max_batch);
+        while let Some(first) = self.rx.blocking_recv() {
+            self.take(first, &mut events);
+            while events.len() < self.config.max_batch {
+                match self.rx.try_recv() {
+                    Ok(next) => self.take(next, &mut events),
+                    Err(_) => break,
+                }
+            }
+            if events.is_empty() {
+                continue;
+            }
+            let effects = match self.replica.handle_batch(events.drain(..)) {
+                Ok(effects) => effects,
+                Err(e) => return format!("storage failed, refusing to go on: {e}"),
+            };
+            for out in effects.sends {
+                self.outbox.send(out);
+            }
+            for reply in effects.replies {
+                if let Some((tx, started)) = self.waiting.remove(&reply.request) {
+                    self.replica
+                        .metrics()
+                        .request_latency_us
+                        .record_duration(started.elapsed());
+                    let _ = tx.send(reply.result);
+                }
+            }
+            for command in effects.timers {
+                self.timer(command);
+            }
+        }
+        "shut down".into()
+    }
+
+    fn take(&mut self, command: Command, events: &mut Vec<Event>) {
+        match command {
+            Command::Submit {
+                key,
+                op,
+                request,
+                reply,
+            } => {
+                self.waiting.insert(request, (reply, Instant::now()));
+                events.push(Event::Request { request, key, op });
+            }
+            Command::Peer(envelopes) => events.extend(envelopes.into_iter().map(Event::Peer)),
+            Command::Fired {
+                key,
+                timer,
+                generation,
+            } => {
+                let slot = (key, timer);
+                if self.timers.get(&slot).map(|(g, _)| *g) == Some(generation) {
+                    self.timers.remove(&slot);
+                    let (key, timer) = slot;
+                    events.push(Event::Timeout { key, timer });
+                }
+            }
+            Command::Abandon(request) => {
+                if self.waiting.remove(&request).is_some() {
+                    events.push(Event::Abandon { request });
+                }
+            }
+        }
+    }
+
+    fn timer(&mut self, command: TimerCommand) {
+        match command {
+            TimerCommand::Cancel { key, timer } => {
+                if let Some((_, handle)) = self.timers.remove(&(key, timer)) {
+                    handle.abort();
+                }
+            }
+            TimerCommand::Set {
+                key,
+                timer,
+                attempt,
+            } => {
+                let delay = match timer {
+                    Timer::Round => self.config.timing.round_timeout,
+                    Timer::Backoff => self.config.timing.backoff(attempt, &mut self.rng),
+                };
+                self.generation += 1;
+                let generation = self.generation;
+                let Some(tx) = self.tx.upgrade() else { return };
+                let fired = Command::Fired {
+                    key: key.clone(),
+                    timer,
+                    generation,
+                };
+                let task = self.tokio.spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = tx.send(fired).await;
+                });
+                if let Some((_, old)) = self
+                    .timers
+                    .insert((key, timer), (generation, task.abort_handle()))
+                {
+                    old.abort();
+                }
+            }
+        }
+    }
+}

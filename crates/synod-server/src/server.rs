@@ -1,0 +1,199 @@
+//! A node's whole configuration, and its assembly: storage → replica → runtime → transport →
+//! HTTP API.
+//!
+//! [`Server::start`] opens the data directory (failing clearly if it is missing, corrupt or
+//! someone else's), binds the peer and HTTP ports, and spawns the tasks. The caller keeps the
+//! [`Server`] and awaits [`Server::stopped`] (a storage failure) or its own shutdown signal.
+
+use crate::api::{self, ApiConfig};
+use crate::backoff::Timing;
+use crate::metrics::Metrics;
+use crate::replica::{Replica, ReplicaConfig, ReplicaError, DEFAULT_QUEUE_LIMIT};
+use crate::runtime::{self, RuntimeConfig, RuntimeHandle};
+use crate::transport::{self, TransportConfig};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use synod_core::trace::TraceConfig;
+use synod_core::{NodeId, DEFAULT_MAX_ATTEMPTS};
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+/// The default cluster id.
+pub const DEFAULT_CLUSTER_ID: &str = "synod";
+
+/// Everything a node runs with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// This node.
+    pub node_id: NodeId,
+    /// The cluster id (handshakes and data directory must match it).
+    pub cluster_id: String,
+    /// Every member's peer address, this node's included (it listens there).
+    pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// The HTTP API's address.
+    pub http: SocketAddr,
+    /// The data directory.
+    pub data: PathBuf,
+    /// Create a new data directory (it must be missing or empty).
+    pub init: bool,
+    /// Phase-1 and phase-2 quorum sizes (`None` = majorities).
+    pub quorums: Option<(usize, usize)>,
+    /// Rounds per request.
+    pub max_attempts: u32,
+    /// Requests waiting per key.
+    pub queue_limit: usize,
+    /// Round timeout and backoff.
+    pub timing: Timing,
+    /// HTTP limits and request timeout.
+    pub api: ApiConfig,
+    /// Limit on every peer frame.
+    pub max_frame: usize,
+}
+
+impl ServerConfig {
+    /// Defaults for node `node_id` with these peers, HTTP address and data directory.
+    pub fn new(
+        node_id: NodeId,
+        peers: BTreeMap<NodeId, SocketAddr>,
+        http: SocketAddr,
+        data: PathBuf,
+    ) -> Self {
+        ServerConfig {
+            node_id,
+            cluster_id: DEFAULT_CLUSTER_ID.into(),
+            peers,
+            http,
+            data,
+            init: false,
+            quorums: None,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            queue_limit: DEFAULT_QUEUE_LIMIT,
+            timing: Timing::default(),
+            api: ApiConfig::default(),
+            max_frame: crate::wire::DEFAULT_MAX_FRAME,
+        }
+    }
+
+    fn cluster(&self) -> TraceConfig {
+        let nodes: Vec<NodeId> = self.peers.keys().copied().collect();
+        let majority = nodes.len() / 2 + 1;
+        let (q1, q2) = self.quorums.unwrap_or((majority, majority));
+        TraceConfig {
+            nodes,
+            q1,
+            q2,
+            max_attempts: self.max_attempts,
+        }
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// The configuration or the data directory is not usable.
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    /// This node has no peer address in the member list.
+    #[error("node {0} is not in the peer list")]
+    NotListed(NodeId),
+    /// A port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct Server {
+    /// The HTTP API's bound address.
+    pub http_addr: SocketAddr,
+    /// The peer listener's bound address.
+    pub peer_addr: SocketAddr,
+    runtime: RuntimeHandle,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Opens storage, binds both ports and starts serving.
+    pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        let listen = *config
+            .peers
+            .get(&config.node_id)
+            .ok_or(ServerError::NotListed(config.node_id))?;
+        let metrics = Arc::new(Metrics::default());
+        let replica = Replica::open(
+            &config.data,
+            ReplicaConfig {
+                cluster_id: config.cluster_id.clone(),
+                node_id: config.node_id,
+                cluster: config.cluster(),
+                queue_limit: config.queue_limit,
+            },
+            config.init,
+            metrics.clone(),
+        )?;
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Bind { addr, source })
+        };
+        let peer_listener = bind(listen).await?;
+        let http_listener = bind(config.http).await?;
+        let peer_addr = peer_listener.local_addr().unwrap_or(listen);
+        let http_addr = http_listener.local_addr().unwrap_or(config.http);
+
+        let mut transport = TransportConfig::new(&config.cluster_id, config.node_id, config.peers);
+        transport.max_frame = config.max_frame;
+        let outbox = transport::start_outbound(&transport, metrics);
+        let runtime = runtime::start(
+            replica,
+            outbox,
+            RuntimeConfig {
+                timing: config.timing,
+                ..RuntimeConfig::default()
+            },
+        );
+        let inbound = tokio::spawn(transport::serve_inbound(
+            peer_listener,
+            transport,
+            runtime.clone(),
+        ));
+        let app = api::router(config.node_id, config.api, runtime.clone());
+        let http = tokio::spawn(async move {
+            if let Err(e) = axum::serve(http_listener, app).await {
+                tracing::error!("http server failed: {e}");
+            }
+        });
+        tracing::info!(node = %config.node_id, %peer_addr, %http_addr, data = %config.data.display(), "node started");
+        Ok(Server {
+            http_addr,
+            peer_addr,
+            runtime,
+            tasks: vec![inbound, http],
+        })
+    }
+
+    /// Resolves if the node stops on its own (a storage failure), with the reason.
+    pub async fn stopped(&self) -> String {
+        self.runtime.stopped_reason().await
+    }
+
+    /// The handle to the replica.
+    pub fn runtime(&self) -> &RuntimeHandle {
+        &self.runtime
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

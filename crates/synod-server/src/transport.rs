@@ -1,0 +1,303 @@
+//! TCP between peers.
+//!
+//! **Outbound**: one task per peer owns one connection to it. It connects (retrying with
+//! exponential backoff), sends the [`Handshake`], then drains the peer's bounded queue, packing
+//! as many waiting envelopes as fit into each frame. When the queue is full — the peer is slow or
+//! down — new messages are dropped and counted: Paxos tolerates loss, and retries recover.
+//!
+//! **Inbound**: a listener accepts connections; each must open with a handshake naming this
+//! cluster and a member node id (anything else is refused, counted and logged). Every frame is
+//! bounded by the frame limit; a frame that is oversized or does not decode, or an envelope
+//! whose sender differs from the handshake's, closes that connection with a log line before any
+//! of its envelopes reaches the replica. The node itself keeps running.
+//!
+//! Connections are one-way: a node writes only on connections it opened and reads only on
+//! connections it accepted.
+
+use crate::metrics::Metrics;
+use crate::replica::Outgoing;
+use crate::runtime::RuntimeHandle;
+use crate::wire::{self, BatchBuilder, Envelope, Handshake, WireError};
+use futures::{SinkExt, StreamExt};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use synod_core::{NodeId, NodeSet};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+/// Transport settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportConfig {
+    /// The cluster id sent and required in handshakes.
+    pub cluster_id: String,
+    /// This node.
+    pub node_id: NodeId,
+    /// Every member's peer address (this node's included, which is not dialled).
+    pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// Limit on every frame, both directions.
+    pub max_frame: usize,
+    /// Envelopes waiting per peer before new ones are dropped.
+    pub queue_capacity: usize,
+    /// Most envelopes per frame.
+    pub max_batch: usize,
+    /// How long an inbound connection may take to send its handshake.
+    pub handshake_timeout: Duration,
+    /// First wait before reconnecting.
+    pub reconnect_min: Duration,
+    /// Longest wait before reconnecting.
+    pub reconnect_max: Duration,
+}
+
+impl TransportConfig {
+    /// Defaults for node `node_id` of `cluster_id` with these peers.
+    pub fn new(cluster_id: &str, node_id: NodeId, peers: BTreeMap<NodeId, SocketAddr>) -> Self {
+        TransportConfig {
+            cluster_id: cluster_id.to_owned(),
+            node_id,
+            peers,
+            max_frame: wire::DEFAULT_MAX_FRAME,
+            queue_capacity: 4096,
+            max_batch: 512,
+            handshake_timeout: Duration::from_secs(5),
+            reconnect_min: Duration::from_millis(20),
+            reconnect_max: Duration::from_secs(1),
+        }
+    }
+
+    fn members(&self) -> NodeSet {
+        self.peers.keys().copied().collect()
+    }
+}
+
+/// The sending side: one bounded queue per peer.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    queues: HashMap<NodeId, mpsc::Sender<Envelope>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Outbox {
+    /// Queues a message; drops and counts it when the peer's queue is full.
+    pub fn send(&self, out: Outgoing) {
+        match self.queues.get(&out.to) {
+            Some(queue) => {
+                if queue.try_send(out.envelope).is_err() {
+                    self.metrics.messages_dropped.inc();
+                }
+            }
+            None => tracing::warn!(to = %out.to, "no route to node; message dropped"),
+        }
+    }
+}
+
+/// Starts one connection task per peer and returns the outbox that feeds them.
+pub fn start_outbound(config: &TransportConfig, metrics: Arc<Metrics>) -> Outbox {
+    let mut queues = HashMap::new();
+    for (&peer, &addr) in &config.peers {
+        if peer == config.node_id {
+            continue;
+        }
+        let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+        queues.insert(peer, tx);
+        tokio::spawn(outbound(config.clone(), peer, addr, rx, metrics.clone()));
+    }
+    Outbox { queues, metrics }
+}
+
+async fn outbound(
+    config: TransportConfig,
+    peer: NodeId,
+    addr: SocketAddr,
+    mut queue: mpsc::Receiver<Envelope>,
+    metrics: Arc<Metrics>,
+) {
+    let handshake = wire::encode_handshake(&Handshake::new(&config.cluster_id, config.node_id));
+    let mut wait = config.reconnect_min;
+    let mut failures = 0u32;
+    loop {
+        let stream = match TcpStream::connect(addr).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                failures += 1;
+                if failures == 1 || failures.is_power_of_two() {
+                    tracing::debug!(%peer, %addr, "cannot connect ({failures} tries): {e}");
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(config.reconnect_max);
+                if queue.is_closed() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let mut framed = FramedWrite::new(stream, wire::codec(config.max_frame));
+        if let Err(e) = framed.send(handshake.clone()).await {
+            tracing::debug!(%peer, "handshake failed: {e}");
+            continue;
+        }
+        tracing::info!(%peer, %addr, "connected to peer");
+        wait = config.reconnect_min;
+        failures = 0;
+        match pump(&config, &mut queue, &mut framed, &metrics).await {
+            Ok(()) => return,
+            Err(e) => tracing::info!(%peer, "connection to peer lost: {e}"),
+        }
+    }
+}
+
+/// Sends batches from the queue until it closes (Ok) or the connection fails (Err).
+async fn pump(
+    config: &TransportConfig,
+    queue: &mut mpsc::Receiver<Envelope>,
+    framed: &mut FramedWrite<TcpStream, tokio_util::codec::LengthDelimitedCodec>,
+    metrics: &Metrics,
+) -> std::io::Result<()> {
+    let mut batch = BatchBuilder::new();
+    while let Some(first) = queue.recv().await {
+        let mut next = Some(first);
+        while let Some(envelope) = next.take() {
+            let encoded = wire::encode_envelope(&envelope);
+            if BatchBuilder::new().size_with(encoded.len()) > config.max_frame {
+                metrics.messages_dropped.inc();
+                tracing::warn!(
+                    size = encoded.len(),
+                    "message larger than the frame limit dropped"
+                );
+            } else {
+                if batch.size_with(encoded.len()) > config.max_frame {
+                    framed.send(batch.finish()).await?;
+                    metrics.frames_sent.inc();
+                }
+                batch.push(&encoded);
+            }
+            if batch.len() < config.max_batch {
+                next = queue.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            framed.send(batch.finish()).await?;
+            metrics.frames_sent.inc();
+        }
+    }
+    Ok(())
+}
+
+/// Accepts peer connections on `listener` forever, delivering their envelopes to `runtime`.
+pub async fn serve_inbound(listener: TcpListener, config: TransportConfig, runtime: RuntimeHandle) {
+    let config = Arc::new(config);
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let config = config.clone();
+        let runtime = runtime.clone();
+        tokio::spawn(async move {
+            if let Err(e) = inbound(stream, &config, &runtime).await {
+                tracing::warn!(%remote, "peer connection closed: {e}");
+            }
+        });
+    }
+}
+
+/// Why an inbound connection was closed.
+#[derive(Debug, thiserror::Error)]
+pub enum InboundError {
+    /// No handshake in time, or the connection ended first.
+    #[error("no handshake received")]
+    NoHandshake,
+    /// The handshake names another cluster.
+    #[error("refused: handshake from cluster {0:?}")]
+    WrongCluster(String),
+    /// The handshake names a node that is not a member (or this node itself).
+    #[error("refused: handshake from unknown node {0}")]
+    UnknownNode(NodeId),
+    /// The bytes were not valid.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// A frame was oversized or the socket failed.
+    #[error("bad frame or i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// An envelope claimed another sender than the handshake.
+    #[error("envelope from node {claimed} on the connection of node {peer}")]
+    Spoofed {
+        /// The handshake's node.
+        peer: NodeId,
+        /// The envelope's `from`.
+        claimed: NodeId,
+    },
+    /// The replica stopped.
+    #[error("replica stopped")]
+    Stopped,
+}
+
+async fn inbound(
+    stream: TcpStream,
+    config: &TransportConfig,
+    runtime: &RuntimeHandle,
+) -> Result<(), InboundError> {
+    let metrics = runtime.metrics().clone();
+    let mut frames = FramedRead::new(stream, wire::codec(config.max_frame));
+    let peer = match handshake(&mut frames, config).await {
+        Ok(peer) => peer,
+        Err(e) => {
+            metrics.handshakes_refused.inc();
+            return Err(e);
+        }
+    };
+    tracing::info!(%peer, "peer connected");
+    while let Some(frame) = frames.next().await {
+        let envelopes = frame
+            .map_err(InboundError::from)
+            .and_then(|frame| Ok(wire::decode_batch(&frame)?))
+            .and_then(
+                |envelopes| match envelopes.iter().find(|e| e.from != peer) {
+                    Some(e) => Err(InboundError::Spoofed {
+                        peer,
+                        claimed: e.from,
+                    }),
+                    None => Ok(envelopes),
+                },
+            );
+        match envelopes {
+            Ok(envelopes) => {
+                metrics.frames_received.inc();
+                runtime
+                    .deliver(envelopes)
+                    .await
+                    .map_err(|_| InboundError::Stopped)?;
+            }
+            Err(e) => {
+                metrics.frames_malformed.inc();
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn handshake(
+    frames: &mut FramedRead<TcpStream, tokio_util::codec::LengthDelimitedCodec>,
+    config: &TransportConfig,
+) -> Result<NodeId, InboundError> {
+    let first = tokio::time::timeout(config.handshake_timeout, frames.next())
+        .await
+        .map_err(|_| InboundError::NoHandshake)?
+        .ok_or(InboundError::NoHandshake)??;
+    let hello = wire::decode_handshake(&first)?;
+    if hello.cluster_id != config.cluster_id {
+        return Err(InboundError::WrongCluster(hello.cluster_id));
+    }
+    if hello.node_id == config.node_id || !config.members().contains(hello.node_id) {
+        return Err(InboundError::UnknownNode(hello.node_id));
+    }
+    Ok(hello.node_id)
+}

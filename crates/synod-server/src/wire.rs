@@ -1,0 +1,292 @@
+//! The peer wire format: what travels between nodes, and how it is framed.
+//!
+//! A peer connection carries length-delimited frames (tokio-util's `LengthDelimitedCodec`,
+//! 4-byte big-endian length, with a hard size limit on every frame, [`DEFAULT_MAX_FRAME`] unless configured). The first frame
+//! is a [`Handshake`] naming the protocol, its version, the cluster and the sending node; every
+//! later frame is a postcard-encoded `Vec<Envelope>` — several messages batched into one frame.
+//! An [`Envelope`] is one protocol message for one key: `{from, key, Message<Bytes>}`, the core's
+//! message type verbatim.
+//!
+//! Decoding never panics: anything that is not a well-formed frame is a [`WireError`], which
+//! the transport answers by closing that one connection.
+
+use bytes::{Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+use synod_core::{Message, NodeId};
+use thiserror::Error;
+use tokio_util::codec::LengthDelimitedCodec;
+
+/// The first bytes of every handshake.
+pub const WIRE_MAGIC: [u8; 4] = *b"SYND";
+/// The wire format version this build speaks.
+pub const WIRE_VERSION: u16 = 1;
+/// Default limit on one frame (handshake or batch), in bytes.
+pub const DEFAULT_MAX_FRAME: usize = 4 * 1024 * 1024;
+/// The longest cluster id accepted.
+pub const MAX_CLUSTER_ID: usize = 128;
+
+/// One protocol message about one key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The sending node (must match the connection's handshake).
+    pub from: NodeId,
+    /// The key (register) the message is about.
+    pub key: Bytes,
+    /// The message.
+    pub msg: Message<Bytes>,
+}
+
+/// The first frame on every peer connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handshake {
+    /// Always [`WIRE_MAGIC`].
+    pub magic: [u8; 4],
+    /// The sender's [`WIRE_VERSION`].
+    pub version: u16,
+    /// The cluster the sender belongs to.
+    pub cluster_id: String,
+    /// The sender.
+    pub node_id: NodeId,
+}
+
+impl Handshake {
+    /// The handshake of node `node_id` of `cluster_id`, in this build's version.
+    pub fn new(cluster_id: &str, node_id: NodeId) -> Self {
+        Handshake {
+            magic: WIRE_MAGIC,
+            version: WIRE_VERSION,
+            cluster_id: cluster_id.to_owned(),
+            node_id,
+        }
+    }
+}
+
+/// Why bytes from a peer were refused.
+#[derive(Debug, Error)]
+pub enum WireError {
+    /// Not valid postcard for the expected type.
+    #[error("malformed frame: {0}")]
+    Malformed(#[from] postcard::Error),
+    /// The frame decoded but left bytes over.
+    #[error("malformed frame: {0} trailing bytes")]
+    TrailingBytes(usize),
+    /// The handshake does not start with [`WIRE_MAGIC`].
+    #[error("not a synod peer (bad magic)")]
+    BadMagic,
+    /// The peer speaks another version.
+    #[error("unsupported wire version {0} (this build speaks {WIRE_VERSION})")]
+    UnsupportedVersion(u16),
+    /// The cluster id is longer than [`MAX_CLUSTER_ID`].
+    #[error("cluster id too long")]
+    ClusterIdTooLong,
+    /// A frame would exceed the size limit.
+    #[error("frame of {size} bytes exceeds the limit of {limit} bytes")]
+    FrameTooLarge {
+        /// The frame's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// The length-delimited codec with the frame limit applied (used on both ends).
+pub fn codec(max_frame: usize) -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .max_frame_length(max_frame)
+        .new_codec()
+}
+
+/// Encodes a handshake frame's payload.
+pub fn encode_handshake(handshake: &Handshake) -> Bytes {
+    Bytes::from(postcard::to_allocvec(handshake).expect("a handshake always serializes"))
+}
+
+/// Decodes and checks a handshake frame's payload (magic, version, id length; the cluster id
+/// and node id are for the caller to judge).
+pub fn decode_handshake(frame: &[u8]) -> Result<Handshake, WireError> {
+    let handshake: Handshake = decode_exact(frame)?;
+    if handshake.magic != WIRE_MAGIC {
+        return Err(WireError::BadMagic);
+    }
+    if handshake.version != WIRE_VERSION {
+        return Err(WireError::UnsupportedVersion(handshake.version));
+    }
+    if handshake.cluster_id.len() > MAX_CLUSTER_ID {
+        return Err(WireError::ClusterIdTooLong);
+    }
+    Ok(handshake)
+}
+
+/// Encodes one envelope on its own (a batch is a count followed by such encodings).
+pub fn encode_envelope(envelope: &Envelope) -> Vec<u8> {
+    postcard::to_allocvec(envelope).expect("an envelope always serializes")
+}
+
+/// Builds a batch frame's payload out of envelopes encoded with [`encode_envelope`]: postcard's
+/// encoding of `Vec<Envelope>` is the element count (varint) followed by the elements, so
+/// batching needs no re-encoding and the frame's exact size is known while it is filled.
+#[derive(Debug, Default)]
+pub struct BatchBuilder {
+    count: usize,
+    body: BytesMut,
+}
+
+impl BatchBuilder {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Envelopes in the batch.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The size the frame's payload will have with `extra` more bytes of envelopes.
+    pub fn size_with(&self, extra: usize) -> usize {
+        // A varint count takes at most 10 bytes.
+        self.body.len() + extra + 10
+    }
+
+    /// Adds one encoded envelope.
+    pub fn push(&mut self, encoded: &[u8]) {
+        self.count += 1;
+        self.body.extend_from_slice(encoded);
+    }
+
+    /// The frame's payload; the builder is empty afterwards.
+    pub fn finish(&mut self) -> Bytes {
+        let mut frame =
+            BytesMut::from(&postcard::to_allocvec(&self.count).expect("a count serializes")[..]);
+        frame.extend_from_slice(&self.body);
+        self.count = 0;
+        self.body.clear();
+        frame.freeze()
+    }
+}
+
+/// Encodes a batch frame's payload in one go.
+pub fn encode_batch(envelopes: &[Envelope]) -> Bytes {
+    let mut batch = BatchBuilder::new();
+    for envelope in envelopes {
+        batch.push(&encode_envelope(envelope));
+    }
+    batch.finish()
+}
+
+/// Decodes a batch frame's payload.
+pub fn decode_batch(frame: &[u8]) -> Result<Vec<Envelope>, WireError> {
+    decode_exact(frame)
+}
+
+fn decode_exact<T: for<'de> Deserialize<'de>>(frame: &[u8]) -> Result<T, WireError> {
+    let (value, rest) = postcard::take_from_bytes(frame)?;
+    if !rest.is_empty() {
+        return Err(WireError::TrailingBytes(rest.len()));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::{SinkExt, StreamExt};
+    use synod_core::{Ballot, Proposal};
+    use tokio_util::codec::{FramedRead, FramedWrite};
+
+    fn envelopes() -> Vec<Envelope> {
+        let b = Ballot::new(3, NodeId(2));
+        vec![
+            Envelope {
+                from: NodeId(2),
+                key: Bytes::from_static(b"name"),
+                msg: Message::Prepare { ballot: b },
+            },
+            Envelope {
+                from: NodeId(2),
+                key: Bytes::from_static(b"k"),
+                msg: Message::Promise {
+                    ballot: b,
+                    accepted: Some(Proposal {
+                        ballot: Ballot::new(1, NodeId(5)),
+                        value: Some(Bytes::from_static(b"elanor")),
+                    }),
+                },
+            },
+            Envelope {
+                from: NodeId(2),
+                key: Bytes::new(),
+                msg: Message::Commit {
+                    ballot: b,
+                    value: None,
+                },
+            },
+        ]
+    }
+
+    #[test]
+    fn batches_round_trip_and_match_postcards_vec_encoding() {
+        let all = envelopes();
+        let frame = encode_batch(&all);
+        assert_eq!(&frame[..], &postcard::to_allocvec(&all).unwrap()[..]);
+        assert_eq!(decode_batch(&frame).unwrap(), all);
+        assert_eq!(decode_batch(&encode_batch(&[])).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn malformed_frames_are_typed_errors() {
+        let frame = encode_batch(&envelopes());
+        assert!(matches!(
+            decode_batch(&frame[..frame.len() - 1]),
+            Err(WireError::Malformed(_))
+        ));
+        let mut longer = frame.to_vec();
+        longer.push(0);
+        assert!(matches!(
+            decode_batch(&longer),
+            Err(WireError::TrailingBytes(1))
+        ));
+        assert!(decode_batch(&[0xff; 16]).is_err());
+        // A count claiming billions of elements fails without allocating them.
+        assert!(decode_batch(&[0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
+    }
+
+    #[test]
+    fn handshakes_are_checked() {
+        let ok = Handshake::new("prod", NodeId(3));
+        assert_eq!(decode_handshake(&encode_handshake(&ok)).unwrap(), ok);
+        let mut bad = ok.clone();
+        bad.magic = *b"HTTP";
+        assert!(matches!(
+            decode_handshake(&encode_handshake(&bad)),
+            Err(WireError::BadMagic)
+        ));
+        let mut bad = ok.clone();
+        bad.version = 99;
+        assert!(matches!(
+            decode_handshake(&encode_handshake(&bad)),
+            Err(WireError::UnsupportedVersion(99))
+        ));
+        let bad = Handshake::new(&"x".repeat(MAX_CLUSTER_ID + 1), NodeId(1));
+        assert!(matches!(
+            decode_handshake(&encode_handshake(&bad)),
+            Err(WireError::ClusterIdTooLong)
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_codec_refuses_frames_over_the_limit() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let mut writer = FramedWrite::new(a, codec(1 << 20));
+        let mut reader = FramedRead::new(b, codec(64));
+        writer.send(Bytes::from(vec![7u8; 32])).await.unwrap();
+        writer.send(Bytes::from(vec![7u8; 100])).await.unwrap();
+        assert_eq!(reader.next().await.unwrap().unwrap().len(), 32);
+        assert!(reader.next().await.unwrap().is_err(), "oversized frame");
+    }
+}
