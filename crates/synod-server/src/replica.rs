@@ -266,14 +266,15 @@ impl Replica {
         let batch = writes.finish();
         if !batch.is_empty() {
             let started = Instant::now();
-            self.storage().commit(&batch)?;
-            self.metrics.fsyncs.inc();
-            self.metrics
-                .fsync_latency_us
-                .record_duration(started.elapsed());
-            self.metrics
-                .batch_persists
-                .record(batch.acceptors.len() as u64);
+            if self.storage().commit(&batch)? {
+                self.metrics.fsyncs.inc();
+                self.metrics
+                    .fsync_latency_us
+                    .record_duration(started.elapsed());
+                self.metrics
+                    .batch_persists
+                    .record(batch.acceptors.len() as u64);
+            }
         }
         effects.persisted = batch.acceptors.len();
         Ok(effects)

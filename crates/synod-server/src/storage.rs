@@ -56,6 +56,9 @@ pub enum StorageError {
     /// `init` was asked for, but the directory is not empty.
     #[error("refusing to initialise {0}: the directory is not empty (it may hold a node's state)")]
     NotEmpty(PathBuf),
+    /// Another process has the database open.
+    #[error("database {0} is in use by another process (is this node already running?)")]
+    InUse(PathBuf),
     /// The database file is damaged or not a database.
     #[error("database {path} is corrupt: {detail}")]
     Corrupt {
@@ -256,10 +259,17 @@ impl Storage {
             .map_err(|source| StorageError::Record { table, source })
     }
 
-    /// Makes `batch` durable in one transaction (one fsync). A committed value only replaces a
-    /// recorded one of a lower ballot.
-    pub fn commit(&self, batch: &WriteBatch) -> Result<(), StorageError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+    /// Writes `batch` in one transaction. A batch with acceptor states is made durable (one
+    /// fsync) before this returns, and `true` is returned. A batch of committed values only is
+    /// written without an fsync (they are a record for operators, not protocol state; the next
+    /// durable commit carries them to disk) and `false` is returned. A committed value only
+    /// replaces a recorded one of a lower ballot.
+    pub fn commit(&self, batch: &WriteBatch) -> Result<bool, StorageError> {
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        let durable = !batch.acceptors.is_empty();
+        if !durable {
+            txn.set_durability(redb::Durability::None).map_err(db_err)?;
+        }
         {
             let mut acceptors = txn.open_table(ACCEPTORS).map_err(db_err)?;
             for (key, state) in &batch.acceptors {
@@ -284,7 +294,7 @@ impl Storage {
             }
         }
         txn.commit().map_err(db_err)?;
-        Ok(())
+        Ok(durable)
     }
 }
 
@@ -294,6 +304,7 @@ fn db_err<E: Into<redb::Error>>(e: E) -> StorageError {
 
 fn corrupt<E: Into<redb::Error>>(file: &Path, e: E) -> StorageError {
     match e.into() {
+        redb::Error::DatabaseAlreadyOpen => StorageError::InUse(file.to_owned()),
         redb::Error::Io(source) if source.kind() != std::io::ErrorKind::InvalidData => {
             StorageError::Io {
                 path: file.to_owned(),
@@ -390,7 +401,12 @@ mod tests {
             Storage::open(&dir, "other", NodeId(1), false),
             Err(StorageError::WrongOwner { .. })
         ));
-        Storage::open(&dir, "c", NodeId(1), false).unwrap();
+        let open = Storage::open(&dir, "c", NodeId(1), false).unwrap();
+        assert!(matches!(
+            Storage::open(&dir, "c", NodeId(1), false),
+            Err(StorageError::InUse(_))
+        ));
+        drop(open);
     }
 
     #[test]

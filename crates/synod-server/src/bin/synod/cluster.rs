@@ -1,0 +1,207 @@
+//! `synod cluster`: the one-command way to try Synod. Starts N `synod serve` child processes on
+//! loopback (node i gets peer port `base_port + i - 1` and HTTP port `http_base_port + i - 1`),
+//! each with a fresh temporary data directory unless `--data-root` is given, waits until every
+//! node answers `/health`, prints the endpoints, and on Ctrl-C or SIGTERM stops every child with
+//! SIGTERM (SIGKILL after a grace period) before removing the temporary directories.
+
+use crate::serve::{shutdown_signal, Tuning};
+use anyhow::{bail, Context};
+use clap::Args;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+use synod_server::client::Client;
+use synod_server::server::DEFAULT_CLUSTER_ID;
+use tokio::process::Command;
+use tokio::sync::mpsc;
+
+/// `synod cluster` options.
+#[derive(Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// Number of nodes (1..63).
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u8,
+    /// Peer port of node 1; node i listens on base + i - 1.
+    #[arg(long, default_value_t = 7001)]
+    pub base_port: u16,
+    /// HTTP port of node 1; node i serves on base + i - 1.
+    #[arg(long, default_value_t = 8081)]
+    pub http_base_port: u16,
+    /// Keep data in ROOT/node-<i> (created with --init when missing or empty) instead of
+    /// temporary directories.
+    #[arg(long)]
+    pub data_root: Option<PathBuf>,
+    /// The cluster id.
+    #[arg(long, default_value = DEFAULT_CLUSTER_ID)]
+    pub cluster_id: String,
+    #[command(flatten)]
+    pub tuning: Tuning,
+}
+
+struct Child {
+    id: u8,
+    pid: Option<u32>,
+    http: String,
+}
+
+/// Runs the cluster until a signal.
+pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
+    if args.nodes == 0 || args.nodes >= synod_core::NodeId::LIMIT {
+        bail!(
+            "--nodes must be between 1 and {}",
+            synod_core::NodeId::LIMIT - 1
+        );
+    }
+    let port = |base: u16, i: u8| {
+        base.checked_add(u16::from(i) - 1)
+            .context("port number out of range")
+    };
+    let mut peers = Vec::new();
+    for i in 1..=args.nodes {
+        peers.push(format!("{i}=127.0.0.1:{}", port(args.base_port, i)?));
+    }
+    let peers = peers.join(",");
+    let temp = match &args.data_root {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("synod-cluster-")
+                .tempdir()?,
+        ),
+    };
+    let root = match (&args.data_root, &temp) {
+        (Some(root), _) => root.clone(),
+        (None, Some(temp)) => temp.path().to_owned(),
+        (None, None) => unreachable!("a temporary directory exists when no root is given"),
+    };
+    let exe = std::env::current_exe().context("locating the synod binary")?;
+    let (exited_tx, mut exited) = mpsc::unbounded_channel::<(u8, std::io::Result<ExitStatus>)>();
+    let mut children = Vec::new();
+    for i in 1..=args.nodes {
+        let data = root.join(format!("node-{i}"));
+        let fresh = !data.exists() || std::fs::read_dir(&data)?.next().is_none();
+        let http = format!("127.0.0.1:{}", port(args.http_base_port, i)?);
+        let mut command = Command::new(&exe);
+        command
+            .arg("serve")
+            .arg(format!("--id={i}"))
+            .arg(format!("--peers={peers}"))
+            .arg(format!("--http={http}"))
+            .arg("--data")
+            .arg(&data)
+            .arg(format!("--cluster-id={}", args.cluster_id))
+            .args(args.tuning.to_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true);
+        if fresh {
+            command.arg("--init");
+        }
+        if std::env::var_os("SYNOD_LOG").is_none() {
+            command.env("SYNOD_LOG", "warn");
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting node {i}"))?;
+        let pid = child.id();
+        let tx = exited_tx.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let _ = tx.send((i, status));
+        });
+        children.push(Child {
+            id: i,
+            pid,
+            http: format!("http://{http}"),
+        });
+    }
+    drop(exited_tx);
+
+    let outcome = tokio::select! {
+        ready = await_ready(&children) => ready,
+        Some((id, status)) = exited.recv() => Err(anyhow::anyhow!("node {id} exited during start-up: {status:?}")),
+    };
+    if let Err(e) = outcome {
+        stop(&children, &mut exited).await;
+        return Err(e);
+    }
+    println!(
+        "synod cluster of {} nodes is up (data in {}):",
+        args.nodes,
+        root.display()
+    );
+    for child in &children {
+        println!(
+            "  node {}: {}  (pid {})",
+            child.id,
+            child.http,
+            child.pid.unwrap_or(0)
+        );
+    }
+    println!(
+        "try: synod put --endpoint {} greeting hello; press Ctrl-C to stop",
+        children[0].http
+    );
+    let mut running = children.len();
+    loop {
+        tokio::select! {
+            signal = shutdown_signal() => {
+                println!("{signal}: stopping the cluster");
+                break;
+            }
+            Some((id, status)) = exited.recv() => {
+                running -= 1;
+                eprintln!("node {id} exited: {status:?} ({running} still running)");
+                if running == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    stop(&children, &mut exited).await;
+    drop(temp);
+    Ok(())
+}
+
+async fn await_ready(children: &[Child]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for child in children {
+        let client = Client::new(&child.http, Duration::from_secs(1))?;
+        while client.health().await.is_err() {
+            if Instant::now() > deadline {
+                bail!("node {} did not become healthy at {}", child.id, child.http);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
+}
+
+/// SIGTERM to every child, then waits (SIGKILL for those still running after 5 s).
+async fn stop(
+    children: &[Child],
+    exited: &mut mpsc::UnboundedReceiver<(u8, std::io::Result<ExitStatus>)>,
+) {
+    let signal = |sig| {
+        for child in children {
+            if let Some(pid) = child.pid.and_then(|p| i32::try_from(p).ok()) {
+                let _ = kill(Pid::from_raw(pid), sig);
+            }
+        }
+    };
+    signal(Signal::SIGTERM);
+    let grace = tokio::time::sleep(Duration::from_secs(5));
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            next = exited.recv() => if next.is_none() { return },
+            _ = &mut grace => {
+                signal(Signal::SIGKILL);
+                while exited.recv().await.is_some() {}
+                return;
+            }
+        }
+    }
+}
