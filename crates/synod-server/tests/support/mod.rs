@@ -1,0 +1,211 @@
+//! Test support: real `synod serve` processes on 127.0.0.1 with ephemeral ports and temporary
+//! data directories. Readiness is awaited by polling `/health`, never by sleeping a fixed time.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+use synod_server::client::{Client, ClientError};
+
+/// Short timeouts so failure paths finish quickly.
+pub const FAST: &[&str] = &[
+    "--round-timeout-ms=200",
+    "--backoff-base-ms=5",
+    "--backoff-max-ms=100",
+    "--request-timeout-ms=2000",
+];
+
+/// A port nobody listens on right now, below the kernel's ephemeral range (so that outgoing
+/// connections, which take ephemeral ports, never occupy it) and never handed out twice by this
+/// test process.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        10_000 + (std::process::id() % 2_000) as u16 * 10,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(port < 32_000, "ran out of test ports");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// One node process.
+pub struct NodeProc {
+    pub id: u8,
+    pub http: String,
+    pub peer: SocketAddr,
+    pub data: PathBuf,
+    pub child: Option<Child>,
+}
+
+/// N nodes of one cluster.
+pub struct TestCluster {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<NodeProc>,
+    pub peers: String,
+    pub cluster_id: String,
+    pub extra: Vec<String>,
+}
+
+impl TestCluster {
+    /// Starts `n` nodes with the [`FAST`] settings plus `extra` flags, and waits until all are
+    /// healthy.
+    pub async fn start(n: u8, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let nodes: Vec<NodeProc> = (1..=n)
+            .map(|id| NodeProc {
+                id,
+                http: format!("http://127.0.0.1:{}", free_port()),
+                peer: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+                data: dir.path().join(format!("node-{id}")),
+                child: None,
+            })
+            .collect();
+        let peers = nodes
+            .iter()
+            .map(|n| format!("{}={}", n.id, n.peer))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut cluster = TestCluster {
+            dir,
+            nodes,
+            peers,
+            cluster_id: "test-cluster".into(),
+            extra: FAST.iter().chain(extra).map(|s| s.to_string()).collect(),
+        };
+        for id in 1..=n {
+            cluster.spawn(id, true);
+        }
+        for id in 1..=n {
+            cluster.await_healthy(id).await;
+        }
+        cluster
+    }
+
+    fn node(&mut self, id: u8) -> &mut NodeProc {
+        &mut self.nodes[usize::from(id) - 1]
+    }
+
+    /// The `synod serve` command line of node `id`.
+    pub fn command(&self, id: u8, init: bool) -> Command {
+        let node = &self.nodes[usize::from(id) - 1];
+        let mut command = Command::new(env!("CARGO_BIN_EXE_synod"));
+        command
+            .arg("serve")
+            .arg(format!("--id={id}"))
+            .arg(format!("--peers={}", self.peers))
+            .arg(format!(
+                "--http={}",
+                node.http.trim_start_matches("http://")
+            ))
+            .arg("--data")
+            .arg(&node.data)
+            .arg(format!("--cluster-id={}", self.cluster_id))
+            .args(&self.extra)
+            .env("SYNOD_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        if init {
+            command.arg("--init");
+        }
+        command
+    }
+
+    fn spawn(&mut self, id: u8, init: bool) {
+        let child = self.command(id, init).spawn().expect("spawn synod serve");
+        self.node(id).child = Some(child);
+    }
+
+    /// Polls `/health` of node `id` until it answers (panics after 20 s or if the process died).
+    pub async fn await_healthy(&mut self, id: u8) {
+        let client = self.client(id);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while client.health().await.is_err() {
+            if let Some(status) = self.node(id).child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("node {id} exited during start-up: {status}");
+            }
+            assert!(Instant::now() < deadline, "node {id} never became healthy");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILLs node `id`.
+    pub fn kill(&mut self, id: u8) {
+        if let Some(mut child) = self.node(id).child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Restarts node `id` on its existing data directory and waits until it is healthy.
+    pub async fn restart(&mut self, id: u8) {
+        self.spawn(id, false);
+        self.await_healthy(id).await;
+    }
+
+    /// A client of node `id` (its HTTP timeout is above the server's request timeout).
+    pub fn client(&self, id: u8) -> Client {
+        Client::new(
+            &self.nodes[usize::from(id) - 1].http,
+            Duration::from_secs(10),
+        )
+        .unwrap()
+    }
+
+    /// The HTTP endpoint of node `id`.
+    pub fn http(&self, id: u8) -> &str {
+        &self.nodes[usize::from(id) - 1].http
+    }
+
+    /// The peer address of node `id`.
+    pub fn peer(&self, id: u8) -> SocketAddr {
+        self.nodes[usize::from(id) - 1].peer
+    }
+
+    /// The value of a counter in node `id`'s `/metrics`.
+    pub async fn counter(&self, id: u8, name: &str) -> u64 {
+        let text = self.client(id).metrics().await.unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no counter {name} in:\n{text}"))
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// Retries `op` while the server answers 503 (no quorum yet, e.g. while peers reconnect), up to
+/// 20 s; returns the first other result.
+pub async fn until_available<T, F, Fut>(mut op: F) -> Result<T, ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ClientError>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match op().await {
+            Err(e) if e.status() == Some(503) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
