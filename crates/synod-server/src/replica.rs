@@ -36,6 +36,9 @@ use thiserror::Error;
 /// Default bound on the requests waiting behind a key's running request.
 pub const DEFAULT_QUEUE_LIMIT: usize = 1024;
 
+/// Default bound on the keys whose core node is kept in memory.
+pub const DEFAULT_CACHE_LIMIT: usize = 100_000;
+
 /// What a replica runs with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplicaConfig {
@@ -47,6 +50,10 @@ pub struct ReplicaConfig {
     pub cluster: TraceConfig,
     /// Bound on the requests waiting per key.
     pub queue_limit: usize,
+    /// When more keys than this are in memory, the idle ones (no request running) are dropped
+    /// after a batch; they are reloaded from storage when touched again. Only volatile learner
+    /// state is lost, which is also what a restart loses.
+    pub cache_limit: usize,
 }
 
 /// Why a replica could not run.
@@ -233,6 +240,11 @@ impl Replica {
         Ok(NodeState::of(self.node(key)?))
     }
 
+    /// How many keys have their core node in memory.
+    pub fn cached_keys(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// The highest-ballot chosen value this node recorded for `key`.
     pub fn committed(&self, key: &[u8]) -> Result<Option<Proposal<Bytes>>, ReplicaError> {
         Ok(self.storage().committed(key)?)
@@ -277,6 +289,10 @@ impl Replica {
             }
         }
         effects.persisted = batch.acceptors.len();
+        if self.nodes.len() > self.config.cache_limit {
+            self.nodes
+                .retain(|_, node| node.proposer().request().is_some());
+        }
         Ok(effects)
     }
 
@@ -476,6 +492,7 @@ mod tests {
                 max_attempts: 3,
             },
             queue_limit: 2,
+            cache_limit: 1,
         }
     }
 
@@ -597,6 +614,20 @@ mod tests {
     fn committed_values_are_recorded_and_survive_restart() {
         let mut c = Cluster::new(3);
         c.run(1, vec![request(1, put("x"))]);
+        c.run(
+            2,
+            vec![Event::Request {
+                request: RequestId(2),
+                key: Bytes::from_static(b"second"),
+                op: put("y"),
+            }],
+        );
+        for r in c.replicas.values() {
+            assert!(
+                r.cached_keys() <= 1,
+                "idle keys beyond the cache limit are dropped"
+            );
+        }
         for r in c.replicas.values_mut() {
             r.restart().unwrap();
             let committed = r

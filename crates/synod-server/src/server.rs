@@ -8,7 +8,9 @@
 use crate::api::{self, ApiConfig};
 use crate::backoff::Timing;
 use crate::metrics::Metrics;
-use crate::replica::{Replica, ReplicaConfig, ReplicaError, DEFAULT_QUEUE_LIMIT};
+use crate::replica::{
+    Replica, ReplicaConfig, ReplicaError, DEFAULT_CACHE_LIMIT, DEFAULT_QUEUE_LIMIT,
+};
 use crate::runtime::{self, RuntimeConfig, RuntimeHandle};
 use crate::transport::{self, TransportConfig};
 use std::collections::BTreeMap;
@@ -134,6 +136,7 @@ impl Server {
                 node_id: config.node_id,
                 cluster: config.cluster(),
                 queue_limit: config.queue_limit,
+                cache_limit: DEFAULT_CACHE_LIMIT,
             },
             config.init,
             metrics.clone(),

@@ -301,3 +301,63 @@ async fn handshake(
     }
     Ok(hello.node_id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use synod_core::{Ballot, Message};
+
+    fn envelope(i: u64) -> Envelope {
+        Envelope {
+            from: NodeId(1),
+            key: Bytes::from(format!("key-{i}")),
+            msg: Message::Prepare {
+                ballot: Ballot::new(i, NodeId(1)),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn queued_messages_share_frames_within_the_limit_and_overflow_is_dropped() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peers = BTreeMap::from([
+            (NodeId(1), "127.0.0.1:1".parse().unwrap()),
+            (NodeId(2), listener.local_addr().unwrap()),
+        ]);
+        let mut config = TransportConfig::new("c", NodeId(1), peers);
+        config.max_frame = 256;
+        config.queue_capacity = 60;
+        let metrics = Arc::new(Metrics::default());
+        let outbox = start_outbound(&config, metrics.clone());
+        // Queue everything before the connection is accepted: 60 fit, 20 are dropped.
+        for i in 0..80 {
+            outbox.send(Outgoing {
+                to: NodeId(2),
+                envelope: envelope(i),
+            });
+        }
+        assert_eq!(metrics.messages_dropped.get(), 20);
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut frames = FramedRead::new(stream, wire::codec(config.max_frame));
+        let hello = wire::decode_handshake(&frames.next().await.unwrap().unwrap()).unwrap();
+        assert_eq!(hello, Handshake::new("c", NodeId(1)));
+        let mut received = Vec::new();
+        let mut frame_count = 0;
+        while received.len() < 60 {
+            let frame = frames.next().await.unwrap().unwrap();
+            assert!(frame.len() <= config.max_frame);
+            received.extend(wire::decode_batch(&frame).unwrap());
+            frame_count += 1;
+        }
+        assert_eq!(
+            received,
+            (0..60).map(envelope).collect::<Vec<_>>(),
+            "in order"
+        );
+        assert!(
+            frame_count < 60 && frame_count > 1,
+            "batched, and split at the frame limit ({frame_count} frames)"
+        );
+    }
+}
