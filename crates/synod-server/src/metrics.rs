@@ -36,8 +36,10 @@ pub struct Distribution(Mutex<Histogram<u64>>);
 
 impl Default for Distribution {
     fn default() -> Self {
+        // Fixed bounds (1 ..= one hour in µs): an auto-resizing histogram would clamp values
+        // recorded with `saturating_record` to its initial tiny range.
         Distribution(Mutex::new(
-            Histogram::new(3).expect("3 significant figures is a valid precision"),
+            Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds"),
         ))
     }
 }
@@ -242,7 +244,13 @@ mod tests {
         let m = Metrics::default();
         m.fsyncs.add(3);
         m.batch_inputs.record(4);
+        m.request_latency_us.record(1_500);
+        m.request_latency_us.record(250_000);
         let text = m.render();
+        assert!(
+            text.contains("synod_request_latency_us{quantile=\"0.999\"} 250"),
+            "large values are kept, not clamped: {text}"
+        );
         assert!(text.contains("synod_fsyncs_total 3\n"), "{text}");
         assert!(text.contains("synod_batch_inputs_count 1\n"), "{text}");
         assert!(
