@@ -199,6 +199,26 @@ impl Replica {
         })
     }
 
+    /// A replica on storage opened by the caller (e.g. [`Storage::open_with_backend`] on the
+    /// simulation's in-memory disk). [`Replica::restart`] reopens `storage.dir()` as a data
+    /// directory, so a replica on another backend is restarted by building a new one instead.
+    pub fn with_storage(
+        storage: Storage,
+        config: ReplicaConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ReplicaError> {
+        let core = config.cluster.node_config(config.node_id)?;
+        Ok(Replica {
+            config,
+            core,
+            dir: storage.dir().to_owned(),
+            storage: Some(storage),
+            nodes: HashMap::new(),
+            queues: HashMap::new(),
+            metrics,
+        })
+    }
+
     /// This node's id.
     pub fn id(&self) -> NodeId {
         self.config.node_id

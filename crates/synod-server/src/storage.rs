@@ -44,6 +44,17 @@ pub struct Meta {
     pub node_id: NodeId,
 }
 
+impl Meta {
+    /// The meta record this build writes for node `node_id` of `cluster_id`.
+    fn current(cluster_id: &str, node_id: NodeId) -> Self {
+        Meta {
+            format_version: STORAGE_FORMAT_VERSION,
+            cluster_id: cluster_id.to_owned(),
+            node_id,
+        }
+    }
+}
+
 /// Why storage could not be opened or written.
 #[derive(Debug, Error)]
 pub enum StorageError {
@@ -148,31 +159,14 @@ impl Storage {
             source,
         };
         let file = dir.join(DB_FILE);
-        let wanted = Meta {
-            format_version: STORAGE_FORMAT_VERSION,
-            cluster_id: cluster_id.to_owned(),
-            node_id,
-        };
+        let wanted = Meta::current(cluster_id, node_id);
         if init {
             if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
                 return Err(StorageError::NotEmpty(dir.to_owned()));
             }
             std::fs::create_dir_all(dir).map_err(io)?;
             let db = Database::create(&file).map_err(|e| corrupt(&file, e))?;
-            let txn = db.begin_write().map_err(db_err)?;
-            {
-                let mut meta = txn.open_table(META).map_err(db_err)?;
-                let bytes = postcard::to_allocvec(&wanted).expect("meta serializes");
-                meta.insert(META_KEY, bytes.as_slice()).map_err(db_err)?;
-                txn.open_table(ACCEPTORS).map_err(db_err)?;
-                txn.open_table(COMMITTED).map_err(db_err)?;
-            }
-            txn.commit().map_err(db_err)?;
-            return Ok(Storage {
-                db,
-                dir: dir.to_owned(),
-                meta: wanted,
-            });
+            return Self::initialise(db, dir, wanted);
         }
         if !dir.is_dir() {
             return Err(StorageError::MissingDir(dir.to_owned()));
@@ -184,14 +178,60 @@ impl Storage {
             .set_check_integrity_on_open(true)
             .open(&file)
             .map_err(|e| corrupt(&file, e))?;
+        Self::verify(db, dir, &file, wanted)
+    }
+
+    /// Opens (or with `init`, creates) a database on any redb storage backend — an in-memory
+    /// disk for the deterministic simulation, whose bytes survive a simulated crash. `label`
+    /// names it in errors and in [`Storage::dir`]. The same meta checks as [`Storage::open`]
+    /// apply; an uninitialised backend opened without `init` is reported as corrupt (no meta).
+    pub fn open_with_backend(
+        backend: impl redb::StorageBackend,
+        label: &Path,
+        cluster_id: &str,
+        node_id: NodeId,
+        init: bool,
+    ) -> Result<Self, StorageError> {
+        let wanted = Meta::current(cluster_id, node_id);
+        let db = Database::builder()
+            .set_check_integrity_on_open(!init)
+            .create_with_backend(backend)
+            .map_err(|e| corrupt(label, e))?;
+        if init {
+            Self::initialise(db, label, wanted)
+        } else {
+            Self::verify(db, label, label, wanted)
+        }
+    }
+
+    /// Writes the meta record and creates the tables of a new database.
+    fn initialise(db: Database, dir: &Path, wanted: Meta) -> Result<Self, StorageError> {
+        let txn = db.begin_write().map_err(db_err)?;
+        {
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            let bytes = postcard::to_allocvec(&wanted).expect("meta serializes");
+            meta.insert(META_KEY, bytes.as_slice()).map_err(db_err)?;
+            txn.open_table(ACCEPTORS).map_err(db_err)?;
+            txn.open_table(COMMITTED).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(Storage {
+            db,
+            dir: dir.to_owned(),
+            meta: wanted,
+        })
+    }
+
+    /// Checks that an existing database belongs to `wanted`'s cluster and node.
+    fn verify(db: Database, dir: &Path, file: &Path, wanted: Meta) -> Result<Self, StorageError> {
         let found = {
             let txn = db.begin_read().map_err(db_err)?;
-            let table = txn.open_table(META).map_err(|e| corrupt(&file, e))?;
+            let table = txn.open_table(META).map_err(|e| corrupt(file, e))?;
             let record = table
                 .get(META_KEY)
-                .map_err(|e| corrupt(&file, e))?
+                .map_err(|e| corrupt(file, e))?
                 .ok_or_else(|| StorageError::Corrupt {
-                    path: file.clone(),
+                    path: file.to_owned(),
                     detail: "no meta record".into(),
                 })?;
             let meta: Meta =
@@ -207,13 +247,13 @@ impl Storage {
                 found: found.format_version,
             });
         }
-        if found.cluster_id != cluster_id || found.node_id != node_id {
+        if found.cluster_id != wanted.cluster_id || found.node_id != wanted.node_id {
             return Err(StorageError::WrongOwner {
                 path: dir.to_owned(),
                 found_cluster: found.cluster_id,
                 found_node: found.node_id,
-                cluster: cluster_id.to_owned(),
-                node: node_id,
+                cluster: wanted.cluster_id,
+                node: wanted.node_id,
             });
         }
         Ok(Storage {

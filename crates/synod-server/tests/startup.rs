@@ -129,3 +129,48 @@ async fn the_cluster_command_serves_and_stops_cleanly() {
         "temporary data removed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_runs_from_a_config_file_with_command_line_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let (peer, http, overridden) = (free_port(), free_port(), free_port());
+    let file = dir.path().join("node.toml");
+    let data = dir.path().join("data");
+    std::fs::write(
+        &file,
+        format!(
+            "id = 1\ncluster_id = \"solo\"\nhttp = \"127.0.0.1:{http}\"\ndata = {data:?}\n\
+             round_timeout_ms = 200\n[peers]\n1 = \"127.0.0.1:{peer}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synod"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&file)
+        .arg(format!("--http=127.0.0.1:{overridden}"))
+        .arg("--init")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = Client::new(
+        &format!("http://127.0.0.1:{overridden}"),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while client.health().await.is_err() {
+        assert!(child.try_wait().unwrap().is_none(), "node exited");
+        assert!(std::time::Instant::now() < deadline, "never healthy");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    client.put("k", "v").await.unwrap();
+    assert_eq!(client.get("k").await.unwrap(), Some(Bytes::from("v")));
+    assert!(
+        data.join("synod.redb").is_file(),
+        "the file's data dir is used"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

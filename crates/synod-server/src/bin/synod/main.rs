@@ -2,6 +2,7 @@
 //! (`get`, `put`, `del`, `cas`, `propose-once`). Each command lives in its own module.
 
 mod cluster;
+mod config_file;
 mod kv;
 mod serve;
 
@@ -9,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 /// A replicated key-value store in which every key is its own Paxos register.
 #[derive(Parser, Debug)]
-#[command(name = "synod", version, about)]
+#[command(name = "synod", version, about, args_override_self = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,7 +42,7 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(config_file::expand(std::env::args_os().collect())?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -11,7 +11,12 @@ use synod_server::server::{Server, ServerConfig, DEFAULT_CLUSTER_ID};
 
 /// `synod serve` options.
 #[derive(Args, Debug, Clone)]
+#[command(args_override_self = true)]
 pub struct ServeArgs {
+    /// Read flags from this TOML file first (command-line flags override it; see
+    /// docs/server.md).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// This node's id (1..63).
     #[arg(long)]
     pub id: u8,
