@@ -48,7 +48,9 @@ pub struct ReplicaConfig {
     pub node_id: NodeId,
     /// Members, quorum sizes and attempts per request.
     pub cluster: TraceConfig,
-    /// Bound on the requests waiting per key.
+    /// Bound on the requests waiting per key. `0` means no queue at all: a request that finds
+    /// its key's proposer busy goes to the core, which answers `Busy` — exactly the core's own
+    /// behaviour, for trace replays.
     pub queue_limit: usize,
     /// When more keys than this are in memory, the idle ones (no request running) are dropped
     /// after a batch; they are reloaded from storage when touched again. Only volatile learner
@@ -326,7 +328,7 @@ impl Replica {
             Event::Request { request, key, op } => {
                 // Invariant: a key has waiting requests only while its proposer is busy.
                 let busy = self.node(&key)?.proposer().request().is_some();
-                if busy {
+                if busy && self.config.queue_limit > 0 {
                     let queue = self.queues.entry(key.clone()).or_default();
                     if queue.waiting.len() >= self.config.queue_limit {
                         self.metrics.requests_queue_full.inc();
@@ -604,6 +606,31 @@ mod tests {
                 value: Some(Bytes::from_static(b"b"))
             })
         );
+    }
+
+    #[test]
+    fn without_a_queue_the_core_answers_busy() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = config(1, 3);
+        config.queue_limit = 0;
+        let mut r = Replica::open(tmp.path(), config, true, Arc::default()).unwrap();
+        let effects = r
+            .handle_batch(vec![request(1, put("a")), request(2, put("b"))])
+            .unwrap();
+        assert_eq!(
+            effects.replies,
+            vec![Reply {
+                request: RequestId(2),
+                result: Err(ReplyError::Request(RequestError::Busy)),
+            }]
+        );
+        assert!(effects.outputs.contains(&(
+            key(),
+            Output::Reply {
+                request: RequestId(2),
+                result: Err(RequestError::Busy)
+            }
+        )));
     }
 
     #[test]
