@@ -5,9 +5,15 @@
 //!
 //! * [`memory_cluster`] — an in-memory cluster of `synod_core::Node`s with a FIFO message queue,
 //!   the harness of every "decisions per second" number.
+//! * [`wire_link`] — the same harness with every message through the server's wire codec.
+//! * [`bench_dirs`] — the disk and tmpfs directories the storage benchmarks run in.
 //! * [`percentiles`] — the percentile summary the measuring commands print.
 
+mod bench_dirs;
 pub mod memory_cluster;
 pub mod percentiles;
+pub mod wire_link;
 
+pub use bench_dirs::bench_dirs;
 pub use memory_cluster::{Counters, Direct, Link, MemoryCluster};
+pub use wire_link::WireLink;

@@ -132,6 +132,15 @@ impl<V: Clone + PartialEq, L: Link<V>> MemoryCluster<V, L> {
         delivered
     }
 
+    /// One decision as the benchmarks count it: `request` at `at`, then [`MemoryCluster::run`],
+    /// then the replies are forgotten (their number is still in [`Counters::replies`]).
+    pub fn decide(&mut self, key: usize, at: NodeId, request: RequestId, op: Operation<V>) -> u64 {
+        self.request(key, at, request, op);
+        let delivered = self.run();
+        self.clear_replies();
+        delivered
+    }
+
     /// Takes the replies received so far: `(key, request, result)`.
     pub fn take_replies(&mut self) -> Vec<(usize, RequestId, ReplyResult<V>)> {
         std::mem::take(&mut self.replies)
@@ -145,6 +154,11 @@ impl<V: Clone + PartialEq, L: Link<V>> MemoryCluster<V, L> {
     /// What the cluster has done so far.
     pub fn counters(&self) -> Counters {
         self.counters
+    }
+
+    /// The link messages cross.
+    pub fn link(&self) -> &L {
+        &self.link
     }
 
     fn step(&mut self, key: usize, at: NodeId, input: Input<V>) {

@@ -279,3 +279,44 @@ async fn metrics(State(api): State<Api>) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer(e: ApiError) -> (u16, Option<String>, serde_json::Value) {
+        let response = e.into_response();
+        let status = response.status().as_u16();
+        let retry = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, retry, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn unknown_outcomes_are_a_distinct_503() {
+        let (status, retry, body) = answer(ApiError::Reply(ReplyError::Request(
+            RequestError::Indeterminate,
+        )))
+        .await;
+        assert_eq!((status, retry.as_deref()), (503, Some("1")));
+        assert_eq!(body["error"], "indeterminate");
+        let (status, retry, body) = answer(ApiError::Reply(ReplyError::Request(
+            RequestError::Exhausted { attempts: 3 },
+        )))
+        .await;
+        assert_eq!((status, retry.as_deref()), (503, Some("1")));
+        assert_eq!(body["error"], "unavailable");
+        let (status, _, body) = answer(ApiError::Timeout(Duration::from_millis(5))).await;
+        assert_eq!((status, body["error"].as_str()), (503, Some("timeout")));
+        let (status, retry, body) = answer(ApiError::TooLarge(10)).await;
+        assert_eq!(
+            (status, retry, body["error"].as_str()),
+            (413, None, Some("too_large"))
+        );
+    }
+}
