@@ -136,3 +136,53 @@ async fn acknowledged_writes_survive_crashes_and_restarts() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cas_increments_through_every_node_lose_no_update() {
+    let cluster = TestCluster::start(3, &["--max-attempts=20"]).await;
+    cluster.client(1).put("counter", "0").await.unwrap();
+    let mut tasks = Vec::new();
+    for id in 1..=3u8 {
+        let client = cluster.client(id);
+        tasks.push(tokio::spawn(async move {
+            let (mut acked, mut unknown) = (0u64, 0u64);
+            while acked + unknown < 8 {
+                let current = match client.get("counter").await {
+                    Ok(v) => v.expect("counter exists"),
+                    Err(e) if e.status() == Some(503) => continue,
+                    Err(e) => panic!("{e}"),
+                };
+                let n: u64 = std::str::from_utf8(&current).unwrap().parse().unwrap();
+                let old = n.to_string();
+                match client
+                    .cas("counter", Some(&old), &(n + 1).to_string())
+                    .await
+                {
+                    Ok(CasOutcome::Written { previous }) => {
+                        assert_eq!(previous, Some(old));
+                        acked += 1;
+                    }
+                    Ok(CasOutcome::Mismatch { .. }) => {}
+                    Err(e) if e.code() == Some("unavailable") => {}
+                    Err(e) if e.status() == Some(503) => unknown += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            (acked, unknown)
+        }));
+    }
+    let (mut acked, mut unknown) = (0, 0);
+    for task in tasks {
+        let (a, u) = task.await.unwrap();
+        acked += a;
+        unknown += u;
+    }
+    for id in 1..=3 {
+        let value = cluster.client(id).get("counter").await.unwrap().unwrap();
+        let n: u64 = std::str::from_utf8(&value).unwrap().parse().unwrap();
+        assert!(
+            n >= acked && n <= acked + unknown,
+            "node {id}: counter {n}, {acked} acknowledged and {unknown} unknown increments"
+        );
+    }
+}
