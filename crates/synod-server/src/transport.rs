@@ -49,6 +49,9 @@ pub struct TransportConfig {
     pub reconnect_min: Duration,
     /// Longest wait before reconnecting.
     pub reconnect_max: Duration,
+    /// A frame that cannot be written within this time means the connection is dead (a peer
+    /// that vanished without closing it): it is dropped and re-dialled.
+    pub write_timeout: Duration,
 }
 
 impl TransportConfig {
@@ -64,6 +67,7 @@ impl TransportConfig {
             handshake_timeout: Duration::from_secs(5),
             reconnect_min: Duration::from_millis(20),
             reconnect_max: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(5),
         }
     }
 
@@ -169,8 +173,7 @@ async fn pump(
                 );
             } else {
                 if batch.size_with(encoded.len()) > config.max_frame {
-                    framed.send(batch.finish()).await?;
-                    metrics.frames_sent.inc();
+                    send_frame(config, framed, batch.finish(), metrics).await?;
                 }
                 batch.push(&encoded);
             }
@@ -179,10 +182,22 @@ async fn pump(
             }
         }
         if !batch.is_empty() {
-            framed.send(batch.finish()).await?;
-            metrics.frames_sent.inc();
+            send_frame(config, framed, batch.finish(), metrics).await?;
         }
     }
+    Ok(())
+}
+
+async fn send_frame(
+    config: &TransportConfig,
+    framed: &mut FramedWrite<TcpStream, tokio_util::codec::LengthDelimitedCodec>,
+    frame: bytes::Bytes,
+    metrics: &Metrics,
+) -> std::io::Result<()> {
+    tokio::time::timeout(config.write_timeout, framed.send(frame))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out"))??;
+    metrics.frames_sent.inc();
     Ok(())
 }
 
