@@ -237,7 +237,8 @@ impl Replica {
     }
 
     /// A crash and restart: all volatile state (proposers, learners, queues — unanswered
-    /// requests are forgotten) is dropped and storage is reopened from disk.
+    /// requests are forgotten) is dropped and storage is reopened from disk. Also the way back
+    /// after [`Replica::handle_batch`] failed. If reopening fails, the replica is unusable.
     pub fn restart(&mut self) -> Result<(), ReplicaError> {
         self.nodes.clear();
         self.queues.clear();
