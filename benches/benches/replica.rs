@@ -21,7 +21,9 @@ use synod_benches::bench_dirs;
 use synod_core::trace::TraceConfig;
 use synod_core::{NodeId, Operation, RequestId};
 use synod_server::metrics::Metrics;
-use synod_server::replica::{Event, Replica, ReplicaConfig, DEFAULT_QUEUE_LIMIT};
+use synod_server::replica::{
+    Event, Replica, ReplicaConfig, DEFAULT_CACHE_LIMIT, DEFAULT_QUEUE_LIMIT,
+};
 
 struct ReplicaCluster {
     replicas: Vec<Replica>,
@@ -44,6 +46,7 @@ impl ReplicaCluster {
                     node_id: NodeId(id),
                     cluster: cluster.clone(),
                     queue_limit: DEFAULT_QUEUE_LIMIT,
+                    cache_limit: DEFAULT_CACHE_LIMIT,
                 };
                 let dir = parent.join(format!("node{id}"));
                 Replica::open(&dir, config, true, Arc::new(Metrics::default()))
