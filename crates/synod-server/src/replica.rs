@@ -188,17 +188,9 @@ impl Replica {
         init: bool,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ReplicaError> {
-        let core = config.cluster.node_config(config.node_id)?;
+        config.cluster.node_config(config.node_id)?;
         let storage = Storage::open(dir, &config.cluster_id, config.node_id, init)?;
-        Ok(Replica {
-            config,
-            core,
-            dir: dir.to_owned(),
-            storage: Some(storage),
-            nodes: HashMap::new(),
-            queues: HashMap::new(),
-            metrics,
-        })
+        Self::with_storage(storage, config, metrics)
     }
 
     /// A replica on storage opened by the caller (e.g. [`Storage::open_with_backend`] on the
