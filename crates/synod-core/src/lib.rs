@@ -56,6 +56,7 @@ pub mod proposer;
 mod quorum;
 mod step;
 pub mod trace;
+mod value_map;
 
 pub use acceptor::{Acceptor, AcceptorState, Verdict};
 pub use ballot::{Ballot, NodeId};

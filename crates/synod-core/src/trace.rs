@@ -192,11 +192,38 @@ where
         Ok(trace)
     }
 
-    /// The canonical text of the trace: pretty JSON with a final newline, so files diff cleanly.
+    /// The canonical text of the trace: one JSON document with the header fields first and
+    /// **one step per line**, so files are deterministic and diff cleanly step by step.
     pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).expect("trace types always serialize");
-        text.push('\n');
+        let compact = |v: &dyn erased::Json| v.json();
+        let mut text = String::from("{\n");
+        text += &format!("  \"version\": {},\n", self.version);
+        text += &format!("  \"name\": {},\n", compact(&self.name));
+        text += &format!("  \"description\": {},\n", compact(&self.description));
+        text += &format!("  \"config\": {},\n", compact(&self.config));
+        text += "  \"steps\": [";
+        for (i, step) in self.steps.iter().enumerate() {
+            text += if i == 0 { "\n    " } else { ",\n    " };
+            text += &compact(step);
+        }
+        text += if self.steps.is_empty() {
+            "]\n}\n"
+        } else {
+            "\n  ]\n}\n"
+        };
         text
+    }
+}
+
+/// Compact JSON of any serializable value (a tiny object-safe shim for [`Trace::to_json`]).
+mod erased {
+    pub trait Json {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).expect("trace types always serialize")
+        }
     }
 }
 
@@ -311,7 +338,12 @@ mod tests {
         let back = Trace::<String>::from_json(&text).unwrap();
         assert_eq!(back, trace);
         assert_eq!(back.to_json(), text, "canonical text is stable");
-        assert!(text.contains("\"step\": \"deliver\""), "{text}");
+        assert!(text.contains("\"step\":\"deliver\""), "{text}");
+        assert_eq!(
+            text.lines().count(),
+            8 + trace.steps.len(),
+            "one line per step:\n{text}"
+        );
     }
 
     #[test]
@@ -326,12 +358,12 @@ mod tests {
             Trace::<String>::from_json(&future),
             Err(TraceError::UnsupportedVersion { found: 99 })
         ));
-        let bad_quorum = text.replace("\"q2\": 2", "\"q2\": 1");
+        let bad_quorum = text.replace("\"q2\":2", "\"q2\":1");
         assert!(matches!(
             Trace::<String>::from_json(&bad_quorum),
             Err(TraceError::Config(_))
         ));
-        let unknown_step = text.replace("\"step\": \"crash\"", "\"step\": \"explode\"");
+        let unknown_step = text.replace("\"step\":\"crash\"", "\"step\":\"explode\"");
         assert!(Trace::<String>::from_json(&unknown_step).is_err());
     }
 }
