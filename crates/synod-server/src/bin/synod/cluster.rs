@@ -46,93 +46,135 @@ struct Child {
     http: String,
 }
 
+type Exits = mpsc::UnboundedReceiver<(u8, std::io::Result<ExitStatus>)>;
+
+/// A running local cluster: its child processes and (unless `--data-root` was given) the
+/// temporary directory holding their data. Also used by `synod bench --cluster N`.
+pub struct LocalCluster {
+    children: Vec<Child>,
+    exited: Exits,
+    root: PathBuf,
+    temp: Option<tempfile::TempDir>,
+}
+
+impl LocalCluster {
+    /// Starts the cluster and waits until every node answers `/health`; on failure, every
+    /// child started so far is stopped.
+    pub async fn start(args: &ClusterArgs) -> anyhow::Result<Self> {
+        if args.nodes == 0 || args.nodes >= synod_core::NodeId::LIMIT {
+            bail!(
+                "--nodes must be between 1 and {}",
+                synod_core::NodeId::LIMIT - 1
+            );
+        }
+        let port = |base: u16, i: u8| {
+            base.checked_add(u16::from(i) - 1)
+                .context("port number out of range")
+        };
+        let mut peers = Vec::new();
+        for i in 1..=args.nodes {
+            peers.push(format!("{i}=127.0.0.1:{}", port(args.base_port, i)?));
+        }
+        let peers = peers.join(",");
+        let temp = match &args.data_root {
+            Some(_) => None,
+            None => Some(
+                tempfile::Builder::new()
+                    .prefix("synod-cluster-")
+                    .tempdir()?,
+            ),
+        };
+        let root = match (&args.data_root, &temp) {
+            (Some(root), _) => root.clone(),
+            (None, Some(temp)) => temp.path().to_owned(),
+            (None, None) => unreachable!("a temporary directory exists when no root is given"),
+        };
+        let exe = std::env::current_exe().context("locating the synod binary")?;
+        let (exited_tx, exited) = mpsc::unbounded_channel::<(u8, std::io::Result<ExitStatus>)>();
+        let mut cluster = LocalCluster {
+            children: Vec::new(),
+            exited,
+            root,
+            temp,
+        };
+        for i in 1..=args.nodes {
+            let data = cluster.root.join(format!("node-{i}"));
+            let fresh = !data.exists() || std::fs::read_dir(&data)?.next().is_none();
+            let http = format!("127.0.0.1:{}", port(args.http_base_port, i)?);
+            let mut command = Command::new(&exe);
+            command
+                .arg("serve")
+                .arg(format!("--id={i}"))
+                .arg(format!("--peers={peers}"))
+                .arg(format!("--http={http}"))
+                .arg("--data")
+                .arg(&data)
+                .arg(format!("--cluster-id={}", args.cluster_id))
+                .args(args.tuning.to_args())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .kill_on_drop(true);
+            if fresh {
+                command.arg("--init");
+            }
+            if std::env::var_os("SYNOD_LOG").is_none() {
+                command.env("SYNOD_LOG", "warn");
+            }
+            let mut child = match command.spawn() {
+                Ok(child) => child,
+                Err(e) => {
+                    drop(exited_tx);
+                    cluster.stop().await;
+                    return Err(e).with_context(|| format!("starting node {i}"));
+                }
+            };
+            let pid = child.id();
+            let tx = exited_tx.clone();
+            tokio::spawn(async move {
+                let status = child.wait().await;
+                let _ = tx.send((i, status));
+            });
+            cluster.children.push(Child {
+                id: i,
+                pid,
+                http: format!("http://{http}"),
+            });
+        }
+        drop(exited_tx);
+
+        let outcome = tokio::select! {
+            ready = await_ready(&cluster.children) => ready,
+            Some((id, status)) = cluster.exited.recv() => Err(anyhow::anyhow!("node {id} exited during start-up: {status:?}")),
+        };
+        if let Err(e) = outcome {
+            cluster.stop().await;
+            return Err(e);
+        }
+        Ok(cluster)
+    }
+
+    /// The nodes' HTTP endpoints (`http://127.0.0.1:PORT`), node 1 first.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.children.iter().map(|c| c.http.clone()).collect()
+    }
+
+    /// SIGTERM to every child, then waits (SIGKILL for those still running after 5 s), then
+    /// removes the temporary data.
+    pub async fn stop(mut self) {
+        stop(&self.children, &mut self.exited).await;
+        drop(self.temp);
+    }
+}
+
 /// Runs the cluster until a signal.
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
-    if args.nodes == 0 || args.nodes >= synod_core::NodeId::LIMIT {
-        bail!(
-            "--nodes must be between 1 and {}",
-            synod_core::NodeId::LIMIT - 1
-        );
-    }
-    let port = |base: u16, i: u8| {
-        base.checked_add(u16::from(i) - 1)
-            .context("port number out of range")
-    };
-    let mut peers = Vec::new();
-    for i in 1..=args.nodes {
-        peers.push(format!("{i}=127.0.0.1:{}", port(args.base_port, i)?));
-    }
-    let peers = peers.join(",");
-    let temp = match &args.data_root {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
-                .prefix("synod-cluster-")
-                .tempdir()?,
-        ),
-    };
-    let root = match (&args.data_root, &temp) {
-        (Some(root), _) => root.clone(),
-        (None, Some(temp)) => temp.path().to_owned(),
-        (None, None) => unreachable!("a temporary directory exists when no root is given"),
-    };
-    let exe = std::env::current_exe().context("locating the synod binary")?;
-    let (exited_tx, mut exited) = mpsc::unbounded_channel::<(u8, std::io::Result<ExitStatus>)>();
-    let mut children = Vec::new();
-    for i in 1..=args.nodes {
-        let data = root.join(format!("node-{i}"));
-        let fresh = !data.exists() || std::fs::read_dir(&data)?.next().is_none();
-        let http = format!("127.0.0.1:{}", port(args.http_base_port, i)?);
-        let mut command = Command::new(&exe);
-        command
-            .arg("serve")
-            .arg(format!("--id={i}"))
-            .arg(format!("--peers={peers}"))
-            .arg(format!("--http={http}"))
-            .arg("--data")
-            .arg(&data)
-            .arg(format!("--cluster-id={}", args.cluster_id))
-            .args(args.tuning.to_args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .kill_on_drop(true);
-        if fresh {
-            command.arg("--init");
-        }
-        if std::env::var_os("SYNOD_LOG").is_none() {
-            command.env("SYNOD_LOG", "warn");
-        }
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("starting node {i}"))?;
-        let pid = child.id();
-        let tx = exited_tx.clone();
-        tokio::spawn(async move {
-            let status = child.wait().await;
-            let _ = tx.send((i, status));
-        });
-        children.push(Child {
-            id: i,
-            pid,
-            http: format!("http://{http}"),
-        });
-    }
-    drop(exited_tx);
-
-    let outcome = tokio::select! {
-        ready = await_ready(&children) => ready,
-        Some((id, status)) = exited.recv() => Err(anyhow::anyhow!("node {id} exited during start-up: {status:?}")),
-    };
-    if let Err(e) = outcome {
-        stop(&children, &mut exited).await;
-        return Err(e);
-    }
+    let mut cluster = LocalCluster::start(&args).await?;
     println!(
         "synod cluster of {} nodes is up (data in {}):",
         args.nodes,
-        root.display()
+        cluster.root.display()
     );
-    for child in &children {
+    for child in &cluster.children {
         println!(
             "  node {}: {}  (pid {})",
             child.id,
@@ -142,16 +184,16 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     }
     println!(
         "try: synod put --endpoint {} greeting hello; press Ctrl-C to stop",
-        children[0].http
+        cluster.children[0].http
     );
-    let mut running = children.len();
+    let mut running = cluster.children.len();
     loop {
         tokio::select! {
             signal = shutdown_signal() => {
                 println!("{signal}: stopping the cluster");
                 break;
             }
-            Some((id, status)) = exited.recv() => {
+            Some((id, status)) = cluster.exited.recv() => {
                 running -= 1;
                 eprintln!("node {id} exited: {status:?} ({running} still running)");
                 if running == 0 {
@@ -160,8 +202,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
             }
         }
     }
-    stop(&children, &mut exited).await;
-    drop(temp);
+    cluster.stop().await;
     Ok(())
 }
 
@@ -180,10 +221,7 @@ async fn await_ready(children: &[Child]) -> anyhow::Result<()> {
 }
 
 /// SIGTERM to every child, then waits (SIGKILL for those still running after 5 s).
-async fn stop(
-    children: &[Child],
-    exited: &mut mpsc::UnboundedReceiver<(u8, std::io::Result<ExitStatus>)>,
-) {
+async fn stop(children: &[Child], exited: &mut Exits) {
     let signal = |sig| {
         for child in children {
             if let Some(pid) = child.pid.and_then(|p| i32::try_from(p).ok()) {

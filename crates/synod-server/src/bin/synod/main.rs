@@ -1,6 +1,8 @@
 //! The `synod` binary: run a node (`serve`), a local cluster (`cluster`), or talk to a node
-//! (`get`, `put`, `del`, `cas`, `propose-once`). Each command lives in its own module.
+//! (`get`, `put`, `del`, `cas`, `propose-once`), or load-test nodes (`bench`). Each command lives
+//! in its own module.
 
+mod bench;
 mod cluster;
 mod config_file;
 mod kv;
@@ -32,6 +34,9 @@ enum Command {
     Cas(kv::CasArgs),
     /// Propose a value unless one is already chosen; prints the chosen value.
     ProposeOnce(kv::ProposeOnceArgs),
+    /// Closed-loop load generator against endpoints (or a local `--cluster N`); prints
+    /// throughput and latency percentiles.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -55,6 +60,7 @@ fn main() -> anyhow::Result<()> {
             Command::Del(args) => kv::del(args).await,
             Command::Cas(args) => kv::cas(args).await,
             Command::ProposeOnce(args) => kv::propose_once(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     })
 }
