@@ -1,1 +1,32 @@
-//! The stateright model of `synod-core` (built in the model issue).
+//! # synod-model — an exhaustive stateright model of `synod-core`
+//!
+//! Every node actor delegates every event to the core's `Node` through a [`Protocol`] (the
+//! shipped code is [`Correct`]), so a model check is a check of the code that ships. The model
+//! adds only what a runtime adds — a network, timers, crashes with durable storage, clients —
+//! and ghost history for the properties.
+//!
+//! * [`config`] — what to explore; [`script`] — register-mode client scripts.
+//! * [`actor`] — node and client actors (core outputs → stateright commands).
+//! * [`properties`] — agreement, validity, learned-is-chosen, linearizability, reachability.
+//! * [`model`] — builds the stateright model; [`check`] — runs it and classifies the result.
+//! * [`counterexample`] — renders a path as a message-sequence listing and a core trace.
+//! * [`symmetry`] — symmetry reduction over interchangeable nodes.
+//! * [`bugs`] — three buggy test doubles that the checker must catch.
+
+pub mod actor;
+pub mod bugs;
+pub mod check;
+pub mod client_history;
+pub mod config;
+pub mod counterexample;
+pub mod ghost;
+pub mod message;
+pub mod model;
+pub mod properties;
+pub mod protocol;
+pub mod register_spec;
+pub mod script;
+pub mod symmetry;
+
+pub use config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
+pub use protocol::{Correct, Protocol};

@@ -1,0 +1,121 @@
+//! Three named protocol bugs, as test doubles that wrap the correct [`Node`].
+//!
+//! Each one is a [`Protocol`] whose `step` rewrites an input or an output of the real core — no
+//! switch in the core's code paths. The model check must answer FAIL for each (see
+//! `docs/model.md` for their counterexamples):
+//!
+//! * [`AcceptBelowPromise`] — an acceptor that accepts a proposal below the ballot it promised.
+//! * [`IgnorePromisedValues`] — a proposer that ignores the accepted values reported in promises.
+//! * [`ReplyBeforePersist`] — an acceptor whose persists are not durable before it replies, so a
+//!   crash loses a promise it already gave (caught with `--crashes 1`).
+
+use crate::config::Value;
+use crate::protocol::Protocol;
+use synod_core::{AcceptorState, Input, Message, Node, Output, Phase};
+
+/// Accepts an `Accept` below its promise (keeping the promise itself).
+///
+/// The double restarts the node from a doctored durable state whose promise is lowered to the
+/// Accept's ballot, lets the real acceptor accept, and restarts it again with the original
+/// promise and the new accepted proposal. Restarting drops volatile state, so the double only
+/// misbehaves while its proposer is idle (a crash-free acceptor bug, not a proposer crash).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AcceptBelowPromise;
+
+impl Protocol for AcceptBelowPromise {
+    fn name(&self) -> &'static str {
+        "accept-below-promise"
+    }
+
+    fn step(&self, node: &mut Node<Value>, input: Input<Value>, out: &mut Vec<Output<Value>>) {
+        let durable = node.acceptor().state().clone();
+        let below = match &input {
+            Input::Message {
+                msg: Message::Accept { ballot, .. },
+                ..
+            } => *ballot < durable.promised,
+            _ => false,
+        };
+        if !below || *node.proposer().phase() != Phase::Idle {
+            return node.step(input, out);
+        }
+        let config = *node.config();
+        let Input::Message {
+            msg: Message::Accept { ballot, .. },
+            ..
+        } = &input
+        else {
+            return node.step(input, out);
+        };
+        let mut lowered = Node::restart(
+            config,
+            AcceptorState {
+                promised: *ballot,
+                accepted: durable.accepted.clone(),
+            },
+        );
+        let mut produced = Vec::new();
+        lowered.step(input, &mut produced);
+        let kept = AcceptorState {
+            promised: durable.promised,
+            accepted: lowered.acceptor().state().accepted.clone(),
+        };
+        *node = Node::restart(config, kept.clone());
+        out.extend(produced.into_iter().map(|o| match o {
+            Output::Persist(_) => Output::Persist(kept.clone()),
+            other => other,
+        }));
+    }
+}
+
+/// A proposer that never hears about accepted values: every incoming `Promise` has its
+/// `accepted` report stripped before the core sees it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IgnorePromisedValues;
+
+impl Protocol for IgnorePromisedValues {
+    fn name(&self) -> &'static str {
+        "ignore-promised-values"
+    }
+
+    fn step(&self, node: &mut Node<Value>, input: Input<Value>, out: &mut Vec<Output<Value>>) {
+        let input = match input {
+            Input::Message {
+                from,
+                msg: Message::Promise { ballot, .. },
+            } => Input::Message {
+                from,
+                msg: Message::Promise {
+                    ballot,
+                    accepted: None,
+                },
+            },
+            other => other,
+        };
+        node.step(input, out);
+    }
+}
+
+/// Replies without making the new acceptor state durable first: the `Persist` outputs are
+/// dropped, so a crash-restart brings back an older promise.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReplyBeforePersist;
+
+impl Protocol for ReplyBeforePersist {
+    fn name(&self) -> &'static str {
+        "reply-before-persist"
+    }
+
+    fn step(&self, node: &mut Node<Value>, input: Input<Value>, out: &mut Vec<Output<Value>>) {
+        let start = out.len();
+        node.step(input, out);
+        let mut i = start;
+        while i < out.len() {
+            if matches!(out[i], Output::Persist(_)) {
+                out.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}

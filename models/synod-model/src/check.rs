@@ -1,0 +1,248 @@
+//! Runs a model check and classifies every property as PASS, FAIL or INCOMPLETE.
+//!
+//! * An **always** property is PASS only if the whole state space was explored without a
+//!   counterexample; a counterexample makes it FAIL; a bound or timeout makes it INCOMPLETE.
+//! * A **sometimes** property is PASS once an example is found; an exhaustive run without one is
+//!   a FAIL (the scenario is unreachable, so the model does not explore what it claims to); a
+//!   bounded run without one is INCOMPLETE.
+//!
+//! The run stops at the first counterexample of an always property (the others are then
+//! INCOMPLETE), and never reports PASS for a run that did not finish.
+
+use crate::properties::{SynodModel, SystemState};
+use crate::Protocol;
+use stateright::actor::ActorModelAction;
+use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
+use std::fmt;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use synod_core::Timer;
+
+/// A step of the model.
+pub type Action = ActorModelAction<crate::message::ModelMsg, Timer, ()>;
+
+/// Search order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Breadth first: shortest counterexamples (single-threaded), more memory.
+    Bfs,
+    /// Depth first: less memory; required for symmetry reduction in stateright 0.31.
+    Dfs,
+}
+
+/// How to run a check.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// Search order.
+    pub strategy: Strategy,
+    /// Checker threads.
+    pub threads: usize,
+    /// Explore interchangeable nodes once (forces depth-first search).
+    pub symmetry: bool,
+    /// Stop at this depth (the run is then INCOMPLETE if the bound was reached).
+    pub max_depth: Option<usize>,
+    /// Stop after this long (the run is then INCOMPLETE).
+    pub timeout: Option<Duration>,
+    /// Call the progress callback this often.
+    pub progress_every: Duration,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            strategy: Strategy::Bfs,
+            threads: 1,
+            symmetry: false,
+            max_depth: None,
+            timeout: None,
+            progress_every: Duration::from_secs(3),
+        }
+    }
+}
+
+/// A property's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Holds (always: in the whole space; sometimes: an example was found).
+    Pass,
+    /// Violated (always: counterexample; sometimes: exhaustively unreachable).
+    Fail,
+    /// Not decided: the run was bounded or stopped early.
+    Incomplete,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Incomplete => "INCOMPLETE",
+        })
+    }
+}
+
+/// A progress sample.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// States generated, repeats included.
+    pub total: usize,
+    /// Distinct states.
+    pub unique: usize,
+    /// Deepest level reached.
+    pub depth: usize,
+    /// Time since the start.
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        write!(
+            f,
+            "states={} unique={} states/s={:.0} depth={} elapsed={:.1}s",
+            self.total,
+            self.unique,
+            self.total as f64 / secs,
+            self.depth,
+            secs
+        )
+    }
+}
+
+/// One property's outcome, with its trace (counterexample or example) if any.
+pub struct PropertyResult<P: Protocol> {
+    /// Its name.
+    pub name: &'static str,
+    /// Always or sometimes.
+    pub kind: Expectation,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The discovery: a counterexample for a FAIL, an example for a sometimes PASS.
+    pub path: Option<Path<SystemState<P>, Action>>,
+}
+
+/// The result of a check.
+pub struct CheckReport<P: Protocol> {
+    /// Final counts.
+    pub progress: Progress,
+    /// Whether every reachable state was explored.
+    pub exhaustive: bool,
+    /// Per property, in model order.
+    pub results: Vec<PropertyResult<P>>,
+}
+
+impl<P: Protocol> CheckReport<P> {
+    /// 0 = all PASS exhaustively, 1 = a FAIL, 2 = INCOMPLETE.
+    pub fn exit_code(&self) -> u8 {
+        if self.results.iter().any(|r| r.verdict == Verdict::Fail) {
+            1
+        } else if self
+            .results
+            .iter()
+            .any(|r| r.verdict == Verdict::Incomplete)
+        {
+            2
+        } else {
+            0
+        }
+    }
+
+    /// The verdict of property `name`.
+    pub fn verdict(&self, name: &str) -> Option<Verdict> {
+        self.results
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.verdict)
+    }
+}
+
+/// Checks `model`, calling `on_progress` every `options.progress_every` while it runs.
+pub fn run<P: Protocol>(
+    model: SynodModel<P>,
+    options: &CheckOptions,
+    on_progress: impl FnMut(&Progress),
+) -> CheckReport<P> {
+    let mut builder = model
+        .checker()
+        .threads(options.threads.max(1))
+        .finish_when(HasDiscoveries::AnyFailures);
+    if let Some(depth) = options.max_depth {
+        builder = builder.target_max_depth(depth);
+    }
+    if let Some(timeout) = options.timeout {
+        builder = builder.timeout(timeout);
+    }
+    if options.symmetry {
+        builder = builder.symmetry_fn(crate::symmetry::representative::<P>);
+    }
+    let start = Instant::now();
+    if options.symmetry || options.strategy == Strategy::Dfs {
+        finish(builder.spawn_dfs(), start, options, on_progress)
+    } else {
+        finish(builder.spawn_bfs(), start, options, on_progress)
+    }
+}
+
+fn sample<P: Protocol, C: Checker<SynodModel<P>>>(checker: &C, start: Instant) -> Progress {
+    Progress {
+        total: checker.state_count(),
+        unique: checker.unique_state_count(),
+        depth: checker.max_depth(),
+        elapsed: start.elapsed(),
+    }
+}
+
+fn finish<P: Protocol, C: Checker<SynodModel<P>>>(
+    mut checker: C,
+    start: Instant,
+    options: &CheckOptions,
+    mut on_progress: impl FnMut(&Progress),
+) -> CheckReport<P> {
+    let handles = checker.handles();
+    let (done_tx, done_rx) = mpsc::channel();
+    let joiner = std::thread::spawn(move || {
+        for h in handles {
+            let _ = h.join();
+        }
+        let _ = done_tx.send(());
+    });
+    while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(options.progress_every) {
+        on_progress(&sample(&checker, start));
+    }
+    let _ = joiner.join();
+    let progress = sample(&checker, start);
+    let timed_out = options.timeout.is_some_and(|t| progress.elapsed >= t);
+    let depth_bounded = options.max_depth.is_some_and(|d| progress.depth >= d);
+    let mut discoveries = checker.discoveries();
+    let model = checker.model();
+    let failed = model
+        .properties()
+        .iter()
+        .any(|p| p.expectation == Expectation::Always && discoveries.contains_key(p.name));
+    let exhaustive = !timed_out && !depth_bounded && !failed;
+    let results = model
+        .properties()
+        .into_iter()
+        .map(|p| {
+            let path = discoveries.remove(p.name);
+            let verdict = match (&p.expectation, path.is_some(), exhaustive) {
+                (Expectation::Sometimes, true, _) => Verdict::Pass,
+                (_, true, _) => Verdict::Fail,
+                (Expectation::Sometimes, false, true) => Verdict::Fail,
+                (_, false, true) => Verdict::Pass,
+                (_, false, false) => Verdict::Incomplete,
+            };
+            PropertyResult {
+                name: p.name,
+                kind: p.expectation.clone(),
+                verdict,
+                path,
+            }
+        })
+        .collect();
+    CheckReport {
+        progress,
+        exhaustive,
+        results,
+    }
+}

@@ -1,0 +1,89 @@
+//! The clients' history for the linearizability check, kept as stateright's auxiliary history
+//! (`ActorModel`'s `H`) and updated only from envelopes: a client's `Request` leaving it is the
+//! invocation, a `Reply` reaching it is the return.
+//!
+//! Each client is a "thread" of the tester. A request answered `Indeterminate` stays in flight
+//! forever (it may take effect at any later time, or never); the client then continues as a new
+//! thread (its *epoch* goes up), because a tester thread has one operation in flight at a time.
+
+use crate::config::ModelConfig;
+use crate::message::{request_owner, ModelMsg};
+use crate::register_spec::{RegisterSpec, SpecRet};
+use stateright::actor::Envelope;
+use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
+use synod_core::{RequestError, RequestId};
+
+/// A tester thread: (client, epoch).
+pub type Thread = (u8, u8);
+
+/// Register-mode history; empty and unused in consensus mode.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientHistory {
+    tester: LinearizabilityTester<Thread, RegisterSpec>,
+    /// Per client: its current epoch and the request it waits for.
+    clients: Vec<(u8, Option<RequestId>)>,
+}
+
+impl ClientHistory {
+    /// An empty history for `clients` clients.
+    pub fn new(clients: usize) -> Self {
+        ClientHistory {
+            tester: LinearizabilityTester::new(RegisterSpec::default()),
+            clients: vec![(0, None); clients],
+        }
+    }
+
+    /// Whether the recorded history is linearizable.
+    pub fn is_linearizable(&self) -> bool {
+        self.tester.serialized_history().is_some()
+    }
+
+    /// A client's request left it: the invocation.
+    pub fn on_request(
+        _cfg: &ModelConfig,
+        history: &Self,
+        env: Envelope<&ModelMsg>,
+    ) -> Option<Self> {
+        let ModelMsg::Request { request, op } = env.msg else {
+            return None;
+        };
+        let (client, _) = request_owner(*request)?;
+        let mut next = history.clone();
+        let (epoch, waiting) = next.clients.get_mut(client)?;
+        *waiting = Some(*request);
+        let _ = next.tester.on_invoke((client as u8, *epoch), op.clone());
+        Some(next)
+    }
+
+    /// A reply reached its client: the return (or, for `Indeterminate`, a new epoch).
+    pub fn on_reply(_cfg: &ModelConfig, history: &Self, env: Envelope<&ModelMsg>) -> Option<Self> {
+        let ModelMsg::Reply { request, result } = env.msg else {
+            return None;
+        };
+        let (client, _) = request_owner(*request)?;
+        if history.clients.get(client)?.1 != Some(*request) {
+            return None;
+        }
+        let mut next = history.clone();
+        let (epoch, waiting) = &mut next.clients[client];
+        *waiting = None;
+        let thread = (client as u8, *epoch);
+        let ret = match result {
+            Ok(outcome) => Some(SpecRet::Completed(outcome.clone())),
+            Err(RequestError::Indeterminate) => None,
+            Err(RequestError::Busy | RequestError::Exhausted { .. }) => Some(SpecRet::NotApplied),
+        };
+        match ret {
+            Some(ret) => {
+                let _ = next.tester.on_return(thread, ret);
+            }
+            None => *epoch += 1,
+        }
+        Some(next)
+    }
+
+    /// The serialized history, if linearizable (for counterexample messages).
+    pub fn describe(&self) -> String {
+        format!("{:?}", self.tester)
+    }
+}

@@ -1,0 +1,269 @@
+//! What a model check explores: cluster size, who proposes or which clients send which
+//! operations, the retry bound, the network, crashes and quorums.
+//!
+//! A [`ModelConfig`] is validated once, by [`ModelConfig::validate`], before any actor is built;
+//! every error is a [`ConfigError`] value, never a panic.
+
+use std::fmt;
+use synod_core::{Config, NodeId, Operation};
+use thiserror::Error;
+
+/// The register's value type in the model: one letter, cheap to hash and to print.
+pub type Value = char;
+
+/// The kind of network the actors talk over (stateright's three network semantics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NetworkKind {
+    /// Unordered, and a sent message may be delivered any number of times (TLA+'s message set).
+    UnorderedDuplicating,
+    /// Unordered, each sent message delivered at most once.
+    UnorderedNonDuplicating,
+    /// Per-channel FIFO, each message delivered at most once.
+    Ordered,
+}
+
+impl fmt::Display for NetworkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NetworkKind::UnorderedDuplicating => "unordered-duplicating",
+            NetworkKind::UnorderedNonDuplicating => "unordered-nonduplicating",
+            NetworkKind::Ordered => "ordered",
+        })
+    }
+}
+
+/// What the clients do.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// The seed's protocol: the first `proposers` nodes each run `ProposeOnce` of their own
+    /// value (`'a'`, `'b'`, …) from the start.
+    Consensus {
+        /// How many nodes propose.
+        proposers: usize,
+    },
+    /// The CASPaxos register: client `i` sits next to node `i` and sends it `scripts[i]`, one
+    /// operation at a time, each after the previous one was answered.
+    Register {
+        /// One operation list per client.
+        scripts: Vec<Vec<Operation<Value>>>,
+    },
+}
+
+/// A model check's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ModelConfig {
+    /// Cluster size (3 to 7).
+    pub nodes: usize,
+    /// Who asks for what.
+    pub mode: Mode,
+    /// Rounds (attempts) per request: the retry bound.
+    pub rounds: u32,
+    /// Network semantics.
+    pub network: NetworkKind,
+    /// Whether the network may lose messages.
+    pub lossy: bool,
+    /// How many nodes may be crashed at the same time (restarts are unbounded).
+    pub crashes: usize,
+    /// Phase-1 quorum size (majority if `None`).
+    pub q1: Option<usize>,
+    /// Phase-2 quorum size (majority if `None`).
+    pub q2: Option<usize>,
+}
+
+/// Why a configuration was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    /// Cluster size outside 3..=7.
+    #[error("nodes must be between 3 and 7, got {0}")]
+    Nodes(usize),
+    /// More proposers or clients than nodes, or none at all.
+    #[error("need between 1 and {nodes} proposers/clients, got {got}")]
+    Proposers {
+        /// Cluster size.
+        nodes: usize,
+        /// Requested count.
+        got: usize,
+    },
+    /// A client without operations, or with more than the model can number.
+    #[error("client {client} needs between 1 and {max} operations")]
+    Script {
+        /// The client (0-based).
+        client: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The core refused the node configuration (bad quorums, zero rounds).
+    #[error("invalid node configuration: {0}")]
+    Core(#[from] synod_core::ConfigError),
+    /// More simultaneous crashes than nodes.
+    #[error("crashes ({crashes}) must be below the node count ({nodes})")]
+    Crashes {
+        /// Requested crashes.
+        crashes: usize,
+        /// Cluster size.
+        nodes: usize,
+    },
+}
+
+/// The most operations one client may send (request ids pack client and sequence number).
+pub const MAX_SCRIPT_LEN: usize = 8;
+
+impl ModelConfig {
+    /// The CI-sized consensus configuration: 3 nodes, 2 proposers, one round each, duplicating
+    /// lossless network, no crashes, majority quorums.
+    pub fn consensus(nodes: usize, proposers: usize, rounds: u32) -> Self {
+        ModelConfig {
+            nodes,
+            mode: Mode::Consensus { proposers },
+            rounds,
+            network: NetworkKind::UnorderedDuplicating,
+            lossy: false,
+            crashes: 0,
+            q1: None,
+            q2: None,
+        }
+    }
+
+    /// A register configuration with the given client scripts.
+    pub fn register(nodes: usize, scripts: Vec<Vec<Operation<Value>>>, rounds: u32) -> Self {
+        ModelConfig {
+            mode: Mode::Register { scripts },
+            ..Self::consensus(nodes, 1, rounds)
+        }
+    }
+
+    /// Checks everything once, so that building the model cannot fail afterwards.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(3..=7).contains(&self.nodes) {
+            return Err(ConfigError::Nodes(self.nodes));
+        }
+        let actors = self.proposer_count();
+        if actors == 0 || actors > self.nodes {
+            return Err(ConfigError::Proposers {
+                nodes: self.nodes,
+                got: actors,
+            });
+        }
+        if let Mode::Register { scripts } = &self.mode {
+            for (client, script) in scripts.iter().enumerate() {
+                if script.is_empty() || script.len() > MAX_SCRIPT_LEN {
+                    return Err(ConfigError::Script {
+                        client,
+                        max: MAX_SCRIPT_LEN,
+                    });
+                }
+            }
+        }
+        if self.crashes >= self.nodes {
+            return Err(ConfigError::Crashes {
+                crashes: self.crashes,
+                nodes: self.nodes,
+            });
+        }
+        for i in 0..self.nodes {
+            self.node_config(i)?;
+        }
+        Ok(())
+    }
+
+    /// How many nodes receive requests (proposers, or nodes with a client).
+    pub fn proposer_count(&self) -> usize {
+        match &self.mode {
+            Mode::Consensus { proposers } => *proposers,
+            Mode::Register { scripts } => scripts.len(),
+        }
+    }
+
+    /// How many client actors the model has (none in consensus mode).
+    pub fn client_count(&self) -> usize {
+        match &self.mode {
+            Mode::Consensus { .. } => 0,
+            Mode::Register { scripts } => scripts.len(),
+        }
+    }
+
+    /// Whether this is register mode.
+    pub fn is_register(&self) -> bool {
+        matches!(self.mode, Mode::Register { .. })
+    }
+
+    /// Member ids: node index `i` is `NodeId(i + 1)` (the seed's a, b, c… are 1, 2, 3…).
+    pub fn members(&self) -> Vec<NodeId> {
+        (0..self.nodes).map(node_id).collect()
+    }
+
+    /// The core configuration of node index `i`.
+    pub fn node_config(&self, i: usize) -> Result<Config, ConfigError> {
+        let majority = self.nodes / 2 + 1;
+        Ok(Config::new(node_id(i), self.members())?
+            .with_quorums(self.q1.unwrap_or(majority), self.q2.unwrap_or(majority))?
+            .with_max_attempts(self.rounds)?)
+    }
+
+    /// The phase-2 quorum size in effect.
+    pub fn q2(&self) -> usize {
+        self.q2.unwrap_or(self.nodes / 2 + 1)
+    }
+
+    /// The phase-1 quorum size in effect.
+    pub fn q1(&self) -> usize {
+        self.q1.unwrap_or(self.nodes / 2 + 1)
+    }
+
+    /// The value proposer `i` proposes in consensus mode: `'a'`, `'b'`, ….
+    pub fn proposal_of(i: usize) -> Value {
+        (b'a' + i as u8) as char
+    }
+
+    /// Whether `value` may legitimately be accepted: proposed by somebody (validity).
+    pub fn is_proposed(&self, value: &Option<Value>) -> bool {
+        match (&self.mode, value) {
+            (Mode::Consensus { proposers }, Some(v)) => {
+                (0..*proposers).any(|i| Self::proposal_of(i) == *v)
+            }
+            (Mode::Consensus { .. }, None) => false,
+            // The empty register is the initial value, so `None` is always valid.
+            (Mode::Register { .. }, None) => true,
+            (Mode::Register { scripts }, Some(v)) => scripts.iter().flatten().any(|op| match op {
+                Operation::ProposeOnce(w) | Operation::Put(w) => w == v,
+                Operation::Cas { new, .. } => new == v,
+                Operation::Delete | Operation::Read => false,
+            }),
+        }
+    }
+}
+
+/// The core id of node index `i`.
+pub fn node_id(i: usize) -> NodeId {
+    NodeId(i as u8 + 1)
+}
+
+impl fmt::Display for ModelConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "nodes      {}", self.nodes)?;
+        match &self.mode {
+            Mode::Consensus { proposers } => {
+                let values: Vec<String> = (0..*proposers)
+                    .map(|i| format!("n{} proposes '{}'", i + 1, Self::proposal_of(i)))
+                    .collect();
+                writeln!(f, "mode       consensus ({})", values.join(", "))?;
+            }
+            Mode::Register { scripts } => {
+                writeln!(f, "mode       register")?;
+                for (i, s) in scripts.iter().enumerate() {
+                    let ops: Vec<String> = s.iter().map(crate::script::format_op).collect();
+                    writeln!(f, "client {}   → n{}: {}", i + 1, i + 1, ops.join(", "))?;
+                }
+            }
+        }
+        writeln!(f, "rounds     {} per request", self.rounds)?;
+        writeln!(
+            f,
+            "network    {}{}",
+            self.network,
+            if self.lossy { ", lossy" } else { "" }
+        )?;
+        writeln!(f, "crashes    {}", self.crashes)?;
+        write!(f, "quorums    q1={} q2={}", self.q1(), self.q2())
+    }
+}

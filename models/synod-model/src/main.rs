@@ -1,0 +1,397 @@
+//! `synod-model`: model-check the Synod core (`check`), browse its state space (`explore`), or
+//! random-walk configurations too large to exhaust (`simulate`). See `docs/model.md`.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use stateright::{Checker, Expectation, Model};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use synod_model::bugs::{AcceptBelowPromise, IgnorePromisedValues, ReplyBeforePersist};
+use synod_model::check::{self, CheckOptions, Strategy, Verdict};
+use synod_model::counterexample::{listing, slug, to_trace};
+use synod_model::script::parse_scripts;
+use synod_model::{model, Correct, Mode, ModelConfig, NetworkKind, Protocol};
+
+#[derive(Parser)]
+#[command(
+    name = "synod-model",
+    version,
+    about = "Exhaustive stateright model of synod-core"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check every property exhaustively (exit 0 = all PASS, 1 = FAIL, 2 = INCOMPLETE).
+    Check(CheckArgs),
+    /// Serve stateright's Explorer on 127.0.0.1.
+    Explore {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Port to listen on (127.0.0.1 only).
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+    },
+    /// Random walks through the state space (not a proof; exit 1 if a property fails).
+    Simulate {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Seed of the first walk.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Number of walks (approximately: states = runs × depth).
+        #[arg(long, default_value_t = 1000)]
+        runs: usize,
+        /// Maximum steps per walk.
+        #[arg(long, default_value_t = 60)]
+        depth: usize,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum NetworkArg {
+    /// Unordered; a message may be delivered many times (default).
+    Duplicating,
+    /// Unordered; each message delivered at most once.
+    Nonduplicating,
+    /// FIFO per channel.
+    Ordered,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    /// ProposeOnce by the first --proposers nodes.
+    Consensus,
+    /// Clients running --ops against the register.
+    Register,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum BugArg {
+    /// The shipped core.
+    None,
+    /// Acceptor accepts below its promise.
+    AcceptBelowPromise,
+    /// Proposer ignores accepted values reported in promises.
+    IgnorePromisedValues,
+    /// Acceptor replies before persisting (use with --crashes 1).
+    ReplyBeforePersist,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StrategyArg {
+    Bfs,
+    Dfs,
+}
+
+#[derive(Args, Clone)]
+struct ModelArgs {
+    /// Cluster size (3 to 7).
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Consensus mode: how many nodes propose (their values are 'a', 'b', …).
+    #[arg(long, default_value_t = 2)]
+    proposers: usize,
+    /// Rounds per request (the retry bound).
+    #[arg(long, default_value_t = 1)]
+    rounds: u32,
+    /// Network semantics.
+    #[arg(long, value_enum, default_value = "duplicating")]
+    network: NetworkArg,
+    /// The network may lose messages.
+    #[arg(long)]
+    lossy: bool,
+    /// Maximum number of simultaneously crashed nodes.
+    #[arg(long, default_value_t = 0)]
+    crashes: usize,
+    /// Phase-1 quorum size (default: majority).
+    #[arg(long)]
+    q1: Option<usize>,
+    /// Phase-2 quorum size (default: majority).
+    #[arg(long)]
+    q2: Option<usize>,
+    /// Consensus (ProposeOnce) or register (client operations).
+    #[arg(long, value_enum, default_value = "consensus")]
+    mode: ModeArg,
+    /// Register mode: client scripts, e.g. "put:a,read;cas:-:b" (clients split by ';').
+    #[arg(long, default_value = "put:a;cas:-:b")]
+    ops: String,
+    /// Inject a named protocol bug (a test double around the core).
+    #[arg(long, value_enum, default_value = "none")]
+    bug: BugArg,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Search strategy.
+    #[arg(long, value_enum, default_value = "bfs")]
+    strategy: StrategyArg,
+    /// Checker threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Symmetry reduction over interchangeable nodes (uses depth-first search).
+    #[arg(long)]
+    symmetry: bool,
+    /// Depth bound (a run that reaches it is INCOMPLETE).
+    #[arg(long)]
+    max_depth: Option<usize>,
+    /// Time bound in seconds (a run that reaches it is INCOMPLETE).
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// Where counterexample traces are written.
+    #[arg(long, default_value = "synod-model-traces")]
+    traces: PathBuf,
+    /// Also print the example found for each sometimes property.
+    #[arg(long)]
+    examples: bool,
+    /// Progress line interval in seconds.
+    #[arg(long, default_value_t = 3)]
+    progress: u64,
+}
+
+impl ModelArgs {
+    fn config(&self) -> Result<ModelConfig> {
+        let mode = match self.mode {
+            ModeArg::Consensus => Mode::Consensus {
+                proposers: self.proposers,
+            },
+            ModeArg::Register => Mode::Register {
+                scripts: parse_scripts(&self.ops)?,
+            },
+        };
+        let cfg = ModelConfig {
+            nodes: self.nodes,
+            mode,
+            rounds: self.rounds,
+            network: match self.network {
+                NetworkArg::Duplicating => NetworkKind::UnorderedDuplicating,
+                NetworkArg::Nonduplicating => NetworkKind::UnorderedNonDuplicating,
+                NetworkArg::Ordered => NetworkKind::Ordered,
+            },
+            lossy: self.lossy,
+            crashes: self.crashes,
+            q1: self.q1,
+            q2: self.q2,
+        };
+        cfg.validate().context("invalid configuration")?;
+        Ok(cfg)
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn run() -> Result<u8> {
+    let cli = Cli::parse();
+    let bug = match &cli.command {
+        Command::Check(a) => a.model.bug,
+        Command::Explore { model, .. } | Command::Simulate { model, .. } => model.bug,
+    };
+    match bug {
+        BugArg::None => dispatch(cli, Correct),
+        BugArg::AcceptBelowPromise => dispatch(cli, AcceptBelowPromise),
+        BugArg::IgnorePromisedValues => dispatch(cli, IgnorePromisedValues),
+        BugArg::ReplyBeforePersist => dispatch(cli, ReplyBeforePersist),
+    }
+}
+
+fn dispatch<P: Protocol>(cli: Cli, protocol: P) -> Result<u8> {
+    match cli.command {
+        Command::Check(args) => check_command(args, protocol),
+        Command::Explore { model: m, port } => {
+            let cfg = m.config()?;
+            println!("{cfg}\nprotocol   {}", protocol.name());
+            let model = model::build(&cfg, protocol)?;
+            let address = format!("127.0.0.1:{port}");
+            println!("Explorer on http://{address}/ (Ctrl-C to stop)");
+            model.checker().serve(address.as_str());
+            Ok(0)
+        }
+        Command::Simulate {
+            model: m,
+            seed,
+            runs,
+            depth,
+        } => simulate_command(m, protocol, seed, runs, depth),
+    }
+}
+
+fn print_config(cfg: &ModelConfig, protocol_name: &str) {
+    println!("{cfg}");
+    println!("protocol   {protocol_name}");
+}
+
+fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
+    let cfg = args.model.config()?;
+    let protocol_name = protocol.name();
+    print_config(&cfg, protocol.name());
+    let mut strategy = match args.strategy {
+        StrategyArg::Bfs => Strategy::Bfs,
+        StrategyArg::Dfs => Strategy::Dfs,
+    };
+    if args.symmetry && strategy == Strategy::Bfs {
+        println!(
+            "note       --symmetry uses depth-first search (stateright 0.31 reduces only in DFS)"
+        );
+        strategy = Strategy::Dfs;
+    }
+    let options = CheckOptions {
+        strategy,
+        threads: args.threads,
+        symmetry: args.symmetry,
+        max_depth: args.max_depth,
+        timeout: args.timeout.map(Duration::from_secs),
+        progress_every: Duration::from_secs(args.progress.max(1)),
+    };
+    println!(
+        "checking   strategy={:?} threads={} symmetry={} max-depth={} timeout={}",
+        options.strategy,
+        options.threads,
+        options.symmetry,
+        options.max_depth.map_or("none".into(), |d| d.to_string()),
+        options
+            .timeout
+            .map_or("none".into(), |t| format!("{}s", t.as_secs()))
+    );
+    let model = model::build(&cfg, protocol)?;
+    let report = check::run(model.clone(), &options, |p| println!("progress   {p}"));
+    println!("done       {}", report.progress);
+    println!(
+        "explored   {}",
+        if report.exhaustive {
+            "exhaustively (every reachable state)"
+        } else {
+            "NOT exhaustively (stopped by a counterexample, bound or timeout)"
+        }
+    );
+    println!();
+    let width = report
+        .results
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(8);
+    println!("{:width$} | kind      | result     | trace", "property");
+    println!("{}-+-----------+------------+------", "-".repeat(width));
+    let mut failures = Vec::new();
+    let mut examples = Vec::new();
+    for r in &report.results {
+        let kind = match r.kind {
+            Expectation::Always => "always",
+            Expectation::Sometimes => "sometimes",
+            Expectation::Eventually => "eventually",
+        };
+        let trace = match (&r.verdict, &r.path) {
+            (Verdict::Fail, Some(path)) => {
+                let file = args.traces.join(format!("{}.trace.json", slug(r.name)));
+                std::fs::create_dir_all(&args.traces)
+                    .with_context(|| format!("creating {}", args.traces.display()))?;
+                let trace = to_trace(
+                    &model,
+                    &slug(r.name),
+                    &format!(
+                        "counterexample to '{}' found by synod-model check (protocol {})",
+                        r.name, protocol_name
+                    ),
+                    path,
+                );
+                std::fs::write(&file, trace.to_json())
+                    .with_context(|| format!("writing {}", file.display()))?;
+                failures.push((r.name, path.clone()));
+                file.display().to_string()
+            }
+            (Verdict::Pass, Some(path)) => {
+                if args.examples {
+                    examples.push((r.name, path.clone()));
+                }
+                format!("example in {} steps", path.clone().into_actions().len())
+            }
+            (Verdict::Fail, None) => "no example exists".into(),
+            _ => "-".into(),
+        };
+        println!(
+            "{:width$} | {kind:9} | {:10} | {trace}",
+            r.name,
+            r.verdict.to_string()
+        );
+    }
+    for (name, path) in examples {
+        println!("\nexample of '{name}':");
+        print!("{}", listing(&model, &path));
+    }
+    for (name, path) in failures {
+        println!("\ncounterexample to '{name}':");
+        print!("{}", listing(&model, &path));
+    }
+    let code = report.exit_code();
+    println!(
+        "\nresult     {}",
+        match code {
+            0 => "PASS (exhaustive)",
+            1 => "FAIL",
+            _ => "INCOMPLETE (not a proof: raise the bounds or the timeout)",
+        }
+    );
+    Ok(code)
+}
+
+fn simulate_command<P: Protocol>(
+    m: ModelArgs,
+    protocol: P,
+    seed: u64,
+    runs: usize,
+    depth: usize,
+) -> Result<u8> {
+    if runs == 0 || depth == 0 {
+        bail!("--runs and --depth must be positive");
+    }
+    let cfg = m.config()?;
+    print_config(&cfg, protocol.name());
+    println!("simulate   seed={seed} runs≈{runs} depth={depth}");
+    let model = model::build(&cfg, protocol)?;
+    let checker = model
+        .clone()
+        .checker()
+        .target_max_depth(depth)
+        .target_state_count(runs.saturating_mul(depth))
+        .finish_when(stateright::HasDiscoveries::AnyFailures)
+        .spawn_simulation(seed, stateright::UniformChooser)
+        .join();
+    println!(
+        "done       states={} max-depth={}",
+        checker.state_count(),
+        checker.max_depth()
+    );
+    let mut failed = false;
+    let discoveries = checker.discoveries();
+    for p in model.properties() {
+        let found = discoveries.get(p.name);
+        let verdict = match (&p.expectation, found.is_some()) {
+            (Expectation::Always, true) => {
+                failed = true;
+                "FAIL"
+            }
+            (Expectation::Sometimes, true) => "example found",
+            (Expectation::Sometimes, false) => "no example in these walks",
+            _ => "no counterexample in these walks",
+        };
+        println!("{:26} {verdict}", p.name);
+        if let (Expectation::Always, Some(path)) = (&p.expectation, found) {
+            print!("{}", listing(&model, path));
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}

@@ -1,0 +1,146 @@
+//! The stateright [`SynodModel`] of a [`ModelConfig`]: stateright's `ActorModel` of our actors,
+//! wrapped so that every successor state is **normalized** before it is hashed.
+//!
+//! Normalization removes only information that can never influence the future, so the explored
+//! system is the same, with fewer duplicate states:
+//!
+//! * stateright 0.31's duplicating network records the last delivered envelope in the state
+//!   (so that two deliveries that change nothing still look different). Nothing reads it: it is
+//!   cleared.
+//! * A crashed node's volatile state is dead until its restart, which rebuilds the node from its
+//!   durable storage alone: the crashed node's state is replaced by what its restart would find.
+//!
+//! The wrapper delegates everything else (actions, transitions, Explorer rendering) to
+//! `ActorModel`, and carries the properties of [`crate::properties`].
+
+use crate::actor::{actors, ActorState, NodeState, SynodActor};
+use crate::client_history::ClientHistory;
+use crate::config::{ConfigError, ModelConfig, NetworkKind};
+use crate::properties::{properties_for, SystemState};
+use crate::Protocol;
+use stateright::actor::{ActorModel, ActorModelAction, LossyNetwork, Network};
+use stateright::{Model, Path, Property};
+use std::sync::Arc;
+use synod_core::{Node, Timer};
+
+/// The model: the configuration and the actor model it builds.
+#[derive(Clone)]
+pub struct SynodModel<P: Protocol> {
+    /// What is being checked.
+    pub cfg: ModelConfig,
+    /// The underlying stateright actor model (its own property list is empty).
+    pub actors: ActorModel<SynodActor<P>, ModelConfig, ClientHistory>,
+}
+
+/// The model of `cfg`, with every node stepping through `protocol`.
+pub fn build<P: Protocol>(cfg: &ModelConfig, protocol: P) -> Result<SynodModel<P>, ConfigError> {
+    let actors = actors(cfg, &protocol)?;
+    let network = match cfg.network {
+        NetworkKind::UnorderedDuplicating => Network::new_unordered_duplicating([]),
+        NetworkKind::UnorderedNonDuplicating => Network::new_unordered_nonduplicating([]),
+        NetworkKind::Ordered => Network::new_ordered([]),
+    };
+    let model = ActorModel::new(cfg.clone(), ClientHistory::new(cfg.client_count()))
+        .actors(actors)
+        .init_network(network)
+        .lossy_network(if cfg.lossy {
+            LossyNetwork::Yes
+        } else {
+            LossyNetwork::No
+        })
+        .max_crashes(cfg.crashes)
+        .record_msg_out(ClientHistory::on_request)
+        .record_msg_in(ClientHistory::on_reply);
+    Ok(SynodModel {
+        cfg: cfg.clone(),
+        actors: model,
+    })
+}
+
+/// Crashes are for nodes; a crashed client would only be a slow one, which the network already
+/// models, so those states are not explored.
+fn clients_never_crash<P: Protocol>(_: &ModelConfig, state: &SystemState<P>) -> bool {
+    state
+        .actor_states
+        .iter()
+        .zip(&state.crashed)
+        .all(|(s, crashed)| !crashed || matches!(**s, ActorState::Node(_)))
+}
+
+impl<P: Protocol> SynodModel<P> {
+    /// Drops what cannot influence the future (see the module docs).
+    pub fn normalize(&self, mut state: SystemState<P>) -> SystemState<P> {
+        if let Network::UnorderedDuplicating(_, last) = &mut state.network {
+            *last = None;
+        }
+        for i in 0..state.crashed.len() {
+            if !state.crashed[i] {
+                continue;
+            }
+            let (ActorState::Node(stale), Some(Some(storage))) =
+                (&*state.actor_states[i], state.actor_storages.get(i))
+            else {
+                continue;
+            };
+            let dormant = NodeState {
+                node: Node::restart(*stale.node.config(), storage.durable.clone()),
+                durable: storage.durable.clone(),
+                ghost: storage.ghost.clone(),
+            };
+            if dormant != *stale {
+                state.actor_states[i] = Arc::new(ActorState::Node(dormant));
+            }
+        }
+        state
+    }
+}
+
+impl<P: Protocol> Model for SynodModel<P> {
+    type State = SystemState<P>;
+    type Action = ActorModelAction<crate::message::ModelMsg, Timer, ()>;
+
+    fn init_states(&self) -> Vec<Self::State> {
+        self.actors
+            .init_states()
+            .into_iter()
+            .map(|s| self.normalize(s))
+            .collect()
+    }
+
+    fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
+        self.actors.actions(state, actions)
+    }
+
+    fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
+        self.actors
+            .next_state(last, action)
+            .map(|s| self.normalize(s))
+    }
+
+    fn format_action(&self, action: &Self::Action) -> String {
+        self.actors.format_action(action)
+    }
+
+    fn format_step(&self, last: &Self::State, action: Self::Action) -> Option<String> {
+        self.actors.format_step(last, action)
+    }
+
+    fn as_svg(&self, path: Path<Self::State, Self::Action>) -> Option<String> {
+        self.actors.as_svg(path)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        properties_for::<P>(&self.cfg)
+            .into_iter()
+            .map(|(expectation, name, condition)| Property {
+                expectation,
+                name,
+                condition,
+            })
+            .collect()
+    }
+
+    fn within_boundary(&self, state: &Self::State) -> bool {
+        clients_never_crash::<P>(&self.cfg, state)
+    }
+}

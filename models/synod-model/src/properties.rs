@@ -1,0 +1,166 @@
+//! The properties every check evaluates, each a plain function of the whole system state.
+//!
+//! **Always** (safety; PASS only when the whole state space was explored):
+//!
+//! * `agreement` — at most one value is ever chosen (consensus mode). *Chosen* means a phase-2
+//!   quorum accepted the value at one ballot, from the ghost history of every acceptance. In
+//!   register mode values are chosen again and again by design, so there agreement means at most
+//!   one value per ballot, and the order of writes is judged by `linearizable`.
+//! * `validity` — every value any acceptor ever accepted was proposed by somebody (a proposer's
+//!   own value, a client's `Put`/`Cas` value, or the empty register in register mode).
+//! * `learned is chosen` — every proposal a learner learned was chosen, at that ballot and with
+//!   that value; in consensus mode every `Chosen` reply also reports the chosen value.
+//! * `linearizable` (register mode) — the clients' operations, with their real-time order, can be
+//!   explained by one register executing them one at a time. `Indeterminate` and unanswered
+//!   requests may or may not have happened; `Busy`/`Exhausted` did not.
+//!
+//! **Sometimes** (reachability: proof the interesting cases are really explored; in an
+//! exhaustive run, never finding an example is a FAIL):
+//!
+//! * `value chosen` — some value gets chosen.
+//! * `two proposers accept` — two different proposers both reach the accept phase.
+//! * `minority value recovered` — a value accepted at some ballot by fewer than a phase-2
+//!   quorum is later chosen at a higher ballot of another proposer (the seed's T5–T8).
+//! * `chosen after restart` — a value is chosen by a quorum that includes an acceptor which had
+//!   crashed and restarted before accepting it (only with `--crashes`).
+
+use crate::actor::{ActorState, SynodActor};
+use crate::client_history::ClientHistory;
+use crate::config::{node_id, ModelConfig, Value};
+use crate::ghost::{AcceptHistory, Ghost};
+use crate::Protocol;
+use stateright::actor::ActorModelState;
+use stateright::Expectation;
+use std::collections::BTreeSet;
+use synod_core::{Node, Outcome};
+
+pub use crate::model::SynodModel;
+/// The model's system state.
+pub type SystemState<P> = ActorModelState<SynodActor<P>, ClientHistory>;
+
+/// A property's signature.
+pub type Condition<P> = fn(&SynodModel<P>, &SystemState<P>) -> bool;
+
+/// The properties that apply to `cfg`, in report order.
+pub fn properties_for<P: Protocol>(
+    cfg: &ModelConfig,
+) -> Vec<(Expectation, &'static str, Condition<P>)> {
+    let mut all: Vec<(Expectation, &'static str, Condition<P>)> = vec![
+        (Expectation::Always, "agreement", agreement::<P>),
+        (Expectation::Always, "validity", validity::<P>),
+        (
+            Expectation::Always,
+            "learned is chosen",
+            learned_is_chosen::<P>,
+        ),
+    ];
+    if cfg.is_register() {
+        all.push((Expectation::Always, "linearizable", linearizable::<P>));
+    }
+    all.push((Expectation::Sometimes, "value chosen", value_chosen::<P>));
+    if cfg.proposer_count() >= 2 {
+        all.push((
+            Expectation::Sometimes,
+            "two proposers accept",
+            two_proposers_accept::<P>,
+        ));
+        all.push((
+            Expectation::Sometimes,
+            "minority value recovered",
+            minority_value_recovered::<P>,
+        ));
+    }
+    if cfg.crashes > 0 {
+        all.push((
+            Expectation::Sometimes,
+            "chosen after restart",
+            chosen_after_restart::<P>,
+        ));
+    }
+    all
+}
+
+/// Every node's (id, core node, ghost).
+fn nodes<P: Protocol>(
+    state: &SystemState<P>,
+) -> impl Iterator<Item = (synod_core::NodeId, &Node<Value>, &Ghost)> {
+    state
+        .actor_states
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &**s {
+            ActorState::Node(n) => Some((node_id(i), &n.node, &n.ghost)),
+            ActorState::Client(_) => None,
+        })
+}
+
+/// The acceptance history of the whole cluster.
+pub fn history<P: Protocol>(state: &SystemState<P>) -> AcceptHistory {
+    AcceptHistory::gather(nodes(state).map(|(id, _, g)| (id, g)))
+}
+
+fn agreement<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool {
+    let h = history(state);
+    let chosen: Vec<_> = h.chosen(model.cfg.q2()).collect();
+    if model.cfg.is_register() {
+        // One value per ballot.
+        chosen.windows(2).all(|w| w[0].0 != w[1].0)
+    } else {
+        chosen.iter().map(|(_, v)| v).collect::<BTreeSet<_>>().len() <= 1
+    }
+}
+
+fn validity<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool {
+    history(state)
+        .all()
+        .all(|(_, v, _)| model.cfg.is_proposed(&v))
+}
+
+fn learned_is_chosen<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool {
+    let q2 = model.cfg.q2();
+    let h = history(state);
+    let learners_ok = nodes(state).all(|(_, node, _)| {
+        node.learned()
+            .is_none_or(|p| h.count(p.ballot, p.value) >= q2)
+    });
+    if !learners_ok {
+        return false;
+    }
+    if model.cfg.is_register() {
+        return true;
+    }
+    let chosen: BTreeSet<Option<Value>> = h.chosen(q2).map(|(_, v)| v).collect();
+    nodes(state).all(|(_, _, g)| match &g.reply {
+        Some(Ok(Outcome::Chosen { value, .. })) => chosen.contains(&Some(*value)),
+        _ => true,
+    })
+}
+
+fn linearizable<P: Protocol>(_: &SynodModel<P>, state: &SystemState<P>) -> bool {
+    state.history.is_linearizable()
+}
+
+fn value_chosen<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool {
+    history(state).chosen(model.cfg.q2()).next().is_some()
+}
+
+fn two_proposers_accept<P: Protocol>(_: &SynodModel<P>, state: &SystemState<P>) -> bool {
+    nodes(state).filter(|(_, _, g)| g.reached_accept).count() >= 2
+}
+
+fn minority_value_recovered<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool {
+    let q2 = model.cfg.q2();
+    let h = history(state);
+    let chosen: Vec<_> = h.chosen(q2).collect();
+    let recovered = h.all().any(|(b0, v0, count)| {
+        count < q2
+            && chosen
+                .iter()
+                .any(|(b, v)| *v == v0 && *b > b0 && b.node != b0.node)
+    });
+    recovered
+}
+
+fn chosen_after_restart<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool {
+    history(state).chosen_with_restarted(model.cfg.q2())
+}

@@ -1,0 +1,32 @@
+//! The seam between the model and the protocol: every event an actor receives is handed to a
+//! [`Protocol`], which steps a `synod_core::Node`.
+//!
+//! [`Correct`] is the code that ships: it calls [`Node::step`] and nothing else. The buggy test
+//! doubles in [`crate::bugs`] implement the same trait by wrapping that call, so a bug is
+//! injected without a single switch in production code.
+
+use crate::config::Value;
+use synod_core::{Input, Node, Output};
+
+/// How a node actor turns one input into outputs.
+pub trait Protocol: Clone + Send + Sync + 'static {
+    /// A short name for reports.
+    fn name(&self) -> &'static str;
+
+    /// Steps `node` with `input`, appending its outputs in order (the core's step contract).
+    fn step(&self, node: &mut Node<Value>, input: Input<Value>, out: &mut Vec<Output<Value>>);
+}
+
+/// The protocol exactly as shipped: `Node::step`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Correct;
+
+impl Protocol for Correct {
+    fn name(&self) -> &'static str {
+        "correct"
+    }
+
+    fn step(&self, node: &mut Node<Value>, input: Input<Value>, out: &mut Vec<Output<Value>>) {
+        node.step(input, out);
+    }
+}
