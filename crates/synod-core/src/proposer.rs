@@ -8,12 +8,14 @@
 //!
 //! **Retrying a write is subtle.** An attempt that failed *after* sending Accept may still be
 //! chosen later (the seed's "alice", accepted by a minority, could have been recovered). Applying
-//! the operation again on top of it would apply it twice. So a failed phase-2 proposal is kept as
-//! *uncertain*, and the next phase-1 quorum decides its fate: if no promise reports a ballot at or
-//! above it, it can never be chosen (every accept quorum meets this promise quorum), and the
-//! operation is applied afresh; if the highest report is that very proposal, it is proposed again
-//! unchanged with its original outcome; if something higher was accepted, its fate is unknowable
-//! and the request ends with [`RequestError::Indeterminate`]. Operations that are safe to reapply
+//! the operation again on top of it would apply it twice. So every failed phase-2 proposal of the
+//! request is kept as *uncertain*, and the next phase-1 quorum decides their fate: if no promise
+//! reports a ballot at or above the first of them, none can ever be chosen (every accept quorum
+//! meets this promise quorum), and the operation is applied afresh; if the highest report is one
+//! of them — not necessarily the latest, which may have missed this quorum while an earlier one
+//! reached it — it is proposed again unchanged with its original outcome; if something else above
+//! the first was accepted, their fate is unknowable and the request ends with
+//! [`RequestError::Indeterminate`]. Operations that are safe to reapply
 //! (`Read`, and `ProposeOnce` as the seed uses it) skip this and always apply afresh.
 //!
 //! This type holds no I/O and sends nothing itself: [`crate::Node`] wires its answers to messages.
@@ -53,8 +55,9 @@ struct Pending<V> {
     request: RequestId,
     op: Operation<V>,
     attempt: u32,
-    /// The last proposal that failed after reaching phase 2, with its outcome.
-    uncertain: Option<(Proposal<V>, Outcome<V>)>,
+    /// Every proposal of this request that failed after reaching phase 2, with its outcome,
+    /// in ballot order (any of them may yet be chosen until a phase-1 quorum rules it out).
+    uncertain: Vec<(Proposal<V>, Outcome<V>)>,
 }
 
 /// What a promise led to.
@@ -146,7 +149,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
             request,
             op,
             attempt: 1,
-            uncertain: None,
+            uncertain: Vec::new(),
         });
         Ok(self.start_round(floor))
     }
@@ -207,21 +210,25 @@ impl<V: Clone + PartialEq> Proposer<V> {
             .as_mut()
             .expect("a round runs only for a request");
         let highest_ballot = highest.as_ref().map(|h| h.ballot);
-        let (value, outcome) = match &pending.uncertain {
-            Some((earlier, outcome)) if !pending.op.safe_to_reapply() => {
-                if highest_ballot == Some(earlier.ballot) {
-                    (earlier.value.clone(), outcome.clone())
-                } else if highest_ballot > Some(earlier.ballot) {
-                    let request = pending.request;
-                    self.finish();
-                    return PromiseStep::GiveUp(request, RequestError::Indeterminate);
-                } else {
-                    pending
-                        .op
-                        .apply(highest.as_ref().and_then(|h| h.value.as_ref()))
-                }
+        let first_uncertain = pending.uncertain.first().map(|(p, _)| p.ballot);
+        let ours = pending
+            .uncertain
+            .iter()
+            .find(|(earlier, _)| Some(earlier.ballot) == highest_ballot);
+        let (value, outcome) = match ours {
+            _ if first_uncertain.is_none() || pending.op.safe_to_reapply() => pending
+                .op
+                .apply(highest.as_ref().and_then(|h| h.value.as_ref())),
+            // The highest is one of our own earlier proposals (not necessarily the latest: a
+            // later one may have missed this quorum): it may be chosen, so keep it.
+            Some((earlier, outcome)) => (earlier.value.clone(), outcome.clone()),
+            None if highest_ballot > first_uncertain => {
+                let request = pending.request;
+                self.finish();
+                return PromiseStep::GiveUp(request, RequestError::Indeterminate);
             }
-            _ => pending
+            // Nothing at or above our first phase-2 ballot: none of ours can ever be chosen.
+            None => pending
                 .op
                 .apply(highest.as_ref().and_then(|h| h.value.as_ref())),
         };
@@ -277,7 +284,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
         let phase = std::mem::replace(&mut self.phase, Phase::Backoff);
         let pending = self.pending.as_mut()?;
         if let Phase::Accepting { proposal, outcome } = phase {
-            pending.uncertain = Some((proposal, outcome));
+            pending.uncertain.push((proposal, outcome));
         }
         if pending.attempt < self.max_attempts {
             pending.attempt += 1;
@@ -285,7 +292,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
                 next_attempt: pending.attempt,
             });
         }
-        let error = if pending.uncertain.is_some() && pending.op.writes() {
+        let error = if !pending.uncertain.is_empty() && pending.op.writes() {
             RequestError::Indeterminate
         } else {
             RequestError::Exhausted {

@@ -355,3 +355,87 @@ fn commits_teach_the_learner_and_stale_ones_do_not() {
         .is_empty());
     assert_eq!(c.learned().unwrap().value, Some(1));
 }
+
+#[test]
+fn an_older_uncertain_attempt_recovered_by_a_later_quorum_keeps_its_outcome() {
+    // Found by the server's deterministic simulation (seed 978): attempts 1 and 2 of one CAS
+    // both reached phase 2 with the same value and failed (A's own acceptor had promised C's
+    // higher prepares in between). Attempt 3's quorum reports only attempt 1's proposal, below
+    // attempt 2's. Attempt 1's value may be chosen, so the CAS must re-propose it with its
+    // original outcome — not apply itself afresh on top of its own value (a "mismatch" that
+    // hides its own write).
+    let cas = Operation::Cas {
+        expected: None,
+        new: 5,
+    };
+    let mut a = node(3);
+    a.on_request(RequestId(1), cas);
+    a.on_message(C, Message::Prepare { ballot: b(2, C) });
+    let out = a.on_message(B, promise(b(1, A)));
+    assert_eq!(
+        broadcasts(&out),
+        vec![&Message::Accept {
+            ballot: b(1, A),
+            value: Some(5)
+        }]
+    );
+    // B accepted [1,a]; A's own acceptor refused it, having promised [2,c]. The round times out.
+    a.on_timeout(Timer::Round);
+    let out = a.on_timeout(Timer::Backoff);
+    let Some(Message::Prepare { ballot: second }) = broadcasts(&out).first().copied().cloned()
+    else {
+        panic!("attempt 2 prepares");
+    };
+    a.on_message(
+        C,
+        Message::Prepare {
+            ballot: Ballot::new(second.round + 1, C),
+        },
+    );
+    let attempt1 = Proposal {
+        ballot: b(1, A),
+        value: Some(5),
+    };
+    let out = a.on_message(
+        B,
+        Message::Promise {
+            ballot: second,
+            accepted: Some(attempt1.clone()),
+        },
+    );
+    assert_eq!(
+        broadcasts(&out),
+        vec![&Message::Accept {
+            ballot: second,
+            value: Some(5)
+        }],
+        "attempt 1's value is re-proposed"
+    );
+    a.on_timeout(Timer::Round);
+    let out = a.on_timeout(Timer::Backoff);
+    let Some(Message::Prepare { ballot: third }) = broadcasts(&out).first().copied().cloned()
+    else {
+        panic!("attempt 3 prepares");
+    };
+    // B never got attempt 2's accept: the quorum's highest is attempt 1's proposal.
+    let out = a.on_message(
+        B,
+        Message::Promise {
+            ballot: third,
+            accepted: Some(attempt1),
+        },
+    );
+    assert_eq!(
+        broadcasts(&out),
+        vec![&Message::Accept {
+            ballot: third,
+            value: Some(5)
+        }]
+    );
+    let out = a.on_message(B, Message::Accepted { ballot: third });
+    assert_eq!(
+        replies(&out),
+        vec![(RequestId(1), Ok(Outcome::Written { previous: None }))],
+        "the CAS reports its own write, not a mismatch against it"
+    );
+}
