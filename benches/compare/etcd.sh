@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Synod vs etcd, same machine, same run: a 3-node etcd and a 3-node Synod cluster on loopback,
+# both with their data on the same disk (under $BENCH_ROOT, default /var/tmp) and fsync on, both
+# driven by `synod bench` (etcd through its v3 HTTP/JSON gateway, Synod through its HTTP API),
+# alternating system by system for each workload, then one table with both and the ratios.
+#
+# Installs Debian's etcd-server with apt-get when etcd is missing (needs root). Needs jq.
+#
+# Knobs (environment):
+#   CLIENTS="1 16 64"     closed-loop clients per run
+#   MIXES="0.2 0 1"       read ratios (0.2 = 80 % writes; 0 = writes only; 1 = reads only)
+#   DURATION=10 WARMUP=2  seconds per run
+#   ROUNDS=1              repetitions of the whole matrix (alternation repeats)
+#   KEYS=1000 VALUE_SIZE=100
+#   OUT=bench-results     directory for the JSON reports
+set -euo pipefail
+
+CLIENTS=${CLIENTS:-"1 16 64"}
+MIXES=${MIXES:-"0.2 0 1"}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+ROUNDS=${ROUNDS:-1}
+KEYS=${KEYS:-1000}
+VALUE_SIZE=${VALUE_SIZE:-100}
+OUT=${OUT:-bench-results}
+BENCH_ROOT=${BENCH_ROOT:-/var/tmp}
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+command -v jq >/dev/null || { echo "etcd.sh needs jq" >&2; exit 1; }
+if ! command -v etcd >/dev/null; then
+  echo "installing Debian's etcd-server" >&2
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y etcd-server
+fi
+echo "etcd: $(etcd --version | head -1)" >&2
+
+cargo build --release -p synod-server --bin synod --manifest-path "$here/Cargo.toml" >&2
+synod="${CARGO_TARGET_DIR:-$here/target}/release/synod"
+
+mkdir -p "$OUT"
+data=$(mktemp -d "$BENCH_ROOT/synod-vs-etcd.XXXXXX")
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+# etcd: members e1..e3, client ports 12379/12389/12399, peer ports 12380/12390/12400.
+cluster=""
+for i in 1 2 3; do
+  cluster+="${cluster:+,}e$i=http://127.0.0.1:$((12370 + 10 * i))"
+done
+etcd_endpoints=""
+for i in 1 2 3; do
+  client="http://127.0.0.1:$((12369 + 10 * i))"
+  peer="http://127.0.0.1:$((12370 + 10 * i))"
+  etcd --name "e$i" --data-dir "$data/etcd-$i" \
+    --listen-client-urls "$client" --advertise-client-urls "$client" \
+    --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+    --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token synod-bench \
+    --logger zap --log-level warn >"$data/etcd-$i.log" 2>&1 &
+  pids+=($!)
+  etcd_endpoints+="${etcd_endpoints:+,}$client"
+done
+
+# Synod: `synod cluster` with its data in the same root.
+"$synod" cluster --nodes 3 --base-port 17001 --http-base-port 18081 --data-root "$data/synod" \
+  >"$data/synod.log" 2>&1 &
+pids+=($!)
+synod_endpoints="http://127.0.0.1:18081,http://127.0.0.1:18082,http://127.0.0.1:18083"
+
+wait_healthy() { # url
+  for _ in $(seq 1 200); do
+    curl -fsS "$1" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "not healthy: $1" >&2
+  exit 1
+}
+for i in 1 2 3; do
+  wait_healthy "http://127.0.0.1:$((12369 + 10 * i))/health"
+  wait_healthy "http://127.0.0.1:$((18080 + i))/health"
+done
+echo "both clusters are up; data in $data" >&2
+
+run() { # system endpoints clients read_ratio round
+  local file="$OUT/$1-c$3-r$4-$5.json"
+  "$synod" bench --target "$1" --endpoints "$2" --clients "$3" --read-ratio "$4" \
+    --keys "$KEYS" --value-size "$VALUE_SIZE" --duration "$DURATION" --warmup "$WARMUP" \
+    --json "$file" >/dev/null
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  for mix in $MIXES; do
+    for c in $CLIENTS; do
+      run etcd "$etcd_endpoints" "$c" "$mix" "$round"
+      run synod "$synod_endpoints" "$c" "$mix" "$round"
+    done
+  done
+done
+
+# One table: the mean over rounds of each system's throughput and p50/p99, and the ratios.
+printf '\n%-8s %7s | %10s %8s %8s | %10s %8s %8s | %8s %9s\n' \
+  reads clients "etcd op/s" "p50 us" "p99 us" "synod op/s" "p50 us" "p99 us" "thr x" "p99 ratio"
+for mix in $MIXES; do
+  for c in $CLIENTS; do
+    stats() { # system -> "ops p50 p99 errors"
+      jq -s '[ (map(.throughput_ops_per_s) | add / length),
+               (map(.latency.p50_us) | add / length),
+               (map(.latency.p99_us) | add / length),
+               (map(.errors) | add) ] | map(tostring) | join(" ")' -r \
+        "$OUT/$1-c$c-r$mix-"*.json
+    }
+    read -r e_ops e_p50 e_p99 e_err <<<"$(stats etcd)"
+    read -r s_ops s_p50 s_p99 s_err <<<"$(stats synod)"
+    awk -v m="$mix" -v c="$c" -v eo="$e_ops" -v e5="$e_p50" -v e9="$e_p99" \
+      -v so="$s_ops" -v s5="$s_p50" -v s9="$s_p99" -v ee="$e_err" -v se="$s_err" 'BEGIN {
+      printf "%-8s %7d | %10.0f %8.0f %8.0f | %10.0f %8.0f %8.0f | %8.2f %9.2f   (errors: etcd %d, synod %d)\n",
+        m, c, eo, e5, e9, so, s5, s9, (eo > 0 ? so / eo : 0), (e9 > 0 ? s9 / e9 : 0), ee, se }'
+  done
+done
+echo "(thr x = synod throughput / etcd throughput; p99 ratio = synod p99 / etcd p99; reads = read ratio)"
