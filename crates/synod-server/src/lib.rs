@@ -13,6 +13,7 @@
 //! * [`metrics`] — counters and histograms, Prometheus text.
 //! * [`server`] — a node's configuration and its assembly out of the pieces above.
 //! * [`client`] — a Rust client for the HTTP API.
+//! * [`trace_replay`] — replays model-checker trace files against real replicas (regression tests).
 
 pub mod api;
 pub mod backoff;
@@ -22,5 +23,6 @@ pub mod replica;
 pub mod runtime;
 pub mod server;
 pub mod storage;
+pub mod trace_replay;
 pub mod transport;
 pub mod wire;
