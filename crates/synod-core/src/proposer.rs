@@ -9,13 +9,13 @@
 //! **Retrying a write is subtle.** An attempt that failed *after* sending Accept may still be
 //! chosen later (the seed's "alice", accepted by a minority, could have been recovered). Applying
 //! the operation again on top of it would apply it twice. So every failed phase-2 proposal of the
-//! request is kept as *uncertain*, and the next phase-1 quorum decides their fate: if no promise
-//! reports a ballot at or above the first of them, none can ever be chosen (every accept quorum
-//! meets this promise quorum), and the operation is applied afresh; if the highest report is one
-//! of them — not necessarily the latest, which may have missed this quorum while an earlier one
-//! reached it — it is proposed again unchanged with its original outcome; if something else above
-//! the first was accepted, their fate is unknowable and the request ends with
-//! [`RequestError::Indeterminate`]. Operations that are safe to reapply
+//! request is kept as *uncertain*, and each later phase-1 quorum decides their fate: those above
+//! every ballot the quorum reports can never be chosen (every accept quorum meets this promise
+//! quorum) and are forgotten; if none is left, the operation is applied afresh; if the highest
+//! report is one of them — not necessarily the latest, which may have missed this quorum while an
+//! earlier one reached it — it is proposed again unchanged with its original outcome; if someone
+//! else's proposal is reported above one of them, their fate is unknowable and the request ends
+//! with [`RequestError::Indeterminate`]. Operations that are safe to reapply
 //! (`Read`, and `ProposeOnce` as the seed uses it) skip this and always apply afresh.
 //!
 //! This type holds no I/O and sends nothing itself: [`crate::Node`] wires its answers to messages.
@@ -210,27 +210,28 @@ impl<V: Clone + PartialEq> Proposer<V> {
             .as_mut()
             .expect("a round runs only for a request");
         let highest_ballot = highest.as_ref().map(|h| h.ballot);
-        let first_uncertain = pending.uncertain.first().map(|(p, _)| p.ballot);
+        // An uncertain proposal above everything this quorum reports can never be chosen now
+        // (every accept quorum meets this promise quorum, all promised above it): forget it.
+        pending
+            .uncertain
+            .retain(|(earlier, _)| Some(earlier.ballot) <= highest_ballot);
         let ours = pending
             .uncertain
             .iter()
             .find(|(earlier, _)| Some(earlier.ballot) == highest_ballot);
         let (value, outcome) = match ours {
-            _ if first_uncertain.is_none() || pending.op.safe_to_reapply() => pending
+            _ if pending.uncertain.is_empty() || pending.op.safe_to_reapply() => pending
                 .op
                 .apply(highest.as_ref().and_then(|h| h.value.as_ref())),
             // The highest is one of our own earlier proposals (not necessarily the latest: a
             // later one may have missed this quorum): it may be chosen, so keep it.
             Some((earlier, outcome)) => (earlier.value.clone(), outcome.clone()),
-            None if highest_ballot > first_uncertain => {
+            // Someone else's proposal sits above one of ours that may have been chosen.
+            None => {
                 let request = pending.request;
                 self.finish();
                 return PromiseStep::GiveUp(request, RequestError::Indeterminate);
             }
-            // Nothing at or above our first phase-2 ballot: none of ours can ever be chosen.
-            None => pending
-                .op
-                .apply(highest.as_ref().and_then(|h| h.value.as_ref())),
         };
         let proposal = Proposal { ballot, value };
         self.phase = Phase::Accepting {

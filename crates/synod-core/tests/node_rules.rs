@@ -439,3 +439,68 @@ fn an_older_uncertain_attempt_recovered_by_a_later_quorum_keeps_its_outcome() {
         "the CAS reports its own write, not a mismatch against it"
     );
 }
+
+#[test]
+fn an_uncertain_proposal_ruled_out_by_a_quorum_is_forgotten() {
+    // Attempt 1 (p1 at [1,a]) and attempt 2 (p2 at [3,a]) both fail in phase 2 because A's own
+    // acceptor had promised C's higher prepares. Attempt 2's quorum reported nothing, which rules
+    // p1 out forever. Attempt 3's quorum reports C's proposal at [2,c]: above p1 (forgotten) but
+    // below p2 (ruled out by this very quorum), so the CAS applies afresh instead of giving up.
+    let cas = Operation::Cas {
+        expected: Some(7),
+        new: 8,
+    };
+    let mut a = node(3);
+    a.on_request(RequestId(1), cas);
+    a.on_message(C, Message::Prepare { ballot: b(2, C) });
+    let out = a.on_message(B, promise(b(1, A)));
+    assert!(
+        out.contains(&Output::SetTimer {
+            timer: Timer::Backoff,
+            attempt: 2
+        }),
+        "A's own acceptor refused p1: attempt 1 failed in phase 2"
+    );
+    let out = a.on_timeout(Timer::Backoff);
+    assert_eq!(
+        broadcasts(&out),
+        vec![&Message::Prepare { ballot: b(3, A) }]
+    );
+    a.on_message(C, Message::Prepare { ballot: b(4, C) });
+    let out = a.on_message(B, promise(b(3, A)));
+    assert!(
+        out.contains(&Output::SetTimer {
+            timer: Timer::Backoff,
+            attempt: 3
+        }),
+        "attempt 2 failed in phase 2 too"
+    );
+    let out = a.on_timeout(Timer::Backoff);
+    assert_eq!(
+        broadcasts(&out),
+        vec![&Message::Prepare { ballot: b(5, A) }]
+    );
+    let out = a.on_message(
+        C,
+        Message::Promise {
+            ballot: b(5, A),
+            accepted: Some(Proposal {
+                ballot: b(2, C),
+                value: Some(7),
+            }),
+        },
+    );
+    assert_eq!(
+        broadcasts(&out),
+        vec![&Message::Accept {
+            ballot: b(5, A),
+            value: Some(8)
+        }],
+        "the CAS applies to C's value"
+    );
+    let out = a.on_message(C, Message::Accepted { ballot: b(5, A) });
+    assert_eq!(
+        replies(&out),
+        vec![(RequestId(1), Ok(Outcome::Written { previous: Some(7) }))]
+    );
+}
