@@ -13,16 +13,21 @@
 //! * [`metrics`] — counters and histograms, Prometheus text.
 //! * [`server`] — a node's configuration and its assembly out of the pieces above.
 //! * [`client`] — a Rust client for the HTTP API.
+//! * [`history`], [`workload`], [`sim`] — fault testing: client histories and their
+//!   linearizability check, the random workload, the deterministic simulation.
 //! * [`trace_replay`] — replays model-checker trace files against real replicas (regression tests).
 
 pub mod api;
 pub mod backoff;
 pub mod client;
+pub mod history;
 pub mod metrics;
 pub mod replica;
 pub mod runtime;
 pub mod server;
+pub mod sim;
 pub mod storage;
 pub mod trace_replay;
 pub mod transport;
 pub mod wire;
+pub mod workload;
