@@ -12,6 +12,8 @@
 #   DURATION=10 WARMUP=2  seconds per run
 #   ROUNDS=1              repetitions of the whole matrix (alternation repeats)
 #   KEYS=1000 VALUE_SIZE=100
+#   ROUTE=key             `synod bench --route` for both systems: key k goes to endpoint k mod 3
+#                         (no dueling Synod proposers on one key; etcd forwards to its leader anyway)
 #   OUT=bench-results     directory for the JSON reports
 set -euo pipefail
 
@@ -22,6 +24,7 @@ WARMUP=${WARMUP:-2}
 ROUNDS=${ROUNDS:-1}
 KEYS=${KEYS:-1000}
 VALUE_SIZE=${VALUE_SIZE:-100}
+ROUTE=${ROUTE:-key}
 OUT=${OUT:-bench-results}
 BENCH_ROOT=${BENCH_ROOT:-/var/tmp}
 
@@ -88,7 +91,7 @@ echo "both clusters are up; data in $data" >&2
 run() { # system endpoints clients read_ratio round
   local file="$OUT/$1-c$3-r$4-$5.json"
   "$synod" bench --target "$1" --endpoints "$2" --clients "$3" --read-ratio "$4" \
-    --keys "$KEYS" --value-size "$VALUE_SIZE" --duration "$DURATION" --warmup "$WARMUP" \
+    --keys "$KEYS" --value-size "$VALUE_SIZE" --duration "$DURATION" --warmup "$WARMUP" --route "$ROUTE" \
     --json "$file" >/dev/null
 }
 

@@ -28,12 +28,12 @@ use synod_server::client::Client;
 use synod_server::server::DEFAULT_CLUSTER_ID;
 use target::{Target, TargetKind};
 use tokio::time::Instant;
-use workload::Mix;
+use workload::{Mix, Route};
 
 /// `synod bench` options.
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Comma-separated HTTP endpoints (client i uses endpoint i mod n).
+    /// Comma-separated HTTP endpoints (see --route).
     #[arg(long, value_delimiter = ',', required_unless_present = "cluster")]
     pub endpoints: Vec<String>,
     /// What the endpoints are.
@@ -63,6 +63,9 @@ pub struct BenchArgs {
     /// Bytes per written value.
     #[arg(long, default_value_t = 100)]
     pub value_size: usize,
+    /// Which endpoint an operation goes to: the client's (`client`), or the key's (`key`).
+    #[arg(long, value_enum, default_value_t = Route::Client)]
+    pub route: Route,
     /// Measured seconds.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
@@ -129,6 +132,7 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
         read_ratio: args.read_ratio,
         cas_ratio: args.cas_ratio,
         value_size: args.value_size,
+        route: args.route,
     };
     let setup = serde_json::json!({
         "target": args.target,
@@ -138,11 +142,12 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
         "read_ratio": args.read_ratio,
         "cas_ratio": args.cas_ratio,
         "value_size": args.value_size,
+        "route": args.route,
         "duration_s": args.duration,
         "warmup_s": args.warmup,
     });
     eprintln!(
-        "bench: {} clients, {} keys, {:.0}% reads, {:.0}% cas, {} B values, {}s warm-up + {}s against {}",
+        "bench: {} clients, {} keys, {:.0}% reads, {:.0}% cas, {} B values, {}s warm-up + {}s, route by {:?}, against {}",
         args.clients,
         args.keys,
         args.read_ratio * 100.0,
@@ -150,6 +155,7 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
         args.value_size,
         args.warmup,
         args.duration,
+        args.route,
         endpoints.join(",")
     );
 
@@ -157,12 +163,12 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
     let measure_from = start + Duration::from_secs_f64(args.warmup);
     let end = measure_from + Duration::from_secs_f64(args.duration);
     let progress = Arc::new(Progress::default());
+    let targets = Arc::new(targets);
     let mut clients = Vec::new();
     for c in 0..args.clients {
-        let target = targets[c % targets.len()].clone();
         clients.push(tokio::spawn(workload::client(
             c,
-            target,
+            targets.clone(),
             mix,
             measure_from,
             end,

@@ -4,6 +4,11 @@
 //! A CAS expects the value this client last saw for the key (or "empty" if it has seen none), so
 //! under contention some CAS find another value: that is a mismatch, not an error.
 //! Operations that start during the warm-up are not recorded.
+//!
+//! [`Route`] says which endpoint an operation goes to: the client's own (client `i` uses
+//! endpoint `i mod n`, every node proposes for every key), or the key's home (key `k` goes to
+//! endpoint `k mod n`, so one node proposes for each key and proposers on different nodes do not
+//! duel over a key — the key-affinity a Synod client library can do without any leader).
 
 use super::report::{Progress, Recorder};
 use super::target::{Done, OpKind, Target};
@@ -13,6 +18,16 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::time::Instant;
+
+/// How operations are spread over the endpoints.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    /// Client `i` sends everything to endpoint `i mod n`.
+    Client,
+    /// Key `k` always goes to endpoint `k mod n`.
+    Key,
+}
 
 /// The workload's shape.
 #[derive(Clone, Copy, Debug)]
@@ -25,6 +40,8 @@ pub struct Mix {
     pub cas_ratio: f64,
     /// Bytes per written value.
     pub value_size: usize,
+    /// Which endpoint an operation goes to.
+    pub route: Route,
 }
 
 impl Mix {
@@ -49,11 +66,11 @@ fn value(client: usize, seq: u64, size: usize) -> String {
     v
 }
 
-/// Runs client number `client` against `target` until `end`, recording what starts after
-/// `measure_from`.
+/// Runs client number `client` against `targets` (one per endpoint) until `end`, recording
+/// what starts after `measure_from`.
 pub async fn client(
     client: usize,
-    target: Target,
+    targets: Arc<Vec<Target>>,
     mix: Mix,
     measure_from: Instant,
     end: Instant,
@@ -71,6 +88,10 @@ pub async fn client(
         let k = rng.gen_range(0..mix.keys.max(1));
         let key = format!("k{k}");
         let op = mix.pick(&mut rng);
+        let target = match mix.route {
+            Route::Client => &targets[client % targets.len()],
+            Route::Key => &targets[(k % targets.len() as u64) as usize],
+        };
         seq += 1;
         let result = match op {
             OpKind::Read => target.read(&key).await,
@@ -142,6 +163,7 @@ mod tests {
             read_ratio: 0.2,
             cas_ratio: 0.1,
             value_size: 8,
+            route: Route::Client,
         };
         let mut rng = StdRng::seed_from_u64(1);
         let mut counts = HashMap::new();
