@@ -192,7 +192,7 @@ impl<P: Protocol> SynodActor<P> {
             let record = AcceptRecord {
                 ballot: p.ballot,
                 value: p.value,
-                after_restart: next.ghost.restarted,
+                after_restart: next.ghost.restarts > 0,
             };
             let known = next
                 .ghost
@@ -228,7 +228,7 @@ impl<P: Protocol> Actor for SynodActor<P> {
                     Some(Storage { durable, ghost }) => (
                         durable.clone(),
                         Ghost {
-                            restarted: true,
+                            restarts: ghost.restarts.saturating_add(1),
                             ..ghost.clone()
                         },
                         false,
@@ -240,13 +240,6 @@ impl<P: Protocol> Actor for SynodActor<P> {
                     durable,
                     ghost,
                 };
-                if !fresh {
-                    // Remember the restart durably.
-                    o.save(Storage {
-                        durable: state.durable.clone(),
-                        ghost: state.ghost.clone(),
-                    });
-                }
                 if let (true, Some(v)) = (fresh, proposes) {
                     let mut outputs = Vec::new();
                     if let SynodActor::Node { protocol, .. } = self {
@@ -261,6 +254,12 @@ impl<P: Protocol> Actor for SynodActor<P> {
                     }
                     self.carry_out(&mut state, outputs, o);
                 }
+                // Storage exists from the first start on (so a restart is recognised even if
+                // nothing was ever persisted), and remembers the restart.
+                o.save(Storage {
+                    durable: state.durable.clone(),
+                    ghost: state.ghost.clone(),
+                });
                 ActorState::Node(state)
             }
             SynodActor::Client { index, server, ops } => {

@@ -62,7 +62,8 @@ pub struct ModelConfig {
     pub network: NetworkKind,
     /// Whether the network may lose messages.
     pub lossy: bool,
-    /// How many nodes may be crashed at the same time (restarts are unbounded).
+    /// The crash budget: at most this many node crashes in a whole run (each may be followed by
+    /// a restart from durable state).
     pub crashes: usize,
     /// Phase-1 quorum size (majority if `None`).
     pub q1: Option<usize>,
@@ -200,6 +201,13 @@ impl ModelConfig {
             .with_max_attempts(self.rounds)?)
     }
 
+    /// Whether loss is explored as explicit `Drop` steps. On a duplicating network it is not:
+    /// not delivering a message (ever again) already *is* losing it, so drops add states but no
+    /// reachable node state; `lossy` is then subsumed, and the report says so.
+    pub fn explores_drops(&self) -> bool {
+        self.lossy && self.network != NetworkKind::UnorderedDuplicating
+    }
+
     /// The phase-2 quorum size in effect.
     pub fn q2(&self) -> usize {
         self.q2.unwrap_or(self.nodes / 2 + 1)
@@ -257,13 +265,19 @@ impl fmt::Display for ModelConfig {
             }
         }
         writeln!(f, "rounds     {} per request", self.rounds)?;
+        let loss = match (self.lossy, self.explores_drops()) {
+            (false, _) => "",
+            (true, true) => ", lossy",
+            (true, false) => {
+                ", lossy (subsumed: an undelivered duplicate-network message is a lost one)"
+            }
+        };
+        writeln!(f, "network    {}{loss}", self.network)?;
         writeln!(
             f,
-            "network    {}{}",
-            self.network,
-            if self.lossy { ", lossy" } else { "" }
+            "crashes    at most {} in a run (restart from durable state)",
+            self.crashes
         )?;
-        writeln!(f, "crashes    {}", self.crashes)?;
         write!(f, "quorums    q1={} q2={}", self.q1(), self.q2())
     }
 }

@@ -28,8 +28,8 @@ pub struct Ghost {
     pub accepts: Vec<AcceptRecord>,
     /// Whether this node's proposer ever sent an `Accept` (reached phase 2).
     pub reached_accept: bool,
-    /// Whether this node ever restarted after a crash.
-    pub restarted: bool,
+    /// How many times this node restarted after a crash.
+    pub restarts: u8,
     /// Consensus mode: the reply to this node's `ProposeOnce`, if one was given.
     pub reply: Option<ReplyResult<Value>>,
     /// Register mode: the client requests this node has already taken (bit `client * 8 + seq`),

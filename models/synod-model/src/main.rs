@@ -105,7 +105,7 @@ struct ModelArgs {
     /// The network may lose messages.
     #[arg(long)]
     lossy: bool,
-    /// Maximum number of simultaneously crashed nodes.
+    /// Crash budget: at most this many node crashes (each may restart) in a run.
     #[arg(long, default_value_t = 0)]
     crashes: usize,
     /// Phase-1 quorum size (default: majority).

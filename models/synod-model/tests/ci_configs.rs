@@ -1,0 +1,47 @@
+//! The CI-sized configurations, checked exhaustively: every property must PASS, and the exact
+//! number of unique states is pinned so that a reviewer sees when a change alters the state
+//! space (update the number deliberately, with the reason, when it does).
+
+use synod_model::check::{self, CheckOptions, Verdict};
+use synod_model::script::parse_scripts;
+use synod_model::{model, Correct, ModelConfig, NetworkKind};
+
+fn check_all_pass(cfg: &ModelConfig) -> usize {
+    let model = model::build(cfg, Correct).expect("valid configuration");
+    let options = CheckOptions {
+        threads: 2,
+        ..CheckOptions::default()
+    };
+    let report = check::run(model, &options, |_| {});
+    assert!(report.exhaustive, "the run must explore every state");
+    for r in &report.results {
+        assert_eq!(r.verdict, Verdict::Pass, "property '{}' of {cfg:?}", r.name);
+    }
+    assert_eq!(report.exit_code(), 0);
+    report.progress.unique
+}
+
+#[test]
+fn consensus_two_proposers_duplicating_network() {
+    let cfg = ModelConfig::consensus(3, 2, 1);
+    assert_eq!(check_all_pass(&cfg), 63_194);
+}
+
+#[test]
+fn consensus_two_proposers_lossy_duplicating_network_one_crash() {
+    let cfg = ModelConfig {
+        lossy: true,
+        crashes: 1,
+        ..ModelConfig::consensus(3, 2, 1)
+    };
+    assert_eq!(check_all_pass(&cfg), 655_532);
+}
+
+#[test]
+fn register_two_clients() {
+    let cfg = ModelConfig {
+        network: NetworkKind::Ordered,
+        ..ModelConfig::register(3, parse_scripts("put:a;cas:-:b").unwrap(), 1)
+    };
+    assert_eq!(check_all_pass(&cfg), 134_043);
+}
