@@ -55,6 +55,7 @@ type Omni = OmniPaxos<Write, MemoryStorage<Write>>;
 struct OmniCluster {
     nodes: Vec<Omni>,
     buffer: Vec<OmniMessage<Write>>,
+    delivered: u64,
 }
 
 impl OmniCluster {
@@ -80,6 +81,7 @@ impl OmniCluster {
         let mut c = OmniCluster {
             nodes,
             buffer: Vec::new(),
+            delivered: 0,
         };
         c.nodes[0].try_become_leader();
         c.run();
@@ -98,6 +100,7 @@ impl OmniCluster {
             if self.buffer.is_empty() {
                 return;
             }
+            self.delivered += self.buffer.len() as u64;
             for msg in self.buffer.drain(..) {
                 let to = msg.get_receiver() as usize - 1;
                 self.nodes[to].handle_incoming(msg);
@@ -148,7 +151,22 @@ fn commit_writes(c: &mut Criterion) {
         let synod = synod_writes(concurrent);
         assert_eq!(synod.counters().replies, WRITES);
         assert_eq!(synod.counters().delivered, WRITES * 10);
-        omni_writes(OmniCluster::with_leader(), concurrent).assert_all_decided(WRITES);
+        let omni = OmniCluster::with_leader();
+        let setup = omni.delivered;
+        let omni = omni_writes(omni, concurrent);
+        omni.assert_all_decided(WRITES);
+        eprintln!(
+            "{} writes, {}: synod delivered {} messages, omnipaxos {} (after {} for the election)",
+            WRITES,
+            if concurrent {
+                "concurrent"
+            } else {
+                "sequential"
+            },
+            synod.counters().delivered,
+            omni.delivered - setup,
+            setup
+        );
     }
 
     let mut group = c.benchmark_group("commit_1000_writes_3_nodes");
