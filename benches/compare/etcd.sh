@@ -125,3 +125,13 @@ for mix in $MIXES; do
   done
 done
 echo "(thr x = synod throughput / etcd throughput; p99 ratio = synod p99 / etcd p99; reads = read ratio)"
+
+# Every run in detail: all percentiles, and Synod's fsyncs/s and mean group-commit batch.
+printf '\n%-26s %9s %8s %8s %8s %8s %8s %14s\n' run "ops/s" p50 p90 p99 p99.9 max "fsyncs/s/batch"
+for f in "$OUT"/*.json; do
+  jq -r --arg f "$(basename "$f" .json)" '[$f, (.throughput_ops_per_s | floor),
+      .latency.p50_us, .latency.p90_us, .latency.p99_us, .latency.p999_us, .latency.max_us,
+      (if .server then "\(.server.fsyncs_per_s | floor)/\(.server.mean_batch * 100 | floor / 100)"
+       else "-" end)] | @tsv' "$f"
+done | sort | awk -F'\t' '{ printf "%-26s %9s %8s %8s %8s %8s %8s %14s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+echo "(latencies in µs)"
