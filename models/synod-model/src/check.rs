@@ -224,7 +224,14 @@ fn finish<P: Protocol, C: Checker<SynodModel<P>>>(
         .properties()
         .into_iter()
         .map(|p| {
-            let path = discoveries.remove(p.name);
+            let path = discoveries.remove(p.name).map(|path| {
+                shorten(
+                    model,
+                    path,
+                    p.condition,
+                    p.expectation == Expectation::Sometimes,
+                )
+            });
             let verdict = match (&p.expectation, path.is_some(), exhaustive) {
                 (Expectation::Sometimes, true, _) => Verdict::Pass,
                 (_, true, _) => Verdict::Fail,
@@ -245,4 +252,26 @@ fn finish<P: Protocol, C: Checker<SynodModel<P>>>(
         exhaustive,
         results,
     }
+}
+
+/// Cuts `path` right after the first state where `condition` equals `wanted` (stateright keeps
+/// the *last* discovery of a property, which may run on past the interesting point).
+fn shorten<P: Protocol>(
+    model: &SynodModel<P>,
+    path: Path<SystemState<P>, Action>,
+    condition: fn(&SynodModel<P>, &SystemState<P>) -> bool,
+    wanted: bool,
+) -> Path<SystemState<P>, Action> {
+    let steps = path.clone().into_vec();
+    let Some(first) = steps
+        .iter()
+        .position(|(state, _)| condition(model, state) == wanted)
+    else {
+        return path;
+    };
+    let actions: Vec<Action> = steps[..first]
+        .iter()
+        .filter_map(|(_, a)| a.clone())
+        .collect();
+    Path::from_actions(model, steps[0].0.clone(), &actions).unwrap_or(path)
 }

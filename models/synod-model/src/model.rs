@@ -7,6 +7,9 @@
 //! * stateright 0.31's duplicating network records the last delivered envelope in the state
 //!   (so that two deliveries that change nothing still look different). Nothing reads it: it is
 //!   cleared.
+//! * A protocol reply (`Promise`, `Accepted`, `Reject`, `Commit`) whose delivery is a no-op,
+//!   to a node that can no longer crash, stays a no-op forever (see `is_dead`): it is removed
+//!   from the network, where it would only make otherwise identical states differ.
 //! * A crashed node's volatile state is dead until its restart, which rebuilds the node from its
 //!   durable storage alone: the crashed node's state is replaced by what its restart would find.
 //!
@@ -20,13 +23,15 @@
 
 use crate::actor::{actors, ActorState, NodeState, SynodActor};
 use crate::client_history::ClientHistory;
+use crate::config::node_id;
 use crate::config::{ConfigError, ModelConfig, NetworkKind};
+use crate::message::ModelMsg;
 use crate::properties::{properties_for, SystemState};
 use crate::Protocol;
-use stateright::actor::{ActorModel, ActorModelAction, LossyNetwork, Network};
+use stateright::actor::{ActorModel, ActorModelAction, Envelope, LossyNetwork, Network};
 use stateright::{Model, Path, Property};
 use std::sync::Arc;
-use synod_core::{Node, Timer};
+use synod_core::{Input, Message, Node, Timer};
 
 /// The model: the configuration and the actor model it builds.
 #[derive(Clone)]
@@ -80,8 +85,32 @@ fn within_crash_budget<P: Protocol>(cfg: &ModelConfig, state: &SystemState<P>) -
 impl<P: Protocol> SynodModel<P> {
     /// Drops what cannot influence the future (see the module docs).
     pub fn normalize(&self, mut state: SystemState<P>) -> SystemState<P> {
-        if let Network::UnorderedDuplicating(_, last) = &mut state.network {
-            *last = None;
+        let settled: Vec<bool> = (0..state.actor_states.len())
+            .map(|i| self.never_restarts(&state, i))
+            .collect();
+        match &mut state.network {
+            Network::UnorderedDuplicating(set, last) => {
+                *last = None;
+                let dead: Vec<_> = set
+                    .iter()
+                    .filter(|e| self.is_dead(&state.actor_states, &settled, e))
+                    .cloned()
+                    .collect();
+                for e in dead {
+                    set.remove(&e);
+                }
+            }
+            Network::UnorderedNonDuplicating(multiset) => {
+                let dead: Vec<_> = multiset
+                    .keys()
+                    .filter(|e| self.is_dead(&state.actor_states, &settled, e))
+                    .cloned()
+                    .collect();
+                for e in dead {
+                    multiset.remove(&e);
+                }
+            }
+            Network::Ordered(_) => {}
         }
         for i in 0..state.crashed.len() {
             if !state.crashed[i] {
@@ -102,6 +131,68 @@ impl<P: Protocol> SynodModel<P> {
             }
         }
         state
+    }
+}
+
+impl<P: Protocol> SynodModel<P> {
+    /// Whether node `i` can never crash and restart again (its volatile state then only moves
+    /// forward: ballots and learned proposals only grow, tallies only gain voters).
+    fn never_restarts(&self, state: &SystemState<P>, i: usize) -> bool {
+        if state.crashed.get(i).copied().unwrap_or(true) {
+            return false;
+        }
+        if self.cfg.crashes == 0 {
+            return true;
+        }
+        let used: usize = state
+            .actor_states
+            .iter()
+            .zip(&state.crashed)
+            .map(|(s, crashed)| match &**s {
+                ActorState::Node(n) => n.ghost.restarts as usize + usize::from(*crashed),
+                ActorState::Client(_) => 0,
+            })
+            .sum();
+        used >= self.cfg.crashes
+    }
+
+    /// Whether `env` is a reply-side protocol message (`Promise`, `Accepted`, `Reject`,
+    /// `Commit`) whose delivery to a node that never restarts changes nothing now — and
+    /// therefore never will: each is ignored only for a ballot the proposer has left for good,
+    /// a voter already counted, or a proposal no newer than what was learned. Such an envelope
+    /// can only make otherwise identical states look different. The check runs the real
+    /// protocol step, so it follows the code rather than a description of it.
+    fn is_dead(
+        &self,
+        actors: &[Arc<ActorState>],
+        settled: &[bool],
+        env: &Envelope<ModelMsg>,
+    ) -> bool {
+        let ModelMsg::Peer(msg) = &env.msg else {
+            return false;
+        };
+        if matches!(msg, Message::Prepare { .. } | Message::Accept { .. }) {
+            return false;
+        }
+        let dst = usize::from(env.dst);
+        let (Some(true), Some(ActorState::Node(n)), Some(SynodActor::Node { protocol, .. })) = (
+            settled.get(dst).copied(),
+            actors.get(dst).map(|a| &**a),
+            self.actors.actors.get(dst),
+        ) else {
+            return false;
+        };
+        let mut node = n.node.clone();
+        let mut out = Vec::new();
+        protocol.step(
+            &mut node,
+            Input::Message {
+                from: node_id(usize::from(env.src)),
+                msg: msg.clone(),
+            },
+            &mut out,
+        );
+        out.is_empty() && node == n.node
     }
 }
 
