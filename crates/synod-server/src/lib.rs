@@ -15,11 +15,15 @@
 //! * [`client`] — a Rust client for the HTTP API.
 //! * [`history`], [`workload`], [`sim`] — fault testing: client histories and their
 //!   linearizability check, the random workload, the deterministic simulation.
+//! * [`chaos`] — the real-process chaos run: fault-injecting proxies, nemesis, history check.
 //! * [`trace_replay`] — replays model-checker trace files against real replicas (regression tests).
 
 pub mod api;
 pub mod backoff;
+pub mod chaos;
 pub mod client;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod history;
 pub mod metrics;
 pub mod replica;

@@ -64,7 +64,7 @@ impl SimConfig {
     /// The default run of `seed`: 3 replicas for even seeds, 5 for odd ones.
     pub fn for_seed(seed: u64) -> Self {
         SimConfig {
-            nodes: if seed % 2 == 0 { 3 } else { 5 },
+            nodes: if seed.is_multiple_of(2) { 3 } else { 5 },
             clients: 4,
             ops_per_client: 12,
             workload: WorkloadConfig {

@@ -1,12 +1,14 @@
 //! The `synod` binary: run a node (`serve`), a local cluster (`cluster`), or talk to a node
-//! (`get`, `put`, `del`, `cas`, `propose-once`), or load-test nodes (`bench`). Each command lives
-//! in its own module.
+//! (`get`, `put`, `del`, `cas`, `propose-once`), load-test nodes (`bench`), or test them under
+//! faults (`chaos`, `sim`). Each command lives in its own module.
 
 mod bench;
+mod chaos;
 mod cluster;
 mod config_file;
 mod kv;
 mod serve;
+mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +39,11 @@ enum Command {
     /// Closed-loop load generator against endpoints (or a local `--cluster N`); prints
     /// throughput and latency percentiles.
     Bench(bench::BenchArgs),
+    /// Fault testing: a local cluster under SIGKILLs, partitions and lossy links, with a
+    /// linearizability check of the clients' history.
+    Chaos(chaos::ChaosArgs),
+    /// Fault testing: seeds of the deterministic simulation of the replica.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,6 +68,8 @@ fn main() -> anyhow::Result<()> {
             Command::Cas(args) => kv::cas(args).await,
             Command::ProposeOnce(args) => kv::propose_once(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Chaos(args) => chaos::run(args).await,
+            Command::Sim(args) => sim::run(args),
         }
     })
 }

@@ -1,0 +1,86 @@
+//! The chaos run's nemesis: a seeded schedule of faults against the running cluster.
+//!
+//! Episodes follow each other until the deadline: SIGKILL a minority of nodes and restart them
+//! later; partition the members into two sides (every link across cut, both ways) and heal;
+//! make some links lossy and slow; or a kill during a partition. Each episode lasts a random
+//! 0.3–2 s, with a short calm between episodes.
+
+use super::nodes::ChaosCluster;
+use super::proxy::LinkFault;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use std::time::{Duration, Instant};
+
+/// What the nemesis did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NemesisStats {
+    /// SIGKILLs.
+    pub kills: u64,
+    /// Restarts after a kill.
+    pub restarts: u64,
+    /// Partitions.
+    pub partitions: u64,
+    /// Lossy-link episodes.
+    pub lossy: u64,
+}
+
+fn pause(rng: &mut StdRng, lo_ms: u64, hi_ms: u64) -> Duration {
+    Duration::from_millis(rng.gen_range(lo_ms..=hi_ms))
+}
+
+/// Runs fault episodes until `until`; leaves every link up and every node running.
+pub async fn run(
+    cluster: &mut ChaosCluster,
+    rng: &mut StdRng,
+    until: Instant,
+) -> anyhow::Result<NemesisStats> {
+    let mut stats = NemesisStats::default();
+    let n = cluster.nodes.len() as u8;
+    let ids: Vec<u8> = (1..=n).collect();
+    while Instant::now() < until {
+        tokio::time::sleep(pause(rng, 100, 500)).await;
+        let episode = rng.gen_range(0..4);
+        let mut killed = Vec::new();
+        if episode == 0 || episode == 3 {
+            let victims = rng.gen_range(1..=(n - 1) / 2);
+            for &id in ids.choose_multiple(rng, usize::from(victims)) {
+                cluster.kill(id).await?;
+                killed.push(id);
+                stats.kills += 1;
+            }
+        }
+        if episode == 1 || episode == 3 {
+            let side: Vec<u8> = ids.iter().copied().filter(|_| rng.gen_bool(0.5)).collect();
+            for &a in &side {
+                for b in ids.iter().copied().filter(|b| !side.contains(b)) {
+                    cluster.set_link(a, b, LinkFault::Cut);
+                    cluster.set_link(b, a, LinkFault::Cut);
+                }
+            }
+            stats.partitions += 1;
+        }
+        if episode == 2 {
+            for _ in 0..rng.gen_range(1..=n) {
+                let from = *ids.choose(rng).unwrap_or(&1);
+                let to = *ids.choose(rng).unwrap_or(&1);
+                cluster.set_link(
+                    from,
+                    to,
+                    LinkFault::Lossy {
+                        drop: rng.gen_range(0.1..0.5),
+                        max_delay: pause(rng, 1, 80),
+                    },
+                );
+            }
+            stats.lossy += 1;
+        }
+        tokio::time::sleep(pause(rng, 300, 2_000)).await;
+        cluster.heal_links();
+        for id in killed {
+            cluster.restart(id).await?;
+            stats.restarts += 1;
+        }
+    }
+    Ok(stats)
+}
