@@ -116,6 +116,14 @@ impl<V: Clone + PartialEq> Acceptor<V> {
     }
 }
 
+impl<V: Clone> crate::Relabel for Acceptor<V> {
+    fn relabel(&self, map: &dyn Fn(crate::NodeId) -> crate::NodeId) -> Self {
+        Acceptor {
+            state: self.state.relabel(map),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

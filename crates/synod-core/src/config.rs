@@ -98,6 +98,16 @@ impl Config {
     }
 }
 
+impl crate::Relabel for Config {
+    fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
+        Config {
+            id: map(self.id),
+            members: self.members.relabel(map),
+            ..*self
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

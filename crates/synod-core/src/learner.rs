@@ -81,6 +81,19 @@ impl<V: Clone + PartialEq> Learner<V> {
     }
 }
 
+impl<V: Clone> crate::Relabel for Learner<V> {
+    fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
+        Learner {
+            q2: self.q2,
+            learned: self.learned.relabel(map),
+            pending: self
+                .pending
+                .as_ref()
+                .map(|(p, tally)| (p.relabel(map), tally.relabel(map))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -240,3 +240,14 @@ impl<V: Clone + PartialEq> Node<V> {
         }
     }
 }
+
+impl<V: Clone> crate::Relabel for Node<V> {
+    fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
+        Node {
+            config: self.config.relabel(map),
+            acceptor: self.acceptor.relabel(map),
+            proposer: self.proposer.relabel(map),
+            learner: self.learner.relabel(map),
+        }
+    }
+}

@@ -310,3 +310,24 @@ impl<V: Clone + PartialEq> Proposer<V> {
         self.pending.take().map(|p| p.request)
     }
 }
+impl<V: Clone> crate::Relabel for Proposer<V> {
+    fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
+        Proposer {
+            id: map(self.id),
+            quorums: self.quorums,
+            max_attempts: self.max_attempts,
+            seen: self.seen.relabel(map),
+            phase: self.phase.relabel(map),
+            pending: self.pending.as_ref().map(|p| Pending {
+                request: p.request,
+                op: p.op.clone(),
+                attempt: p.attempt,
+                uncertain: p
+                    .uncertain
+                    .iter()
+                    .map(|(proposal, outcome)| (proposal.relabel(map), outcome.clone()))
+                    .collect(),
+            }),
+        }
+    }
+}

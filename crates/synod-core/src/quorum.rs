@@ -168,6 +168,15 @@ impl Tally {
     }
 }
 
+impl crate::Relabel for Tally {
+    fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
+        Tally {
+            voters: self.voters.relabel(map),
+            needed: self.needed,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
