@@ -22,15 +22,25 @@ pub struct ClientHistory {
     tester: LinearizabilityTester<Thread, RegisterSpec>,
     /// Per client: its current epoch and the request it waits for.
     clients: Vec<(u8, Option<RequestId>)>,
+    /// Index of the first node that never receives requests. Constant over a run; kept here
+    /// because stateright's symmetry representative is a plain function of the state.
+    first_passive: u8,
 }
 
 impl ClientHistory {
-    /// An empty history for `clients` clients.
-    pub fn new(clients: usize) -> Self {
+    /// An empty history for `clients` clients, in a cluster whose nodes from index
+    /// `first_passive` on never receive requests.
+    pub fn new(clients: usize, first_passive: usize) -> Self {
         ClientHistory {
             tester: LinearizabilityTester::new(RegisterSpec::default()),
             clients: vec![(0, None); clients],
+            first_passive: first_passive as u8,
         }
+    }
+
+    /// Index of the first node that never receives requests (the interchangeable ones follow).
+    pub fn first_passive(&self) -> usize {
+        self.first_passive as usize
     }
 
     /// Whether the recorded history is linearizable.

@@ -135,7 +135,8 @@ struct CheckArgs {
     /// Checker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Symmetry reduction over interchangeable nodes (uses depth-first search).
+    /// Symmetry reduction over interchangeable nodes (uses depth-first search); also runs the
+    /// check without it and reports both state counts.
     #[arg(long)]
     symmetry: bool,
     /// Depth bound (a run that reaches it is INCOMPLETE).
@@ -269,6 +270,24 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
     let model = model::build(&cfg, protocol)?;
     let report = check::run(model.clone(), &options, |p| println!("progress   {p}"));
     println!("done       {}", report.progress);
+    if options.symmetry {
+        let plain = CheckOptions {
+            symmetry: false,
+            ..options.clone()
+        };
+        println!("comparing  the same check without symmetry reduction …");
+        let without = check::run(model.clone(), &plain, |p| println!("progress   {p}"));
+        println!(
+            "symmetry   {} unique states with reduction, {} without{}",
+            report.progress.unique,
+            without.progress.unique,
+            if without.exhaustive {
+                ""
+            } else {
+                " (that run did not finish)"
+            }
+        );
+    }
     println!(
         "explored   {}",
         if report.exhaustive {

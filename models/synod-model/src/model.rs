@@ -50,17 +50,20 @@ pub fn build<P: Protocol>(cfg: &ModelConfig, protocol: P) -> Result<SynodModel<P
         NetworkKind::UnorderedNonDuplicating => Network::new_unordered_nonduplicating([]),
         NetworkKind::Ordered => Network::new_ordered([]),
     };
-    let model = ActorModel::new(cfg.clone(), ClientHistory::new(cfg.client_count()))
-        .actors(actors)
-        .init_network(network)
-        .lossy_network(if cfg.explores_drops() {
-            LossyNetwork::Yes
-        } else {
-            LossyNetwork::No
-        })
-        .max_crashes(cfg.crashes)
-        .record_msg_out(ClientHistory::on_request)
-        .record_msg_in(ClientHistory::on_reply);
+    let model = ActorModel::new(
+        cfg.clone(),
+        ClientHistory::new(cfg.client_count(), cfg.proposer_count()),
+    )
+    .actors(actors)
+    .init_network(network)
+    .lossy_network(if cfg.explores_drops() {
+        LossyNetwork::Yes
+    } else {
+        LossyNetwork::No
+    })
+    .max_crashes(cfg.crashes)
+    .record_msg_out(ClientHistory::on_request)
+    .record_msg_in(ClientHistory::on_reply);
     Ok(SynodModel {
         cfg: cfg.clone(),
         actors: model,
