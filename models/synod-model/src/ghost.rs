@@ -37,16 +37,19 @@ pub struct Ghost {
     pub requests_seen: u64,
 }
 
+/// The acceptors of one proposal, each with whether it accepted after a restart.
+type Voters = Vec<(NodeId, bool)>;
+
 /// Who accepted what at which ballot, gathered from every node's ghost.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AcceptHistory {
-    votes: BTreeMap<(Ballot, Option<Value>), Vec<(NodeId, bool)>>,
+    votes: BTreeMap<(Ballot, Option<Value>), Voters>,
 }
 
 impl AcceptHistory {
     /// Gathers the records of `ghosts` (one per node, with its id).
     pub fn gather<'a>(ghosts: impl IntoIterator<Item = (NodeId, &'a Ghost)>) -> Self {
-        let mut votes: BTreeMap<_, Vec<(NodeId, bool)>> = BTreeMap::new();
+        let mut votes: BTreeMap<_, Voters> = BTreeMap::new();
         for (node, ghost) in ghosts {
             for r in &ghost.accepts {
                 let voters = votes.entry((r.ballot, r.value)).or_default();
