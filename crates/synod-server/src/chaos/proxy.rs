@@ -101,6 +101,8 @@ async fn accept(
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let Ok((inbound, _)) = listener.accept().await else {
+            // Out of file descriptors or similar: do not spin.
+            tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         if *fault.borrow() == LinkFault::Cut {
