@@ -231,61 +231,17 @@ pub fn listing<P: Protocol>(model: &SynodModel<P>, path: &Path<SystemState<P>, A
     out
 }
 
-fn s_val(v: &Option<Value>) -> Option<String> {
-    v.map(|c| c.to_string())
-}
-
-fn s_proposal(p: &Proposal<Value>) -> Proposal<String> {
-    Proposal {
-        ballot: p.ballot,
-        value: s_val(&p.value),
-    }
+fn to_s(c: Value) -> String {
+    c.to_string()
 }
 
 /// A protocol message with string values (the trace files' value type).
 pub fn s_msg(m: &Message<Value>) -> Message<String> {
-    match m {
-        Message::Prepare { ballot } => Message::Prepare { ballot: *ballot },
-        Message::Promise { ballot, accepted } => Message::Promise {
-            ballot: *ballot,
-            accepted: accepted.as_ref().map(s_proposal),
-        },
-        Message::Accept { ballot, value } => Message::Accept {
-            ballot: *ballot,
-            value: s_val(value),
-        },
-        Message::Accepted { ballot } => Message::Accepted { ballot: *ballot },
-        Message::Reject { ballot, promised } => Message::Reject {
-            ballot: *ballot,
-            promised: *promised,
-        },
-        Message::Commit { ballot, value } => Message::Commit {
-            ballot: *ballot,
-            value: s_val(value),
-        },
-    }
-}
-
-fn s_op(op: &Operation<Value>) -> Operation<String> {
-    match op {
-        Operation::ProposeOnce(v) => Operation::ProposeOnce(v.to_string()),
-        Operation::Put(v) => Operation::Put(v.to_string()),
-        Operation::Delete => Operation::Delete,
-        Operation::Cas { expected, new } => Operation::Cas {
-            expected: s_val(expected),
-            new: new.to_string(),
-        },
-        Operation::Read => Operation::Read,
-    }
+    m.clone().map_value(&to_s)
 }
 
 fn snapshot(n: &NodeState) -> TraceNodeState<String> {
-    let s = n.node.acceptor().state();
-    TraceNodeState {
-        promised: s.promised,
-        accepted: s.accepted.as_ref().map(s_proposal),
-        learned: n.node.learned().map(s_proposal),
-    }
+    TraceNodeState::of(&n.node).map_value(&to_s)
 }
 
 fn expect_node<P: Protocol>(after: &SystemState<P>, index: usize) -> Option<Expectation<String>> {
@@ -342,7 +298,7 @@ pub fn to_trace<P: Protocol>(
                         Step::Request {
                             node: node_id(d),
                             request: *request,
-                            op: s_op(op),
+                            op: op.clone().map_value(&to_s),
                         },
                         Some(d),
                     )),
