@@ -1,0 +1,108 @@
+//! Fuzz target: the HTTP API's request handling. The input is split into a method, a path and
+//! a body; the request is sent through the real axum router of a one-node cluster (so every
+//! well-formed operation completes locally). Any request must get an HTTP answer — never a
+//! panic, never a 500.
+
+#![no_main]
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use libfuzzer_sys::fuzz_target;
+use std::sync::{Arc, OnceLock};
+use synod_core::trace::TraceConfig;
+use synod_core::NodeId;
+use synod_server::api::{self, ApiConfig};
+use synod_server::replica::{Replica, ReplicaConfig};
+use synod_server::runtime::{self, RuntimeConfig};
+use synod_server::sim::disk::SimDisk;
+use synod_server::storage::Storage;
+use synod_server::transport::{self, TransportConfig};
+use tower::ServiceExt;
+
+struct Node {
+    rt: tokio::runtime::Runtime,
+    router: axum::Router,
+}
+
+fn node() -> &'static Node {
+    static NODE: OnceLock<Node> = OnceLock::new();
+    NODE.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let router = rt.block_on(async {
+            let id = NodeId(1);
+            let disk = SimDisk::new();
+            let storage = Storage::open_with_backend(
+                disk.backend(),
+                std::path::Path::new("fuzz"),
+                "fuzz",
+                id,
+                true,
+            )
+            .unwrap();
+            let config = ReplicaConfig {
+                cluster_id: "fuzz".into(),
+                node_id: id,
+                cluster: TraceConfig {
+                    nodes: vec![id],
+                    q1: 1,
+                    q2: 1,
+                    max_attempts: 3,
+                },
+                queue_limit: 64,
+                cache_limit: 1024,
+            };
+            let replica = Replica::with_storage(storage, config, Arc::default()).unwrap();
+            let peers = [(id, "127.0.0.1:9".parse().unwrap())].into_iter().collect();
+            let transport = TransportConfig::new("fuzz", id, peers);
+            let outbox = transport::start_outbound(&transport, replica.metrics().clone());
+            let handle = runtime::start(replica, outbox, RuntimeConfig::default());
+            let api = ApiConfig {
+                max_value: 1024,
+                max_key: 64,
+                ..ApiConfig::default()
+            };
+            api::router(id, api, handle)
+        });
+        Node { rt, router }
+    })
+}
+
+const METHODS: [Method; 6] = [
+    Method::GET,
+    Method::PUT,
+    Method::POST,
+    Method::DELETE,
+    Method::PATCH,
+    Method::HEAD,
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&m, rest)) = data.split_first() else {
+        return;
+    };
+    let split = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+    let (path, body) = rest.split_at(split);
+    let Ok(path) = std::str::from_utf8(path) else {
+        return;
+    };
+    let Ok(request) = Request::builder()
+        .method(METHODS[usize::from(m) % METHODS.len()].clone())
+        .uri(format!("/{}", path.trim_start_matches('/')))
+        .body(Body::from(body.get(1..).unwrap_or_default().to_vec()))
+    else {
+        return;
+    };
+    let node = node();
+    let response = node
+        .rt
+        .block_on(node.router.clone().oneshot(request))
+        .expect("the router is infallible");
+    assert_ne!(
+        response.status(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{path:?}"
+    );
+});
