@@ -44,6 +44,14 @@ fn register_two_clients() {
 }
 
 #[test]
+fn register_one_client_retrying_a_put() {
+    // Two rounds: a Put whose first attempt failed after phase 2 must not be applied twice
+    // (the proposer's "uncertain proposal" rule); linearizability catches a double apply.
+    let cfg = ModelConfig::register(3, parse_scripts("put:a").unwrap(), 2);
+    assert_eq!(check_all_pass(&cfg), 2_380);
+}
+
+#[test]
 fn register_two_clients_ordered_network() {
     let cfg = ModelConfig {
         network: NetworkKind::Ordered,
