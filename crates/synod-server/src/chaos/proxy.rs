@@ -206,6 +206,9 @@ mod tests {
             max_delay: Duration::ZERO,
         });
         a.send(Bytes::from_static(b"lost")).await.unwrap();
+        while proxy.stats.dropped.load(Ordering::Relaxed) < 1 {
+            tokio::task::yield_now().await;
+        }
         proxy.set(LinkFault::Up);
         a.send(Bytes::from_static(b"after")).await.unwrap();
         assert_eq!(&b.next().await.unwrap().unwrap()[..], b"after");
