@@ -1,0 +1,46 @@
+//! Accessors and edge cases the model cannot observe, written to kill mutants that the
+//! model-based mutation run missed (docs/model.md): `Proposer::request`, `Node::learner`, and
+//! `NodeSet::contains` at the id limit.
+
+use synod_core::{Config, Message, Node, NodeId, NodeSet, Operation, Output, RequestId};
+
+#[test]
+fn the_proposer_reports_its_request_and_the_node_its_learner() {
+    let members = [NodeId(1), NodeId(2), NodeId(3)];
+    let mut a = Node::<u8>::new(Config::new(NodeId(1), members).unwrap());
+    assert_eq!(a.proposer().request(), None);
+    let out = a.on_request(RequestId(9), Operation::Put(7));
+    assert_eq!(
+        a.proposer().request(),
+        Some((RequestId(9), &Operation::Put(7)))
+    );
+    let ballot = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Broadcast {
+                msg: Message::Prepare { ballot },
+            } => Some(*ballot),
+            _ => None,
+        })
+        .unwrap();
+    a.on_message(
+        NodeId(2),
+        Message::Promise {
+            ballot,
+            accepted: None,
+        },
+    );
+    a.on_message(NodeId(2), Message::Accepted { ballot });
+    assert!(a.learned().is_some());
+    assert_eq!(a.learner().learned(), a.learned());
+    assert_eq!(a.proposer().request(), None, "the request is complete");
+}
+
+#[test]
+fn ids_at_the_limit_are_never_members() {
+    let all: NodeSet = (0..NodeId::LIMIT).map(NodeId).collect();
+    assert_eq!(all.len(), NodeId::LIMIT as usize);
+    assert!(all.contains(NodeId(NodeId::LIMIT - 1)));
+    assert!(!all.contains(NodeId(NodeId::LIMIT)));
+    assert!(!NodeSet::EMPTY.contains(NodeId(u8::MAX)));
+}
