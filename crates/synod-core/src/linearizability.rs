@@ -40,9 +40,13 @@ pub struct Event<V> {
     pub status: Status<V>,
 }
 
-/// Why a history is not linearizable.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("not linearizable: no order of the {events} operations explains them; the search got at most {deepest} operations in (explored {explored} configurations)")]
+/// Configurations the search may cache before it gives up as inconclusive (a few hundred MB at
+/// most for histories of thousands of operations per key).
+pub const SEARCH_LIMIT: usize = 2_000_000;
+
+/// Why a history could not be shown linearizable: either no order explains it (`complete`), or
+/// the search hit its bound first (`!complete`: inconclusive, never reported as a pass).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
     /// Operations considered (failed ones excluded).
     pub events: usize,
@@ -50,7 +54,22 @@ pub struct Violation {
     pub deepest: usize,
     /// Configurations explored.
     pub explored: usize,
+    /// Whether the search was exhaustive. `false`: it stopped at its bound, so the history is
+    /// neither proven linearizable nor proven not to be.
+    pub complete: bool,
 }
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.complete {
+            write!(f, "not linearizable: no order of the {} operations explains them; the search got at most {} operations in (explored {} configurations)", self.events, self.deepest, self.explored)
+        } else {
+            write!(f, "inconclusive: the linearizability search stopped at its bound of {} configurations on {} operations (deepest {})", self.explored, self.events, self.deepest)
+        }
+    }
+}
+
+impl std::error::Error for Violation {}
 
 /// Every value some operation reported or compared against.
 fn observed_values<V: Eq + Hash>(history: &[Event<V>]) -> HashSet<&V> {
@@ -106,8 +125,16 @@ struct Entry {
 
 const HEAD: usize = 0;
 
-/// Checks that `history` (one register) is linearizable.
+/// Checks that `history` (one register) is linearizable, within [`SEARCH_LIMIT`].
 pub fn check<V: Clone + Eq + Hash>(history: &[Event<V>]) -> Result<(), Violation> {
+    check_within(history, SEARCH_LIMIT)
+}
+
+/// [`check`] with an explicit bound on the configurations the search may cache.
+pub fn check_within<V: Clone + Eq + Hash>(
+    history: &[Event<V>],
+    limit: usize,
+) -> Result<(), Violation> {
     let observed = observed_values(history);
     let events: Vec<&Event<V>> = history
         .iter()
@@ -216,6 +243,14 @@ pub fn check<V: Clone + Eq + Hash>(history: &[Event<V>]) -> Result<(), Violation
             if matches {
                 linearized[i / 64] |= 1 << (i % 64);
                 if cache.insert((linearized.clone(), next_state.clone())) {
+                    if cache.len() > limit {
+                        return Err(Violation {
+                            events: n,
+                            deepest,
+                            explored: cache.len(),
+                            complete: false,
+                        });
+                    }
                     stack.push((cursor, state.clone()));
                     state = next_state;
                     deepest = deepest.max(stack.len());
@@ -233,6 +268,7 @@ pub fn check<V: Clone + Eq + Hash>(history: &[Event<V>]) -> Result<(), Violation
                     events: n,
                     deepest,
                     explored: cache.len(),
+                    complete: true,
                 });
             };
             let i = entries[call].event;
@@ -263,6 +299,22 @@ mod tests {
 
     fn read(call: u64, ret: u64, value: Option<u8>) -> Event<u8> {
         ev(Operation::Read, call, ret, Outcome::Read { value })
+    }
+
+    #[test]
+    fn a_search_that_hits_its_bound_is_inconclusive_not_a_pass() {
+        // Twelve concurrent puts that all claim to have found the register empty: only one can
+        // have. Proving that takes more configurations than a bound of 10 allows.
+        let h: Vec<Event<u8>> = (0..12u8).map(|v| put(v, 0, 100, None)).collect();
+        let err = check_within(&h, 10).unwrap_err();
+        assert!(!err.complete);
+        assert!(err.to_string().starts_with("inconclusive"), "{err}");
+        let err = check(&h).unwrap_err();
+        assert!(
+            err.complete,
+            "with the default bound the violation is proven"
+        );
+        assert!(err.to_string().starts_with("not linearizable"), "{err}");
     }
 
     #[test]
