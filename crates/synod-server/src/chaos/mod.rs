@@ -126,11 +126,12 @@ const FINAL_READS: Duration = Duration::from_secs(60);
 /// Runs the chaos test described by `config`.
 pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
     let started = Instant::now();
-    let temp = tempfile::Builder::new().prefix("synod-chaos-").tempdir()?;
-    let root = config
-        .data_root
-        .clone()
-        .unwrap_or_else(|| temp.path().to_owned());
+    // Kept unless the run passes: the nodes' data and logs are what explains a failure.
+    let temp = tempfile::Builder::new()
+        .prefix("synod-chaos-")
+        .tempdir()?
+        .keep();
+    let root = config.data_root.clone().unwrap_or_else(|| temp.clone());
     std::fs::create_dir_all(&root)?;
     let history_path = config
         .history
@@ -146,7 +147,7 @@ pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
         config.seed,
     )
     .await
-    .context("starting the cluster")?;
+    .with_context(|| format!("starting the cluster (logs in {})", root.display()))?;
     let endpoints: Vec<String> = cluster.nodes.iter().map(|n| n.http.clone()).collect();
 
     let origin = Instant::now();
@@ -168,7 +169,8 @@ pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
     for task in tasks {
         records.extend(task.await.context("a client task failed")??);
     }
-    let nemesis = nemesis.context("the nemesis failed")?;
+    let nemesis =
+        nemesis.with_context(|| format!("the nemesis failed (logs in {})", root.display()))?;
 
     // Heal everything and restart every node from its disk.
     cluster.heal_links();
@@ -192,9 +194,8 @@ pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
         )
     });
     let passed = verdict.linearizable() && unread_keys.is_empty();
-    if config.data_root.is_none() && !(passed && config.history.is_some()) {
-        // Keep the nodes' data and logs (and the history, if it is in there) for inspection.
-        let _ = temp.keep();
+    if config.data_root.is_some() || (passed && config.history.is_some()) {
+        let _ = std::fs::remove_dir_all(&temp);
     }
     Ok(ChaosReport {
         operations: records.len(),

@@ -42,8 +42,9 @@ pub async fn run(
         tokio::time::sleep(pause(rng, 100, 500)).await;
         let episode = rng.gen_range(0..4);
         let mut killed = Vec::new();
-        if episode == 0 || episode == 3 {
-            let victims = rng.gen_range(1..=(n - 1) / 2);
+        let minority = (n - 1) / 2;
+        if (episode == 0 || episode == 3) && minority > 0 {
+            let victims = rng.gen_range(1..=minority);
             for &id in ids.choose_multiple(rng, usize::from(victims)) {
                 cluster.kill(id).await?;
                 killed.push(id);
