@@ -12,6 +12,7 @@
 //! * [`counterexample`] — renders a path as a message-sequence listing and a core trace.
 //! * [`symmetry`] — symmetry reduction over interchangeable nodes.
 //! * [`bugs`] — three buggy test doubles that the checker must catch.
+//! * [`trace_export`] — model paths as trace files; [`step_outputs`] — a step's core outputs.
 
 pub mod actor;
 pub mod bugs;
@@ -26,7 +27,9 @@ pub mod properties;
 pub mod protocol;
 pub mod register_spec;
 pub mod script;
+pub mod step_outputs;
 pub mod symmetry;
+pub mod trace_export;
 
 pub use config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
 pub use protocol::{Correct, Protocol};

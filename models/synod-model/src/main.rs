@@ -50,6 +50,23 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         depth: usize,
     },
+    /// Trace files: export model paths (`traces export`), validate files (`trace check`).
+    #[command(alias = "trace")]
+    Traces {
+        #[command(subcommand)]
+        action: TracesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TracesCommand {
+    /// Write one trace per reachability target and counterexample of the export configurations
+    /// (deterministic: the same bytes every run).
+    Export {
+        /// The directory to write into.
+        #[arg(long, default_value = "models/traces")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -200,6 +217,7 @@ fn run() -> Result<u8> {
     let bug = match &cli.command {
         Command::Check(a) => a.model.bug,
         Command::Explore { model, .. } | Command::Simulate { model, .. } => model.bug,
+        Command::Traces { action } => return traces_command(action),
     };
     match bug {
         BugArg::None => dispatch(cli, Correct),
@@ -227,6 +245,20 @@ fn dispatch<P: Protocol>(cli: Cli, protocol: P) -> Result<u8> {
             runs,
             depth,
         } => simulate_command(m, protocol, seed, runs, depth),
+        Command::Traces { action } => traces_command(&action),
+    }
+}
+
+fn traces_command(action: &TracesCommand) -> Result<u8> {
+    match action {
+        TracesCommand::Export { out } => {
+            let written = synod_model::trace_export::export_to(out)?;
+            for file in &written {
+                println!("wrote {}", file.display());
+            }
+            println!("{} traces exported to {}", written.len(), out.display());
+            Ok(0)
+        }
     }
 }
 
