@@ -12,7 +12,7 @@
 //! * [`counterexample`] — renders a path as a message-sequence listing and a core trace.
 //! * [`symmetry`] — symmetry reduction over interchangeable nodes.
 //! * [`bugs`] — three buggy test doubles that the checker must catch.
-//! * [`trace_export`] — model paths as trace files; [`step_outputs`] — a step's core outputs.
+//! * [`trace_export`] — model paths as trace files; [`trace_check`] — trace files replayed in the model; [`step_outputs`] — a step's core outputs.
 
 pub mod actor;
 pub mod bugs;
@@ -29,6 +29,7 @@ pub mod register_spec;
 pub mod script;
 pub mod step_outputs;
 pub mod symmetry;
+pub mod trace_check;
 pub mod trace_export;
 
 pub use config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};

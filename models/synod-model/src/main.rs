@@ -67,6 +67,13 @@ enum TracesCommand {
         #[arg(long, default_value = "models/traces")]
         out: PathBuf,
     },
+    /// Replay trace files in the model step by step; names the first step that diverges
+    /// (exit 1), 3 if a file cannot be read or expressed in the model.
+    Check {
+        /// Trace files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -258,6 +265,24 @@ fn traces_command(action: &TracesCommand) -> Result<u8> {
             }
             println!("{} traces exported to {}", written.len(), out.display());
             Ok(0)
+        }
+        TracesCommand::Check { files } => {
+            let mut code = 0;
+            for file in files {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let trace = synod_core::trace::Trace::<String>::from_json(&text)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                match synod_model::trace_check::check_trace(&trace) {
+                    Ok(steps) => println!("OK        {} ({steps} steps)", file.display()),
+                    Err(synod_model::trace_check::CheckError::Diverged(d)) => {
+                        println!("DIVERGES  {}: {d}", file.display());
+                        code = 1;
+                    }
+                    Err(e) => bail!("{}: {e}", file.display()),
+                }
+            }
+            Ok(code)
         }
     }
 }

@@ -1,0 +1,91 @@
+//! `trace check`: every committed trace replays in the model, and a tampered trace is reported
+//! at the step that was tampered with (an altered expectation, and a message that was never sent).
+
+use std::path::PathBuf;
+use synod_core::trace::Trace;
+use synod_core::{Ballot, Message, NodeId};
+use synod_model::trace_check::{check_trace, CheckError};
+
+fn traces_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../traces")
+}
+
+fn load(name: &str) -> Trace<String> {
+    let text = std::fs::read_to_string(traces_dir().join(name)).unwrap();
+    Trace::from_json(&text).unwrap()
+}
+
+const SAMPLE: &str = "consensus-3n-2p--minority-value-recovered.json";
+
+#[test]
+fn every_exported_trace_validates_in_the_model() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(traces_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.contains("--") {
+            continue; // hand-written traces are checked by their own test
+        }
+        let trace = load(&name);
+        match check_trace(&trace) {
+            Ok(steps) => assert_eq!(steps, trace.steps.len()),
+            Err(e) => panic!("{name}: {e}"),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 12, "only {checked} exported traces");
+}
+
+#[test]
+fn an_altered_node_expectation_is_reported_at_its_step() {
+    let mut trace = load(SAMPLE);
+    let step = 4;
+    let expect = trace.steps[step].expect.as_mut().unwrap();
+    let (id, state) = expect.nodes.iter_mut().next().unwrap();
+    let id = *id;
+    state.promised = Ballot::new(7, NodeId(3));
+    match check_trace(&trace) {
+        Err(CheckError::Diverged(d)) => {
+            assert_eq!(d.step, step, "{d}");
+            assert_eq!(d.what, format!("state of node {id}"), "{d}");
+            assert!(d.expected.contains("round: 7"), "{d}");
+        }
+        other => panic!("expected a divergence at step {step}, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_altered_output_is_reported_at_its_step() {
+    let mut trace = load(SAMPLE);
+    let step = 3;
+    trace.steps[step].expect.as_mut().unwrap().outputs = Some(Vec::new());
+    match check_trace(&trace) {
+        Err(CheckError::Diverged(d)) => {
+            assert_eq!(d.step, step, "{d}");
+            assert_eq!(d.what, "outputs", "{d}");
+        }
+        other => panic!("expected a divergence at step {step}, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_message_never_sent_is_not_an_enabled_step() {
+    let mut trace = load(SAMPLE);
+    let step = trace
+        .steps
+        .iter()
+        .position(|s| matches!(s.step, synod_core::trace::Step::Deliver { .. }))
+        .unwrap();
+    if let synod_core::trace::Step::Deliver { msg, .. } = &mut trace.steps[step].step {
+        *msg = Message::Prepare {
+            ballot: Ballot::new(9, NodeId(1)),
+        };
+    }
+    match check_trace(&trace) {
+        Err(CheckError::Diverged(d)) => {
+            assert_eq!(d.step, step, "{d}");
+            assert!(d.actual.contains("not enabled"), "{d}");
+        }
+        other => panic!("expected a divergence at step {step}, got {other:?}"),
+    }
+}
