@@ -14,6 +14,8 @@ pub fn chaos(args: &[&str]) -> (bool, String, Vec<history::Record>) {
         .args(args)
         .arg("--history")
         .arg(&path)
+        .arg("--data-root")
+        .arg(tmp.path().join("data"))
         .env("SYNOD_LOG", "error")
         .output()
         .expect("run synod chaos");
