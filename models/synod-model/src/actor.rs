@@ -265,11 +265,18 @@ impl<P: Protocol> Actor for SynodActor<P> {
                 ActorState::Node(state)
             }
             SynodActor::Client { index, server, ops } => {
+                // An idle client (empty script) sends nothing.
+                let Some(first) = ops.first() else {
+                    return ActorState::Client(ClientState {
+                        sent: 0,
+                        answered: 0,
+                    });
+                };
                 o.send(
                     *server,
                     ModelMsg::Request {
                         request: request_id(*index, 0),
-                        op: ops[0].clone(),
+                        op: first.clone(),
                     },
                 );
                 ActorState::Client(ClientState {

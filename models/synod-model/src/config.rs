@@ -146,8 +146,11 @@ impl ModelConfig {
             });
         }
         if let Mode::Register { scripts } = &self.mode {
+            // An empty script is an idle client (so that trace checking can place clients at
+            // any node); at least one client must have something to do.
+            let idle = scripts.iter().all(|s| s.is_empty());
             for (client, script) in scripts.iter().enumerate() {
-                if script.is_empty() || script.len() > MAX_SCRIPT_LEN {
+                if (idle && script.is_empty()) || script.len() > MAX_SCRIPT_LEN {
                     return Err(ConfigError::Script {
                         client,
                         max: MAX_SCRIPT_LEN,

@@ -15,7 +15,7 @@
 use crate::actor::{ActorState, PROPOSE_REQUEST};
 use crate::check::Action;
 use crate::config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
-use crate::message::{request_owner, ModelMsg};
+use crate::message::{request_id, ModelMsg};
 use crate::model::build;
 use crate::properties::{SynodModel, SystemState};
 use crate::step_outputs::{initial_request_outputs, step_outputs};
@@ -149,10 +149,14 @@ fn to_model_msg(values: &Values, msg: &Message<String>) -> Result<Message<Value>
     }
 }
 
+/// Trace request ids (per node) → the model clients' request ids.
+type RequestIds = BTreeMap<(NodeId, synod_core::RequestId), synod_core::RequestId>;
+
 /// The model configuration and the number of leading initial-request steps for `trace`.
 fn derive_config(
     trace: &Trace<String>,
     values: &Values,
+    ids: &mut RequestIds,
 ) -> Result<(ModelConfig, usize), CheckError> {
     let nodes = trace.config.nodes.len();
     if trace
@@ -193,28 +197,20 @@ fn derive_config(
             requests.len(),
         )
     } else {
-        let mut scripts: Vec<Vec<Operation<Value>>> = Vec::new();
+        // Client i sits at node i + 1; its k-th request gets the model's id for (i, k).
+        let mut scripts: Vec<Vec<Operation<Value>>> = vec![Vec::new(); nodes];
         for (_, node, request, op) in &requests {
-            let Some((client, seq)) = request_owner(*request) else {
+            let client = node.0 as usize - 1;
+            let model_id = request_id(client, scripts[client].len());
+            if ids.insert((*node, *request), model_id).is_some() {
                 return Err(CheckError::Unsupported(format!(
-                    "request {request:?} at node {node} is neither an initial ProposeOnce nor a model client's request"
-                )));
-            };
-            if client + 1 != node.0 as usize {
-                return Err(CheckError::Unsupported(format!(
-                    "request {request:?} comes from client {} but is sent to node {node}",
-                    client + 1
-                )));
-            }
-            if scripts.len() <= client {
-                scripts.resize(client + 1, Vec::new());
-            }
-            if scripts[client].len() != seq {
-                return Err(CheckError::Unsupported(format!(
-                    "request {request:?} is out of order for its client"
+                    "request {request:?} is sent to node {node} twice"
                 )));
             }
             scripts[client].push(to_model_op(values, op)?);
+        }
+        while scripts.last().is_some_and(|s| s.is_empty()) {
+            scripts.pop();
         }
         (Mode::Register { scripts }, 0)
     };
@@ -253,22 +249,20 @@ fn actor(id: NodeId) -> Id {
 fn action_of(
     cfg: &ModelConfig,
     values: &Values,
+    ids: &RequestIds,
     step: &Step<String>,
 ) -> Result<Action, CheckError> {
     Ok(match step {
-        Step::Request { node, request, op } => {
-            let (client, _) = request_owner(*request).ok_or_else(|| {
-                CheckError::Unsupported(format!("request {request:?} is not a client's"))
-            })?;
-            ActorModelAction::Deliver {
-                src: Id::from(cfg.nodes + client),
-                dst: actor(*node),
-                msg: ModelMsg::Request {
-                    request: *request,
-                    op: to_model_op(values, op)?,
-                },
-            }
-        }
+        Step::Request { node, request, op } => ActorModelAction::Deliver {
+            src: Id::from(cfg.nodes + node.0 as usize - 1),
+            dst: actor(*node),
+            msg: ModelMsg::Request {
+                request: *ids.get(&(*node, *request)).ok_or_else(|| {
+                    CheckError::Unsupported(format!("request {request:?} is not a client's"))
+                })?,
+                op: to_model_op(values, op)?,
+            },
+        },
         Step::Deliver { from, to, msg } => ActorModelAction::Deliver {
             src: actor(*from),
             dst: actor(*to),
@@ -317,6 +311,7 @@ fn compare(
     step: usize,
     note: &str,
     values: &Values,
+    back: &BTreeMap<synod_core::RequestId, synod_core::RequestId>,
     expect: &Expectation<String>,
     outputs: Option<Vec<Output<Value>>>,
     state: &S,
@@ -332,8 +327,17 @@ fn compare(
     };
     let to_s = |c: Value| values.trace(c);
     if let Some(expected) = &expect.outputs {
-        let actual: Option<Vec<Output<String>>> =
-            outputs.map(|o| o.into_iter().map(|o| o.map_value(&to_s)).collect());
+        let actual: Option<Vec<Output<String>>> = outputs.map(|o| {
+            o.into_iter()
+                .map(|o| match o.map_value(&to_s) {
+                    Output::Reply { request, result } => Output::Reply {
+                        request: back.get(&request).copied().unwrap_or(request),
+                        result,
+                    },
+                    other => other,
+                })
+                .collect()
+        });
         if actual.as_ref() != Some(expected) {
             return Err(diverged(
                 "outputs".into(),
@@ -375,14 +379,16 @@ pub fn check_trace(trace: &Trace<String>) -> Result<usize, CheckError> {
             }
         }
     }
-    let (cfg, leading) = derive_config(trace, &values)?;
+    let mut ids = RequestIds::new();
+    let (cfg, leading) = derive_config(trace, &values, &mut ids)?;
+    let back: BTreeMap<_, _> = ids.iter().map(|(k, m)| (*m, k.1)).collect();
     let model = build(&cfg, Correct)?;
     let mut state = model.init_states().remove(0);
     for (index, ts) in trace.steps.iter().enumerate() {
         let outputs = if index < leading {
             initial_request_outputs(&model, index)
         } else {
-            let action = action_of(&cfg, &values, &ts.step)?;
+            let action = action_of(&cfg, &values, &ids, &ts.step)?;
             let mut next = take(&model, &state, &action);
             if let (
                 None,
@@ -412,7 +418,7 @@ pub fn check_trace(trace: &Trace<String>) -> Result<usize, CheckError> {
             outputs
         };
         if let Some(expect) = &ts.expect {
-            compare(index, &ts.note, &values, expect, outputs, &state)?;
+            compare(index, &ts.note, &values, &back, expect, outputs, &state)?;
         }
     }
     Ok(trace.steps.len())

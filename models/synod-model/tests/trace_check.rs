@@ -89,3 +89,30 @@ fn a_message_never_sent_is_not_an_enabled_step() {
         other => panic!("expected a divergence at step {step}, got {other:?}"),
     }
 }
+
+#[test]
+fn the_seeds_hand_written_trace_validates_in_the_model() {
+    // SEED.md's T1-T8: requests at nodes 1, 5 and 3 (Cyrene's "carol" only at T8, as [3,c]),
+    // string values, drops, two crash-restarts, and the node-state table after each of T1-T8.
+    let trace = load("seed-athens-elanor.json");
+    assert_eq!(check_trace(&trace).unwrap(), trace.steps.len());
+}
+
+#[test]
+fn an_altered_seed_table_is_reported_at_its_step() {
+    let mut trace = load("seed-athens-elanor.json");
+    let t4 = trace
+        .steps
+        .iter()
+        .position(|s| s.note.starts_with("T4"))
+        .expect("T4 is annotated");
+    let expect = trace.steps[t4].expect.as_mut().unwrap();
+    expect.nodes.get_mut(&NodeId(3)).unwrap().promised = Ballot::new(1, NodeId(1));
+    match check_trace(&trace) {
+        Err(CheckError::Diverged(d)) => {
+            assert_eq!(d.step, t4, "{d}");
+            assert_eq!(d.what, "state of node 3", "{d}");
+        }
+        other => panic!("expected a divergence at step {t4}, got {other:?}"),
+    }
+}
