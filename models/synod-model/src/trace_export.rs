@@ -35,7 +35,7 @@ pub type ExportState = SystemState<Correct>;
 
 /// Path facts a state alone does not show, accumulated along the search path.
 pub mod flags {
-    /// A message was lost (a `Drop` step).
+    /// A proposer's `Prepare` or `Accept` was lost (a `Drop` step) before any value was chosen.
     pub const DROP: u8 = 1;
     /// A `Reject` was delivered.
     pub const REJECT: u8 = 2;
@@ -277,7 +277,7 @@ pub fn export_configs() -> Vec<ExportConfig> {
             },
             targets: vec![scenario(
                 "message-lost",
-                "message loss: a message is lost and the proposer still gets its value chosen and replies",
+                "message loss: a Prepare or Accept is lost, and the proposer still gets its value chosen through the other acceptor and replies",
                 flags::DROP,
                 lost_then_replied,
             )],
@@ -362,7 +362,14 @@ pub fn export_configs() -> Vec<ExportConfig> {
 /// The path facts after `action` was taken in `before`.
 pub fn step_flags(model: &ExportModel, before: &ExportState, action: &Action, f: u8) -> u8 {
     match action {
-        ActorModelAction::Drop(_) => f | flags::DROP,
+        ActorModelAction::Drop(env)
+            if matches!(
+                env.msg,
+                ModelMsg::Peer(Message::Prepare { .. } | Message::Accept { .. })
+            ) && !value_chosen(model, before) =>
+        {
+            f | flags::DROP
+        }
         ActorModelAction::Deliver {
             msg: ModelMsg::Peer(Message::Reject { .. }),
             ..
