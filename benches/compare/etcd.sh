@@ -15,6 +15,7 @@
 #   ROUTE=key             `synod bench --route` for both systems: key k goes to endpoint k mod 3
 #                         (no dueling Synod proposers on one key; etcd forwards to its leader anyway)
 #   OUT=bench-results     directory for the JSON reports
+#   SYNOD_BIN=path        use this synod binary instead of building one (cargo build --release)
 set -euo pipefail
 
 CLIENTS=${CLIENTS:-"1 16 64"}
@@ -37,8 +38,12 @@ if ! command -v etcd >/dev/null; then
 fi
 echo "etcd: $(etcd --version | head -1)" >&2
 
-cargo build --release -p synod-server --bin synod --manifest-path "$here/Cargo.toml" >&2
-synod="${CARGO_TARGET_DIR:-$here/target}/release/synod"
+if [ -n "${SYNOD_BIN:-}" ]; then
+  synod=$SYNOD_BIN
+else
+  cargo build --release -p synod-server --bin synod --manifest-path "$here/Cargo.toml" >&2
+  synod="${CARGO_TARGET_DIR:-$here/target}/release/synod"
+fi
 
 mkdir -p "$OUT"
 data=$(mktemp -d "$BENCH_ROOT/synod-vs-etcd.XXXXXX")
