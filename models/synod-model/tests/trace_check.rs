@@ -116,3 +116,27 @@ fn an_altered_seed_table_is_reported_at_its_step() {
         other => panic!("expected a divergence at step {t4}, got {other:?}"),
     }
 }
+
+#[test]
+fn the_cli_names_the_divergent_step_and_exits_1() {
+    let mut trace = load(SAMPLE);
+    let expect = trace.steps[4].expect.as_mut().unwrap();
+    expect.nodes.values_mut().next().unwrap().promised = Ballot::new(7, NodeId(3));
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tampered-trace.json");
+    std::fs::write(&file, trace.to_json()).unwrap();
+    let bin = env!("CARGO_BIN_EXE_synod-model");
+    let good = std::process::Command::new(bin)
+        .args(["trace", "check"])
+        .arg(traces_dir().join(SAMPLE))
+        .output()
+        .unwrap();
+    assert_eq!(good.status.code(), Some(0));
+    let bad = std::process::Command::new(bin)
+        .args(["trace", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("diverges at step 4"), "{stdout}");
+}
