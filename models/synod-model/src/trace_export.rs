@@ -526,6 +526,11 @@ pub fn minimise(model: &ExportModel, goal: &Goal, actions: Vec<Action>) -> Vec<A
     })
 }
 
+/// Whether `actions` replay and reach `goal` at their end.
+pub fn reaches(model: &ExportModel, goal: &Goal, actions: &[Action]) -> bool {
+    replay(model, actions).is_some_and(|(s, f)| reached(model, goal, &s, f & mask(goal)))
+}
+
 /// Drops single steps while the rest still replays and `end` holds at its final state.
 fn minimise_by(
     model: &ExportModel,

@@ -64,3 +64,31 @@ fn every_configuration_has_a_target_and_names_are_unique() {
         }
     }
 }
+
+#[test]
+fn minimised_paths_reach_their_target_and_no_single_step_can_be_dropped() {
+    use synod_model::trace_export::{minimise, reaches, search, Found};
+    use synod_model::{model, Correct};
+    for ec in export_configs().into_iter().take(3) {
+        let m = model::build(&ec.cfg, Correct).unwrap();
+        for t in &ec.targets {
+            let Ok(Found::Target(path)) = search(&m, &t.goal) else {
+                panic!("{} {}: no path", ec.name, t.name);
+            };
+            assert!(reaches(&m, &t.goal, &path));
+            let min = minimise(&m, &t.goal, path.clone());
+            assert!(min.len() <= path.len());
+            assert!(reaches(&m, &t.goal, &min), "{} {}", ec.name, t.name);
+            for i in 0..min.len() {
+                let mut shorter = min.clone();
+                shorter.remove(i);
+                assert!(
+                    !reaches(&m, &t.goal, &shorter),
+                    "{} {}: step {i} is removable",
+                    ec.name,
+                    t.name
+                );
+            }
+        }
+    }
+}
