@@ -157,6 +157,63 @@ impl<V: Clone + PartialEq> NodeState<V> {
     }
 }
 
+/// Where a replay of a trace (in the model, or on the production replica) first differed from
+/// the trace: the trace, the step, what was compared, expected and actual.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// The trace's name.
+    pub trace: String,
+    /// The step's index (0-based).
+    pub step: usize,
+    /// The step's note, if any.
+    pub note: String,
+    /// What was compared.
+    pub what: String,
+    /// What the trace says.
+    pub expected: String,
+    /// What the replay did.
+    pub actual: String,
+}
+
+impl Divergence {
+    /// A divergence at `step` of `trace` (its name and the step's note are filled in).
+    pub fn at<V>(
+        trace: &Trace<V>,
+        step: usize,
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+    ) -> Self {
+        Divergence {
+            trace: trace.name.clone(),
+            step,
+            note: trace
+                .steps
+                .get(step)
+                .map(|s| s.note.clone())
+                .unwrap_or_default(),
+            what: what.into(),
+            expected: expected.into(),
+            actual: actual.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let note = if self.note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.note)
+        };
+        write!(
+            f,
+            "trace {} diverges at step {}{note}: {}\n  expected: {}\n  actual:   {}",
+            self.trace, self.step, self.what, self.expected, self.actual
+        )
+    }
+}
+
 /// Why a trace file could not be read.
 #[derive(Debug, Error)]
 pub enum TraceError {

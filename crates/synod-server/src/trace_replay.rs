@@ -17,48 +17,12 @@ use bytes::Bytes;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use synod_core::trace::{Expectation, NodeState, Step, Trace, TraceError};
+use synod_core::trace::{Divergence, Expectation, NodeState, Step, Trace, TraceError};
 use synod_core::{Message, NodeId, Output};
 use thiserror::Error;
 
 /// The key a trace's register lives under.
 pub const TRACE_KEY: &[u8] = b"trace";
-
-/// Where a replay first differed from its trace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Divergence {
-    /// The trace's name.
-    pub trace: String,
-    /// The step's index (0-based) in the trace.
-    pub step: usize,
-    /// The step's note, if any.
-    pub note: String,
-    /// What was compared.
-    pub what: String,
-    /// What the trace expects.
-    pub expected: String,
-    /// What the replica did.
-    pub actual: String,
-}
-
-impl std::fmt::Display for Divergence {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "trace {} diverges at step {}{}: {}\n  expected: {}\n  actual:   {}",
-            self.trace,
-            self.step,
-            if self.note.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", self.note)
-            },
-            self.what,
-            self.expected,
-            self.actual
-        )
-    }
-}
 
 /// Why a replay failed.
 #[derive(Debug, Error)]
@@ -184,14 +148,9 @@ impl Replay<'_> {
         expected: impl Into<String>,
         actual: impl Into<String>,
     ) -> ReplayError {
-        ReplayError::Diverged(Box::new(Divergence {
-            trace: self.trace.name.clone(),
-            step,
-            note: self.trace.steps[step].note.clone(),
-            what: what.into(),
-            expected: expected.into(),
-            actual: actual.into(),
-        }))
+        ReplayError::Diverged(Box::new(Divergence::at(
+            self.trace, step, what, expected, actual,
+        )))
     }
 
     /// Runs one step and returns the core outputs it produced (as trace values).

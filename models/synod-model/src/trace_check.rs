@@ -23,39 +23,9 @@ use crate::Correct;
 use stateright::actor::{ActorModelAction, Envelope, Id};
 use stateright::Model;
 use std::collections::BTreeMap;
-use synod_core::trace::{Expectation, NodeState as TraceNodeState, Step, Trace};
+use synod_core::trace::{Divergence, Expectation, NodeState as TraceNodeState, Step, Trace};
 use synod_core::{Message, NodeId, Operation, Output};
 use thiserror::Error;
-
-/// Where the model first disagreed with a trace.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Divergence {
-    /// The step's index (0-based).
-    pub step: usize,
-    /// The step's note.
-    pub note: String,
-    /// What was compared.
-    pub what: String,
-    /// What the trace says.
-    pub expected: String,
-    /// What the model did.
-    pub actual: String,
-}
-
-impl std::fmt::Display for Divergence {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let note = if self.note.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", self.note)
-        };
-        write!(
-            f,
-            "diverges at step {}{note}: {}\n  expected: {}\n  actual:   {}",
-            self.step, self.what, self.expected, self.actual
-        )
-    }
-}
 
 /// Why a trace could not be validated.
 #[derive(Debug, Error)]
@@ -308,8 +278,8 @@ fn deliver_replies(model: &M, state: &S, client: Id) -> Option<S> {
 }
 
 fn compare(
+    trace: &Trace<String>,
     step: usize,
-    note: &str,
     values: &Values,
     back: &BTreeMap<synod_core::RequestId, synod_core::RequestId>,
     expect: &Expectation<String>,
@@ -317,13 +287,9 @@ fn compare(
     state: &S,
 ) -> Result<(), CheckError> {
     let diverged = |what: String, expected: String, actual: String| {
-        CheckError::Diverged(Box::new(Divergence {
-            step,
-            note: note.to_string(),
-            what,
-            expected,
-            actual,
-        }))
+        CheckError::Diverged(Box::new(Divergence::at(
+            trace, step, what, expected, actual,
+        )))
     };
     let to_s = |c: Value| values.trace(c);
     if let Some(expected) = &expect.outputs {
@@ -405,20 +371,20 @@ pub fn check_trace(trace: &Trace<String>) -> Result<usize, CheckError> {
                 }
             }
             let Some(next) = next else {
-                return Err(CheckError::Diverged(Box::new(Divergence {
-                    step: index,
-                    note: ts.note.clone(),
-                    what: "step".into(),
-                    expected: format!("{:?} to be an enabled action of the model", ts.step),
-                    actual: "not enabled (message not in flight, timer not set, node crashed, crash budget spent, or a no-op)".into(),
-                })));
+                return Err(CheckError::Diverged(Box::new(Divergence::at(
+                    trace,
+                    index,
+                    "step",
+                    format!("{:?} to be an enabled action of the model", ts.step),
+                    "not enabled (message not in flight, timer not set, node crashed, crash budget spent, or a no-op)",
+                ))));
             };
             let outputs = step_outputs(&model, &state, &action);
             state = next;
             outputs
         };
         if let Some(expect) = &ts.expect {
-            compare(index, &ts.note, &values, &back, expect, outputs, &state)?;
+            compare(trace, index, &values, &back, expect, outputs, &state)?;
         }
     }
     Ok(trace.steps.len())
