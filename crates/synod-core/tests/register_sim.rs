@@ -6,34 +6,11 @@
 
 mod common;
 
+use common::schedule::{fault, Fault};
 use common::{id, Cluster};
 use proptest::prelude::*;
 use synod_core::linearizability::{check, Event, Status};
-use synod_core::{Operation, RequestError, RequestId, Timer};
-
-#[derive(Clone, Debug)]
-enum Action {
-    Deliver(usize),
-    Duplicate(usize),
-    Drop(usize),
-    RoundTimeout(usize),
-    Backoff(usize),
-    Crash(usize),
-    Restart(usize),
-}
-
-fn action() -> impl Strategy<Value = Action> {
-    let i = 0usize..64;
-    prop_oneof![
-        14 => i.clone().prop_map(Action::Deliver),
-        2 => i.clone().prop_map(Action::Duplicate),
-        2 => i.clone().prop_map(Action::Drop),
-        1 => i.clone().prop_map(Action::RoundTimeout),
-        3 => i.clone().prop_map(Action::Backoff),
-        1 => i.clone().prop_map(Action::Crash),
-        2 => i.prop_map(Action::Restart),
-    ]
-}
+use synod_core::{Operation, RequestError, RequestId};
 
 fn op() -> impl Strategy<Value = Operation<u8>> {
     let v = 1u8..=3;
@@ -46,7 +23,7 @@ fn op() -> impl Strategy<Value = Operation<u8>> {
     ]
 }
 
-fn run(clients: usize, scripts: &[Vec<Operation<u8>>], schedule: &[Action]) -> Result<(), String> {
+fn run(clients: usize, scripts: &[Vec<Operation<u8>>], schedule: &[Fault]) -> Result<(), String> {
     let n = 3;
     let mut c = Cluster::<u8>::majority(3);
     let mut events: Vec<Event<u8>> = Vec::new();
@@ -70,26 +47,16 @@ fn run(clients: usize, scripts: &[Vec<Operation<u8>>], schedule: &[Action]) -> R
                 c.request(id(k), (events.len() - 1) as u64, op);
             }
         }
-        match *a {
-            Action::Deliver(_) | Action::Duplicate(_) | Action::Drop(_)
-                if c.in_flight.is_empty() => {}
-            Action::Deliver(i) => c.deliver(i % c.in_flight.len(), false),
-            Action::Duplicate(i) => c.deliver(i % c.in_flight.len(), true),
-            Action::Drop(i) => c.drop_message(i % c.in_flight.len()),
-            Action::RoundTimeout(i) => c.timeout(id(i % n), Timer::Round),
-            Action::Backoff(i) => c.timeout(id(i % n), Timer::Backoff),
-            Action::Crash(i) => {
-                let node = id(i % n);
-                c.crash(node);
-                // The client at that node never hears back: its op stays open forever.
-                if let Some(k) = (0..clients).find(|k| id(*k) == node) {
-                    if current[k].is_some() {
-                        current[k] = None;
-                        next[k] = scripts[k].len();
-                    }
+        c.apply_fault(a);
+        if let Fault::Crash(i) = *a {
+            // The client at that node never hears back: its op stays open forever.
+            let node = id(i % n);
+            if let Some(k) = (0..clients).find(|k| id(*k) == node) {
+                if current[k].is_some() {
+                    current[k] = None;
+                    next[k] = scripts[k].len();
                 }
             }
-            Action::Restart(i) => c.restart(id(i % n)),
         }
         for (node, RequestId(r), result) in c.replies.drain(answered..).collect::<Vec<_>>() {
             let e = &mut events[r as usize];
@@ -121,7 +88,7 @@ proptest! {
     #[test]
     fn register_histories_are_linearizable(
         scripts in prop::collection::vec(prop::collection::vec(op(), 1..4), 2..=3),
-        schedule in prop::collection::vec(action(), 1..150),
+        schedule in prop::collection::vec(fault(), 1..150),
     ) {
         run(scripts.len(), &scripts, &schedule).map_err(TestCaseError::fail)?;
     }

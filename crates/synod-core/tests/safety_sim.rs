@@ -7,34 +7,22 @@
 
 mod common;
 
+use common::schedule::{fault, Fault};
 use common::{id, Cluster};
 use proptest::prelude::*;
-use synod_core::{Operation, Outcome, Timer};
+use synod_core::{Operation, Outcome};
 
-/// One scheduling decision. Indices are taken modulo what exists, so any schedule is valid.
+/// One step of a schedule: a network or nemesis fault, or a proposer asking again.
 #[derive(Clone, Debug)]
 enum Action {
-    Deliver(usize),
-    Duplicate(usize),
-    Drop(usize),
-    RoundTimeout(usize),
-    Backoff(usize),
-    Crash(usize),
-    Restart(usize),
+    Fault(Fault),
     Repropose(usize),
 }
 
 fn action() -> impl Strategy<Value = Action> {
-    let i = 0usize..64;
     prop_oneof![
-        12 => i.clone().prop_map(Action::Deliver),
-        2 => i.clone().prop_map(Action::Duplicate),
-        2 => i.clone().prop_map(Action::Drop),
-        1 => i.clone().prop_map(Action::RoundTimeout),
-        2 => i.clone().prop_map(Action::Backoff),
-        1 => i.clone().prop_map(Action::Crash),
-        2 => i.clone().prop_map(Action::Restart),
-        1 => i.prop_map(Action::Repropose),
+        22 => fault().prop_map(Action::Fault),
+        1 => (0usize..64).prop_map(Action::Repropose),
     ]
 }
 
@@ -56,19 +44,8 @@ fn run(
         c.request(id(p), p as u64, Operation::ProposeOnce(value_of(p)));
     }
     for (step, a) in schedule.iter().enumerate() {
-        match *a {
-            Action::Deliver(i) | Action::Duplicate(i) | Action::Drop(i)
-                if c.in_flight.is_empty() =>
-            {
-                let _ = i;
-            }
-            Action::Deliver(i) => c.deliver(i % c.in_flight.len(), false),
-            Action::Duplicate(i) => c.deliver(i % c.in_flight.len(), true),
-            Action::Drop(i) => c.drop_message(i % c.in_flight.len()),
-            Action::RoundTimeout(i) => c.timeout(id(i % n), Timer::Round),
-            Action::Backoff(i) => c.timeout(id(i % n), Timer::Backoff),
-            Action::Crash(i) => c.crash(id(i % n)),
-            Action::Restart(i) => c.restart(id(i % n)),
+        match a {
+            Action::Fault(f) => c.apply_fault(f),
             Action::Repropose(i) => {
                 let p = i % proposers;
                 c.request(

@@ -3,6 +3,8 @@
 //! chosen. Every network fault is an explicit call, so a test is a schedule.
 #![allow(dead_code)]
 
+pub mod schedule;
+
 use synod_core::oracle::ChosenOracle;
 use synod_core::{
     AcceptorState, Config, Message, Node, NodeId, Operation, Output, Proposal, ReplyResult,
