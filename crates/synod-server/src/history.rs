@@ -41,6 +41,17 @@ pub enum OpKind {
     ProposeOnce,
 }
 
+impl OpKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [OpKind; 5] = [
+        OpKind::Get,
+        OpKind::Put,
+        OpKind::Cas,
+        OpKind::Delete,
+        OpKind::ProposeOnce,
+    ];
+}
+
 /// How an operation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -182,13 +182,7 @@ mod tests {
             assert!(matches!(p.op, OpKind::ProposeOnce | OpKind::Get) || !once);
             assert!(p.op != OpKind::ProposeOnce || once);
         }
-        for kind in [
-            OpKind::Get,
-            OpKind::Put,
-            OpKind::Cas,
-            OpKind::Delete,
-            OpKind::ProposeOnce,
-        ] {
+        for kind in OpKind::ALL {
             assert!(ops.iter().any(|p| p.op == kind), "{kind:?} is generated");
         }
         assert_eq!(ClientWorkload::keys(config), ["r0", "r1", "once0"]);

@@ -16,13 +16,7 @@ fn a_short_chaos_run_is_linearizable() {
     let verdict = history::check(&records).unwrap();
     assert!(verdict.linearizable(), "{verdict:?}");
     assert!(verdict.ok > 100, "the workload made progress: {verdict:?}");
-    for kind in [
-        OpKind::Get,
-        OpKind::Put,
-        OpKind::Cas,
-        OpKind::Delete,
-        OpKind::ProposeOnce,
-    ] {
+    for kind in OpKind::ALL {
         assert!(
             records
                 .iter()
