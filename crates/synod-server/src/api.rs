@@ -20,8 +20,9 @@
 use crate::replica::ReplyError;
 use crate::runtime::{RuntimeHandle, Stopped};
 use axum::body::Bytes as Body;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -79,11 +80,35 @@ pub fn router(node: NodeId, config: ApiConfig, runtime: RuntimeHandle) -> Router
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(move |request, next| {
+            refuse_declared_oversize(limit, config.max_value, request, next)
+        }))
         .with_state(Api {
             node,
             config,
             runtime,
         })
+}
+
+/// Answers 413 at once when a request's `Content-Length` already says its body is over `limit`,
+/// before a byte of the body is read: the client learns its mistake without uploading it, and a
+/// client that sent `Expect: 100-continue` gets the 413 instead of a `100 Continue`. (Bodies that
+/// do not declare a length are still cut off at `limit` by `DefaultBodyLimit` while streaming.)
+async fn refuse_declared_oversize(
+    limit: usize,
+    max_value: usize,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => ApiError::TooLarge(max_value).into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 /// An error answer.
