@@ -51,7 +51,8 @@ impl<V: Clone + PartialEq> Learner<V> {
         if proposal.ballot != ballot || !tally.add(from) {
             return None;
         }
-        let proposal = proposal.clone();
+        // The count is over: later votes for this proposal change nothing, so it is not kept.
+        let (proposal, _) = self.pending.take()?;
         let newly_learned = self.learn(proposal.clone());
         Some(Chosen {
             proposal,

@@ -67,6 +67,12 @@ impl<V: Clone + PartialEq> Node<V> {
         self.learner.learned()
     }
 
+    /// Forgets the generation clock of an idle proposer (no request in progress): see
+    /// [`Proposer::forget_clock`].
+    pub fn forget_idle_clock(&mut self) {
+        self.proposer.forget_clock();
+    }
+
     /// Handles one input, appending its outputs to `out` in the order they must be carried out.
     pub fn step(&mut self, input: Input<V>, out: &mut Vec<Output<V>>) {
         match input {

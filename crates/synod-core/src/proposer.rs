@@ -133,6 +133,15 @@ impl<V: Clone + PartialEq> Proposer<V> {
         self.seen = self.seen.max(ballot);
     }
 
+    /// Resets the generation clock to zero when no request is in progress (it is read only when
+    /// a request begins). For a node that will never take another request, such as a model
+    /// checker's node whose script is over, the clock is dead state.
+    pub fn forget_clock(&mut self) {
+        if self.pending.is_none() {
+            self.seen = Ballot::ZERO;
+        }
+    }
+
     /// Takes a new request and starts its first round, returning the ballot to prepare.
     /// `floor` is the node's own promise, which the ballot must exceed (it survives crashes,
     /// so a restarted proposer never reuses a ballot).

@@ -27,6 +27,12 @@ impl Protocol for AcceptBelowPromise {
         "accept-below-promise"
     }
 
+    /// An `Accept` below the promise that changes nothing now (its proposal is the one held)
+    /// is taken again, changing the state, once a higher proposal has replaced it.
+    fn stale_requests_stay_stale(&self) -> bool {
+        false
+    }
+
     fn step(&self, node: &mut Node<Value>, input: Input<Value>, out: &mut Vec<Output<Value>>) {
         let durable = node.acceptor().state().clone();
         let below = match &input {

@@ -12,6 +12,13 @@
 //!   from the network, where it would only make otherwise identical states differ.
 //! * A crashed node's volatile state is dead until its restart, which rebuilds the node from its
 //!   durable storage alone: the crashed node's state is replaced by what its restart would find.
+//! * A **retired** node will never take another request (consensus mode: its one `ProposeOnce`
+//!   is over, or it never had one; register mode: its client has handed it the whole script and
+//!   nothing is in progress). Its generation clock is read only when a request begins, so it is
+//!   reset ([`synod_core::Node::forget_idle_clock`]); and a `Prepare` or `Accept` it sent that
+//!   changes nothing at a node that can no longer crash, and draws only a reply the retired node
+//!   ignores, is removed like a dead reply (a correct acceptor that ignores a request once
+//!   ignores it forever: [`Protocol::stale_requests_stay_stale`]).
 //!
 //! Loss on a duplicating network is not explored as separate `Drop` steps: there a message that
 //! is never delivered (again) is exactly a lost message, the properties do not look at the
@@ -21,17 +28,17 @@
 //! The wrapper delegates everything else (actions, transitions, Explorer rendering) to
 //! `ActorModel`, and carries the properties of [`crate::properties`].
 
-use crate::actor::{actors, ActorState, NodeState, SynodActor};
+use crate::actor::{actor_of, actors, ActorState, NodeState, SynodActor};
 use crate::client_history::ClientHistory;
 use crate::config::node_id;
-use crate::config::{ConfigError, ModelConfig, NetworkKind};
+use crate::config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
 use crate::message::ModelMsg;
 use crate::properties::{properties_for, SystemState};
 use crate::Protocol;
 use stateright::actor::{ActorModel, ActorModelAction, Envelope, LossyNetwork, Network};
 use stateright::{Model, Path, Property};
 use std::sync::Arc;
-use synod_core::{Input, Message, Node, Timer};
+use synod_core::{Input, Message, Node, Output, Timer};
 
 /// The model: the configuration and the actor model it builds.
 #[derive(Clone)]
@@ -88,15 +95,20 @@ fn within_crash_budget<P: Protocol>(cfg: &ModelConfig, state: &SystemState<P>) -
 impl<P: Protocol> SynodModel<P> {
     /// Drops what cannot influence the future (see the module docs).
     pub fn normalize(&self, mut state: SystemState<P>) -> SystemState<P> {
+        self.wake_dormant(&mut state);
+        self.forget_retired_clocks(&mut state);
         let settled: Vec<bool> = (0..state.actor_states.len())
             .map(|i| self.never_restarts(&state, i))
+            .collect();
+        let retired: Vec<bool> = (0..state.actor_states.len())
+            .map(|i| self.retired(&state, i))
             .collect();
         match &mut state.network {
             Network::UnorderedDuplicating(set, last) => {
                 *last = None;
                 let dead: Vec<_> = set
                     .iter()
-                    .filter(|e| self.is_dead(&state.actor_states, &settled, e))
+                    .filter(|e| self.is_dead(&state.actor_states, &settled, &retired, e))
                     .cloned()
                     .collect();
                 for e in dead {
@@ -106,7 +118,7 @@ impl<P: Protocol> SynodModel<P> {
             Network::UnorderedNonDuplicating(multiset) => {
                 let dead: Vec<_> = multiset
                     .keys()
-                    .filter(|e| self.is_dead(&state.actor_states, &settled, e))
+                    .filter(|e| self.is_dead(&state.actor_states, &settled, &retired, e))
                     .cloned()
                     .collect();
                 for e in dead {
@@ -115,6 +127,12 @@ impl<P: Protocol> SynodModel<P> {
             }
             Network::Ordered(_) => {}
         }
+        state
+    }
+
+    /// A crashed node's volatile state is dead until its restart: replaces it by what the
+    /// restart will find.
+    fn wake_dormant(&self, state: &mut SystemState<P>) {
         for i in 0..state.crashed.len() {
             if !state.crashed[i] {
                 continue;
@@ -133,7 +151,24 @@ impl<P: Protocol> SynodModel<P> {
                 state.actor_states[i] = Arc::new(ActorState::Node(dormant));
             }
         }
-        state
+    }
+
+    /// The generation clock of a node that will never take another request is never read
+    /// again (it is read only when a request begins or retries): resets it.
+    fn forget_retired_clocks(&self, state: &mut SystemState<P>) {
+        for i in 0..state.actor_states.len() {
+            if !self.retired(state, i) {
+                continue;
+            }
+            let ActorState::Node(n) = &*state.actor_states[i] else {
+                continue;
+            };
+            let mut forgotten = n.clone();
+            forgotten.node.forget_idle_clock();
+            if forgotten != *n {
+                state.actor_states[i] = Arc::new(ActorState::Node(forgotten));
+            }
+        }
     }
 }
 
@@ -165,37 +200,95 @@ impl<P: Protocol> SynodModel<P> {
     /// a voter already counted, or a proposal no newer than what was learned. Such an envelope
     /// can only make otherwise identical states look different. The check runs the real
     /// protocol step, so it follows the code rather than a description of it.
+    ///
+    /// A request-side message (`Prepare`, `Accept`) is dead when its sender is retired (see
+    /// [`Self::retired`]) and delivering it to a node that never restarts changes nothing there
+    /// and only sends the retired sender a reply that is itself dead. That too lasts: the
+    /// receiving acceptor's promise only grows, so a request it ignores now it ignores forever;
+    /// and a retired proposer ignores every `Promise` and `Reject` whatever they carry, while an
+    /// `Accepted` it ignores now it ignores forever (its learner starts a new count only when
+    /// its own proposer proposes).
     fn is_dead(
         &self,
         actors: &[Arc<ActorState>],
         settled: &[bool],
+        retired: &[bool],
         env: &Envelope<ModelMsg>,
     ) -> bool {
         let ModelMsg::Peer(msg) = &env.msg else {
             return false;
         };
-        if matches!(msg, Message::Prepare { .. } | Message::Accept { .. }) {
+        let (src, dst) = (usize::from(env.src), usize::from(env.dst));
+        let Some(out) = self.no_op_delivery(actors, settled, retired, src, dst, msg) else {
             return false;
+        };
+        if !matches!(msg, Message::Prepare { .. } | Message::Accept { .. }) {
+            return out.is_empty();
         }
-        let dst = usize::from(env.dst);
+        let SynodActor::Node { protocol, .. } = &self.actors.actors[dst] else {
+            return false;
+        };
+        protocol.stale_requests_stay_stale()
+            && retired.get(src).copied() == Some(true)
+            && out.into_iter().all(|o| match o {
+                Output::Send { to, msg } if actor_of(to) == env.src => self
+                    .no_op_delivery(actors, settled, retired, dst, src, &msg)
+                    .is_some_and(|out| out.is_empty()),
+                _ => false,
+            })
+    }
+
+    /// Delivers `msg` from `src` to node `dst`, if `dst` never restarts, and returns the outputs
+    /// if the node's (normalized) state did not change.
+    fn no_op_delivery(
+        &self,
+        actors: &[Arc<ActorState>],
+        settled: &[bool],
+        retired: &[bool],
+        src: usize,
+        dst: usize,
+        msg: &Message<Value>,
+    ) -> Option<Vec<Output<Value>>> {
         let (Some(true), Some(ActorState::Node(n)), Some(SynodActor::Node { protocol, .. })) = (
             settled.get(dst).copied(),
             actors.get(dst).map(|a| &**a),
             self.actors.actors.get(dst),
         ) else {
-            return false;
+            return None;
         };
         let mut node = n.node.clone();
         let mut out = Vec::new();
         protocol.step(
             &mut node,
             Input::Message {
-                from: node_id(usize::from(env.src)),
+                from: node_id(src),
                 msg: msg.clone(),
             },
             &mut out,
         );
-        out.is_empty() && node == n.node
+        if retired.get(dst).copied() == Some(true) {
+            node.forget_idle_clock();
+        }
+        (node == n.node).then_some(out)
+    }
+
+    /// Whether node `i` will never take another request: in consensus mode a node whose one
+    /// `ProposeOnce` (taken at start) is over, or that never had one; in register mode a node
+    /// with nothing in progress whose client (if any) has handed it every operation of its
+    /// script. Its proposer stays idle forever.
+    fn retired(&self, state: &SystemState<P>, i: usize) -> bool {
+        let Some(ActorState::Node(n)) = state.actor_states.get(i).map(|a| &**a) else {
+            return false;
+        };
+        if n.node.proposer().request().is_some() {
+            return false;
+        }
+        match &self.cfg.mode {
+            Mode::Consensus { .. } => true,
+            Mode::Register { scripts } => scripts.get(i).is_none_or(|ops| {
+                (0..ops.len()).all(|seq| n.ghost.requests_seen & (1u64 << (i * 8 + seq)) != 0)
+            }),
+        }
     }
 }
 

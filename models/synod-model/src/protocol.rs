@@ -15,6 +15,14 @@ pub trait Protocol: Clone + Send + Sync + 'static {
 
     /// Steps `node` with `input`, appending its outputs in order (the core's step contract).
     fn step(&self, node: &mut Node<Value>, input: Input<Value>, out: &mut Vec<Output<Value>>);
+
+    /// Whether a `Prepare` or `Accept` that changes nothing at a node now changes nothing there
+    /// ever after (while the node does not restart). True of the real acceptor, whose promise
+    /// only grows and which accepts only at or above it; the model's normalization drops such
+    /// requests when their sender is retired. A double that breaks it must say so.
+    fn stale_requests_stay_stale(&self) -> bool {
+        true
+    }
 }
 
 /// The protocol exactly as shipped: `Node::step`.
