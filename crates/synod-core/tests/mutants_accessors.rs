@@ -1,8 +1,8 @@
 //! Accessors and edge cases the model cannot observe, written to kill mutants that the
-//! model-based mutation run missed (docs/model.md): `Proposer::request`, `Node::learner`, and
-//! `NodeSet::contains` at the id limit.
+//! model-based mutation run missed (docs/model.md): `Proposer::request`, `Proposer::seen`,
+//! `Node::learner`, `NodeSet::is_empty`, and `NodeSet::contains` at the id limit.
 
-use synod_core::{Config, Message, Node, NodeId, NodeSet, Operation, Output, RequestId};
+use synod_core::{Ballot, Config, Message, Node, NodeId, NodeSet, Operation, Output, RequestId};
 
 #[test]
 fn the_proposer_reports_its_request_and_the_node_its_learner() {
@@ -43,4 +43,32 @@ fn ids_at_the_limit_are_never_members() {
     assert!(all.contains(NodeId(NodeId::LIMIT - 1)));
     assert!(!all.contains(NodeId(NodeId::LIMIT)));
     assert!(!NodeSet::EMPTY.contains(NodeId(u8::MAX)));
+    assert!(NodeSet::EMPTY.is_empty());
+    assert!(!all.is_empty());
+}
+
+#[test]
+fn the_generation_clock_reads_the_highest_ballot_seen() {
+    let members = [NodeId(1), NodeId(2), NodeId(3)];
+    let mut a = Node::<u8>::new(Config::new(NodeId(1), members).unwrap());
+    assert_eq!(a.proposer().seen(), Ballot::ZERO);
+    let high = Ballot::new(5, NodeId(3));
+    a.on_message(NodeId(3), Message::Prepare { ballot: high });
+    assert_eq!(a.proposer().seen(), high);
+    let out = a.on_request(RequestId(1), Operation::Put(7));
+    let ours = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Broadcast {
+                msg: Message::Prepare { ballot },
+            } => Some(*ballot),
+            _ => None,
+        })
+        .unwrap();
+    assert!(ours > high);
+    assert_eq!(
+        a.proposer().seen(),
+        ours,
+        "its own ballot is the newest seen"
+    );
 }
