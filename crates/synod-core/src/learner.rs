@@ -60,6 +60,15 @@ impl<V: Clone + PartialEq> Learner<V> {
         })
     }
 
+    /// Forgets the learned proposal, unless a vote count is open. For a model checker's
+    /// normalization of a node whose learned value nothing reads any more; a server never calls
+    /// it.
+    pub fn forget(&mut self) {
+        if self.pending.is_none() {
+            self.learned = None;
+        }
+    }
+
     /// Learns from a `Commit`. Returns whether it was news.
     pub fn on_commit(&mut self, proposal: Proposal<V>) -> bool {
         self.learn(proposal)

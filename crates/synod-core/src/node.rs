@@ -73,6 +73,11 @@ impl<V: Clone + PartialEq> Node<V> {
         self.proposer.forget_clock();
     }
 
+    /// Forgets what the learner learned, unless it is counting votes: see [`Learner::forget`].
+    pub fn forget_learned(&mut self) {
+        self.learner.forget();
+    }
+
     /// Handles one input, appending its outputs to `out` in the order they must be carried out.
     pub fn step(&mut self, input: Input<V>, out: &mut Vec<Output<V>>) {
         match input {

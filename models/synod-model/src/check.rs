@@ -255,7 +255,10 @@ fn finish<P: Protocol, C: Checker<SynodModel<P>>>(
 }
 
 /// Cuts `path` right after the first state where `condition` equals `wanted` (stateright keeps
-/// the *last* discovery of a property, which may run on past the interesting point).
+/// the *last* discovery of a property, which may run on past the interesting point), and
+/// replays it in the [faithful](SynodModel::faithful) model, so that every state on it shows
+/// the nodes exactly as the core holds them (listings and trace files are read against
+/// production).
 fn shorten<P: Protocol>(
     model: &SynodModel<P>,
     path: Path<SystemState<P>, Action>,
@@ -263,15 +266,13 @@ fn shorten<P: Protocol>(
     wanted: bool,
 ) -> Path<SystemState<P>, Action> {
     let steps = path.clone().into_vec();
-    let Some(first) = steps
+    let first = steps
         .iter()
         .position(|(state, _)| condition(model, state) == wanted)
-    else {
-        return path;
-    };
+        .unwrap_or(steps.len() - 1);
     let actions: Vec<Action> = steps[..first]
         .iter()
         .filter_map(|(_, a)| a.clone())
         .collect();
-    Path::from_actions(model, steps[0].0.clone(), &actions).unwrap_or(path)
+    Path::from_actions(&model.faithful(), steps[0].0.clone(), &actions).unwrap_or(path)
 }

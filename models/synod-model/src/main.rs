@@ -240,7 +240,8 @@ fn dispatch<P: Protocol>(cli: Cli, protocol: P) -> Result<u8> {
         Command::Explore { model: m, port } => {
             let cfg = m.config()?;
             println!("{cfg}\nprotocol   {}", protocol.name());
-            let model = model::build(&cfg, protocol)?;
+            // Faithful: the Explorer shows nodes exactly as the core holds them.
+            let model = model::build(&cfg, protocol)?.faithful();
             let address = format!("127.0.0.1:{port}");
             println!("Explorer on http://{address}/ (Ctrl-C to stop)");
             model.checker().serve(address.as_str());

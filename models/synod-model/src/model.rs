@@ -32,8 +32,9 @@ use crate::actor::{actor_of, actors, ActorState, NodeState, SynodActor};
 use crate::client_history::ClientHistory;
 use crate::config::node_id;
 use crate::config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
+use crate::ghost::AcceptHistory;
 use crate::message::ModelMsg;
-use crate::properties::{properties_for, SystemState};
+use crate::properties::{history, properties_for, SystemState};
 use crate::Protocol;
 use stateright::actor::{ActorModel, ActorModelAction, Envelope, LossyNetwork, Network};
 use stateright::{Model, Path, Property};
@@ -47,6 +48,9 @@ pub struct SynodModel<P: Protocol> {
     pub cfg: ModelConfig,
     /// The underlying stateright actor model (its own property list is empty).
     pub actors: ActorModel<SynodActor<P>, ModelConfig, ClientHistory>,
+    /// Whether retired nodes forget a learned value once it is chosen (see the module docs).
+    /// On for checking; off in [`SynodModel::faithful`], whose states follow the core exactly.
+    pub forget_learned: bool,
 }
 
 /// The model of `cfg`, with every node stepping through `protocol`.
@@ -74,6 +78,7 @@ pub fn build<P: Protocol>(cfg: &ModelConfig, protocol: P) -> Result<SynodModel<P
     Ok(SynodModel {
         cfg: cfg.clone(),
         actors: model,
+        forget_learned: true,
     })
 }
 
@@ -92,23 +97,36 @@ fn within_crash_budget<P: Protocol>(cfg: &ModelConfig, state: &SystemState<P>) -
     crashes <= cfg.crashes
 }
 
+/// What the normalization of one state knows about its actors.
+struct Facts {
+    /// Per actor: it can never crash and restart again ([`SynodModel::never_restarts`]).
+    settled: Vec<bool>,
+    /// Per actor: it will never take another request ([`SynodModel::retired`]).
+    retired: Vec<bool>,
+    /// Every acceptance so far.
+    history: AcceptHistory,
+}
+
 impl<P: Protocol> SynodModel<P> {
     /// Drops what cannot influence the future (see the module docs).
     pub fn normalize(&self, mut state: SystemState<P>) -> SystemState<P> {
         self.wake_dormant(&mut state);
-        self.forget_retired_clocks(&mut state);
-        let settled: Vec<bool> = (0..state.actor_states.len())
-            .map(|i| self.never_restarts(&state, i))
-            .collect();
-        let retired: Vec<bool> = (0..state.actor_states.len())
-            .map(|i| self.retired(&state, i))
-            .collect();
+        self.retire_nodes(&mut state);
+        let facts = Facts {
+            settled: (0..state.actor_states.len())
+                .map(|i| self.never_restarts(&state, i))
+                .collect(),
+            retired: (0..state.actor_states.len())
+                .map(|i| self.retired(&state, i))
+                .collect(),
+            history: history(&state),
+        };
         match &mut state.network {
             Network::UnorderedDuplicating(set, last) => {
                 *last = None;
                 let dead: Vec<_> = set
                     .iter()
-                    .filter(|e| self.is_dead(&state.actor_states, &settled, &retired, e))
+                    .filter(|e| self.is_dead(&state.actor_states, &facts, e))
                     .cloned()
                     .collect();
                 for e in dead {
@@ -118,7 +136,7 @@ impl<P: Protocol> SynodModel<P> {
             Network::UnorderedNonDuplicating(multiset) => {
                 let dead: Vec<_> = multiset
                     .keys()
-                    .filter(|e| self.is_dead(&state.actor_states, &settled, &retired, e))
+                    .filter(|e| self.is_dead(&state.actor_states, &facts, e))
                     .cloned()
                     .collect();
                 for e in dead {
@@ -153,9 +171,9 @@ impl<P: Protocol> SynodModel<P> {
         }
     }
 
-    /// The generation clock of a node that will never take another request is never read
-    /// again (it is read only when a request begins or retries): resets it.
-    fn forget_retired_clocks(&self, state: &mut SystemState<P>) {
+    /// Normalizes every retired node (see [`Self::retire`]).
+    fn retire_nodes(&self, state: &mut SystemState<P>) {
+        let history = history(state);
         for i in 0..state.actor_states.len() {
             if !self.retired(state, i) {
                 continue;
@@ -163,11 +181,35 @@ impl<P: Protocol> SynodModel<P> {
             let ActorState::Node(n) = &*state.actor_states[i] else {
                 continue;
             };
-            let mut forgotten = n.clone();
-            forgotten.node.forget_idle_clock();
-            if forgotten != *n {
-                state.actor_states[i] = Arc::new(ActorState::Node(forgotten));
+            let mut retired = n.clone();
+            self.retire(&mut retired.node, &history);
+            if retired != *n {
+                state.actor_states[i] = Arc::new(ActorState::Node(retired));
             }
+        }
+    }
+
+    /// Drops what a retired node never reads again: its generation clock (read only when a
+    /// request begins or retries) and, unless the model is [`Self::faithful`], a learned value
+    /// that is chosen (nothing in the protocol reads it; the `learned is chosen` property holds
+    /// for it forever, since what is chosen stays chosen; a learned value that is *not* chosen
+    /// is kept, so the property fails on it).
+    fn retire(&self, node: &mut Node<Value>, history: &AcceptHistory) {
+        node.forget_idle_clock();
+        let chosen = node
+            .learned()
+            .is_some_and(|p| history.count(p.ballot, p.value) >= self.cfg.q2());
+        if self.forget_learned && chosen {
+            node.forget_learned();
+        }
+    }
+
+    /// The same model without forgetting learned values: its states show exactly what the core
+    /// holds, as trace files and counterexample listings need (production replays compare them).
+    pub fn faithful(&self) -> Self {
+        SynodModel {
+            forget_learned: false,
+            ..self.clone()
         }
     }
 }
@@ -208,18 +250,12 @@ impl<P: Protocol> SynodModel<P> {
     /// and a retired proposer ignores every `Promise` and `Reject` whatever they carry, while an
     /// `Accepted` it ignores now it ignores forever (its learner starts a new count only when
     /// its own proposer proposes).
-    fn is_dead(
-        &self,
-        actors: &[Arc<ActorState>],
-        settled: &[bool],
-        retired: &[bool],
-        env: &Envelope<ModelMsg>,
-    ) -> bool {
+    fn is_dead(&self, actors: &[Arc<ActorState>], facts: &Facts, env: &Envelope<ModelMsg>) -> bool {
         let ModelMsg::Peer(msg) = &env.msg else {
             return false;
         };
         let (src, dst) = (usize::from(env.src), usize::from(env.dst));
-        let Some(out) = self.no_op_delivery(actors, settled, retired, src, dst, msg) else {
+        let Some(out) = self.no_op_delivery(actors, facts, src, dst, msg) else {
             return false;
         };
         if !matches!(msg, Message::Prepare { .. } | Message::Accept { .. }) {
@@ -229,10 +265,10 @@ impl<P: Protocol> SynodModel<P> {
             return false;
         };
         protocol.stale_requests_stay_stale()
-            && retired.get(src).copied() == Some(true)
+            && facts.retired.get(src).copied() == Some(true)
             && out.into_iter().all(|o| match o {
                 Output::Send { to, msg } if actor_of(to) == env.src => self
-                    .no_op_delivery(actors, settled, retired, dst, src, &msg)
+                    .no_op_delivery(actors, facts, dst, src, &msg)
                     .is_some_and(|out| out.is_empty()),
                 _ => false,
             })
@@ -243,14 +279,13 @@ impl<P: Protocol> SynodModel<P> {
     fn no_op_delivery(
         &self,
         actors: &[Arc<ActorState>],
-        settled: &[bool],
-        retired: &[bool],
+        facts: &Facts,
         src: usize,
         dst: usize,
         msg: &Message<Value>,
     ) -> Option<Vec<Output<Value>>> {
         let (Some(true), Some(ActorState::Node(n)), Some(SynodActor::Node { protocol, .. })) = (
-            settled.get(dst).copied(),
+            facts.settled.get(dst).copied(),
             actors.get(dst).map(|a| &**a),
             self.actors.actors.get(dst),
         ) else {
@@ -266,8 +301,8 @@ impl<P: Protocol> SynodModel<P> {
             },
             &mut out,
         );
-        if retired.get(dst).copied() == Some(true) {
-            node.forget_idle_clock();
+        if facts.retired.get(dst).copied() == Some(true) {
+            self.retire(&mut node, &facts.history);
         }
         (node == n.node).then_some(out)
     }

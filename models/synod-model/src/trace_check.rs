@@ -348,7 +348,7 @@ pub fn check_trace(trace: &Trace<String>) -> Result<usize, CheckError> {
     let mut ids = RequestIds::new();
     let (cfg, leading) = derive_config(trace, &values, &mut ids)?;
     let back: BTreeMap<_, _> = ids.iter().map(|(k, m)| (*m, k.1)).collect();
-    let model = build(&cfg, Correct)?;
+    let model = build(&cfg, Correct)?.faithful();
     let mut state = model.init_states().remove(0);
     for (index, ts) in trace.steps.iter().enumerate() {
         let outputs = if index < leading {

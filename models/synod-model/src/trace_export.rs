@@ -623,7 +623,9 @@ pub fn trace_of(
 pub fn export_all() -> Result<Vec<(String, Trace<String>)>, ExportError> {
     let mut files = Vec::new();
     for ec in export_configs() {
-        let model = build(&ec.cfg, Correct).map_err(|e| ExportError::Config(ec.name, e))?;
+        let model = build(&ec.cfg, Correct)
+            .map_err(|e| ExportError::Config(ec.name, e))?
+            .faithful();
         for target in &ec.targets {
             if let Goal::Property(p) = target.goal {
                 if !model.properties().iter().any(|q| q.name == p) {

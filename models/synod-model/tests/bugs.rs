@@ -40,7 +40,8 @@ fn acceptor_accepting_below_its_promise_breaks_agreement() {
     let (verdict, steps, text, trace) =
         agreement_of(&ModelConfig::consensus(3, 2, 1), AcceptBelowPromise);
     assert_eq!(verdict, Verdict::Fail, "{text}");
-    assert!(steps <= 8, "short counterexample expected:\n{text}");
+    // (stateright reports its last discovery, cut at the first violation: short, not shortest.)
+    assert!(steps <= 10, "short counterexample expected:\n{text}");
     assert!(text.contains("'a' at [1,1], 'b' at [1,2]"), "{text}");
     let trace = trace.unwrap();
     assert!(trace

@@ -70,7 +70,7 @@ fn minimised_paths_reach_their_target_and_no_single_step_can_be_dropped() {
     use synod_model::trace_export::{minimise, reaches, search, Found};
     use synod_model::{model, Correct};
     for ec in export_configs().into_iter().take(3) {
-        let m = model::build(&ec.cfg, Correct).unwrap();
+        let m = model::build(&ec.cfg, Correct).unwrap().faithful();
         for t in &ec.targets {
             let Ok(Found::Target(path)) = search(&m, &t.goal) else {
                 panic!("{} {}: no path", ec.name, t.name);
