@@ -1,17 +1,20 @@
-//! Three named protocol bugs, as test doubles that wrap the correct [`Node`].
+//! Named protocol bugs, as test doubles that wrap the correct [`Node`].
 //!
 //! Each one is a [`Protocol`] whose `step` rewrites an input or an output of the real core — no
 //! switch in the core's code paths. The model check must answer FAIL for each (see
-//! `docs/model.md` for their counterexamples):
+//! `docs/model.md` for the counterexamples of the first three, which break agreement):
 //!
 //! * [`AcceptBelowPromise`] — an acceptor that accepts a proposal below the ballot it promised.
 //! * [`IgnorePromisedValues`] — a proposer that ignores the accepted values reported in promises.
 //! * [`ReplyBeforePersist`] — an acceptor whose persists are not durable before it replies, so a
 //!   crash loses a promise it already gave (caught with `--crashes 1`).
+//! * [`ClaimOwnValue`] — a proposer that tells its caller its own value was chosen, whatever
+//!   was (breaks `learned is chosen`; it also shows that the model's forgetting of settled
+//!   replies keeps a wrong one).
 
 use crate::config::Value;
 use crate::protocol::Protocol;
-use synod_core::{AcceptorState, Input, Message, Node, Output, Phase};
+use synod_core::{AcceptorState, Input, Message, Node, Operation, Outcome, Output, Phase};
 
 /// Accepts an `Accept` below its promise (keeping the promise itself).
 ///
@@ -121,6 +124,38 @@ impl Protocol for ReplyBeforePersist {
                 out.remove(i);
             } else {
                 i += 1;
+            }
+        }
+    }
+}
+
+/// Answers a `ProposeOnce` with its own value as the chosen one, whatever was chosen.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClaimOwnValue;
+
+impl Protocol for ClaimOwnValue {
+    fn name(&self) -> &'static str {
+        "claim-own-value"
+    }
+
+    fn step(&self, node: &mut Node<Value>, input: Input<Value>, out: &mut Vec<Output<Value>>) {
+        let own = match node.proposer().request() {
+            Some((_, Operation::ProposeOnce(v))) => Some(*v),
+            _ => None,
+        };
+        let start = out.len();
+        node.step(input, out);
+        for output in &mut out[start..] {
+            if let (
+                Output::Reply {
+                    result: Ok(Outcome::Chosen { value, won }),
+                    ..
+                },
+                Some(own),
+            ) = (output, own)
+            {
+                *value = own;
+                *won = true;
             }
         }
     }

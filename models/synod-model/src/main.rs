@@ -7,7 +7,9 @@ use stateright::{Checker, Expectation, Model};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use synod_model::bugs::{AcceptBelowPromise, IgnorePromisedValues, ReplyBeforePersist};
+use synod_model::bugs::{
+    AcceptBelowPromise, ClaimOwnValue, IgnorePromisedValues, ReplyBeforePersist,
+};
 use synod_model::check::{self, CheckOptions, Strategy, Verdict};
 use synod_model::counterexample::{listing, slug, to_trace};
 use synod_model::script::parse_scripts;
@@ -104,6 +106,8 @@ enum BugArg {
     IgnorePromisedValues,
     /// Acceptor replies before persisting (use with --crashes 1).
     ReplyBeforePersist,
+    /// Proposer tells its caller its own value was chosen, whatever was.
+    ClaimOwnValue,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -231,6 +235,7 @@ fn run() -> Result<u8> {
         BugArg::AcceptBelowPromise => dispatch(cli, AcceptBelowPromise),
         BugArg::IgnorePromisedValues => dispatch(cli, IgnorePromisedValues),
         BugArg::ReplyBeforePersist => dispatch(cli, ReplyBeforePersist),
+        BugArg::ClaimOwnValue => dispatch(cli, ClaimOwnValue),
     }
 }
 

@@ -39,7 +39,7 @@ use crate::Protocol;
 use stateright::actor::{ActorModel, ActorModelAction, Envelope, LossyNetwork, Network};
 use stateright::{Model, Path, Property};
 use std::sync::Arc;
-use synod_core::{Input, Message, Node, Output, Timer};
+use synod_core::{Input, Message, Node, Outcome, Output, Timer};
 
 /// The model: the configuration and the actor model it builds.
 #[derive(Clone)]
@@ -48,9 +48,10 @@ pub struct SynodModel<P: Protocol> {
     pub cfg: ModelConfig,
     /// The underlying stateright actor model (its own property list is empty).
     pub actors: ActorModel<SynodActor<P>, ModelConfig, ClientHistory>,
-    /// Whether retired nodes forget a learned value once it is chosen (see the module docs).
+    /// Whether retired nodes forget a learned value once it is chosen, and the reply to their
+    /// request once it can no longer break a property (see the module docs).
     /// On for checking; off in [`SynodModel::faithful`], whose states follow the core exactly.
-    pub forget_learned: bool,
+    pub forget_outcomes: bool,
 }
 
 /// The model of `cfg`, with every node stepping through `protocol`.
@@ -78,7 +79,7 @@ pub fn build<P: Protocol>(cfg: &ModelConfig, protocol: P) -> Result<SynodModel<P
     Ok(SynodModel {
         cfg: cfg.clone(),
         actors: model,
-        forget_learned: true,
+        forget_outcomes: true,
     })
 }
 
@@ -171,7 +172,11 @@ impl<P: Protocol> SynodModel<P> {
         }
     }
 
-    /// Normalizes every retired node (see [`Self::retire`]).
+    /// Normalizes every retired node (see [`Self::retire`]). Unless the model is
+    /// [`Self::faithful`], it also forgets the reply to the node's request — ghost state read
+    /// only by `learned is chosen`, which fails on a `Chosen` reply whose value is not chosen and
+    /// holds for it forever once it is chosen (other replies it ignores): one that holds now is
+    /// forgotten; one that fails is kept, so the property still fails on it.
     fn retire_nodes(&self, state: &mut SystemState<P>) {
         let history = history(state);
         for i in 0..state.actor_states.len() {
@@ -183,6 +188,24 @@ impl<P: Protocol> SynodModel<P> {
             };
             let mut retired = n.clone();
             self.retire(&mut retired.node, &history);
+            let reply_settled = self.forget_outcomes
+                && retired
+                    .ghost
+                    .reply
+                    .as_ref()
+                    .is_some_and(|reply| match reply {
+                        Ok(Outcome::Chosen { value, .. }) => history
+                            .chosen(self.cfg.q2())
+                            .any(|(_, v)| v == Some(*value)),
+                        _ => true,
+                    });
+            if reply_settled {
+                // The reply is ghost state, saved with the storage too: forget it there as well.
+                retired.ghost.reply = None;
+                if let Some(Some(storage)) = state.actor_storages.get_mut(i) {
+                    storage.ghost.reply = None;
+                }
+            }
             if retired != *n {
                 state.actor_states[i] = Arc::new(ActorState::Node(retired));
             }
@@ -199,7 +222,7 @@ impl<P: Protocol> SynodModel<P> {
         let chosen = node
             .learned()
             .is_some_and(|p| history.count(p.ballot, p.value) >= self.cfg.q2());
-        if self.forget_learned && chosen {
+        if self.forget_outcomes && chosen {
             node.forget_learned();
         }
     }
@@ -208,7 +231,7 @@ impl<P: Protocol> SynodModel<P> {
     /// holds, as trace files and counterexample listings need (production replays compare them).
     pub fn faithful(&self) -> Self {
         SynodModel {
-            forget_learned: false,
+            forget_outcomes: false,
             ..self.clone()
         }
     }

@@ -2,7 +2,9 @@
 //! FAIL on agreement, with a short counterexample that the trace export can write.
 
 use synod_core::trace::{Step, Trace};
-use synod_model::bugs::{AcceptBelowPromise, IgnorePromisedValues, ReplyBeforePersist};
+use synod_model::bugs::{
+    AcceptBelowPromise, ClaimOwnValue, IgnorePromisedValues, ReplyBeforePersist,
+};
 use synod_model::check::{self, CheckOptions, Verdict};
 use synod_model::counterexample::{listing, to_trace};
 use synod_model::{model, Correct, ModelConfig, Protocol};
@@ -80,6 +82,25 @@ fn replying_before_persisting_breaks_agreement_after_a_crash() {
     // Without crashes the same bug is invisible: persistence only matters across a crash.
     let (verdict, ..) = agreement_of(&ModelConfig::consensus(3, 2, 1), ReplyBeforePersist);
     assert_eq!(verdict, Verdict::Pass);
+}
+
+#[test]
+fn a_proposer_claiming_its_own_value_breaks_learned_is_chosen() {
+    // The model forgets a retired node's reply once it can no longer break a property; a wrong
+    // one must survive that normalization and be reported.
+    let model = model::build(&ModelConfig::consensus(3, 2, 1), ClaimOwnValue).unwrap();
+    let report = check::run(model, &CheckOptions::default(), |_| {});
+    let verdict = |name| {
+        report
+            .results
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap()
+            .verdict
+    };
+    assert_eq!(verdict("learned is chosen"), Verdict::Fail);
+    // The run stops at the first failure, so agreement is unproven but not broken.
+    assert_ne!(verdict("agreement"), Verdict::Fail);
 }
 
 #[test]
