@@ -2,7 +2,10 @@
 //! model-based mutation run missed (docs/model.md): `Proposer::request`, `Proposer::seen`,
 //! `Node::learner`, `NodeSet::is_empty`, and `NodeSet::contains` at the id limit.
 
-use synod_core::{Ballot, Config, Message, Node, NodeId, NodeSet, Operation, Output, RequestId};
+mod common;
+
+use common::prepared_ballot;
+use synod_core::{Ballot, Config, Message, Node, NodeId, NodeSet, Operation, RequestId};
 
 #[test]
 fn the_proposer_reports_its_request_and_the_node_its_learner() {
@@ -14,15 +17,7 @@ fn the_proposer_reports_its_request_and_the_node_its_learner() {
         a.proposer().request(),
         Some((RequestId(9), &Operation::Put(7)))
     );
-    let ballot = out
-        .iter()
-        .find_map(|o| match o {
-            Output::Broadcast {
-                msg: Message::Prepare { ballot },
-            } => Some(*ballot),
-            _ => None,
-        })
-        .unwrap();
+    let ballot = prepared_ballot(&out).unwrap();
     a.on_message(
         NodeId(2),
         Message::Promise {
@@ -56,15 +51,7 @@ fn the_generation_clock_reads_the_highest_ballot_seen() {
     a.on_message(NodeId(3), Message::Prepare { ballot: high });
     assert_eq!(a.proposer().seen(), high);
     let out = a.on_request(RequestId(1), Operation::Put(7));
-    let ours = out
-        .iter()
-        .find_map(|o| match o {
-            Output::Broadcast {
-                msg: Message::Prepare { ballot },
-            } => Some(*ballot),
-            _ => None,
-        })
-        .unwrap();
+    let ours = prepared_ballot(&out).unwrap();
     assert!(ours > high);
     assert_eq!(
         a.proposer().seen(),

@@ -4,9 +4,11 @@
 //! have happened", which is always allowed), so the mutant `&& → ||` in `Proposer::fail_round`
 //! survived the model-based mutation run (docs/model.md); these tests kill it.
 
+mod common;
+
+use common::prepared_ballot;
 use synod_core::{
-    Ballot, Config, Message, Node, NodeId, Operation, Output, ReplyResult, RequestError, RequestId,
-    Timer,
+    Config, Message, Node, NodeId, Operation, Output, ReplyResult, RequestError, RequestId, Timer,
 };
 
 fn node(max_attempts: u32) -> Node<u8> {
@@ -16,17 +18,6 @@ fn node(max_attempts: u32) -> Node<u8> {
         .with_max_attempts(max_attempts)
         .unwrap();
     Node::new(config)
-}
-
-fn prepared_ballot(out: &[Output<u8>]) -> Ballot {
-    out.iter()
-        .find_map(|o| match o {
-            Output::Broadcast {
-                msg: Message::Prepare { ballot },
-            } => Some(*ballot),
-            _ => None,
-        })
-        .expect("the round starts with a Prepare")
 }
 
 fn reply(out: &[Output<u8>]) -> Option<&ReplyResult<u8>> {
@@ -41,7 +32,7 @@ fn reply(out: &[Output<u8>]) -> Option<&ReplyResult<u8>> {
 fn fail_in_phase_two(op: Operation<u8>) -> ReplyResult<u8> {
     let mut a = node(1);
     let out = a.on_request(RequestId(1), op);
-    let ballot = prepared_ballot(&out);
+    let ballot = prepared_ballot(&out).expect("the round starts with a Prepare");
     let out = a.on_message(
         NodeId(2),
         Message::Promise {

@@ -1,6 +1,9 @@
 //! `Relabel` renames nodes consistently: renaming commutes with stepping (a renamed node given
 //! renamed inputs produces the renamed outputs), and a swap applied twice is the identity.
 
+mod common;
+
+use common::prepared_ballot;
 use synod_core::{Config, Input, Message, Node, NodeId, Operation, Output, Relabel, RequestId};
 
 /// Swaps nodes 2 and 3 (both acceptors in the scenario), fixes the rest.
@@ -32,16 +35,7 @@ fn relabelling_commutes_with_every_step_of_a_round() {
     let members = (1..=5).map(NodeId);
     let mut node = Node::<u8>::new(Config::new(NodeId(1), members).unwrap());
     let mut renamed = node.relabel(&swap);
-    let b = node
-        .on_request(RequestId(1), Operation::Put(7))
-        .iter()
-        .find_map(|o| match o {
-            Output::Broadcast {
-                msg: Message::Prepare { ballot },
-            } => Some(*ballot),
-            _ => None,
-        })
-        .unwrap();
+    let b = prepared_ballot(&node.on_request(RequestId(1), Operation::Put(7))).unwrap();
     renamed.on_request(RequestId(1), Operation::Put(7));
     assert_eq!(renamed, node.relabel(&swap));
     let inputs = [

@@ -18,7 +18,11 @@
 //!   reset ([`synod_core::Node::forget_idle_clock`]); and a `Prepare` or `Accept` it sent that
 //!   changes nothing at a node that can no longer crash, and draws only a reply the retired node
 //!   ignores, is removed like a dead reply (a correct acceptor that ignores a request once
-//!   ignores it forever: [`Protocol::stale_requests_stay_stale`]).
+//!   ignores it forever: [`Protocol::stale_requests_stay_stale`]). Unless the model is
+//!   [`SynodModel::faithful`], a retired node also forgets its learned value once it is chosen
+//!   and its reply once that can no longer break `learned is chosen`: nothing else reads them,
+//!   and what is chosen stays chosen; a value that is not chosen is kept, so the property still
+//!   fails on it.
 //!
 //! Loss on a duplicating network is not explored as separate `Drop` steps: there a message that
 //! is never delivered (again) is exactly a lost message, the properties do not look at the

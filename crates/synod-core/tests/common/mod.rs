@@ -7,7 +7,7 @@ pub mod schedule;
 
 use synod_core::oracle::ChosenOracle;
 use synod_core::{
-    AcceptorState, Config, Message, Node, NodeId, Operation, Output, Proposal, ReplyResult,
+    AcceptorState, Ballot, Config, Message, Node, NodeId, Operation, Output, Proposal, ReplyResult,
     RequestId, Timer,
 };
 
@@ -31,6 +31,16 @@ pub struct Cluster<V> {
     pub oracle: ChosenOracle<V>,
     /// Outputs of the last step, for tests that look at them.
     pub last: Vec<Output<V>>,
+}
+
+/// The ballot of the `Prepare` a node broadcast among `out`, if it did.
+pub fn prepared_ballot<V>(out: &[Output<V>]) -> Option<Ballot> {
+    out.iter().find_map(|o| match o {
+        Output::Broadcast {
+            msg: Message::Prepare { ballot },
+        } => Some(*ballot),
+        _ => None,
+    })
 }
 
 pub fn id(index: usize) -> NodeId {
