@@ -274,5 +274,24 @@ fn shorten<P: Protocol>(
         .iter()
         .filter_map(|(_, a)| a.clone())
         .collect();
-    Path::from_actions(&model.faithful(), steps[0].0.clone(), &actions).unwrap_or(path)
+    replay_faithfully(model, steps[0].0.clone(), &actions).unwrap_or(path)
+}
+
+/// `path` replayed in the [faithful](SynodModel::faithful) model: the same actions, with every
+/// state showing the nodes exactly as the core holds them (for listings and trace files).
+pub fn faithful_path<P: Protocol>(
+    model: &SynodModel<P>,
+    path: &Path<SystemState<P>, Action>,
+) -> Path<SystemState<P>, Action> {
+    let steps = path.clone().into_vec();
+    let actions: Vec<Action> = steps.iter().filter_map(|(_, a)| a.clone()).collect();
+    replay_faithfully(model, steps[0].0.clone(), &actions).unwrap_or_else(|| path.clone())
+}
+
+fn replay_faithfully<P: Protocol>(
+    model: &SynodModel<P>,
+    init: SystemState<P>,
+    actions: &[Action],
+) -> Option<Path<SystemState<P>, Action>> {
+    Path::from_actions(&model.faithful(), init, actions)
 }

@@ -472,7 +472,7 @@ fn simulate_command<P: Protocol>(
         };
         println!("{:26} {verdict}", p.name);
         if let (Expectation::Always, Some(path)) = (&p.expectation, found) {
-            print!("{}", listing(&model, path));
+            print!("{}", listing(&model, &check::faithful_path(&model, path)));
         }
     }
     Ok(if failed { 1 } else { 0 })
