@@ -38,6 +38,14 @@ fn consensus_two_proposers_lossy_duplicating_network_one_crash() {
 }
 
 #[test]
+fn consensus_two_proposers_with_one_retry_each() {
+    // Duelling proposers that time out, back off and retry with a higher ballot: the seed's
+    // contention story, exhaustively (about 20 s; the largest configuration in CI).
+    let cfg = ModelConfig::consensus(3, 2, 2);
+    assert_eq!(check_all_pass(&cfg), 701_017);
+}
+
+#[test]
 fn register_two_clients() {
     let cfg = ModelConfig::register(3, parse_scripts("put:a;cas:-:b").unwrap(), 1);
     assert_eq!(check_all_pass(&cfg), 12_733);
