@@ -11,7 +11,7 @@
 //! * [`model`] — builds the stateright model; [`check`] — runs it and classifies the result.
 //! * [`counterexample`] — renders a path as a message-sequence listing and a core trace.
 //! * [`symmetry`] — symmetry reduction over interchangeable nodes.
-//! * [`bugs`] — three buggy test doubles that the checker must catch.
+//! * [`bugs`] — buggy test doubles that the checker must catch.
 //! * [`trace_export`] — model paths as trace files; [`trace_check`] — trace files replayed in the model; [`step_outputs`] — a step's core outputs.
 
 pub mod actor;
