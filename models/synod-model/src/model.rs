@@ -302,7 +302,7 @@ impl<P: Protocol> SynodModel<P> {
     }
 
     /// Delivers `msg` from `src` to node `dst`, if `dst` never restarts, and returns the outputs
-    /// if the node's (normalized) state did not change.
+    /// that have an effect in the model if the node's (normalized) state did not change.
     fn no_op_delivery(
         &self,
         actors: &[Arc<ActorState>],
@@ -331,6 +331,8 @@ impl<P: Protocol> SynodModel<P> {
         if facts.retired.get(dst).copied() == Some(true) {
             self.retire(&mut node, &facts.history);
         }
+        // `Learned` has no effect in the model (the properties read the learner itself).
+        out.retain(|o| !matches!(o, Output::Learned(_)));
         (node == n.node).then_some(out)
     }
 
