@@ -116,7 +116,8 @@ impl<P: Protocol> SynodModel<P> {
     /// Drops what cannot influence the future (see the module docs).
     pub fn normalize(&self, mut state: SystemState<P>) -> SystemState<P> {
         self.wake_dormant(&mut state);
-        self.retire_nodes(&mut state);
+        // Retiring nodes (below) changes none of these facts: it touches neither requests,
+        // restarts nor acceptances.
         let facts = Facts {
             settled: (0..state.actor_states.len())
                 .map(|i| self.never_restarts(&state, i))
@@ -126,6 +127,7 @@ impl<P: Protocol> SynodModel<P> {
                 .collect(),
             history: history(&state),
         };
+        self.retire_nodes(&mut state, &facts);
         match &mut state.network {
             Network::UnorderedDuplicating(set, last) => {
                 *last = None;
@@ -181,17 +183,17 @@ impl<P: Protocol> SynodModel<P> {
     /// only by `learned is chosen`, which fails on a `Chosen` reply whose value is not chosen and
     /// holds for it forever once it is chosen (other replies it ignores): one that holds now is
     /// forgotten; one that fails is kept, so the property still fails on it.
-    fn retire_nodes(&self, state: &mut SystemState<P>) {
-        let history = history(state);
+    fn retire_nodes(&self, state: &mut SystemState<P>, facts: &Facts) {
+        let history = &facts.history;
         for i in 0..state.actor_states.len() {
-            if !self.retired(state, i) {
+            if !facts.retired[i] {
                 continue;
             }
             let ActorState::Node(n) = &*state.actor_states[i] else {
                 continue;
             };
             let mut retired = n.clone();
-            self.retire(&mut retired.node, &history);
+            self.retire(&mut retired.node, history);
             let reply_settled = self.forget_outcomes
                 && retired
                     .ghost
@@ -231,8 +233,9 @@ impl<P: Protocol> SynodModel<P> {
         }
     }
 
-    /// The same model without forgetting learned values: its states show exactly what the core
-    /// holds, as trace files and counterexample listings need (production replays compare them).
+    /// The same model without forgetting learned values and replies: its states show exactly
+    /// what the core holds, as trace files and counterexample listings need (production replays
+    /// compare them).
     pub fn faithful(&self) -> Self {
         SynodModel {
             forget_outcomes: false,
