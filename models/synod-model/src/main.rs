@@ -164,9 +164,12 @@ struct CheckArgs {
     #[arg(long, default_value_t = 2)]
     threads: usize,
     /// Symmetry reduction over interchangeable nodes (uses depth-first search); also runs the
-    /// check without it and reports both state counts.
+    /// check without it and reports both state counts (unless --no-compare).
     #[arg(long)]
     symmetry: bool,
+    /// With --symmetry: skip the comparison run without reduction (it can take as long again).
+    #[arg(long, requires = "symmetry")]
+    no_compare: bool,
     /// Depth bound (a run that reaches it is INCOMPLETE).
     #[arg(long)]
     max_depth: Option<usize>,
@@ -333,7 +336,7 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
     let model = model::build(&cfg, protocol)?;
     let report = check::run(model.clone(), &options, |p| println!("progress   {p}"));
     println!("done       {}", report.progress);
-    if options.symmetry {
+    if options.symmetry && !args.no_compare {
         let plain = CheckOptions {
             symmetry: false,
             ..options.clone()

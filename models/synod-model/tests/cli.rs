@@ -25,6 +25,28 @@ fn an_exhaustive_pass_exits_0_with_a_table() {
 }
 
 #[test]
+fn symmetry_reports_both_counts_unless_told_not_to_compare() {
+    let args = ["check", "--nodes", "4", "--symmetry", "--progress", "60"];
+    let (code, text) = synod_model(&args);
+    assert_eq!(code, 0, "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("symmetry "))
+        .unwrap_or_else(|| panic!("no symmetry line:\n{text}"));
+    let counts: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(counts.len() == 2 && counts[0] < counts[1], "{line}");
+
+    let (code, text) = synod_model(&[&args[..], &["--no-compare"]].concat());
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("comparing"), "{text}");
+    let (code, _) = synod_model(&["check", "--no-compare"]);
+    assert_eq!(code, 2, "--no-compare without --symmetry is a usage error");
+}
+
+#[test]
 fn a_bounded_run_is_incomplete_never_pass() {
     let (code, text) = synod_model(&["check", "--max-depth", "3", "--progress", "60"]);
     assert_eq!(code, 2, "{text}");
