@@ -52,10 +52,20 @@ pub struct SynodModel<P: Protocol> {
     pub cfg: ModelConfig,
     /// The underlying stateright actor model (its own property list is empty).
     pub actors: ActorModel<SynodActor<P>, ModelConfig, ClientHistory>,
-    /// Whether retired nodes forget a learned value once it is chosen, and the reply to their
-    /// request once it can no longer break a property (see the module docs).
-    /// On for checking; off in [`SynodModel::faithful`], whose states follow the core exactly.
-    pub forget_outcomes: bool,
+    /// How successor states are normalized: [`Normalization::Full`] for checking.
+    pub normalization: Normalization,
+}
+
+/// How much [`SynodModel::normalize`] removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Normalization {
+    /// Every rule of the module docs: for checking.
+    Full,
+    /// Every rule except forgetting retired nodes' learned values and replies, so that states
+    /// show each node exactly as the core holds it ([`SynodModel::faithful`]).
+    Faithful,
+    /// Nothing: stateright's plain actor model. Only for testing that the rules lose nothing.
+    Off,
 }
 
 /// The model of `cfg`, with every node stepping through `protocol`.
@@ -83,7 +93,7 @@ pub fn build<P: Protocol>(cfg: &ModelConfig, protocol: P) -> Result<SynodModel<P
     Ok(SynodModel {
         cfg: cfg.clone(),
         actors: model,
-        forget_outcomes: true,
+        normalization: Normalization::Full,
     })
 }
 
@@ -115,6 +125,9 @@ struct Facts {
 impl<P: Protocol> SynodModel<P> {
     /// Drops what cannot influence the future (see the module docs).
     pub fn normalize(&self, mut state: SystemState<P>) -> SystemState<P> {
+        if self.normalization == Normalization::Off {
+            return state;
+        }
         self.wake_dormant(&mut state);
         // Retiring nodes (below) changes none of these facts: it touches neither requests,
         // restarts nor acceptances.
@@ -194,7 +207,7 @@ impl<P: Protocol> SynodModel<P> {
             };
             let mut retired = n.clone();
             self.retire(&mut retired.node, history);
-            let reply_settled = self.forget_outcomes
+            let reply_settled = self.normalization == Normalization::Full
                 && retired
                     .ghost
                     .reply
@@ -228,8 +241,16 @@ impl<P: Protocol> SynodModel<P> {
         let chosen = node
             .learned()
             .is_some_and(|p| history.count(p.ballot, p.value) >= self.cfg.q2());
-        if self.forget_outcomes && chosen {
+        if self.normalization == Normalization::Full && chosen {
             node.forget_learned();
+        }
+    }
+
+    /// The same model with [`Normalization::Off`]: stateright's plain actor model.
+    pub fn unnormalized(&self) -> Self {
+        SynodModel {
+            normalization: Normalization::Off,
+            ..self.clone()
         }
     }
 
@@ -238,7 +259,7 @@ impl<P: Protocol> SynodModel<P> {
     /// compare them).
     pub fn faithful(&self) -> Self {
         SynodModel {
-            forget_outcomes: false,
+            normalization: Normalization::Faithful,
             ..self.clone()
         }
     }

@@ -1,0 +1,130 @@
+//! The normalizations of `SynodModel` lose nothing the properties can see. On small
+//! configurations, the set of reachable *observations* — every node's durable acceptor state,
+//! ghost history, learned value and reply — is the same with the reductions as in stateright's
+//! plain actor model, which explores many times more states. The faithful model is compared on
+//! everything; the fully normalized one, which forgets settled learned values and replies, on
+//! the rest.
+
+use stateright::Model;
+use std::collections::{BTreeSet, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use synod_core::{AcceptorState, Proposal, ReplyResult};
+use synod_model::actor::ActorState;
+use synod_model::ghost::AcceptRecord;
+use synod_model::model::{build, SynodModel};
+use synod_model::properties::SystemState;
+use synod_model::script::parse_scripts;
+use synod_model::{Correct, ModelConfig, Value};
+
+/// What the properties read of one node.
+type NodeObservation = (
+    AcceptorState<Value>,
+    Vec<AcceptRecord>,
+    bool,
+    u8,
+    Option<(Option<Proposal<Value>>, Option<ReplyResult<Value>>)>,
+);
+
+fn observe(state: &SystemState<Correct>, outcomes: bool) -> Vec<NodeObservation> {
+    state
+        .actor_states
+        .iter()
+        .zip(&state.crashed)
+        .filter_map(|(a, crashed)| match &**a {
+            ActorState::Node(n) => Some((
+                n.durable.clone(),
+                n.ghost.accepts.clone(),
+                n.ghost.reached_accept,
+                n.ghost.restarts,
+                // A crashed node's volatile state is not there to observe.
+                (outcomes && !crashed).then(|| (n.node.learned().cloned(), n.ghost.reply.clone())),
+            )),
+            ActorState::Client(_) => None,
+        })
+        .collect()
+}
+
+/// A 64-bit hash of a state, as stateright keeps them.
+fn fingerprint(state: &SystemState<Correct>) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    state.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Every reachable observation (depth-first over the whole space) and the number of states.
+fn reachable(
+    model: &SynodModel<Correct>,
+    outcomes: bool,
+) -> (BTreeSet<Vec<NodeObservation>>, usize) {
+    let mut seen = HashSet::new();
+    let mut stack = Vec::new();
+    for state in model.init_states() {
+        if seen.insert(fingerprint(&state)) {
+            stack.push(state);
+        }
+    }
+    let mut observed = BTreeSet::new();
+    let mut actions = Vec::new();
+    while let Some(state) = stack.pop() {
+        observed.insert(observe(&state, outcomes));
+        actions.clear();
+        model.actions(&state, &mut actions);
+        for action in actions.drain(..) {
+            if let Some(next) = model.next_state(&state, action) {
+                if model.within_boundary(&next) && seen.insert(fingerprint(&next)) {
+                    stack.push(next);
+                }
+            }
+        }
+    }
+    (observed, seen.len())
+}
+
+fn assert_nothing_lost(cfg: &ModelConfig) {
+    let full = build(cfg, Correct).unwrap();
+    let (raw, raw_states) = reachable(&full.unnormalized(), true);
+    let (faithful, faithful_states) = reachable(&full.faithful(), true);
+    assert_eq!(
+        faithful, raw,
+        "the faithful model observes what the plain one does"
+    );
+    let (reduced, states) = reachable(&full, false);
+    let raw_without_outcomes: BTreeSet<_> = raw
+        .iter()
+        .map(|o| {
+            o.iter()
+                .map(|n| (n.0.clone(), n.1.clone(), n.2, n.3, None))
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        reduced, raw_without_outcomes,
+        "the full model observes what the plain one does"
+    );
+    assert!(
+        states < faithful_states && faithful_states < raw_states,
+        "the reductions reduce: {states} < {faithful_states} < {raw_states}"
+    );
+}
+
+#[test]
+fn consensus_two_proposers() {
+    assert_nothing_lost(&ModelConfig::consensus(3, 2, 1));
+}
+
+#[test]
+fn consensus_one_proposer_with_a_crash() {
+    assert_nothing_lost(&ModelConfig {
+        crashes: 1,
+        ..ModelConfig::consensus(3, 1, 1)
+    });
+}
+
+#[test]
+fn register_one_client_writing() {
+    assert_nothing_lost(&ModelConfig::register(
+        3,
+        parse_scripts("put:a").unwrap(),
+        1,
+    ));
+}
