@@ -1,242 +1,107 @@
-//! Scratch: which part of the state multiplies the space?
-use stateright::actor::Network;
+//! Which part of the state multiplies the state space? Explores a consensus configuration
+//! exhaustively (depth-first, single-threaded), projects every reachable state onto parts of it
+//! and counts the distinct projections. docs/model.md quotes its output for 2 rounds.
+//!
+//! `cargo run --release -p synod-model --example state_census -- [ROUNDS]` (default 2; 3 nodes,
+//! 2 proposers). Memory grows with the state count: 2 rounds need about 1 GB.
+
 use stateright::Model;
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use synod_model::actor::ActorState;
+use synod_model::properties::{history, SystemState};
 use synod_model::{model, Correct, ModelConfig};
 
-fn h<T: Hash>(t: &T) -> u64 {
-    let mut s = DefaultHasher::new();
-    t.hash(&mut s);
-    s.finish()
+fn hash<T: Hash>(value: &T) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A projection: which parts of a state to keep.
+struct Parts {
+    name: &'static str,
+    network: bool,
+    ghost: bool,
+    /// Keep only the acceptance records that are chosen or a node's current proposal.
+    prune_minority: bool,
+}
+
+fn project(state: &SystemState<Correct>, parts: &Parts, q2: usize) -> u64 {
+    let accepts = history(state);
+    let nodes: Vec<u64> = state
+        .actor_states
+        .iter()
+        .map(|a| match &**a {
+            ActorState::Node(n) if parts.ghost => {
+                let current = n.node.acceptor().state().accepted.as_ref();
+                let kept: Vec<_> = n
+                    .ghost
+                    .accepts
+                    .iter()
+                    .filter(|r| {
+                        !parts.prune_minority
+                            || accepts.count(r.ballot, r.value) >= q2
+                            || current.is_some_and(|c| c.ballot == r.ballot)
+                    })
+                    .collect();
+                let g = &n.ghost;
+                hash(&(&n.node, kept, g.reached_accept, g.restarts, &g.reply))
+            }
+            ActorState::Node(n) => hash(&n.node),
+            ActorState::Client(c) => hash(c),
+        })
+        .collect();
+    if parts.network {
+        hash(&(nodes, &state.network, &state.timers_set))
+    } else {
+        hash(&nodes)
+    }
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let rounds: u32 = args.get(1).map_or(2, |s| s.parse().unwrap());
-    let limit: usize = args.get(2).map_or(300_000, |s| s.parse().unwrap());
+    let rounds = std::env::args()
+        .nth(1)
+        .map_or(2, |r| r.parse().expect("ROUNDS"));
     let cfg = ModelConfig::consensus(3, 2, rounds);
-    let m = model::build(&cfg, Correct).unwrap();
+    let model = model::build(&cfg, Correct).expect("valid configuration");
     let mut seen = HashSet::new();
-    let mut queue = VecDeque::new();
-    for s in m.init_states() {
-        if seen.insert(h(&s)) {
-            queue.push_back(s);
+    let mut stack = Vec::new();
+    let mut states = Vec::new();
+    for state in model.init_states() {
+        if seen.insert(hash(&state)) {
+            stack.push(state);
         }
     }
-    let mut all = Vec::new();
     let mut actions = Vec::new();
-    while let Some(s) = queue.pop_front() {
-        if seen.len() >= limit {
-            break;
-        }
-        actions.clear();
-        m.actions(&s, &mut actions);
-        for a in actions.drain(..) {
-            if let Some(n) = m.next_state(&s, a) {
-                if seen.insert(h(&n)) {
-                    queue.push_back(n);
+    while let Some(state) = stack.pop() {
+        model.actions(&state, &mut actions);
+        for action in actions.drain(..) {
+            if let Some(next) = model.next_state(&state, action) {
+                if seen.insert(hash(&next)) {
+                    stack.push(next);
                 }
             }
         }
-        all.push(s);
+        states.push(state);
     }
-    println!("explored {} (seen {})", all.len(), seen.len());
-    let count = |name: &str, f: &dyn Fn(&synod_model::properties::SystemState<Correct>) -> u64| {
-        let set: HashSet<u64> = all.iter().map(f).collect();
-        println!("{name:40} {}", set.len());
+    println!("{} unique states ({rounds} rounds)", states.len());
+    let all = |name, network, ghost, prune_minority| Parts {
+        name,
+        network,
+        ghost,
+        prune_minority,
     };
-    let nodes = |s: &synod_model::properties::SystemState<Correct>| -> Vec<u64> {
-        s.actor_states
+    for parts in [
+        all("the nodes' core state", false, false, false),
+        all("core state + network and timers", true, false, false),
+        all("+ ghost, minority acceptances dropped", true, true, true),
+        all("everything (core, network, ghost)", true, true, false),
+    ] {
+        let distinct: HashSet<u64> = states
             .iter()
-            .map(|a| match &**a {
-                ActorState::Node(n) => h(&n.node),
-                ActorState::Client(c) => h(c),
-            })
-            .collect()
-    };
-    count("nodes (core only)", &|s| h(&nodes(s)));
-    count("nodes + ghost", &|s| h(&s.actor_states));
-    count("nodes + timers", &|s| h(&(nodes(s), &s.timers_set)));
-    count("nodes + ghost + timers", &|s| {
-        h(&(&s.actor_states, &s.timers_set))
-    });
-    count("network only", &|s| h(&s.network));
-    count("nodes + network", &|s| h(&(nodes(s), &s.network)));
-    count("everything but ghost", &|s| {
-        h(&(nodes(s), &s.network, &s.timers_set))
-    });
-    count("everything but timers", &|s| {
-        h(&(&s.actor_states, &s.network))
-    });
-    count("acceptors only", &|s| {
-        h(&s.actor_states
-            .iter()
-            .map(|a| match &**a {
-                ActorState::Node(n) => h(n.node.acceptor()),
-                _ => 0,
-            })
-            .collect::<Vec<_>>())
-    });
-    count("proposers only", &|s| {
-        h(&s.actor_states
-            .iter()
-            .map(|a| match &**a {
-                ActorState::Node(n) => h(n.node.proposer()),
-                _ => 0,
-            })
-            .collect::<Vec<_>>())
-    });
-    count("learners only", &|s| {
-        h(&s.actor_states
-            .iter()
-            .map(|a| match &**a {
-                ActorState::Node(n) => h(&n.node.learner()),
-                _ => 0,
-            })
-            .collect::<Vec<_>>())
-    });
-    let abstracted =
-        |s: &synod_model::properties::SystemState<Correct>, seen: bool, learner: bool| -> u64 {
-            let v: Vec<u64> = s
-                .actor_states
-                .iter()
-                .map(|a| match &**a {
-                    ActorState::Node(n) => {
-                        let p = n.node.proposer();
-                        let idle = p.request().is_none();
-                        let seen_v = if seen && idle {
-                            synod_core::Ballot::ZERO
-                        } else {
-                            p.seen()
-                        };
-                        let l = n.node.learner();
-                        let lv = if learner { h(&l.learned()) } else { h(l) };
-                        h(&(
-                            n.node.acceptor(),
-                            p.phase(),
-                            p.attempt(),
-                            p.request(),
-                            seen_v,
-                            lv,
-                            &n.ghost,
-                        ))
-                    }
-                    ActorState::Client(c) => h(c),
-                })
-                .collect();
-            h(&(v, &s.network, &s.timers_set))
-        };
-    let ghostless = |s: &synod_model::properties::SystemState<Correct>, which: u8| -> u64 {
-        let v: Vec<u64> = s
-            .actor_states
-            .iter()
-            .map(|a| match &**a {
-                ActorState::Node(n) => {
-                    let g = &n.ghost;
-                    let part = match which {
-                        0 => h(&(g.reached_accept, g.restarts, &g.reply)),
-                        1 => h(&(&g.accepts, g.restarts, &g.reply)),
-                        2 => h(&(&g.accepts, g.reached_accept, g.restarts)),
-                        _ => h(&(g.restarts,)),
-                    };
-                    h(&(&n.node, part))
-                }
-                ActorState::Client(c) => h(c),
-            })
+            .map(|s| project(s, &parts, cfg.q2()))
             .collect();
-        h(&(v, &s.network, &s.timers_set))
-    };
-    let pruned = |s: &synod_model::properties::SystemState<Correct>| -> u64 {
-        let hist = synod_model::properties::history(s);
-        let v: Vec<u64> = s
-            .actor_states
-            .iter()
-            .map(|a| match &**a {
-                ActorState::Node(n) => {
-                    let g = &n.ghost;
-                    let cur = n.node.acceptor().state().accepted.clone();
-                    let kept: Vec<_> = g
-                        .accepts
-                        .iter()
-                        .filter(|r| {
-                            hist.count(r.ballot, r.value) >= 2
-                                || cur.as_ref().is_some_and(|c| c.ballot == r.ballot)
-                        })
-                        .collect();
-                    h(&(&n.node, kept, g.reached_accept, g.restarts, &g.reply))
-                }
-                ActorState::Client(c) => h(c),
-            })
-            .collect();
-        h(&(v, &s.network, &s.timers_set))
-    };
-    count("all, minority past records dropped", &pruned);
-    let unlearned = |s: &synod_model::properties::SystemState<Correct>| -> u64 {
-        let retired: Vec<bool> = s
-            .actor_states
-            .iter()
-            .map(|a| match &**a {
-                ActorState::Node(n) => {
-                    n.node.proposer().request().is_none()
-                        && format!("{:?}", n.node.learner()).contains("pending: None")
-                }
-                _ => false,
-            })
-            .collect();
-        let v: Vec<u64> = s
-            .actor_states
-            .iter()
-            .zip(&retired)
-            .map(|(a, r)| match &**a {
-                ActorState::Node(n) if *r => h(&(n.node.acceptor(), n.node.proposer(), &n.ghost)),
-                ActorState::Node(n) => h(&(&n.node, &n.ghost)),
-                ActorState::Client(c) => h(c),
-            })
-            .collect();
-        let net: Vec<_> = match &s.network {
-            Network::UnorderedDuplicating(set, _) => set
-                .iter()
-                .filter(|e| {
-                    !(retired[usize::from(e.dst)] && format!("{:?}", e.msg).contains("Commit"))
-                })
-                .cloned()
-                .collect(),
-            _ => vec![],
-        };
-        h(&(v, net, &s.timers_set))
-    };
-    count("all, retired learners + their commits dropped", &unlearned);
-    count("all but ghost.accepts", &|s| ghostless(s, 0));
-    count("all but ghost.reached_accept", &|s| ghostless(s, 1));
-    count("all but ghost.reply", &|s| ghostless(s, 2));
-    count("all but accepts/reached/reply", &|s| ghostless(s, 3));
-    count("all, idle seen abstracted", &|s| abstracted(s, true, false));
-    count("all, learner pending dropped", &|s| {
-        abstracted(s, false, true)
-    });
-    count("all, both", &|s| abstracted(s, true, true));
-    let mut sizes = std::collections::BTreeMap::new();
-    for s in &all {
-        if let Network::UnorderedDuplicating(set, _) = &s.network {
-            *sizes.entry(set.len()).or_insert(0usize) += 1;
-        }
+        println!("{:40} {}", parts.name, distinct.len());
     }
-    println!("network sizes: {sizes:?}");
-    let mut kinds = std::collections::BTreeMap::new();
-    for s in &all {
-        if let Network::UnorderedDuplicating(set, _) = &s.network {
-            for e in set.iter() {
-                let k = format!("{:?}", e.msg);
-                let k = k
-                    .split(|c: char| !c.is_alphanumeric())
-                    .nth(1)
-                    .unwrap_or("?")
-                    .to_owned();
-                *kinds.entry(k).or_insert(0usize) += 1;
-            }
-        }
-    }
-    println!("message kinds: {kinds:?}");
 }
