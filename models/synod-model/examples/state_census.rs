@@ -5,11 +5,11 @@
 //! `cargo run --release -p synod-model --example state_census -- [ROUNDS]` (default 2; 3 nodes,
 //! 2 proposers). Memory grows with the state count: 2 rounds need about 1 GB.
 
-use stateright::Model;
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use synod_model::actor::ActorState;
 use synod_model::properties::{history, SystemState};
+use synod_model::walk::each_reachable_state;
 use synod_model::{model, Correct, ModelConfig};
 
 fn hash<T: Hash>(value: &T) -> u64 {
@@ -65,26 +65,8 @@ fn main() {
         .map_or(2, |r| r.parse().expect("ROUNDS"));
     let cfg = ModelConfig::consensus(3, 2, rounds);
     let model = model::build(&cfg, Correct).expect("valid configuration");
-    let mut seen = HashSet::new();
-    let mut stack = Vec::new();
     let mut states = Vec::new();
-    for state in model.init_states() {
-        if seen.insert(hash(&state)) {
-            stack.push(state);
-        }
-    }
-    let mut actions = Vec::new();
-    while let Some(state) = stack.pop() {
-        model.actions(&state, &mut actions);
-        for action in actions.drain(..) {
-            if let Some(next) = model.next_state(&state, action) {
-                if seen.insert(hash(&next)) {
-                    stack.push(next);
-                }
-            }
-        }
-        states.push(state);
-    }
+    each_reachable_state(&model, |s| states.push(s.clone()));
     println!("{} unique states ({rounds} rounds)", states.len());
     let all = |name, network, ghost, prune_minority| Parts {
         name,

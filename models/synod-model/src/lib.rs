@@ -12,6 +12,7 @@
 //! * [`counterexample`] — renders a path as a message-sequence listing and a core trace.
 //! * [`symmetry`] — symmetry reduction over interchangeable nodes.
 //! * [`bugs`] — buggy test doubles that the checker must catch.
+//! * [`walk`] — every reachable state, one by one, for tools and tests.
 //! * [`trace_export`] — model paths as trace files; [`trace_check`] — trace files replayed in the model; [`step_outputs`] — a step's core outputs.
 
 pub mod actor;
@@ -31,6 +32,7 @@ pub mod step_outputs;
 pub mod symmetry;
 pub mod trace_check;
 pub mod trace_export;
+pub mod walk;
 
 pub use config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
 pub use protocol::{Correct, Protocol};

@@ -5,15 +5,14 @@
 //! everything; the fully normalized one, which forgets settled learned values and replies, on
 //! the rest.
 
-use stateright::Model;
-use std::collections::{BTreeSet, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::collections::BTreeSet;
 use synod_core::{AcceptorState, Proposal, ReplyResult};
 use synod_model::actor::ActorState;
 use synod_model::ghost::AcceptRecord;
 use synod_model::model::{build, SynodModel};
 use synod_model::properties::SystemState;
 use synod_model::script::parse_scripts;
+use synod_model::walk::each_reachable_state;
 use synod_model::{Correct, ModelConfig, Value};
 
 /// What the properties read of one node.
@@ -44,40 +43,16 @@ fn observe(state: &SystemState<Correct>, outcomes: bool) -> Vec<NodeObservation>
         .collect()
 }
 
-/// A 64-bit hash of a state, as stateright keeps them.
-fn fingerprint(state: &SystemState<Correct>) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    state.hash(&mut hasher);
-    hasher.finish()
-}
-
-/// Every reachable observation (depth-first over the whole space) and the number of states.
+/// Every reachable observation and the number of states.
 fn reachable(
     model: &SynodModel<Correct>,
     outcomes: bool,
 ) -> (BTreeSet<Vec<NodeObservation>>, usize) {
-    let mut seen = HashSet::new();
-    let mut stack = Vec::new();
-    for state in model.init_states() {
-        if seen.insert(fingerprint(&state)) {
-            stack.push(state);
-        }
-    }
     let mut observed = BTreeSet::new();
-    let mut actions = Vec::new();
-    while let Some(state) = stack.pop() {
-        observed.insert(observe(&state, outcomes));
-        actions.clear();
-        model.actions(&state, &mut actions);
-        for action in actions.drain(..) {
-            if let Some(next) = model.next_state(&state, action) {
-                if model.within_boundary(&next) && seen.insert(fingerprint(&next)) {
-                    stack.push(next);
-                }
-            }
-        }
-    }
-    (observed, seen.len())
+    let states = each_reachable_state(model, |state| {
+        observed.insert(observe(state, outcomes));
+    });
+    (observed, states)
 }
 
 fn assert_nothing_lost(cfg: &ModelConfig) {
