@@ -62,7 +62,8 @@ pub enum Normalization {
     /// Every rule of the module docs: for checking.
     Full,
     /// Every rule except forgetting retired nodes' learned values and replies, so that states
-    /// show each node exactly as the core holds it ([`SynodModel::faithful`]).
+    /// show each node as the core holds it — all that a trace or listing shows; only a retired
+    /// node's generation clock, which none shows, is still reset ([`SynodModel::faithful`]).
     Faithful,
     /// Nothing: stateright's plain actor model. Only for testing that the rules lose nothing.
     Off,
