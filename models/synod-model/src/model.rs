@@ -142,27 +142,14 @@ impl<P: Protocol> SynodModel<P> {
             history: history(&state),
         };
         self.retire_nodes(&mut state, &facts);
+        let actors = &state.actor_states;
         match &mut state.network {
             Network::UnorderedDuplicating(set, last) => {
                 *last = None;
-                let dead: Vec<_> = set
-                    .iter()
-                    .filter(|e| self.is_dead(&state.actor_states, &facts, e))
-                    .cloned()
-                    .collect();
-                for e in dead {
-                    set.remove(&e);
-                }
+                set.retain(|e| !self.is_dead(actors, &facts, e));
             }
             Network::UnorderedNonDuplicating(multiset) => {
-                let dead: Vec<_> = multiset
-                    .keys()
-                    .filter(|e| self.is_dead(&state.actor_states, &facts, e))
-                    .cloned()
-                    .collect();
-                for e in dead {
-                    multiset.remove(&e);
-                }
+                multiset.retain(|e, _| !self.is_dead(actors, &facts, e));
             }
             Network::Ordered(_) => {}
         }
