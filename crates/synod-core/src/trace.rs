@@ -231,6 +231,13 @@ pub enum TraceError {
     Config(#[from] ConfigError),
 }
 
+impl<V> Trace<V> {
+    /// The index of the first step whose note starts with `label` (e.g. the seed's "T4").
+    pub fn step_labelled(&self, label: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.note.starts_with(label))
+    }
+}
+
 impl<V> Trace<V>
 where
     V: Clone + PartialEq + Serialize + for<'de> Deserialize<'de>,

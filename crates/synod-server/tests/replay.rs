@@ -53,11 +53,7 @@ fn seed() -> Trace<String> {
 fn an_altered_expectation_is_reported_at_its_step() {
     let mut trace = seed();
     // Claim that at T4 Cyrene (node 3) still holds Athens's promise [1,a] rather than [1,e].
-    let t4 = trace
-        .steps
-        .iter()
-        .position(|s| s.note.starts_with("T4"))
-        .expect("T4 is annotated");
+    let t4 = trace.step_labelled("T4").expect("T4 is annotated");
     let expect = trace.steps[t4].expect.as_mut().unwrap();
     expect.nodes.get_mut(&NodeId(3)).unwrap().promised = Ballot::new(1, NodeId(1));
     let dir = tempfile::tempdir().unwrap();

@@ -101,11 +101,7 @@ fn the_seeds_hand_written_trace_validates_in_the_model() {
 #[test]
 fn an_altered_seed_table_is_reported_at_its_step() {
     let mut trace = load("seed-athens-elanor.json");
-    let t4 = trace
-        .steps
-        .iter()
-        .position(|s| s.note.starts_with("T4"))
-        .expect("T4 is annotated");
+    let t4 = trace.step_labelled("T4").expect("T4 is annotated");
     let expect = trace.steps[t4].expect.as_mut().unwrap();
     expect.nodes.get_mut(&NodeId(3)).unwrap().promised = Ballot::new(1, NodeId(1));
     match check_trace(&trace) {
