@@ -72,6 +72,21 @@ impl<V> Message<V> {
         }
     }
 
+    /// Whether a node's handling of this message depends on who sent it (beyond checking that
+    /// the sender is another member). A `Prepare` or `Accept` is answered to its sender, and a
+    /// `Promise` or `Accepted` counts its sender as a voter; a `Reject` or a `Commit` carries
+    /// everything its receiver acts on, so copies of it from different senders have the same
+    /// effect (a model checker keeps only one).
+    pub fn sender_matters(&self) -> bool {
+        match self {
+            Message::Prepare { .. }
+            | Message::Promise { .. }
+            | Message::Accept { .. }
+            | Message::Accepted { .. } => true,
+            Message::Reject { .. } | Message::Commit { .. } => false,
+        }
+    }
+
     /// The message's kind, for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {

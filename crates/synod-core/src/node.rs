@@ -67,9 +67,9 @@ impl<V: Clone + PartialEq> Node<V> {
         self.learner.learned()
     }
 
-    /// Forgets the generation clock of an idle proposer (no request in progress): see
-    /// [`Proposer::forget_clock`].
-    pub fn forget_idle_clock(&mut self) {
+    /// Forgets the generation clock once no round of the current request is left to start:
+    /// see [`Proposer::forget_clock`] (for a node that takes no further request).
+    pub fn forget_clock(&mut self) {
         self.proposer.forget_clock();
     }
 

@@ -89,8 +89,9 @@ pub struct Proposer<V> {
     id: NodeId,
     quorums: Quorums,
     max_attempts: u32,
-    /// The generation clock: the highest ballot seen anywhere.
-    seen: Ballot,
+    /// The generation clock: the highest round of any ballot seen anywhere. Only the round is
+    /// kept: the next ballot is `Ballot::next_above` of it, which reads nothing else.
+    generation: u64,
     phase: Phase<V>,
     pending: Option<Pending<V>>,
 }
@@ -102,7 +103,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
             id,
             quorums,
             max_attempts,
-            seen: Ballot::ZERO,
+            generation: 0,
             phase: Phase::Idle,
             pending: None,
         }
@@ -113,9 +114,9 @@ impl<V: Clone + PartialEq> Proposer<V> {
         &self.phase
     }
 
-    /// The highest ballot seen (the generation clock's reading).
-    pub fn seen(&self) -> Ballot {
-        self.seen
+    /// The generation clock's reading: the highest round seen in any ballot (own or others').
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The current attempt (1-based), if a request is in progress.
@@ -128,17 +129,27 @@ impl<V: Clone + PartialEq> Proposer<V> {
         self.pending.as_ref().map(|p| (p.request, &p.op))
     }
 
-    /// Advances the generation clock past a ballot seen in any message.
+    /// Advances the generation clock to the round of a ballot seen in any message.
     pub fn observe(&mut self, ballot: Ballot) {
-        self.seen = self.seen.max(ballot);
+        self.generation = self.generation.max(ballot.round);
     }
 
-    /// Resets the generation clock to zero when no request is in progress (it is read only when
-    /// a request begins). For a node that will never take another request, such as a model
-    /// checker's node whose script is over, the clock is dead state.
+    /// Whether the current request (if any) will start no further round: there is none, or its
+    /// last attempt is running. The generation clock is read only when a round starts, so until
+    /// the next request it is dead state.
+    pub fn starts_no_more_rounds(&self) -> bool {
+        self.pending
+            .as_ref()
+            .is_none_or(|p| p.attempt >= self.max_attempts && !matches!(self.phase, Phase::Backoff))
+    }
+
+    /// Resets the generation clock to zero when it is dead state: no round of the current request
+    /// is left to start ([`Self::starts_no_more_rounds`]). Only for a node that will never take
+    /// another request either, such as a model checker's node whose script is over; a server
+    /// never calls it.
     pub fn forget_clock(&mut self) {
-        if self.pending.is_none() {
-            self.seen = Ballot::ZERO;
+        if self.starts_no_more_rounds() {
+            self.generation = 0;
         }
     }
 
@@ -172,8 +183,9 @@ impl<V: Clone + PartialEq> Proposer<V> {
     }
 
     fn start_round(&mut self, floor: Ballot) -> Ballot {
-        let ballot = Ballot::next_above(self.seen.max(floor), self.id);
-        self.seen = ballot;
+        let seen = Ballot::new(self.generation.max(floor.round), self.id);
+        let ballot = Ballot::next_above(seen, self.id);
+        self.generation = ballot.round;
         self.phase = Phase::Preparing {
             ballot,
             promises: Tally::new(self.quorums.q1()),
@@ -325,7 +337,7 @@ impl<V: Clone> crate::Relabel for Proposer<V> {
             id: map(self.id),
             quorums: self.quorums,
             max_attempts: self.max_attempts,
-            seen: self.seen.relabel(map),
+            generation: self.generation,
             phase: self.phase.relabel(map),
             pending: self.pending.as_ref().map(|p| Pending {
                 request: p.request,

@@ -1,5 +1,5 @@
 //! Accessors and edge cases the model cannot observe, written to kill mutants that the
-//! model-based mutation run missed (docs/model.md): `Proposer::request`, `Proposer::seen`,
+//! model-based mutation run missed (docs/model.md): `Proposer::request`, `Proposer::generation`,
 //! `Node::learner`, `NodeSet::is_empty`, and `NodeSet::contains` at the id limit.
 
 mod common;
@@ -43,19 +43,19 @@ fn ids_at_the_limit_are_never_members() {
 }
 
 #[test]
-fn the_generation_clock_reads_the_highest_ballot_seen() {
+fn the_generation_clock_reads_the_highest_round_seen() {
     let members = [NodeId(1), NodeId(2), NodeId(3)];
     let mut a = Node::<u8>::new(Config::new(NodeId(1), members).unwrap());
-    assert_eq!(a.proposer().seen(), Ballot::ZERO);
+    assert_eq!(a.proposer().generation(), 0);
     let high = Ballot::new(5, NodeId(3));
     a.on_message(NodeId(3), Message::Prepare { ballot: high });
-    assert_eq!(a.proposer().seen(), high);
+    assert_eq!(a.proposer().generation(), 5);
     let out = a.on_request(RequestId(1), Operation::Put(7));
     let ours = prepared_ballot(&out).unwrap();
     assert!(ours > high);
     assert_eq!(
-        a.proposer().seen(),
-        ours,
+        a.proposer().generation(),
+        ours.round,
         "its own ballot is the newest seen"
     );
 }

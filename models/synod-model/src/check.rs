@@ -288,10 +288,46 @@ pub fn faithful_path<P: Protocol>(
     replay_faithfully(model, steps[0].0.clone(), &actions).unwrap_or_else(|| path.clone())
 }
 
+/// Replays `actions` in the faithful model. A delivery of a sender-blind message names the
+/// canonical sender in the checked model ([`crate::model::blind_sender`]); the faithful model
+/// delivers the same message from a sender that really sent it.
 fn replay_faithfully<P: Protocol>(
     model: &SynodModel<P>,
     init: SystemState<P>,
     actions: &[Action],
 ) -> Option<Path<SystemState<P>, Action>> {
-    Path::from_actions(&model.faithful(), init, actions)
+    let faithful = model.faithful();
+    let mut state = init.clone();
+    let mut real = Vec::with_capacity(actions.len());
+    for action in actions {
+        let steps = faithful.next_steps(&state);
+        let (action, next) = steps
+            .iter()
+            .find(|(a, _)| a == action)
+            .or_else(|| steps.iter().find(|(a, _)| same_but_sender(a, action)))?
+            .clone();
+        real.push(action);
+        state = next;
+    }
+    Path::from_actions(&faithful, init, &real)
+}
+
+/// Whether `real` delivers the message `renamed` delivers, to the same node, from another sender
+/// where `renamed` names the canonical one.
+fn same_but_sender(real: &Action, renamed: &Action) -> bool {
+    match (real, renamed) {
+        (
+            ActorModelAction::Deliver { dst, msg, .. },
+            ActorModelAction::Deliver {
+                src,
+                dst: renamed_dst,
+                msg: renamed_msg,
+            },
+        ) => {
+            dst == renamed_dst
+                && msg == renamed_msg
+                && *src == crate::model::blind_sender(*renamed_dst)
+        }
+        _ => false,
+    }
 }

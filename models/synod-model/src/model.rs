@@ -12,17 +12,26 @@
 //!   from the network, where it would only make otherwise identical states differ.
 //! * A crashed node's volatile state is dead until its restart, which rebuilds the node from its
 //!   durable storage alone: the crashed node's state is replaced by what its restart would find.
-//! * A **retired** node will never take another request (consensus mode: its one `ProposeOnce`
-//!   is over, or it never had one; register mode: its client has handed it the whole script and
-//!   nothing is in progress). Its generation clock is read only when a request begins, so it is
-//!   reset ([`synod_core::Node::forget_idle_clock`]); and a `Prepare` or `Accept` it sent that
-//!   changes nothing at a node that can no longer crash, and draws only a reply the retired node
-//!   ignores, is removed like a dead reply (a correct acceptor that ignores a request once
-//!   ignores it forever: [`Protocol::stale_requests_stay_stale`]). Unless the model is
-//!   [`SynodModel::faithful`], a retired node also forgets its learned value once it is chosen
-//!   and its reply once that can no longer break `learned is chosen`: nothing else reads them,
-//!   and what is chosen stays chosen; a value that is not chosen is kept, so the property still
-//!   fails on it.
+//! * A node whose generation clock is **dead** will start no further round: it takes no further
+//!   request (consensus mode: it has its one `ProposeOnce` from the start, or none; register
+//!   mode: its client has handed it the whole script), and no round of its current request is
+//!   left to start ([`synod_core::Proposer::starts_no_more_rounds`]: none, or the last attempt
+//!   is running). The clock is read only when a round starts, so it is reset
+//!   ([`synod_core::Node::forget_clock`]). A `Prepare` or `Accept` such a node sent at a ballot
+//!   that is not its current round's, which changes nothing at a node that can no longer crash
+//!   and draws only a reply the sender ignores, is removed like a dead reply (a correct acceptor
+//!   that ignores a request once ignores it forever:
+//!   [`Protocol::stale_requests_stay_stale`]; the sender's current ballot never changes again).
+//! * A **retired** node has a dead clock and no request in progress. Unless the model is
+//!   [`SynodModel::faithful`], it forgets its learned value once it is chosen and its reply once
+//!   that can no longer break `learned is chosen`: nothing else reads them, and what is chosen
+//!   stays chosen; a value that is not chosen is kept, so the property still fails on it.
+//! * A `Reject` or `Commit` means the same from any sender
+//!   ([`synod_core::Message::sender_matters`]): unless the model is faithful, such envelopes
+//!   name one canonical sender ([`blind_sender`]), so that copies from different acceptors — two
+//!   rejections of one ballot reporting the same promise — are one envelope, as they are one
+//!   possibility. (Checked by `synod-core`'s `sender_blind` property test; counterexamples are
+//!   replayed in the faithful model with the real senders, see `check::faithful_path`.)
 //!
 //! Loss on a duplicating network is not explored as separate `Drop` steps: there a message that
 //! is never delivered (again) is exactly a lost message, the properties do not look at the
@@ -40,7 +49,7 @@ use crate::ghost::AcceptHistory;
 use crate::message::ModelMsg;
 use crate::properties::{history, properties_for, SystemState};
 use crate::Protocol;
-use stateright::actor::{ActorModel, ActorModelAction, Envelope, LossyNetwork, Network};
+use stateright::actor::{ActorModel, ActorModelAction, Envelope, Id, LossyNetwork, Network};
 use stateright::{Model, Path, Property};
 use std::sync::Arc;
 use synod_core::{Input, Message, Node, Outcome, Output, Timer};
@@ -117,7 +126,9 @@ fn within_crash_budget<P: Protocol>(cfg: &ModelConfig, state: &SystemState<P>) -
 struct Facts {
     /// Per actor: it can never crash and restart again ([`SynodModel::never_restarts`]).
     settled: Vec<bool>,
-    /// Per actor: it will never take another request ([`SynodModel::retired`]).
+    /// Per actor: it will never start another round ([`SynodModel::clock_dead`]).
+    clock_dead: Vec<bool>,
+    /// Per actor: it will never take another request and has none ([`SynodModel::retired`]).
     retired: Vec<bool>,
     /// Every acceptance so far.
     history: AcceptHistory,
@@ -136,6 +147,9 @@ impl<P: Protocol> SynodModel<P> {
             settled: (0..state.actor_states.len())
                 .map(|i| self.never_restarts(&state, i))
                 .collect(),
+            clock_dead: (0..state.actor_states.len())
+                .map(|i| self.clock_dead(&state, i))
+                .collect(),
             retired: (0..state.actor_states.len())
                 .map(|i| self.retired(&state, i))
                 .collect(),
@@ -143,17 +157,55 @@ impl<P: Protocol> SynodModel<P> {
         };
         self.retire_nodes(&mut state, &facts);
         let actors = &state.actor_states;
+        let blind = |e: &Envelope<ModelMsg>| self.sender_blind(e).then(|| blind_sender(e.dst));
         match &mut state.network {
             Network::UnorderedDuplicating(set, last) => {
                 *last = None;
                 set.retain(|e| !self.is_dead(actors, &facts, e));
+                let renamed: Vec<_> = set
+                    .iter()
+                    .filter(|e| blind(e).is_some_and(|src| src != e.src))
+                    .cloned()
+                    .collect();
+                for e in renamed {
+                    set.remove(&e);
+                    set.insert(Envelope {
+                        src: blind_sender(e.dst),
+                        ..e
+                    });
+                }
             }
             Network::UnorderedNonDuplicating(multiset) => {
                 multiset.retain(|e, _| !self.is_dead(actors, &facts, e));
+                let renamed: Vec<_> = multiset
+                    .iter()
+                    .filter(|(e, _)| blind(e).is_some_and(|src| src != e.src))
+                    .map(|(e, n)| (e.clone(), *n))
+                    .collect();
+                for (e, n) in renamed {
+                    multiset.remove(&e);
+                    *multiset
+                        .entry(Envelope {
+                            src: blind_sender(e.dst),
+                            ..e
+                        })
+                        .or_insert(0) += n;
+                }
             }
             Network::Ordered(_) => {}
         }
         state
+    }
+
+    /// Whether `env` is a protocol message whose effect does not depend on its sender, in a
+    /// model that may rename senders (not the faithful one).
+    fn sender_blind(&self, env: &Envelope<ModelMsg>) -> bool {
+        let (ModelMsg::Peer(msg), Some(SynodActor::Node { protocol, .. })) =
+            (&env.msg, self.actors.actors.get(usize::from(env.dst)))
+        else {
+            return false;
+        };
+        self.normalization == Normalization::Full && !protocol.sender_matters(msg)
     }
 
     /// A crashed node's volatile state is dead until its restart: replaces it by what the
@@ -179,23 +231,24 @@ impl<P: Protocol> SynodModel<P> {
         }
     }
 
-    /// Normalizes every retired node (see [`Self::retire`]). Unless the model is
-    /// [`Self::faithful`], it also forgets the reply to the node's request — ghost state read
-    /// only by `learned is chosen`, which fails on a `Chosen` reply whose value is not chosen and
-    /// holds for it forever once it is chosen (other replies it ignores): one that holds now is
-    /// forgotten; one that fails is kept, so the property still fails on it.
+    /// Normalizes every node with a dead clock or retired (see [`Self::retire`]). Unless the
+    /// model is [`Self::faithful`], it also forgets a retired node's reply to its request — ghost
+    /// state read only by `learned is chosen`, which fails on a `Chosen` reply whose value is not
+    /// chosen and holds for it forever once it is chosen (other replies it ignores): one that
+    /// holds now is forgotten; one that fails is kept, so the property still fails on it.
     fn retire_nodes(&self, state: &mut SystemState<P>, facts: &Facts) {
         let history = &facts.history;
         for i in 0..state.actor_states.len() {
-            if !facts.retired[i] {
+            if !facts.clock_dead[i] {
                 continue;
             }
             let ActorState::Node(n) = &*state.actor_states[i] else {
                 continue;
             };
             let mut retired = n.clone();
-            self.retire(&mut retired.node, history);
-            let reply_settled = self.normalization == Normalization::Full
+            self.retire(&mut retired.node, facts, i);
+            let reply_settled = facts.retired[i]
+                && self.normalization == Normalization::Full
                 && retired
                     .ghost
                     .reply
@@ -219,16 +272,21 @@ impl<P: Protocol> SynodModel<P> {
         }
     }
 
-    /// Drops what a retired node never reads again: its generation clock (read only when a
-    /// request begins or retries) and, unless the model is [`Self::faithful`], a learned value
-    /// that is chosen (nothing in the protocol reads it; the `learned is chosen` property holds
-    /// for it forever, since what is chosen stays chosen; a learned value that is *not* chosen
-    /// is kept, so the property fails on it).
-    fn retire(&self, node: &mut Node<Value>, history: &AcceptHistory) {
-        node.forget_idle_clock();
+    /// Drops what node `i` never reads again: a dead generation clock (read only when a round
+    /// starts) and, if the node is retired and unless the model is [`Self::faithful`], a learned
+    /// value that is chosen (nothing in the protocol reads it; the `learned is chosen` property
+    /// holds for it forever, since what is chosen stays chosen; a learned value that is *not*
+    /// chosen is kept, so the property fails on it).
+    fn retire(&self, node: &mut Node<Value>, facts: &Facts, i: usize) {
+        if facts.clock_dead.get(i).copied() == Some(true) {
+            node.forget_clock();
+        }
+        if facts.retired.get(i).copied() != Some(true) {
+            return;
+        }
         let chosen = node
             .learned()
-            .is_some_and(|p| history.count(p.ballot, p.value) >= self.cfg.q2());
+            .is_some_and(|p| facts.history.count(p.ballot, p.value) >= self.cfg.q2());
         if self.normalization == Normalization::Full && chosen {
             node.forget_learned();
         }
@@ -282,12 +340,14 @@ impl<P: Protocol> SynodModel<P> {
     /// can only make otherwise identical states look different. The check runs the real
     /// protocol step, so it follows the code rather than a description of it.
     ///
-    /// A request-side message (`Prepare`, `Accept`) is dead when its sender is retired (see
-    /// [`Self::retired`]) and delivering it to a node that never restarts changes nothing there
-    /// and only sends the retired sender a reply that is itself dead. That too lasts: the
-    /// receiving acceptor's promise only grows, so a request it ignores now it ignores forever;
-    /// and a retired proposer ignores every `Promise` and `Reject` whatever they carry, while an
-    /// `Accepted` it ignores now it ignores forever (its learner starts a new count only when
+    /// A request-side message (`Prepare`, `Accept`) is dead when its sender's clock is dead (see
+    /// [`Self::clock_dead`]), its ballot is not the sender's current one, and delivering it to a
+    /// node that never restarts changes nothing there and only sends the sender a reply that is
+    /// itself dead. That too lasts: the receiving acceptor's promise only grows, so a request it
+    /// ignores now it ignores forever; the sender starts no further round, so its current ballot
+    /// never becomes this one, and it ignores every `Promise` and `Reject` for another ballot
+    /// whatever they carry (a `Reject` only moves its dead clock), while an `Accepted` it
+    /// ignores now it ignores forever (its learner's count only grows, and is replaced only when
     /// its own proposer proposes).
     fn is_dead(&self, actors: &[Arc<ActorState>], facts: &Facts, env: &Envelope<ModelMsg>) -> bool {
         let ModelMsg::Peer(msg) = &env.msg else {
@@ -303,8 +363,16 @@ impl<P: Protocol> SynodModel<P> {
         let SynodActor::Node { protocol, .. } = &self.actors.actors[dst] else {
             return false;
         };
+        let (Message::Prepare { ballot } | Message::Accept { ballot, .. }) = msg else {
+            return false;
+        };
+        let sender_moved_on = matches!(
+            actors.get(src).map(|a| &**a),
+            Some(ActorState::Node(n)) if n.node.proposer().current_ballot() != Some(*ballot)
+        );
         protocol.stale_requests_stay_stale()
-            && facts.retired.get(src).copied() == Some(true)
+            && facts.clock_dead.get(src).copied() == Some(true)
+            && sender_moved_on
             && out.into_iter().all(|o| match o {
                 Output::Send { to, msg } if actor_of(to) == env.src => self
                     .no_op_delivery(actors, facts, dst, src, &msg)
@@ -340,25 +408,36 @@ impl<P: Protocol> SynodModel<P> {
             },
             &mut out,
         );
-        if facts.retired.get(dst).copied() == Some(true) {
-            self.retire(&mut node, &facts.history);
-        }
+        self.retire(&mut node, facts, dst);
         // `Learned` has no effect in the model (the properties read the learner itself).
         out.retain(|o| !matches!(o, Output::Learned(_)));
         (node == n.node).then_some(out)
     }
 
-    /// Whether node `i` will never take another request: in consensus mode a node whose one
-    /// `ProposeOnce` (taken at start) is over, or that never had one; in register mode a node
-    /// with nothing in progress whose client (if any) has handed it every operation of its
-    /// script. Its proposer stays idle forever.
+    /// Whether node `i` will never start another round: it takes no further request
+    /// ([`Self::takes_no_more_requests`]) and no round of its current one is left to start.
+    /// Its generation clock is dead state.
+    fn clock_dead(&self, state: &SystemState<P>, i: usize) -> bool {
+        matches!(state.actor_states.get(i).map(|a| &**a),
+            Some(ActorState::Node(n)) if n.node.proposer().starts_no_more_rounds())
+            && self.takes_no_more_requests(state, i)
+    }
+
+    /// Whether node `i` will never take another request and has none in progress: its proposer
+    /// stays idle forever.
     fn retired(&self, state: &SystemState<P>, i: usize) -> bool {
+        matches!(state.actor_states.get(i).map(|a| &**a),
+            Some(ActorState::Node(n)) if n.node.proposer().request().is_none())
+            && self.takes_no_more_requests(state, i)
+    }
+
+    /// Whether node `i` will never be handed another request: in consensus mode every node
+    /// (a proposer takes its one `ProposeOnce` at start); in register mode a node whose client
+    /// (if any) has handed it every operation of its script.
+    fn takes_no_more_requests(&self, state: &SystemState<P>, i: usize) -> bool {
         let Some(ActorState::Node(n)) = state.actor_states.get(i).map(|a| &**a) else {
             return false;
         };
-        if n.node.proposer().request().is_some() {
-            return false;
-        }
         match &self.cfg.mode {
             Mode::Consensus { .. } => true,
             Mode::Register { scripts } => scripts.get(i).is_none_or(|ops| {
@@ -366,6 +445,12 @@ impl<P: Protocol> SynodModel<P> {
             }),
         }
     }
+}
+
+/// The one sender that envelopes of sender-blind messages to `dst` name: the first node that is
+/// not `dst` (a member, and not the receiver itself, so the core does not ignore the message).
+pub fn blind_sender(dst: Id) -> Id {
+    Id::from(usize::from(usize::from(dst) == 0))
 }
 
 impl<P: Protocol> Model for SynodModel<P> {

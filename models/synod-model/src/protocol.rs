@@ -23,6 +23,13 @@ pub trait Protocol: Clone + Send + Sync + 'static {
     fn stale_requests_stay_stale(&self) -> bool {
         true
     }
+
+    /// Whether a node's handling of `msg` depends on its sender. The model's normalization
+    /// keeps one copy of a message for which it does not ([`synod_core::Message::sender_matters`],
+    /// true of the real core). A double that reads the sender of a `Reject` or `Commit` must say so.
+    fn sender_matters(&self, msg: &synod_core::Message<crate::Value>) -> bool {
+        msg.sender_matters()
+    }
 }
 
 /// The protocol exactly as shipped: `Node::step`.

@@ -116,7 +116,7 @@ fn sort_key<P: Protocol>(state: &SystemState<P>, i: usize) -> impl Ord + '_ {
             &n.durable,
             &n.ghost,
             n.node.learned(),
-            n.node.proposer().seen(),
+            n.node.proposer().generation(),
         )),
         ActorState::Client(_) => None,
     };

@@ -103,3 +103,10 @@ fn register_one_client_writing() {
         1,
     ));
 }
+
+/// Retries: the clock of a node in its last attempt is forgotten, and its stale requests of the
+/// earlier attempt are dropped once dead.
+#[test]
+fn consensus_one_proposer_retrying() {
+    assert_nothing_lost(&ModelConfig::consensus(3, 1, 2));
+}

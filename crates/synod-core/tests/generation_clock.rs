@@ -1,0 +1,67 @@
+//! The generation clock's lifetime: it is read only when a round starts, so a proposer says when
+//! no round of its request is left to start (`Proposer::starts_no_more_rounds`), and only then
+//! does `Node::forget_clock` (a model checker's normalization) reset it. Resetting it earlier
+//! would let a retry reuse a round other proposers already passed.
+
+use synod_core::{Ballot, Config, Message, Node, NodeId, Operation, RequestId};
+
+fn node_with_attempts(attempts: u32) -> Node<u8> {
+    let members = [NodeId(1), NodeId(2), NodeId(3)];
+    let config = Config::new(NodeId(1), members)
+        .unwrap()
+        .with_max_attempts(attempts)
+        .unwrap();
+    Node::new(config)
+}
+
+#[test]
+fn the_clock_is_live_until_the_last_round_starts() {
+    let mut a = node_with_attempts(2);
+    assert!(
+        a.proposer().starts_no_more_rounds(),
+        "idle: no round to start"
+    );
+    a.on_request(RequestId(1), Operation::Put(7));
+    assert!(!a.proposer().starts_no_more_rounds(), "a retry is left");
+    a.on_message(
+        NodeId(3),
+        Message::Prepare {
+            ballot: Ballot::new(9, NodeId(3)),
+        },
+    );
+    a.forget_clock();
+    assert_eq!(a.proposer().generation(), 9, "kept while a retry is left");
+    a.on_timeout(synod_core::Timer::Round);
+    assert!(
+        !a.proposer().starts_no_more_rounds(),
+        "backing off before the last attempt"
+    );
+    a.forget_clock();
+    assert_eq!(a.proposer().generation(), 9, "kept while backing off");
+    a.on_timeout(synod_core::Timer::Backoff);
+    assert_eq!(
+        a.proposer().generation(),
+        10,
+        "the retry went above round 9"
+    );
+    assert!(
+        a.proposer().starts_no_more_rounds(),
+        "the last attempt runs"
+    );
+    a.forget_clock();
+    assert_eq!(a.proposer().generation(), 0, "dead state: forgotten");
+}
+
+#[test]
+fn an_idle_node_forgets_its_clock() {
+    let mut a = node_with_attempts(1);
+    a.on_message(
+        NodeId(2),
+        Message::Prepare {
+            ballot: Ballot::new(4, NodeId(2)),
+        },
+    );
+    assert_eq!(a.proposer().generation(), 4);
+    a.forget_clock();
+    assert_eq!(a.proposer().generation(), 0);
+}
