@@ -11,7 +11,7 @@
 
 use crate::properties::{SynodModel, SystemState};
 use crate::Protocol;
-use stateright::actor::ActorModelAction;
+use stateright::actor::{ActorModelAction, Id};
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
 use std::fmt;
 use std::sync::mpsc;
@@ -312,9 +312,10 @@ fn replay_faithfully<P: Protocol>(
     Path::from_actions(&faithful, init, &real)
 }
 
-/// Whether `real` delivers the message `renamed` delivers, to the same node, from another sender
-/// where `renamed` names the canonical one.
+/// Whether `real` delivers (or drops) the message `renamed` delivers (or drops), to the same
+/// node, from another sender where `renamed` names the canonical one.
 fn same_but_sender(real: &Action, renamed: &Action) -> bool {
+    let renamed_from_blind = |src: &Id, dst: &Id| *src == crate::model::blind_sender(*dst);
     match (real, renamed) {
         (
             ActorModelAction::Deliver { dst, msg, .. },
@@ -323,10 +324,11 @@ fn same_but_sender(real: &Action, renamed: &Action) -> bool {
                 dst: renamed_dst,
                 msg: renamed_msg,
             },
-        ) => {
-            dst == renamed_dst
-                && msg == renamed_msg
-                && *src == crate::model::blind_sender(*renamed_dst)
+        ) => dst == renamed_dst && msg == renamed_msg && renamed_from_blind(src, renamed_dst),
+        (ActorModelAction::Drop(real), ActorModelAction::Drop(renamed)) => {
+            real.dst == renamed.dst
+                && real.msg == renamed.msg
+                && renamed_from_blind(&renamed.src, &renamed.dst)
         }
         _ => false,
     }
