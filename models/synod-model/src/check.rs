@@ -274,7 +274,9 @@ fn shorten<P: Protocol>(
         .iter()
         .filter_map(|(_, a)| a.clone())
         .collect();
-    replay_faithfully(model, steps[0].0.clone(), &actions).unwrap_or(path)
+    replay_faithfully(model, &actions)
+        .or_else(|| Path::from_actions(model, steps[0].0.clone(), &actions))
+        .unwrap_or(path)
 }
 
 /// `path` replayed in the [faithful](SynodModel::faithful) model: the same actions, with every
@@ -285,18 +287,20 @@ pub fn faithful_path<P: Protocol>(
 ) -> Path<SystemState<P>, Action> {
     let steps = path.clone().into_vec();
     let actions: Vec<Action> = steps.iter().filter_map(|(_, a)| a.clone()).collect();
-    replay_faithfully(model, steps[0].0.clone(), &actions).unwrap_or_else(|| path.clone())
+    replay_faithfully(model, &actions).unwrap_or_else(|| path.clone())
 }
 
-/// Replays `actions` in the faithful model. A delivery of a sender-blind message names the
-/// canonical sender in the checked model ([`crate::model::blind_sender`]); the faithful model
-/// delivers the same message from a sender that really sent it.
+/// Replays `actions` from the faithful model's initial state. A delivery of a sender-blind
+/// message names the canonical sender in the checked model ([`crate::model::blind_sender`]);
+/// the faithful model delivers the same message from a sender that really sent it. (The checked
+/// model's initial state may lack envelopes the faithful one keeps, such as a `Prepare` whose
+/// only effect would be its proposer's round timeout.)
 fn replay_faithfully<P: Protocol>(
     model: &SynodModel<P>,
-    init: SystemState<P>,
     actions: &[Action],
 ) -> Option<Path<SystemState<P>, Action>> {
     let faithful = model.faithful();
+    let init = faithful.init_states().into_iter().next()?;
     let mut state = init.clone();
     let mut real = Vec::with_capacity(actions.len());
     for action in actions {

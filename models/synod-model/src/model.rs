@@ -22,6 +22,14 @@
 //!   and draws only a reply the sender ignores, is removed like a dead reply (a correct acceptor
 //!   that ignores a request once ignores it forever:
 //!   [`Protocol::stale_requests_stay_stale`]; the sender's current ballot never changes again).
+//! * Unless the model is faithful, a `Reject` to a node that can no longer crash, whose clock is
+//!   dead and whose round timer is pending, is removed when delivering it does exactly what the
+//!   timer does when it fires (fail the round; checked by running both steps of the real
+//!   protocol): the timer stays pending as long as that round runs, so the `Reject` only offers
+//!   a transition the timer offers too, and once the round is over it is a no-op. For the same
+//!   reason a dead-clock node's request of its *current* round that can draw only such a
+//!   `Reject` (or an ignored reply) is removed too. The faithful model keeps both, so that trace
+//!   files may show a round ending by rejection.
 //! * A **retired** node has a dead clock and no request in progress. Unless the model is
 //!   [`SynodModel::faithful`], it forgets its learned value once it is chosen and its reply once
 //!   that can no longer break `learned is chosen`: nothing else reads them, and what is chosen
@@ -130,6 +138,8 @@ struct Facts {
     clock_dead: Vec<bool>,
     /// Per actor: it will never take another request and has none ([`SynodModel::retired`]).
     retired: Vec<bool>,
+    /// Per actor: its round timer is pending.
+    round_timer: Vec<bool>,
     /// Every acceptance so far.
     history: AcceptHistory,
 }
@@ -152,6 +162,11 @@ impl<P: Protocol> SynodModel<P> {
                 .collect(),
             retired: (0..state.actor_states.len())
                 .map(|i| self.retired(&state, i))
+                .collect(),
+            round_timer: state
+                .timers_set
+                .iter()
+                .map(|timers| timers.iter().any(|t| *t == Timer::Round))
                 .collect(),
             history: history(&state),
         };
@@ -348,37 +363,97 @@ impl<P: Protocol> SynodModel<P> {
     /// never becomes this one, and it ignores every `Promise` and `Reject` for another ballot
     /// whatever they carry (a `Reject` only moves its dead clock), while an `Accepted` it
     /// ignores now it ignores forever (its learner's count only grows, and is replaced only when
-    /// its own proposer proposes).
+    /// its own proposer proposes). In the checked (not faithful) model the ballot may also be
+    /// the sender's current one, and a reply may also be a `Reject` that does what the sender's
+    /// round timer does ([`Self::ignored_or_timeout`]): any later answer to the request is such a
+    /// `Reject` or ignored, for the same reasons.
     fn is_dead(&self, actors: &[Arc<ActorState>], facts: &Facts, env: &Envelope<ModelMsg>) -> bool {
         let ModelMsg::Peer(msg) = &env.msg else {
             return false;
         };
         let (src, dst) = (usize::from(env.src), usize::from(env.dst));
+        if !matches!(msg, Message::Prepare { .. } | Message::Accept { .. }) {
+            return self.ignored_or_timeout(actors, facts, src, dst, msg);
+        }
         let Some(out) = self.no_op_delivery(actors, facts, src, dst, msg) else {
             return false;
         };
-        if !matches!(msg, Message::Prepare { .. } | Message::Accept { .. }) {
-            return out.is_empty();
-        }
         let SynodActor::Node { protocol, .. } = &self.actors.actors[dst] else {
             return false;
         };
         let (Message::Prepare { ballot } | Message::Accept { ballot, .. }) = msg else {
             return false;
         };
-        let sender_moved_on = matches!(
-            actors.get(src).map(|a| &**a),
-            Some(ActorState::Node(n)) if n.node.proposer().current_ballot() != Some(*ballot)
-        );
+        // A request of the sender's current round may yet draw a `Reject` that fails it: only
+        // the checked model counts that as the round timeout (see `ignored_or_timeout`).
+        let sender_moved_on = self.normalization == Normalization::Full
+            || matches!(
+                actors.get(src).map(|a| &**a),
+                Some(ActorState::Node(n)) if n.node.proposer().current_ballot() != Some(*ballot)
+            );
         protocol.stale_requests_stay_stale()
             && facts.clock_dead.get(src).copied() == Some(true)
             && sender_moved_on
             && out.into_iter().all(|o| match o {
-                Output::Send { to, msg } if actor_of(to) == env.src => self
-                    .no_op_delivery(actors, facts, dst, src, &msg)
-                    .is_some_and(|out| out.is_empty()),
+                Output::Send { to, msg } if actor_of(to) == env.src => {
+                    self.ignored_or_timeout(actors, facts, dst, src, &msg)
+                }
                 _ => false,
             })
+    }
+
+    /// Whether delivering reply `msg` from `src` to `dst` changes nothing (forever, see
+    /// [`Self::is_dead`]), or, in the checked model, is a `Reject` that does exactly what `dst`'s
+    /// pending round timer does when it fires, `dst` never restarting and its clock being dead.
+    /// The core sets the round timer when a round starts and cancels it only when the round ends
+    /// (chosen, failed or given up), so while the round runs the `Reject` only duplicates the
+    /// timer's transition (the promise it reports would only move the dead clock), and after it
+    /// the `Reject` is ignored.
+    fn ignored_or_timeout(
+        &self,
+        actors: &[Arc<ActorState>],
+        facts: &Facts,
+        src: usize,
+        dst: usize,
+        msg: &Message<Value>,
+    ) -> bool {
+        if self
+            .no_op_delivery(actors, facts, src, dst, msg)
+            .is_some_and(|out| out.is_empty())
+        {
+            return true;
+        }
+        let (
+            Some(true),
+            Some(true),
+            Some(true),
+            Some(ActorState::Node(n)),
+            Some(SynodActor::Node { protocol, .. }),
+        ) = (
+            facts.settled.get(dst).copied(),
+            facts.clock_dead.get(dst).copied(),
+            facts.round_timer.get(dst).copied(),
+            actors.get(dst).map(|a| &**a),
+            self.actors.actors.get(dst),
+        )
+        else {
+            return false;
+        };
+        if self.normalization != Normalization::Full || !matches!(msg, Message::Reject { .. }) {
+            return false;
+        }
+        let run = |input| {
+            let mut node = n.node.clone();
+            let mut out = Vec::new();
+            protocol.step(&mut node, input, &mut out);
+            self.retire(&mut node, facts, dst);
+            out.retain(|o| !matches!(o, Output::Learned(_)));
+            (node, out)
+        };
+        run(Input::Message {
+            from: node_id(src),
+            msg: msg.clone(),
+        }) == run(Input::Timeout(Timer::Round))
     }
 
     /// Delivers `msg` from `src` to node `dst`, if `dst` never restarts, and returns the outputs
