@@ -62,6 +62,11 @@ fn check_replays(network: NetworkKind, lossy: bool) {
             replayed.len(),
             "seed {seed}: the replay is complete"
         );
+        let init = model.faithful().init_states().remove(0);
+        assert!(
+            Path::from_actions(&model.faithful(), init, &replayed).is_some(),
+            "seed {seed}: the replay is a path of the faithful model"
+        );
         for (c, r) in checked.iter().zip(&replayed) {
             if c == r {
                 continue;
