@@ -130,6 +130,9 @@ fn within_crash_budget<P: Protocol>(cfg: &ModelConfig, state: &SystemState<P>) -
     crashes <= cfg.crashes
 }
 
+/// A node before a step, a copy of it after, and the step's outputs ([`SynodModel::step_copy`]).
+type SteppedCopy<'a> = (&'a Node<Value>, Node<Value>, Vec<Output<Value>>);
+
 /// What the normalization of one state knows about its actors.
 struct Facts {
     /// Per actor: it can never crash and restart again ([`SynodModel::never_restarts`]).
@@ -423,37 +426,26 @@ impl<P: Protocol> SynodModel<P> {
         {
             return true;
         }
-        let (
-            Some(true),
-            Some(true),
-            Some(true),
-            Some(ActorState::Node(n)),
-            Some(SynodActor::Node { protocol, .. }),
-        ) = (
-            facts.settled.get(dst).copied(),
-            facts.clock_dead.get(dst).copied(),
-            facts.round_timer.get(dst).copied(),
-            actors.get(dst).map(|a| &**a),
-            self.actors.actors.get(dst),
-        )
-        else {
-            return false;
-        };
-        if self.normalization != Normalization::Full || !matches!(msg, Message::Reject { .. }) {
+        let repeats_timer = facts.clock_dead.get(dst).copied() == Some(true)
+            && facts.round_timer.get(dst).copied() == Some(true)
+            && self.normalization == Normalization::Full
+            && matches!(msg, Message::Reject { .. });
+        if !repeats_timer {
             return false;
         }
-        let run = |input| {
-            let mut node = n.node.clone();
-            let mut out = Vec::new();
-            protocol.step(&mut node, input, &mut out);
-            self.retire(&mut node, facts, dst);
-            out.retain(|o| !matches!(o, Output::Learned(_)));
-            (node, out)
-        };
-        run(Input::Message {
+        let delivered = Input::Message {
             from: node_id(src),
             msg: msg.clone(),
-        }) == run(Input::Timeout(Timer::Round))
+        };
+        match (
+            self.step_copy(actors, facts, dst, delivered),
+            self.step_copy(actors, facts, dst, Input::Timeout(Timer::Round)),
+        ) {
+            (Some((_, by_reject, out)), Some((_, by_timer, timer_out))) => {
+                by_reject == by_timer && out == timer_out
+            }
+            _ => false,
+        }
     }
 
     /// Delivers `msg` from `src` to node `dst`, if `dst` never restarts, and returns the outputs
@@ -466,6 +458,24 @@ impl<P: Protocol> SynodModel<P> {
         dst: usize,
         msg: &Message<Value>,
     ) -> Option<Vec<Output<Value>>> {
+        let delivered = Input::Message {
+            from: node_id(src),
+            msg: msg.clone(),
+        };
+        let (before, after, out) = self.step_copy(actors, facts, dst, delivered)?;
+        (after == *before).then_some(out)
+    }
+
+    /// Steps a copy of node `dst`, if it never restarts, with `input`: returns the node before,
+    /// the copy after (normalized as its state would be) and the outputs that have an effect in
+    /// the model (`Learned` has none: the properties read the learner itself).
+    fn step_copy<'a>(
+        &self,
+        actors: &'a [Arc<ActorState>],
+        facts: &Facts,
+        dst: usize,
+        input: Input<Value>,
+    ) -> Option<SteppedCopy<'a>> {
         let (Some(true), Some(ActorState::Node(n)), Some(SynodActor::Node { protocol, .. })) = (
             facts.settled.get(dst).copied(),
             actors.get(dst).map(|a| &**a),
@@ -475,18 +485,10 @@ impl<P: Protocol> SynodModel<P> {
         };
         let mut node = n.node.clone();
         let mut out = Vec::new();
-        protocol.step(
-            &mut node,
-            Input::Message {
-                from: node_id(src),
-                msg: msg.clone(),
-            },
-            &mut out,
-        );
+        protocol.step(&mut node, input, &mut out);
         self.retire(&mut node, facts, dst);
-        // `Learned` has no effect in the model (the properties read the learner itself).
         out.retain(|o| !matches!(o, Output::Learned(_)));
-        (node == n.node).then_some(out)
+        Some((&n.node, node, out))
     }
 
     /// Whether node `i` will never start another round: it takes no further request
