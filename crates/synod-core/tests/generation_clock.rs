@@ -3,20 +3,14 @@
 //! does `Node::forget_clock` (a model checker's normalization) reset it. Resetting it earlier
 //! would let a retry reuse a round other proposers already passed.
 
-use synod_core::{Ballot, Config, Message, Node, NodeId, Operation, RequestId};
+mod common;
 
-fn node_with_attempts(attempts: u32) -> Node<u8> {
-    let members = [NodeId(1), NodeId(2), NodeId(3)];
-    let config = Config::new(NodeId(1), members)
-        .unwrap()
-        .with_max_attempts(attempts)
-        .unwrap();
-    Node::new(config)
-}
+use common::node_1_of_3;
+use synod_core::{Ballot, Message, NodeId, Operation, RequestId};
 
 #[test]
 fn the_clock_is_live_until_the_last_round_starts() {
-    let mut a = node_with_attempts(2);
+    let mut a = node_1_of_3::<u8>(2);
     assert!(
         a.proposer().starts_no_more_rounds(),
         "idle: no round to start"
@@ -54,7 +48,7 @@ fn the_clock_is_live_until_the_last_round_starts() {
 
 #[test]
 fn an_idle_node_forgets_its_clock() {
-    let mut a = node_with_attempts(1);
+    let mut a = node_1_of_3::<u8>(1);
     a.on_message(
         NodeId(2),
         Message::Prepare {

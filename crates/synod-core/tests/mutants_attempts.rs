@@ -3,16 +3,14 @@
 //! uses to grow its backoff. Written to kill the mutant `Proposer::attempt -> None` that the
 //! model-based mutation run missed (docs/model.md).
 
-use synod_core::{Config, Node, NodeId, Operation, Output, RequestId, Timer};
+mod common;
+
+use common::node_1_of_3;
+use synod_core::{Operation, Output, RequestId, Timer};
 
 #[test]
 fn each_attempt_sets_its_timers_with_its_own_number() {
-    let members = [NodeId(1), NodeId(2), NodeId(3)];
-    let config = Config::new(NodeId(1), members)
-        .unwrap()
-        .with_max_attempts(3)
-        .unwrap();
-    let mut a = Node::<u8>::new(config);
+    let mut a = node_1_of_3::<u8>(3);
     let timer = |timer, attempt| Output::SetTimer { timer, attempt };
     let out = a.on_request(RequestId(1), Operation::Put(7));
     assert!(out.contains(&timer(Timer::Round, 1)), "{out:?}");

@@ -6,19 +6,8 @@
 
 mod common;
 
-use common::prepared_ballot;
-use synod_core::{
-    Config, Message, Node, NodeId, Operation, Output, ReplyResult, RequestError, RequestId, Timer,
-};
-
-fn node(max_attempts: u32) -> Node<u8> {
-    let members = [NodeId(1), NodeId(2), NodeId(3)];
-    let config = Config::new(NodeId(1), members)
-        .unwrap()
-        .with_max_attempts(max_attempts)
-        .unwrap();
-    Node::new(config)
-}
+use common::{node_1_of_3 as node, prepared_ballot};
+use synod_core::{Message, NodeId, Operation, Output, ReplyResult, RequestError, RequestId, Timer};
 
 fn reply(out: &[Output<u8>]) -> Option<&ReplyResult<u8>> {
     out.iter().find_map(|o| match o {

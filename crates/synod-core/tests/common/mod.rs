@@ -33,6 +33,16 @@ pub struct Cluster<V> {
     pub last: Vec<Output<V>>,
 }
 
+/// Node 1 of a 3-node cluster that runs each request for at most `max_attempts` rounds.
+pub fn node_1_of_3<V: Clone + PartialEq>(max_attempts: u32) -> Node<V> {
+    let members = [NodeId(1), NodeId(2), NodeId(3)];
+    let config = Config::new(NodeId(1), members)
+        .unwrap()
+        .with_max_attempts(max_attempts)
+        .unwrap();
+    Node::new(config)
+}
+
 /// The ballot of the `Prepare` a node broadcast among `out`, if it did.
 pub fn prepared_ballot<V>(out: &[Output<V>]) -> Option<Ballot> {
     out.iter().find_map(|o| match o {
