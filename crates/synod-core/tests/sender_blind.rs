@@ -31,11 +31,7 @@ fn message() -> impl Strategy<Value = Message<u8>> {
             value: p.value
         }),
         ballot().prop_map(|ballot| Message::Accepted { ballot }),
-        (ballot(), ballot()).prop_map(|(ballot, promised)| Message::Reject { ballot, promised }),
-        proposal().prop_map(|p| Message::Commit {
-            ballot: p.ballot,
-            value: p.value
-        }),
+        sender_blind_message(),
     ]
 }
 
