@@ -175,16 +175,14 @@ impl<P: Protocol> SynodModel<P> {
         };
         self.retire_nodes(&mut state, &facts);
         let actors = &state.actor_states;
-        let blind = |e: &Envelope<ModelMsg>| self.sender_blind(e).then(|| blind_sender(e.dst));
+        // A sender-blind envelope that does not name the canonical sender yet.
+        let to_rename =
+            |e: &Envelope<ModelMsg>| self.sender_blind(e) && e.src != blind_sender(e.dst);
         match &mut state.network {
             Network::UnorderedDuplicating(set, last) => {
                 *last = None;
                 set.retain(|e| !self.is_dead(actors, &facts, e));
-                let renamed: Vec<_> = set
-                    .iter()
-                    .filter(|e| blind(e).is_some_and(|src| src != e.src))
-                    .cloned()
-                    .collect();
+                let renamed: Vec<_> = set.iter().filter(|e| to_rename(e)).cloned().collect();
                 for e in renamed {
                     set.remove(&e);
                     set.insert(Envelope {
@@ -197,7 +195,7 @@ impl<P: Protocol> SynodModel<P> {
                 multiset.retain(|e, _| !self.is_dead(actors, &facts, e));
                 let renamed: Vec<_> = multiset
                     .iter()
-                    .filter(|(e, _)| blind(e).is_some_and(|src| src != e.src))
+                    .filter(|(e, _)| to_rename(e))
                     .map(|(e, n)| (e.clone(), *n))
                     .collect();
                 for (e, n) in renamed {
