@@ -373,16 +373,13 @@ impl<P: Protocol> SynodModel<P> {
             return false;
         };
         let (src, dst) = (usize::from(env.src), usize::from(env.dst));
-        if !matches!(msg, Message::Prepare { .. } | Message::Accept { .. }) {
+        let (Message::Prepare { ballot } | Message::Accept { ballot, .. }) = msg else {
             return self.ignored_or_timeout(actors, facts, src, dst, msg);
-        }
+        };
         let Some(out) = self.no_op_delivery(actors, facts, src, dst, msg) else {
             return false;
         };
         let SynodActor::Node { protocol, .. } = &self.actors.actors[dst] else {
-            return false;
-        };
-        let (Message::Prepare { ballot } | Message::Accept { ballot, .. }) = msg else {
             return false;
         };
         // A request of the sender's current round may yet draw a `Reject` that fails it: only
@@ -418,32 +415,24 @@ impl<P: Protocol> SynodModel<P> {
         dst: usize,
         msg: &Message<Value>,
     ) -> bool {
-        if self
-            .no_op_delivery(actors, facts, src, dst, msg)
-            .is_some_and(|out| out.is_empty())
-        {
+        let delivered = Input::Message {
+            from: node_id(src),
+            msg: msg.clone(),
+        };
+        let Some((before, after, out)) = self.step_copy(actors, facts, dst, delivered) else {
+            return false;
+        };
+        if after == *before && out.is_empty() {
             return true;
         }
         let repeats_timer = facts.clock_dead.get(dst).copied() == Some(true)
             && facts.round_timer.get(dst).copied() == Some(true)
             && self.normalization == Normalization::Full
             && matches!(msg, Message::Reject { .. });
-        if !repeats_timer {
-            return false;
-        }
-        let delivered = Input::Message {
-            from: node_id(src),
-            msg: msg.clone(),
-        };
-        match (
-            self.step_copy(actors, facts, dst, delivered),
-            self.step_copy(actors, facts, dst, Input::Timeout(Timer::Round)),
-        ) {
-            (Some((_, by_reject, out)), Some((_, by_timer, timer_out))) => {
-                by_reject == by_timer && out == timer_out
-            }
-            _ => false,
-        }
+        repeats_timer
+            && self
+                .step_copy(actors, facts, dst, Input::Timeout(Timer::Round))
+                .is_some_and(|(_, by_timer, timer_out)| by_timer == after && timer_out == out)
     }
 
     /// Delivers `msg` from `src` to node `dst`, if `dst` never restarts, and returns the outputs
