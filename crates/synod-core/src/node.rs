@@ -78,6 +78,12 @@ impl<V: Clone + PartialEq> Node<V> {
         self.learner.forget();
     }
 
+    /// The proposer, mutably: only for the model checker's buggy doubles, which reach into it
+    /// (e.g. [`Proposer::take_uncertain`]); a runtime never needs it.
+    pub fn proposer_mut(&mut self) -> &mut Proposer<V> {
+        &mut self.proposer
+    }
+
     /// Handles one input, appending its outputs to `out` in the order they must be carried out.
     pub fn step(&mut self, input: Input<V>, out: &mut Vec<Output<V>>) {
         match input {
@@ -189,11 +195,8 @@ impl<V: Clone + PartialEq> Node<V> {
                     }
                     let Proposal { ballot, value } = chosen.proposal;
                     self.broadcast(Message::Commit { ballot, value }, out);
-                    if let Some((request, outcome)) = done {
-                        out.push(Output::Reply {
-                            request,
-                            result: Ok(outcome),
-                        });
+                    if let Some((request, result)) = done {
+                        out.push(Output::Reply { request, result });
                     }
                 }
             }

@@ -76,8 +76,9 @@ pub enum RequestError {
         attempts: u32,
     },
     /// An attempt reached the accept phase and then failed, and no later attempt could tell
-    /// whether its value was chosen: the operation may or may not have taken effect.
-    #[error("the outcome is unknown: an accept was sent but its fate could not be determined")]
+    /// whether its proposal took effect: the operation took effect once or not at all (never
+    /// twice), and nobody can tell which.
+    #[error("the outcome is unknown: the operation took effect once or not at all")]
     Indeterminate,
 }
 
@@ -103,21 +104,6 @@ impl<V: Clone + PartialEq> Operation<V> {
             }
             Operation::Read => (current.clone(), Outcome::Read { value: current }),
         }
-    }
-
-    /// Whether the operation can change the register. A write whose accept was sent but whose
-    /// fate is unknown ends as [`RequestError::Indeterminate`] rather than `Exhausted`.
-    pub fn writes(&self) -> bool {
-        !matches!(self, Operation::Read)
-    }
-
-    /// Whether a retry may apply the operation afresh even though an earlier attempt's proposal
-    /// might have been chosen. True for `Read` (it never changes the value) and for `ProposeOnce`,
-    /// whose retry finds the chosen value and reports it — the seed's protocol, in which Athens
-    /// retries after its "alice" was accepted by a minority. (On a key that is also deleted,
-    /// `ProposeOnce` is "set if empty", and a retry could set it twice; see docs/protocol.md.)
-    pub fn safe_to_reapply(&self) -> bool {
-        matches!(self, Operation::Read | Operation::ProposeOnce(_))
     }
 }
 
@@ -185,9 +171,5 @@ mod tests {
             cas_absent.apply(None),
             (Some(5), Outcome::Written { previous: None })
         );
-        assert!(!Operation::<u8>::Read.writes());
-        assert!(Operation::<u8>::Delete.writes());
-        assert!(Operation::ProposeOnce(1).safe_to_reapply());
-        assert!(!Operation::Put(1).safe_to_reapply());
     }
 }

@@ -6,22 +6,37 @@
 //! or a round timeout fails the round; the next attempt, after a backoff, takes a higher ballot.
 //! Attempts are bounded by configuration.
 //!
-//! **Retrying a write is subtle.** An attempt that failed *after* sending Accept may still be
-//! chosen later (the seed's "alice", accepted by a minority, could have been recovered). Applying
-//! the operation again on top of it would apply it twice. So every failed phase-2 proposal of the
-//! request is kept as *uncertain*, and each later phase-1 quorum decides their fate: those above
-//! every ballot the quorum reports can never be chosen (every accept quorum meets this promise
-//! quorum) and are forgotten; if none is left, the operation is applied afresh; if the highest
-//! report is one of them — not necessarily the latest, which may have missed this quorum while an
-//! earlier one reached it — it is proposed again unchanged with its original outcome; if someone
-//! else's proposal is reported above one of them, their fate is unknowable and the request ends
-//! with [`RequestError::Indeterminate`]. Operations that are safe to reapply
-//! (`Read`, and `ProposeOnce` as the seed uses it) skip this and always apply afresh.
+//! **Retrying a write is subtle.** An attempt that failed *after* sending Accept may still take
+//! effect later: a later round that finds its value as the highest accepted one builds on it
+//! (the seed's "alice", accepted by a minority, could have been recovered that way). Applying the
+//! operation again on top of it would apply it twice. So every failed phase-2 proposal that
+//! carries the request's *effect* is kept as **uncertain**, and each later phase-1 quorum decides
+//! its fate:
+//!
+//! 1. an uncertain proposal above every ballot the quorum reports can never take effect (every
+//!    accept quorum meets this promise quorum, and all of it promised above it): it is forgotten;
+//!    when none is left, the operation is applied afresh;
+//! 2. if the highest report is one of them — not necessarily the latest, which may have missed
+//!    this quorum while an earlier one reached it — it is proposed again unchanged, with its
+//!    original outcome;
+//! 3. if someone else's proposal is reported above one of them, whether ours took effect is
+//!    unknowable. If applying the operation afresh would change nothing *and* report the outcome
+//!    every uncertain proposal would have reported, the answer is the same either way and the
+//!    round goes on with it. A `ProposeOnce` otherwise finishes the other proposal unchanged (the
+//!    seed's Athens proposes "elanor" at T7) and answers [`RequestError::Indeterminate`]; any other
+//!    operation gives up with `Indeterminate` at once.
+//!
+//! A proposal that re-proposes the current value unchanged (a `Read`, a `Cas` that does not match,
+//! a `ProposeOnce` that finds a value) carries no effect: whether or not it is ever chosen, the
+//! register's values are the same, so it is never kept as uncertain and the operation may be
+//! applied afresh later. No operation is exempt from these rules: a `ProposeOnce` that re-applied
+//! on an empty register after its own value was chosen and then deleted would set it twice.
 //!
 //! This type holds no I/O and sends nothing itself: [`crate::Node`] wires its answers to messages.
 
 use crate::{
-    Ballot, NodeId, Operation, Outcome, Proposal, Quorums, RequestError, RequestId, Tally,
+    Ballot, NodeId, Operation, Outcome, Proposal, Quorums, ReplyResult, RequestError, RequestId,
+    Tally,
 };
 
 /// Where the proposer is in its current request.
@@ -38,12 +53,16 @@ pub enum Phase<V> {
         /// The highest-ballot accepted proposal reported so far.
         highest: Option<Proposal<V>>,
     },
-    /// Phase 2: `proposal` was sent for acceptance; `outcome` is reported if it is chosen.
+    /// Phase 2: `proposal` was sent for acceptance; `answer` is reported if it is chosen.
     Accepting {
         /// What was proposed.
         proposal: Proposal<V>,
-        /// What the caller is told when it is chosen.
-        outcome: Outcome<V>,
+        /// What the caller is told when it is chosen: the operation's outcome, or
+        /// `Indeterminate` for a round that only finishes another proposal (module docs, rule 3).
+        answer: ReplyResult<V>,
+        /// Whether the proposal carries the request's effect (changes the register, or proposes
+        /// again an uncertain proposal that did): kept as uncertain if the round fails.
+        effect: bool,
     },
     /// Between attempts, waiting for the backoff timer.
     Backoff,
@@ -55,8 +74,9 @@ struct Pending<V> {
     request: RequestId,
     op: Operation<V>,
     attempt: u32,
-    /// Every proposal of this request that failed after reaching phase 2, with its outcome,
-    /// in ballot order (any of them may yet be chosen until a phase-1 quorum rules it out).
+    /// Every proposal of this request that failed after reaching phase 2 and carries its effect,
+    /// with its outcome, in ballot order (any of them may yet take effect until a phase-1 quorum
+    /// rules it out).
     uncertain: Vec<(Proposal<V>, Outcome<V>)>,
 }
 
@@ -153,6 +173,26 @@ impl<V: Clone + PartialEq> Proposer<V> {
         }
     }
 
+    /// Takes the uncertain proposals of the current request out of the proposer, in ballot
+    /// order. **Unsafe** with [`Self::restore_uncertain`]: only for the model checker's buggy
+    /// double of the retry rule that re-applied a `ProposeOnce` freely
+    /// (`synod-model`'s `bugs::RetryReappliesOnce`), which hides them while a phase-1 quorum
+    /// completes.
+    pub fn take_uncertain(&mut self) -> Vec<(Proposal<V>, Outcome<V>)> {
+        self.pending
+            .as_mut()
+            .map(|p| std::mem::take(&mut p.uncertain))
+            .unwrap_or_default()
+    }
+
+    /// Puts back proposals taken by [`Self::take_uncertain`], before any recorded since.
+    pub fn restore_uncertain(&mut self, mut earlier: Vec<(Proposal<V>, Outcome<V>)>) {
+        if let Some(p) = self.pending.as_mut() {
+            earlier.append(&mut p.uncertain);
+            p.uncertain = earlier;
+        }
+    }
+
     /// Takes a new request and starts its first round, returning the ballot to prepare.
     /// `floor` is the node's own promise, which the ballot must exceed (it survives crashes,
     /// so a restarted proposer never reuses a ballot).
@@ -231,49 +271,61 @@ impl<V: Clone + PartialEq> Proposer<V> {
             .as_mut()
             .expect("a round runs only for a request");
         let highest_ballot = highest.as_ref().map(|h| h.ballot);
-        // An uncertain proposal above everything this quorum reports can never be chosen now
-        // (every accept quorum meets this promise quorum, all promised above it): forget it.
+        let current = highest.and_then(|h| h.value);
+        // Rule 1: an uncertain proposal above everything this quorum reports can never take
+        // effect now (every accept quorum meets this promise quorum, all promised above it).
         pending
             .uncertain
             .retain(|(earlier, _)| Some(earlier.ballot) <= highest_ballot);
+        let (fresh, fresh_outcome) = pending.op.apply(current.as_ref());
+        let fresh_changes = fresh != current;
         let ours = pending
             .uncertain
             .iter()
             .find(|(earlier, _)| Some(earlier.ballot) == highest_ballot);
-        let (value, outcome) = match ours {
-            _ if pending.uncertain.is_empty() || pending.op.safe_to_reapply() => pending
-                .op
-                .apply(highest.as_ref().and_then(|h| h.value.as_ref())),
-            // The highest is one of our own earlier proposals (not necessarily the latest: a
-            // later one may have missed this quorum): it may be chosen, so keep it.
-            Some((earlier, outcome)) => (earlier.value.clone(), outcome.clone()),
-            // Someone else's proposal sits above one of ours that may have been chosen.
-            None => {
-                let request = pending.request;
-                self.finish();
-                return PromiseStep::GiveUp(request, RequestError::Indeterminate);
-            }
+        let (value, answer, effect) = if pending.uncertain.is_empty() {
+            (fresh, Ok(fresh_outcome), fresh_changes)
+        } else if let Some((earlier, outcome)) = ours {
+            // Rule 2: the highest is one of our own proposals: it may take effect, so keep it.
+            (earlier.value.clone(), Ok(outcome.clone()), true)
+        } else if !fresh_changes && pending.uncertain.iter().all(|(_, o)| *o == fresh_outcome) {
+            // Rule 3, same answer either way: ours took effect with this outcome, or it never
+            // will and the operation, applied now, changes nothing and reports the same.
+            (fresh, Ok(fresh_outcome), false)
+        } else if matches!(pending.op, Operation::ProposeOnce(_)) {
+            // Rule 3, a `ProposeOnce`: finish the other proposal unchanged, then say that ours
+            // may or may not have taken effect.
+            (current, Err(RequestError::Indeterminate), false)
+        } else {
+            // Rule 3: someone else's proposal sits above one of ours that may take effect.
+            let request = pending.request;
+            self.finish();
+            return PromiseStep::GiveUp(request, RequestError::Indeterminate);
         };
         let proposal = Proposal { ballot, value };
         self.phase = Phase::Accepting {
             proposal: proposal.clone(),
-            outcome,
+            answer,
+            effect,
         };
         PromiseStep::Propose(proposal)
     }
 
     /// The learner saw `ballot` chosen. If it is this proposer's current proposal, the request
     /// is complete: returns the request and the outcome to report.
-    pub fn on_chosen(&mut self, ballot: Ballot) -> Option<(RequestId, Outcome<V>)> {
-        let Phase::Accepting { proposal, outcome } = &self.phase else {
+    pub fn on_chosen(&mut self, ballot: Ballot) -> Option<(RequestId, ReplyResult<V>)> {
+        let Phase::Accepting {
+            proposal, answer, ..
+        } = &self.phase
+        else {
             return None;
         };
         if proposal.ballot != ballot {
             return None;
         }
-        let outcome = outcome.clone();
+        let answer = answer.clone();
         let request = self.finish()?;
-        Some((request, outcome))
+        Some((request, answer))
     }
 
     /// An acceptor refused `ballot` because it promised `promised`. Fails the current round
@@ -305,7 +357,12 @@ impl<V: Clone + PartialEq> Proposer<V> {
     fn fail_round(&mut self) -> Option<RoundFailure> {
         let phase = std::mem::replace(&mut self.phase, Phase::Backoff);
         let pending = self.pending.as_mut()?;
-        if let Phase::Accepting { proposal, outcome } = phase {
+        if let Phase::Accepting {
+            proposal,
+            answer: Ok(outcome),
+            effect: true,
+        } = phase
+        {
             pending.uncertain.push((proposal, outcome));
         }
         if pending.attempt < self.max_attempts {
@@ -314,7 +371,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
                 next_attempt: pending.attempt,
             });
         }
-        let error = if !pending.uncertain.is_empty() && pending.op.writes() {
+        let error = if !pending.uncertain.is_empty() {
             RequestError::Indeterminate
         } else {
             RequestError::Exhausted {

@@ -72,9 +72,14 @@ impl<V: Clone> Relabel for Phase<V> {
                 promises: promises.relabel(map),
                 highest: highest.relabel(map),
             },
-            Phase::Accepting { proposal, outcome } => Phase::Accepting {
+            Phase::Accepting {
+                proposal,
+                answer,
+                effect,
+            } => Phase::Accepting {
                 proposal: proposal.relabel(map),
-                outcome: outcome.clone(),
+                answer: answer.clone(),
+                effect: *effect,
             },
         }
     }

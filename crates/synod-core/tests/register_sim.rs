@@ -1,5 +1,5 @@
-//! Register mode under random schedules: competing clients run `Put` / `Cas` / `Delete` /
-//! `Read` through different nodes while messages are lost, duplicated and reordered and nodes
+//! Register mode under random schedules: competing clients run `Put` / `ProposeOnce` / `Cas` /
+//! `Delete` / `Read` through different nodes while messages are lost, duplicated and reordered and nodes
 //! crash and restart. The recorded history must be linearizable against one sequential register
 //! whose semantics are `Operation::apply`. Operations answered `Busy` or `Exhausted` surely did
 //! not happen; `Indeterminate` or unanswered ones may or may not have.
@@ -16,6 +16,7 @@ fn op() -> impl Strategy<Value = Operation<u8>> {
     let v = 1u8..=3;
     prop_oneof![
         v.clone().prop_map(Operation::Put),
+        v.clone().prop_map(Operation::ProposeOnce),
         Just(Operation::Delete),
         Just(Operation::Read),
         (prop::option::of(v.clone()), v)
