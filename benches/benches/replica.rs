@@ -38,6 +38,7 @@ impl ReplicaCluster {
             q1: 2,
             q2: 2,
             max_attempts: 3,
+            attempts_by_node: Vec::new(),
         };
         let replicas = (1..=3)
             .map(|id| {

@@ -45,14 +45,25 @@ pub struct TraceConfig {
     pub q2: usize,
     /// Rounds per request.
     pub max_attempts: u32,
+    /// Per-member overrides of `max_attempts`, in the order of `nodes` (members past its end use
+    /// `max_attempts`); absent when every member runs the same number of rounds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts_by_node: Vec<u32>,
 }
 
 impl TraceConfig {
     /// The core configuration of member `id` (validated like any other configuration).
     pub fn node_config(&self, id: NodeId) -> Result<Config, ConfigError> {
+        let attempts = self
+            .nodes
+            .iter()
+            .position(|n| *n == id)
+            .and_then(|i| self.attempts_by_node.get(i))
+            .copied()
+            .unwrap_or(self.max_attempts);
         Config::new(id, self.nodes.iter().copied())?
             .with_quorums(self.q1, self.q2)?
-            .with_max_attempts(self.max_attempts)
+            .with_max_attempts(attempts)
     }
 }
 
@@ -320,6 +331,7 @@ mod tests {
                 q1: 2,
                 q2: 2,
                 max_attempts: 3,
+                attempts_by_node: Vec::new(),
             },
             steps: vec![
                 TraceStep {

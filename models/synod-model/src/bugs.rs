@@ -11,10 +11,15 @@
 //! * [`ClaimOwnValue`] — a proposer that tells its caller its own value was chosen, whatever
 //!   was (breaks `learned is chosen`; it also shows that the model's forgetting of settled
 //!   replies keeps a wrong one).
+//! * [`RetryReappliesOnce`] — the retry rule before the fix: a retried `ProposeOnce` forgets its
+//!   own uncertain proposals and applies "set if empty" afresh, so a value chosen, then deleted,
+//!   is set again (breaks `linearizable` in register mode with two rounds).
 
 use crate::config::Value;
 use crate::protocol::Protocol;
-use synod_core::{AcceptorState, Input, Message, Node, Operation, Outcome, Output, Phase};
+use synod_core::{
+    AcceptorState, Input, Message, Node, Operation, Outcome, Output, Phase, RequestError,
+};
 
 /// Accepts an `Accept` below its promise (keeping the promise itself).
 ///
@@ -158,5 +163,50 @@ impl Protocol for ClaimOwnValue {
                 *won = true;
             }
         }
+    }
+}
+
+/// The unfixed retry rule: a `ProposeOnce` counted as "safe to re-apply", so the phase-1 quorum
+/// of a retry applied it afresh to the highest reported value, whatever earlier proposal of its
+/// own might have been chosen. The double hides the proposer's uncertain proposals while a
+/// `Promise` is handled (the only step that completes phase 1) and puts them back afterwards,
+/// so a failed retry still ends `Indeterminate`, as it did before the fix.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RetryReappliesOnce;
+
+impl Protocol for RetryReappliesOnce {
+    fn name(&self) -> &'static str {
+        "retry-reapplies-once"
+    }
+
+    fn step(&self, node: &mut Node<Value>, input: Input<Value>, out: &mut Vec<Output<Value>>) {
+        let once = matches!(
+            node.proposer().request(),
+            Some((_, Operation::ProposeOnce(_)))
+        );
+        let promise = matches!(
+            input,
+            Input::Message {
+                msg: Message::Promise { .. },
+                ..
+            }
+        );
+        if !(once && promise) {
+            return node.step(input, out);
+        }
+        let hidden = node.proposer_mut().take_uncertain();
+        let start = out.len();
+        node.step(input, out);
+        if !hidden.is_empty() {
+            // Giving up in this step, the unfixed core still knew its uncertain proposals.
+            for output in &mut out[start..] {
+                if let Output::Reply { result, .. } = output {
+                    if matches!(result, Err(RequestError::Exhausted { .. })) {
+                        *result = Err(RequestError::Indeterminate);
+                    }
+                }
+            }
+        }
+        node.proposer_mut().restore_uncertain(hidden);
     }
 }

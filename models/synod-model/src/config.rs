@@ -58,6 +58,10 @@ pub struct ModelConfig {
     pub mode: Mode,
     /// Rounds (attempts) per request: the retry bound.
     pub rounds: u32,
+    /// Per-node overrides of `rounds`: node index `i < len` runs each request for
+    /// `rounds_by_node[i]` rounds (so one client can retry while the others do not, which keeps
+    /// multi-client retry configurations small enough to exhaust). Empty: `rounds` everywhere.
+    pub rounds_by_node: Vec<u32>,
     /// Network semantics.
     pub network: NetworkKind,
     /// Whether the network may lose messages.
@@ -117,6 +121,7 @@ impl ModelConfig {
             nodes,
             mode: Mode::Consensus { proposers },
             rounds,
+            rounds_by_node: Vec::new(),
             network: NetworkKind::UnorderedDuplicating,
             lossy: false,
             crashes: 0,
@@ -201,7 +206,12 @@ impl ModelConfig {
         let majority = self.nodes / 2 + 1;
         Ok(Config::new(node_id(i), self.members())?
             .with_quorums(self.q1.unwrap_or(majority), self.q2.unwrap_or(majority))?
-            .with_max_attempts(self.rounds)?)
+            .with_max_attempts(self.rounds_of(i))?)
+    }
+
+    /// The rounds per request of node index `i`.
+    pub fn rounds_of(&self, i: usize) -> u32 {
+        self.rounds_by_node.get(i).copied().unwrap_or(self.rounds)
     }
 
     /// Whether loss is explored as explicit `Drop` steps. On a duplicating network it is not:
@@ -267,7 +277,14 @@ impl fmt::Display for ModelConfig {
                 }
             }
         }
-        writeln!(f, "rounds     {} per request", self.rounds)?;
+        if self.rounds_by_node.is_empty() {
+            writeln!(f, "rounds     {} per request", self.rounds)?;
+        } else {
+            let per_node: Vec<String> = (0..self.nodes)
+                .map(|i| format!("n{} {}", i + 1, self.rounds_of(i)))
+                .collect();
+            writeln!(f, "rounds     per request: {}", per_node.join(", "))?;
+        }
         let loss = match (self.lossy, self.explores_drops()) {
             (false, _) => "",
             (true, true) => ", lossy",

@@ -355,6 +355,7 @@ pub fn to_trace<P: Protocol>(
             q1: cfg.q1(),
             q2: cfg.q2(),
             max_attempts: cfg.rounds,
+            attempts_by_node: cfg.rounds_by_node.clone(),
         },
         steps,
     }

@@ -197,6 +197,7 @@ fn derive_config(
         nodes,
         mode,
         rounds: trace.config.max_attempts,
+        rounds_by_node: trace.config.attempts_by_node.clone(),
         network: if lossy {
             NetworkKind::UnorderedNonDuplicating
         } else {

@@ -207,6 +207,28 @@ fn cas_mismatch(_: &ExportModel, state: &ExportState, _: u8) -> bool {
     })
 }
 
+/// The issue-11 path: n1's `ProposeOnce('a')` may have been chosen, the other client's `Delete`
+/// answered with the previous `'a'`, and n1's retry finished the delete's empty value at its own
+/// ballot and answered `Indeterminate` — never `won: true` for a second `'a'`.
+fn retried_once_after_delete(model: &ExportModel, state: &ExportState, _: u8) -> bool {
+    let replies: Vec<_> = state
+        .network
+        .iter_deliverable()
+        .filter_map(|e| match &e.msg {
+            ModelMsg::Reply { result, .. } => Some(result.clone()),
+            _ => None,
+        })
+        .collect();
+    let deleted_a = replies.contains(&Ok(Outcome::Written {
+        previous: Some('a'),
+    }));
+    let indeterminate = replies.contains(&Err(synod_core::RequestError::Indeterminate));
+    let finished_empty = history(state)
+        .chosen(model.cfg.q2())
+        .any(|(ballot, value)| ballot.node == synod_core::NodeId(1) && value.is_none());
+    deleted_a && indeterminate && finished_empty
+}
+
 /// Every client's every operation was answered, and no answer is an error.
 fn all_answered(model: &ExportModel, state: &ExportState, _: u8) -> bool {
     let crate::Mode::Register { scripts } = &model.cfg.mode else {
@@ -358,6 +380,20 @@ pub fn export_configs() -> Vec<ExportConfig> {
                     cas_mismatch,
                 ),
             ],
+        },
+        ExportConfig {
+            name: "register-3n-once-delete",
+            about: "register mode, 3 nodes: client 1 at n1 propose-once 'a' (2 rounds), client 2 at n2 deletes (1 round)",
+            cfg: ModelConfig {
+                rounds_by_node: vec![2, 1],
+                ..ModelConfig::register(3, scripts("once:a;delete"), 1)
+            },
+            targets: vec![scenario(
+                "retried-once-after-delete",
+                "n1's 'a' may have been chosen; the delete reports previous 'a'; n1's retry finds the empty register above its own proposal, finishes it unchanged and answers Indeterminate instead of setting 'a' a second time",
+                0,
+                retried_once_after_delete,
+            )],
         },
         ExportConfig {
             name: "register-3n-put-read",

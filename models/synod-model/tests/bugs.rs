@@ -3,10 +3,11 @@
 
 use synod_core::trace::{Step, Trace};
 use synod_model::bugs::{
-    AcceptBelowPromise, ClaimOwnValue, IgnorePromisedValues, ReplyBeforePersist,
+    AcceptBelowPromise, ClaimOwnValue, IgnorePromisedValues, ReplyBeforePersist, RetryReappliesOnce,
 };
-use synod_model::check::{self, CheckOptions, Verdict};
+use synod_model::check::{self, CheckOptions, Strategy, Verdict};
 use synod_model::counterexample::{listing, to_trace};
+use synod_model::script::parse_scripts;
 use synod_model::{model, Correct, ModelConfig, Protocol};
 
 /// Checks `cfg` with `protocol`; returns the agreement verdict, counterexample length, listing
@@ -101,6 +102,36 @@ fn a_proposer_claiming_its_own_value_breaks_learned_is_chosen() {
     assert_eq!(verdict("learned is chosen"), Verdict::Fail);
     // The run stops at the first failure, so agreement is unproven but not broken.
     assert_ne!(verdict("agreement"), Verdict::Fail);
+}
+
+#[test]
+fn a_retried_propose_once_that_reapplies_freely_breaks_linearizability() {
+    // The rule before the fix: a retried ProposeOnce applied "set if empty" afresh. Its value is
+    // chosen, overwritten by the other client, and the retry reports losing to the overwrite (or,
+    // after a delete, sets it again). The CI configuration `once:a;put:b` with only the first
+    // client retrying is the smallest that holds the bug (tests/ci_configs.rs proves the fixed
+    // core on it).
+    let cfg = ModelConfig {
+        rounds_by_node: vec![2, 1],
+        ..ModelConfig::register(3, parse_scripts("once:a;put:b").unwrap(), 1)
+    };
+    let model = model::build(&cfg, RetryReappliesOnce).unwrap();
+    let options = CheckOptions {
+        strategy: Strategy::Dfs,
+        threads: 1,
+        ..CheckOptions::default()
+    };
+    let report = check::run(model.clone(), &options, |_| {});
+    let result = report
+        .results
+        .iter()
+        .find(|r| r.name == "linearizable")
+        .unwrap();
+    assert_eq!(result.verdict, Verdict::Fail);
+    let text = listing(&model, result.path.as_ref().unwrap());
+    assert!(text.contains("request once:a"), "{text}");
+    assert!(text.contains("written (previous 'a')"), "{text}");
+    // The same configuration with the shipped core passes (pinned in tests/ci_configs.rs).
 }
 
 #[test]
