@@ -8,6 +8,9 @@
 //!
 //! The run stops at the first counterexample of an always property (the others are then
 //! INCOMPLETE), and never reports PASS for a run that did not finish.
+//!
+//! [`simulate`] random-walks configurations too large to check (`synod-model simulate`): it
+//! finds counterexamples and examples, never a PASS.
 
 use crate::properties::{SynodModel, SystemState};
 use crate::Protocol;
@@ -336,4 +339,265 @@ fn same_but_sender(real: &Action, renamed: &Action) -> bool {
         }
         _ => false,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random walks (`synod-model simulate`).
+//
+// stateright 0.31's simulation checker is not used: it records each walk as indices into the
+// list of enabled actions, but when a chosen action is a no-op (`next_state` is `None`, as it is
+// for every redundant delivery in an actor model) it removes the action with `swap_remove` and
+// records the index of the next choice in that *shrunken* list, while
+// `Path::from_action_indices` looks every index up in the full list. Walks with a no-op choice
+// therefore rebuild as a different path, or panic ("Unable to reconstruct a `Path`") when the
+// index is out of range. These walks record the actions themselves, and a discovery is rebuilt
+// by replaying its actions — in the faithful model, as `check` does.
+// ---------------------------------------------------------------------------------------------
+
+/// How to random-walk a model.
+#[derive(Clone, Copy, Debug)]
+pub struct SimulateOptions {
+    /// Seed of the first walk; walk `i` uses `seed + i`, so any walk can be rerun alone.
+    pub seed: u64,
+    /// How many walks.
+    pub runs: usize,
+    /// Maximum steps per walk.
+    pub depth: usize,
+}
+
+/// What a random walk found for one property: a counterexample (always, eventually) or an
+/// example (sometimes).
+pub struct Found<P: Protocol> {
+    /// The seed of the walk that found it (`--seed` it with `--runs 1` to walk it again).
+    pub seed: u64,
+    /// The steps of the walk up to the state where it was found.
+    pub actions: Vec<Action>,
+    /// Those steps replayed in the [faithful](SynodModel::faithful) model (or, failing that, in
+    /// the model itself); `None` if neither could replay them.
+    pub path: Option<Path<SystemState<P>, Action>>,
+}
+
+/// One property's outcome in a simulation.
+pub struct SimulatedProperty<P: Protocol> {
+    /// Its name.
+    pub name: &'static str,
+    /// Always, sometimes or eventually.
+    pub kind: Expectation,
+    /// The first counterexample, or the shortest example, if any walk found one.
+    pub found: Option<Found<P>>,
+}
+
+impl<P: Protocol> SimulatedProperty<P> {
+    /// Whether a walk violated the property (a sometimes property cannot be violated by walks).
+    pub fn violated(&self) -> bool {
+        self.found.is_some() && self.kind != Expectation::Sometimes
+    }
+}
+
+/// The result of a simulation. Never a proof: walks that find nothing show nothing.
+pub struct SimulateReport<P: Protocol> {
+    /// Walks run (fewer than asked if one found a counterexample).
+    pub walks: usize,
+    /// States checked, repeats included.
+    pub states: usize,
+    /// The longest walk, in steps.
+    pub max_depth: usize,
+    /// Per property, in model order.
+    pub results: Vec<SimulatedProperty<P>>,
+}
+
+impl<P: Protocol> SimulateReport<P> {
+    /// Whether some property was violated.
+    pub fn failed(&self) -> bool {
+        self.results.iter().any(SimulatedProperty::violated)
+    }
+}
+
+/// SplitMix64: small, and the same sequence for a seed on every platform and version.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next()) * n as u128) >> 64) as usize
+    }
+}
+
+/// Random-walks `model`: `options.runs` walks of at most `options.depth` steps from the initial
+/// state, each step chosen uniformly among the actions that lead to a state the walk has not
+/// visited yet, inside the model's boundary; every property is checked in every state. A walk
+/// ends at its depth or where no step is left; the simulation ends after the walk that violates
+/// an always (or eventually) property. Deterministic for a given seed.
+pub fn simulate<P: Protocol>(
+    model: &SynodModel<P>,
+    options: &SimulateOptions,
+) -> SimulateReport<P> {
+    let properties = model.properties();
+    let mut found: Vec<Option<Discovery>> = properties.iter().map(|_| None).collect();
+    let mut counts = WalkCounts::default();
+    // The actor model has one initial state (`rebuild` replays from it).
+    if let Some(init) = model.init_states().into_iter().next() {
+        while counts.walks < options.runs {
+            let seed = options.seed.wrapping_add(counts.walks as u64);
+            counts.walks += 1;
+            let walk = Walk {
+                model,
+                properties: &properties,
+                seed,
+                depth: options.depth,
+            };
+            if walk.run(init.clone(), &mut found, &mut counts) {
+                break;
+            }
+        }
+    }
+    let results = properties
+        .into_iter()
+        .zip(found)
+        .map(|(p, found)| SimulatedProperty {
+            name: p.name,
+            kind: p.expectation,
+            found: found.map(|(seed, actions)| Found {
+                seed,
+                path: rebuild(model, &actions),
+                actions,
+            }),
+        })
+        .collect();
+    SimulateReport {
+        walks: counts.walks,
+        states: counts.states,
+        max_depth: counts.max_depth,
+        results,
+    }
+}
+
+/// A discovery of a walk: the walk's seed and its steps up to the state of the discovery.
+type Discovery = (u64, Vec<Action>);
+
+#[derive(Default)]
+struct WalkCounts {
+    walks: usize,
+    states: usize,
+    max_depth: usize,
+}
+
+/// One random walk.
+struct Walk<'a, P: Protocol> {
+    model: &'a SynodModel<P>,
+    properties: &'a [stateright::Property<SynodModel<P>>],
+    seed: u64,
+    depth: usize,
+}
+
+impl<P: Protocol> Walk<'_, P> {
+    /// Walks from `state`, recording in `found` (per property) the first counterexample and
+    /// the shortest example; returns whether a property was violated.
+    fn run(
+        &self,
+        mut state: SystemState<P>,
+        found: &mut [Option<Discovery>],
+        counts: &mut WalkCounts,
+    ) -> bool {
+        let model = self.model;
+        let mut rng = SplitMix64(self.seed);
+        let mut taken: Vec<Action> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut candidates = Vec::new();
+        // Eventually properties that have not held yet on this walk.
+        let mut awaiting: Vec<bool> = self
+            .properties
+            .iter()
+            .map(|p| p.expectation == Expectation::Eventually)
+            .collect();
+        let mut violated = false;
+        // Whether the walk ended because every step leads back into it or out of the boundary
+        // (an eventually property that has not held by then never will on this walk).
+        let mut stuck = false;
+        if !model.within_boundary(&state) {
+            return false;
+        }
+        seen.insert(fingerprint(&state));
+        loop {
+            counts.states += 1;
+            counts.max_depth = counts.max_depth.max(taken.len());
+            for (i, p) in self.properties.iter().enumerate() {
+                let holds = (p.condition)(model, &state);
+                match p.expectation {
+                    Expectation::Always if !holds => {
+                        found[i].get_or_insert_with(|| (self.seed, taken.clone()));
+                        violated = true;
+                    }
+                    Expectation::Sometimes
+                        if holds && found[i].as_ref().is_none_or(|f| taken.len() < f.1.len()) =>
+                    {
+                        found[i] = Some((self.seed, taken.clone()));
+                    }
+                    Expectation::Eventually if holds => awaiting[i] = false,
+                    _ => {}
+                }
+            }
+            if violated || taken.len() >= self.depth {
+                break;
+            }
+            // A canonical order (the network is a hash set), so that a seed picks the same
+            // steps in every process.
+            model.actions(&state, &mut candidates);
+            candidates.sort_unstable();
+            // Uniform among the steps to a state new to this walk, inside the boundary. (Many
+            // steps change nothing, such as a redundant delivery: stateright's simulation
+            // ends a walk at the first it picks, which keeps walks short.)
+            let next = loop {
+                if candidates.is_empty() {
+                    break None;
+                }
+                let action = candidates.swap_remove(rng.below(candidates.len()));
+                if let Some(next) = model.next_state(&state, action.clone()) {
+                    if model.within_boundary(&next) && seen.insert(fingerprint(&next)) {
+                        break Some((action, next));
+                    }
+                }
+            };
+            candidates.clear();
+            let Some((action, next)) = next else {
+                stuck = true;
+                break;
+            };
+            taken.push(action);
+            state = next;
+        }
+        if stuck {
+            for (i, _) in awaiting.iter().enumerate().filter(|(_, a)| **a) {
+                found[i].get_or_insert_with(|| (self.seed, taken.clone()));
+                violated = true;
+            }
+        }
+        violated
+    }
+}
+
+fn fingerprint<T: std::hash::Hash>(value: &T) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = std::hash::DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// `actions` from the initial state, replayed in the faithful model, or else in `model` itself.
+fn rebuild<P: Protocol>(
+    model: &SynodModel<P>,
+    actions: &[Action],
+) -> Option<Path<SystemState<P>, Action>> {
+    replay_faithfully(model, actions).or_else(|| {
+        let init = model.init_states().into_iter().next()?;
+        Path::from_actions(model, init, actions)
+    })
 }

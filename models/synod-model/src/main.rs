@@ -3,12 +3,12 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use stateright::{Checker, Expectation, Model};
+use stateright::{Expectation, Model};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use synod_model::bugs::{
-    AcceptBelowPromise, ClaimOwnValue, IgnorePromisedValues, ReplyBeforePersist,
+    AcceptBelowPromise, ClaimOwnValue, IgnorePromisedValues, ReplyBeforePersist, RetryReappliesOnce,
 };
 use synod_model::check::{self, CheckOptions, Strategy, Verdict};
 use synod_model::counterexample::{listing, slug, to_trace};
@@ -45,12 +45,15 @@ enum Command {
         /// Seed of the first walk.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Number of walks (approximately: states = runs × depth).
+        /// Number of walks (walk i uses seed + i).
         #[arg(long, default_value_t = 1000)]
         runs: usize,
         /// Maximum steps per walk.
         #[arg(long, default_value_t = 60)]
         depth: usize,
+        /// Where counterexample traces are written.
+        #[arg(long, default_value = "synod-model-traces")]
+        traces: PathBuf,
     },
     /// Trace files: export model paths (`traces export`), validate files (`trace check`).
     #[command(alias = "trace")]
@@ -108,6 +111,9 @@ enum BugArg {
     ReplyBeforePersist,
     /// Proposer tells its caller its own value was chosen, whatever was.
     ClaimOwnValue,
+    /// A retried propose-once re-applies freely, ignoring its own uncertain proposals (register
+    /// mode, --rounds 2).
+    RetryReappliesOnce,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -124,9 +130,10 @@ struct ModelArgs {
     /// Consensus mode: how many nodes propose (their values are 'a', 'b', …).
     #[arg(long, default_value_t = 2)]
     proposers: usize,
-    /// Rounds per request (the retry bound).
-    #[arg(long, default_value_t = 1)]
-    rounds: u32,
+    /// Rounds per request (the retry bound); a list gives node 1, node 2, … their own, the last
+    /// one repeating: `--rounds 2,1` lets only node 1's client retry.
+    #[arg(long, default_value = "1", value_delimiter = ',', num_args = 1..)]
+    rounds: Vec<u32>,
     /// Network semantics.
     #[arg(long, value_enum, default_value = "duplicating")]
     network: NetworkArg,
@@ -200,7 +207,12 @@ impl ModelArgs {
         let cfg = ModelConfig {
             nodes: self.nodes,
             mode,
-            rounds: self.rounds,
+            rounds: *self.rounds.last().unwrap_or(&1),
+            rounds_by_node: if self.rounds.len() > 1 {
+                self.rounds.clone()
+            } else {
+                Vec::new()
+            },
             network: match self.network {
                 NetworkArg::Duplicating => NetworkKind::UnorderedDuplicating,
                 NetworkArg::Nonduplicating => NetworkKind::UnorderedNonDuplicating,
@@ -239,6 +251,7 @@ fn run() -> Result<u8> {
         BugArg::IgnorePromisedValues => dispatch(cli, IgnorePromisedValues),
         BugArg::ReplyBeforePersist => dispatch(cli, ReplyBeforePersist),
         BugArg::ClaimOwnValue => dispatch(cli, ClaimOwnValue),
+        BugArg::RetryReappliesOnce => dispatch(cli, RetryReappliesOnce),
     }
 }
 
@@ -260,7 +273,13 @@ fn dispatch<P: Protocol>(cli: Cli, protocol: P) -> Result<u8> {
             seed,
             runs,
             depth,
-        } => simulate_command(m, protocol, seed, runs, depth),
+            traces,
+        } => simulate_command(
+            m,
+            protocol,
+            &check::SimulateOptions { seed, runs, depth },
+            &traces,
+        ),
         Command::Traces { action } => traces_command(&action),
     }
 }
@@ -433,50 +452,92 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
     Ok(code)
 }
 
+/// Random walks. Never PASS (walks are no proof): a violated property is FAIL with its listing
+/// and trace file, as in `check`; otherwise every property says what the walks did not find.
 fn simulate_command<P: Protocol>(
     m: ModelArgs,
     protocol: P,
-    seed: u64,
-    runs: usize,
-    depth: usize,
+    options: &check::SimulateOptions,
+    traces: &std::path::Path,
 ) -> Result<u8> {
-    if runs == 0 || depth == 0 {
+    if options.runs == 0 || options.depth == 0 {
         bail!("--runs and --depth must be positive");
     }
     let cfg = m.config()?;
-    print_config(&cfg, protocol.name());
-    println!("simulate   seed={seed} runs≈{runs} depth={depth}");
-    let model = model::build(&cfg, protocol)?;
-    let checker = model
-        .clone()
-        .checker()
-        .target_max_depth(depth)
-        .target_state_count(runs.saturating_mul(depth))
-        .finish_when(stateright::HasDiscoveries::AnyFailures)
-        .spawn_simulation(seed, stateright::UniformChooser)
-        .join();
+    let protocol_name = protocol.name();
+    print_config(&cfg, protocol_name);
     println!(
-        "done       states={} max-depth={}",
-        checker.state_count(),
-        checker.max_depth()
+        "simulate   seed={} runs={} depth={}",
+        options.seed, options.runs, options.depth
     );
-    let mut failed = false;
-    let discoveries = checker.discoveries();
-    for p in model.properties() {
-        let found = discoveries.get(p.name);
-        let verdict = match (&p.expectation, found.is_some()) {
-            (Expectation::Always, true) => {
-                failed = true;
-                "FAIL"
+    let model = model::build(&cfg, protocol)?;
+    let report = check::simulate(&model, options);
+    println!(
+        "done       walks={} states={} max-depth={}",
+        report.walks, report.states, report.max_depth
+    );
+    let mut counterexamples = Vec::new();
+    for r in &report.results {
+        let verdict = match (&r.kind, &r.found) {
+            (Expectation::Sometimes, Some(found)) => {
+                format!("example found ({} steps)", found.actions.len())
             }
-            (Expectation::Sometimes, true) => "example found",
-            (Expectation::Sometimes, false) => "no example in these walks",
-            _ => "no counterexample in these walks",
+            (Expectation::Sometimes, None) => "no example in these walks".into(),
+            (_, None) => "no counterexample in these walks".into(),
+            (_, Some(found)) => {
+                counterexamples.push((r.name, found));
+                match &found.path {
+                    Some(path) => {
+                        let file = traces.join(format!("{}.trace.json", slug(r.name)));
+                        std::fs::create_dir_all(traces)
+                            .with_context(|| format!("creating {}", traces.display()))?;
+                        let trace = to_trace(
+                            &model,
+                            &slug(r.name),
+                            &format!(
+                                "counterexample to '{}' found by synod-model simulate \
+                                 (seed {}, protocol {})",
+                                r.name, found.seed, protocol_name
+                            ),
+                            path,
+                        );
+                        std::fs::write(&file, trace.to_json())
+                            .with_context(|| format!("writing {}", file.display()))?;
+                        format!("FAIL (trace {})", file.display())
+                    }
+                    None => "FAIL (its path could not be rebuilt: no listing or trace)".into(),
+                }
+            }
         };
-        println!("{:26} {verdict}", p.name);
-        if let (Expectation::Always, Some(path)) = (&p.expectation, found) {
-            print!("{}", listing(&model, &check::faithful_path(&model, path)));
+        println!("{:26} {verdict}", r.name);
+    }
+    for (name, found) in counterexamples {
+        println!(
+            "\ncounterexample to '{name}' (walk seed {}, {} steps):",
+            found.seed,
+            found.actions.len()
+        );
+        match &found.path {
+            Some(path) => print!("{}", listing(&model, path)),
+            None => {
+                println!("(the walk's steps could not be replayed; as walked:)");
+                for (i, action) in found.actions.iter().enumerate() {
+                    println!("{:2}. {}", i + 1, model.format_action(action));
+                }
+            }
         }
     }
+    let failed = report.failed();
+    println!(
+        "\nresult     {}",
+        if failed {
+            "FAIL".to_string()
+        } else {
+            format!(
+                "no counterexample in {} walks (not a proof: random walks are not exhaustive)",
+                report.walks
+            )
+        }
+    );
     Ok(if failed { 1 } else { 0 })
 }

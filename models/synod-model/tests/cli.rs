@@ -1,4 +1,5 @@
 //! The `synod-model` binary: exit codes, the result table, and counterexample trace files.
+//! (`check`, and `simulate`, which is never a PASS.)
 
 use std::process::Command;
 use synod_core::trace::Trace;
@@ -86,4 +87,107 @@ fn bad_input_is_an_error_not_a_panic() {
     let (code, text) = synod_model(&["check", "--mode", "register", "--ops", "write:a"]);
     assert_eq!(code, 3, "{text}");
     assert!(text.contains("bad operation"), "{text}");
+}
+
+/// A fresh directory for trace files.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("synod-model-cli-{name}-{}", std::process::id()))
+}
+
+#[test]
+fn simulate_does_not_panic_where_stateright_could_not_rebuild_a_path() {
+    // Issue 11: stateright's simulation checker panicked here ("Unable to reconstruct a
+    // `Path`") while rebuilding the examples it had found.
+    let dir = temp_dir("simulate-register");
+    let (code, text) = synod_model(&[
+        "simulate",
+        "--mode",
+        "register",
+        "--ops",
+        "once:a,read;delete",
+        "--rounds",
+        "2",
+        "--runs",
+        "500",
+        "--seed",
+        "2",
+        "--traces",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(!text.contains("PASS"), "walks are no proof:\n{text}");
+    assert!(
+        text.contains("value chosen               example found ("),
+        "{text}"
+    );
+    match code {
+        0 => assert!(
+            text.contains("result     no counterexample in 500 walks (not a proof"),
+            "{text}"
+        ),
+        1 => {
+            // A violation is reported as check reports it: a listing and a trace file.
+            assert!(text.contains("\ncounterexample to '"), "{text}");
+            assert!(text.contains("result     FAIL"), "{text}");
+            assert!(std::fs::read_dir(&dir).unwrap().next().is_some(), "{text}");
+        }
+        _ => panic!("exit code {code}:\n{text}"),
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn simulate_reports_a_violation_with_a_listing_and_a_trace_file() {
+    let dir = temp_dir("simulate-bug");
+    let args = |seed: &str, runs: &str| {
+        let traces = dir.to_str().unwrap().to_string();
+        [
+            "simulate",
+            "--bug",
+            "accept-below-promise",
+            "--runs",
+            runs,
+            "--seed",
+            seed,
+            "--traces",
+            &traces,
+        ]
+        .map(String::from)
+    };
+    let run = |seed: &str, runs: &str| {
+        let args = args(seed, runs);
+        synod_model(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (code, text) = run("1", "2000");
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("agreement                  FAIL (trace "),
+        "{text}"
+    );
+    assert!(text.contains("result     FAIL"), "{text}");
+    let header = text
+        .lines()
+        .find(|l| l.starts_with("counterexample to 'agreement' (walk seed "))
+        .unwrap_or_else(|| panic!("no listing:\n{text}"));
+    assert!(
+        text.contains("chosen (a phase-2 quorum accepted it"),
+        "{text}"
+    );
+    let trace = Trace::<String>::from_json(
+        &std::fs::read_to_string(dir.join("agreement.trace.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(trace.config.nodes.len(), 3);
+    assert!(trace.steps.len() >= 4);
+
+    // The walk that found it, walked alone, finds it again.
+    let seed = header
+        .trim_start_matches("counterexample to 'agreement' (walk seed ")
+        .split(',')
+        .next()
+        .unwrap();
+    let (again, text_again) = run(seed, "1");
+    assert_eq!(again, 1, "{text_again}");
+    assert!(text_again.contains(header), "{text}\n{text_again}");
+    let _ = std::fs::remove_dir_all(dir);
 }
