@@ -16,6 +16,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::time::Duration;
 use synod_benches::bench_dirs;
 use synod_core::{AcceptorState, Ballot, NodeId, Proposal};
+use synod_server::membership::Membership;
 use synod_server::storage::{Storage, WriteBatch};
 
 fn batch(keys: usize, round: u64) -> WriteBatch {
@@ -46,7 +47,8 @@ fn group_commit(c: &mut Criterion) {
     group.warm_up_time(Duration::from_millis(500));
     for (label, parent) in bench_dirs() {
         let dir = tempfile::tempdir_in(&parent).expect("temporary directory");
-        let storage = Storage::open(&dir.path().join("node"), "bench", NodeId(1), true)
+        let one = Membership::majority([NodeId(1)].into_iter().collect());
+        let storage = Storage::open(&dir.path().join("node"), "bench", NodeId(1), one, true)
             .expect("fresh storage");
         for keys in [1usize, 16, 256] {
             let batch = batch(keys, 1);

@@ -4,6 +4,7 @@
 //! one idea per module (in the style of tokio's mini-redis):
 //!
 //! * [`wire`] — the peer frame format: handshake and batches of envelopes `{from, key, Message}`.
+//! * [`membership`] — the member ids and quorum sizes every node and data directory must agree on.
 //! * [`storage`] — acceptor state and committed values in redb; one transaction per batch.
 //! * [`replica`] — the synchronous heart: key → core node, request queues, persist-before-send.
 //! * [`backoff`] — randomized exponential backoff between attempts (the seed's livelock remedy).
@@ -25,6 +26,7 @@ pub mod client;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod history;
+pub mod membership;
 pub mod metrics;
 pub mod replica;
 pub mod runtime;

@@ -18,6 +18,7 @@
 //! No I/O besides storage, no clocks, no threads: the async runtime around it only moves bytes
 //! and timers, and trace replays drive it directly.
 
+use crate::membership::Membership;
 use crate::metrics::Metrics;
 use crate::storage::{Storage, StorageError, WriteBatch};
 use crate::wire::Envelope;
@@ -189,7 +190,13 @@ impl Replica {
         metrics: Arc<Metrics>,
     ) -> Result<Self, ReplicaError> {
         config.cluster.node_config(config.node_id)?;
-        let storage = Storage::open(dir, &config.cluster_id, config.node_id, init)?;
+        let storage = Storage::open(
+            dir,
+            &config.cluster_id,
+            config.node_id,
+            Membership::of(&config.cluster),
+            init,
+        )?;
         Self::with_storage(storage, config, metrics)
     }
 
@@ -239,6 +246,7 @@ impl Replica {
             &self.dir,
             &self.config.cluster_id,
             self.config.node_id,
+            Membership::of(&self.config.cluster),
             false,
         )?);
         Ok(())
@@ -505,6 +513,7 @@ mod tests {
                 q2: nodes.len() / 2 + 1,
                 nodes,
                 max_attempts: 3,
+                attempts_by_node: Vec::new(),
             },
             queue_limit: 2,
             cache_limit: 1,

@@ -1,9 +1,10 @@
 //! A node's whole configuration, and its assembly: storage → replica → runtime → transport →
 //! HTTP API.
 //!
-//! [`Server::start`] opens the data directory (failing clearly if it is missing, corrupt or
-//! someone else's), binds the peer and HTTP ports, and spawns the tasks. The caller keeps the
-//! [`Server`] and awaits [`Server::stopped`] (a storage failure) or its own shutdown signal.
+//! [`Server::start`] opens the data directory (failing clearly if it is missing, corrupt,
+//! someone else's, or created for other members or quorum sizes), binds the peer and HTTP
+//! ports, and spawns the tasks. The caller keeps the [`Server`] and awaits [`Server::stopped`]
+//! (a storage failure) or its own shutdown signal.
 
 use crate::api::{self, ApiConfig};
 use crate::backoff::Timing;
@@ -87,6 +88,7 @@ impl ServerConfig {
             q1,
             q2,
             max_attempts: self.max_attempts,
+            attempts_by_node: Vec::new(),
         }
     }
 }
@@ -129,12 +131,14 @@ impl Server {
             .get(&config.node_id)
             .ok_or(ServerError::NotListed(config.node_id))?;
         let metrics = Arc::new(Metrics::default());
+        let cluster = config.cluster();
+        let quorums = (cluster.q1, cluster.q2);
         let replica = Replica::open(
             &config.data,
             ReplicaConfig {
                 cluster_id: config.cluster_id.clone(),
                 node_id: config.node_id,
-                cluster: config.cluster(),
+                cluster,
                 queue_limit: config.queue_limit,
                 cache_limit: DEFAULT_CACHE_LIMIT,
             },
@@ -153,6 +157,7 @@ impl Server {
 
         let mut transport = TransportConfig::new(&config.cluster_id, config.node_id, config.peers);
         transport.max_frame = config.max_frame;
+        transport.quorums = quorums;
         let outbox = transport::start_outbound(&transport, metrics);
         let runtime = runtime::start(
             replica,

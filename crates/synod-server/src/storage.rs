@@ -3,7 +3,8 @@
 //! Three tables: `acceptors` (key → postcard `AcceptorState<Bytes>`: what Paxos needs to survive
 //! a crash), `committed` (key → postcard `Proposal<Bytes>`: the highest-ballot value this node
 //! learned was chosen, kept for operators), and `meta` (the cluster id, node id and format version
-//! the directory belongs to).
+//! the directory belongs to, and the [`Membership`] — member ids and quorum sizes — it was
+//! created for).
 //!
 //! [`Storage::commit`] writes a whole batch — many keys — in **one** transaction with
 //! `Durability::Immediate`: one fsync for the batch (group commit). When it returns, the batch is
@@ -12,10 +13,20 @@
 //! Opening is strict, because an acceptor that forgets a promise can break agreement:
 //! * without `init`, the database must already exist (a missing directory or a directory without
 //!   a database is an error, never a silent re-initialisation);
-//! * with `init`, the directory must be missing or empty, and a fresh database is created;
+//! * with `init`, the directory must be missing or empty, and a fresh database is created; the
+//!   directory is fsynced afterwards (and so is every directory `init` created, in its parent), so
+//!   that a power loss cannot make the new file vanish after the node started using it;
 //! * an existing database is integrity-checked, and its meta record must name the same cluster
-//!   id and node id, in a known format version.
+//!   id and node id, in a known format version, and the same membership (member ids, q1, q2):
+//!   a node restarted with another `--peers` id set or other quorum sizes is refused, because
+//!   quorums counted over different configurations need not intersect.
+//!
+//! Format version 1 (before the membership was recorded) had no place for it: such a database
+//! is adopted on its first start by this build — the membership it is started with is recorded
+//! (the meta record is rewritten as version 2, durably) with a warning in the log — and checked
+//! from then on.
 
+use crate::membership::Membership;
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -23,8 +34,8 @@ use std::path::{Path, PathBuf};
 use synod_core::{AcceptorState, NodeId, Proposal};
 use thiserror::Error;
 
-/// The on-disk format version this build writes and reads.
-pub const STORAGE_FORMAT_VERSION: u32 = 1;
+/// The on-disk format version this build writes (it also reads, and upgrades, version 1).
+pub const STORAGE_FORMAT_VERSION: u32 = 2;
 /// The database's file name inside the data directory.
 pub const DB_FILE: &str = "synod.redb";
 
@@ -42,15 +53,26 @@ pub struct Meta {
     pub cluster_id: String,
     /// The node id.
     pub node_id: NodeId,
+    /// The member ids and quorum sizes the directory was created for.
+    pub membership: Membership,
+}
+
+/// The meta record of format version 1 (the prefix of [`Meta`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct MetaV1 {
+    format_version: u32,
+    cluster_id: String,
+    node_id: NodeId,
 }
 
 impl Meta {
-    /// The meta record this build writes for node `node_id` of `cluster_id`.
-    fn current(cluster_id: &str, node_id: NodeId) -> Self {
+    /// The meta record this build writes for node `node_id` of `cluster_id` with `membership`.
+    fn current(cluster_id: &str, node_id: NodeId, membership: Membership) -> Self {
         Meta {
             format_version: STORAGE_FORMAT_VERSION,
             cluster_id: cluster_id.to_owned(),
             node_id,
+            membership,
         }
     }
 }
@@ -92,8 +114,20 @@ pub enum StorageError {
         /// The node id this node runs with.
         node: NodeId,
     },
+    /// The directory was created for other members or quorum sizes than this node runs with.
+    #[error("refusing to start: data directory {path} was initialised for {recorded}, but this node was started with {given} ({differences}); start it with the recorded --peers ids, --q1 and --q2 (changing the membership of a cluster is not supported yet)")]
+    WrongMembership {
+        /// The directory.
+        path: PathBuf,
+        /// The membership recorded at `init`.
+        recorded: Membership,
+        /// The membership this node runs with.
+        given: Membership,
+        /// What differs, in words.
+        differences: String,
+    },
     /// Written by an unknown format version.
-    #[error("data directory {path} has storage format version {found}; this build reads version {STORAGE_FORMAT_VERSION}")]
+    #[error("data directory {path} has storage format version {found}; this build reads versions 1 to {STORAGE_FORMAT_VERSION}")]
     UnsupportedFormat {
         /// The directory.
         path: PathBuf,
@@ -146,12 +180,13 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// Opens (or with `init`, creates) the data directory `dir` of node `node_id` of `cluster_id`;
-    /// see the module docs for the rules.
+    /// Opens (or with `init`, creates) the data directory `dir` of node `node_id` of `cluster_id`
+    /// running with `membership`; see the module docs for the rules.
     pub fn open(
         dir: &Path,
         cluster_id: &str,
         node_id: NodeId,
+        membership: Membership,
         init: bool,
     ) -> Result<Self, StorageError> {
         let io = |source| StorageError::Io {
@@ -159,20 +194,33 @@ impl Storage {
             source,
         };
         let file = dir.join(DB_FILE);
-        let wanted = Meta::current(cluster_id, node_id);
+        let wanted = Meta::current(cluster_id, node_id, membership);
         if init {
             if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
                 return Err(StorageError::NotEmpty(dir.to_owned()));
             }
+            let existing = nearest_existing_ancestor(dir);
             std::fs::create_dir_all(dir).map_err(io)?;
             let db = Database::create(&file).map_err(|e| corrupt(&file, e))?;
-            return Self::initialise(db, dir, wanted);
+            let storage = Self::initialise(db, dir, wanted)?;
+            sync_new_entries(dir, &existing)?;
+            return Ok(storage);
         }
         if !dir.is_dir() {
             return Err(StorageError::MissingDir(dir.to_owned()));
         }
         if !file.is_file() {
             return Err(StorageError::NotInitialised(dir.to_owned()));
+        }
+        // A read-write open writes to the file even if nothing is committed. So when the
+        // database allows a read-only open (it was closed cleanly), its meta record is judged on
+        // one first, and a refused start leaves the file byte-for-byte unchanged. (A database that
+        // needs crash recovery is only judged after redb recovered it, which changes no content.)
+        // Anything else the read-only open runs into is left to the read-write open to report.
+        if let Ok(read_only) = Database::builder().open_read_only(&file) {
+            if let Ok(record) = read_meta(&read_only, &file) {
+                judge(&record, dir, &wanted)?;
+            }
         }
         let db = Database::builder()
             .set_check_integrity_on_open(true)
@@ -190,9 +238,10 @@ impl Storage {
         label: &Path,
         cluster_id: &str,
         node_id: NodeId,
+        membership: Membership,
         init: bool,
     ) -> Result<Self, StorageError> {
-        let wanted = Meta::current(cluster_id, node_id);
+        let wanted = Meta::current(cluster_id, node_id, membership);
         let db = Database::builder()
             .set_check_integrity_on_open(!init)
             .create_with_backend(backend)
@@ -208,13 +257,10 @@ impl Storage {
     fn initialise(db: Database, dir: &Path, wanted: Meta) -> Result<Self, StorageError> {
         let txn = db.begin_write().map_err(db_err)?;
         {
-            let mut meta = txn.open_table(META).map_err(db_err)?;
-            let bytes = postcard::to_allocvec(&wanted).expect("meta serializes");
-            meta.insert(META_KEY, bytes.as_slice()).map_err(db_err)?;
             txn.open_table(ACCEPTORS).map_err(db_err)?;
             txn.open_table(COMMITTED).map_err(db_err)?;
         }
-        txn.commit().map_err(db_err)?;
+        write_meta(txn, &wanted)?;
         Ok(Storage {
             db,
             dir: dir.to_owned(),
@@ -222,44 +268,24 @@ impl Storage {
         })
     }
 
-    /// Checks that an existing database belongs to `wanted`'s cluster and node.
+    /// Checks that an existing database belongs to `wanted`'s cluster and node and was created
+    /// for its membership (adopting it if the database predates recorded memberships).
     fn verify(db: Database, dir: &Path, file: &Path, wanted: Meta) -> Result<Self, StorageError> {
-        let found = {
-            let txn = db.begin_read().map_err(db_err)?;
-            let table = txn.open_table(META).map_err(|e| corrupt(file, e))?;
-            let record = table
-                .get(META_KEY)
-                .map_err(|e| corrupt(file, e))?
-                .ok_or_else(|| StorageError::Corrupt {
-                    path: file.to_owned(),
-                    detail: "no meta record".into(),
-                })?;
-            let meta: Meta =
-                postcard::from_bytes(record.value()).map_err(|source| StorageError::Record {
-                    table: "meta",
-                    source,
-                })?;
-            meta
-        };
-        if found.format_version != STORAGE_FORMAT_VERSION {
-            return Err(StorageError::UnsupportedFormat {
-                path: dir.to_owned(),
-                found: found.format_version,
-            });
-        }
-        if found.cluster_id != wanted.cluster_id || found.node_id != wanted.node_id {
-            return Err(StorageError::WrongOwner {
-                path: dir.to_owned(),
-                found_cluster: found.cluster_id,
-                found_node: found.node_id,
-                cluster: wanted.cluster_id,
-                node: wanted.node_id,
-            });
+        let record = read_meta(&db, file)?;
+        if judge(&record, dir, &wanted)? == Judgement::Adopt {
+            tracing::warn!(
+                data = %dir.display(),
+                "the data directory (storage format version 1) has no recorded membership: \
+                 adopting the one this node was started with ({}) and recording it; \
+                 later starts must match it",
+                wanted.membership
+            );
+            write_meta(db.begin_write().map_err(db_err)?, &wanted)?;
         }
         Ok(Storage {
             db,
             dir: dir.to_owned(),
-            meta: found,
+            meta: wanted,
         })
     }
 
@@ -342,6 +368,130 @@ impl Storage {
     }
 }
 
+/// The meta record's bytes.
+fn read_meta(db: &impl ReadableDatabase, file: &Path) -> Result<Vec<u8>, StorageError> {
+    let txn = db.begin_read().map_err(db_err)?;
+    let table = txn.open_table(META).map_err(|e| corrupt(file, e))?;
+    let record = table
+        .get(META_KEY)
+        .map_err(|e| corrupt(file, e))?
+        .ok_or_else(|| StorageError::Corrupt {
+            path: file.to_owned(),
+            detail: "no meta record".into(),
+        })?;
+    Ok(record.value().to_vec())
+}
+
+/// Whether a database may be used by the node `wanted` describes.
+#[derive(Debug, PartialEq, Eq)]
+enum Judgement {
+    /// Its meta record matches.
+    Matches,
+    /// Its meta record (format version 1) has no membership: record `wanted`'s.
+    Adopt,
+}
+
+/// Judges the meta `record` of the database in `dir` against `wanted`: an unknown format
+/// version, another owner or another membership is an error.
+fn judge(record: &[u8], dir: &Path, wanted: &Meta) -> Result<Judgement, StorageError> {
+    let decode_err = |source| StorageError::Record {
+        table: "meta",
+        source,
+    };
+    let (version, _) = postcard::take_from_bytes::<u32>(record).map_err(decode_err)?;
+    let (cluster_id, node_id, recorded) = match version {
+        1 => {
+            let old: MetaV1 = postcard::from_bytes(record).map_err(decode_err)?;
+            (old.cluster_id, old.node_id, None)
+        }
+        STORAGE_FORMAT_VERSION => {
+            let meta: Meta = postcard::from_bytes(record).map_err(decode_err)?;
+            (meta.cluster_id, meta.node_id, Some(meta.membership))
+        }
+        found => {
+            return Err(StorageError::UnsupportedFormat {
+                path: dir.to_owned(),
+                found,
+            })
+        }
+    };
+    if cluster_id != wanted.cluster_id || node_id != wanted.node_id {
+        return Err(StorageError::WrongOwner {
+            path: dir.to_owned(),
+            found_cluster: cluster_id,
+            found_node: node_id,
+            cluster: wanted.cluster_id.clone(),
+            node: wanted.node_id,
+        });
+    }
+    match recorded {
+        None => Ok(Judgement::Adopt),
+        Some(recorded) if recorded == wanted.membership => Ok(Judgement::Matches),
+        Some(recorded) => Err(StorageError::WrongMembership {
+            path: dir.to_owned(),
+            differences: recorded.differences(&wanted.membership, "recorded", "given"),
+            recorded,
+            given: wanted.membership,
+        }),
+    }
+}
+
+/// Writes the meta record and commits `txn` (durably).
+fn write_meta(txn: redb::WriteTransaction, meta: &Meta) -> Result<(), StorageError> {
+    {
+        let mut table = txn.open_table(META).map_err(db_err)?;
+        let bytes = postcard::to_allocvec(meta).expect("meta serializes");
+        table.insert(META_KEY, bytes.as_slice()).map_err(db_err)?;
+    }
+    txn.commit().map_err(db_err)
+}
+
+/// The directory that names `path` in its parent (`.` for a bare relative name).
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `dir` itself if it exists, else the nearest of its ancestors that does.
+fn nearest_existing_ancestor(dir: &Path) -> PathBuf {
+    let mut current = dir.to_owned();
+    while !current.exists() {
+        let parent = parent_of(&current);
+        if parent == current {
+            break;
+        }
+        current = parent;
+    }
+    current
+}
+
+/// After `init` created the database in `dir` (and `dir` itself, and any missing ancestors up
+/// to `existing`): fsyncs `dir`, so the database file's directory entry is durable, and every
+/// directory above it up to `existing`, so the entries of the directories `init` created are
+/// durable too. Without this a power loss could make the new database vanish after the node
+/// had started promising.
+fn sync_new_entries(dir: &Path, existing: &Path) -> Result<(), StorageError> {
+    let mut current = dir.to_owned();
+    loop {
+        std::fs::File::open(&current)
+            .and_then(|d| d.sync_all())
+            .map_err(|source| StorageError::Io {
+                path: current.clone(),
+                source,
+            })?;
+        if current == existing {
+            return Ok(());
+        }
+        let parent = parent_of(&current);
+        if parent == current {
+            return Ok(());
+        }
+        current = parent;
+    }
+}
+
 fn db_err<E: Into<redb::Error>>(e: E) -> StorageError {
     StorageError::Db(e.into())
 }
@@ -369,7 +519,16 @@ fn corrupt<E: Into<redb::Error>>(file: &Path, e: E) -> StorageError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use synod_core::Ballot;
+    use synod_core::{Ballot, NodeSet};
+
+    fn members(ids: &[u8]) -> NodeSet {
+        ids.iter().map(|&i| NodeId(i)).collect()
+    }
+
+    /// Three members, majorities.
+    fn m3() -> Membership {
+        Membership::majority(members(&[1, 2, 3]))
+    }
 
     fn state(round: u64, value: Option<&'static [u8]>) -> AcceptorState<Bytes> {
         let ballot = Ballot::new(round, NodeId(1));
@@ -386,7 +545,7 @@ mod tests {
     fn a_restart_recovers_exactly_what_was_committed() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("n1");
-        let s = Storage::open(&dir, "c", NodeId(1), true).unwrap();
+        let s = Storage::open(&dir, "c", NodeId(1), m3(), true).unwrap();
         assert_eq!(s.acceptor(b"k").unwrap(), None);
         let batch = WriteBatch {
             acceptors: vec![
@@ -409,7 +568,7 @@ mod tests {
         })
         .unwrap();
         drop(s);
-        let s = Storage::open(&dir, "c", NodeId(1), false).unwrap();
+        let s = Storage::open(&dir, "c", NodeId(1), m3(), false).unwrap();
         assert_eq!(s.acceptor(b"k").unwrap(), Some(state(2, Some(b"v"))));
         assert_eq!(s.acceptor(b"gone").unwrap(), Some(state(3, None)));
         assert_eq!(
@@ -424,30 +583,30 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("n1");
         assert!(matches!(
-            Storage::open(&dir, "c", NodeId(1), false),
+            Storage::open(&dir, "c", NodeId(1), m3(), false),
             Err(StorageError::MissingDir(_))
         ));
         std::fs::create_dir(&dir).unwrap();
         assert!(matches!(
-            Storage::open(&dir, "c", NodeId(1), false),
+            Storage::open(&dir, "c", NodeId(1), m3(), false),
             Err(StorageError::NotInitialised(_))
         ));
-        drop(Storage::open(&dir, "c", NodeId(1), true).unwrap());
+        drop(Storage::open(&dir, "c", NodeId(1), m3(), true).unwrap());
         assert!(matches!(
-            Storage::open(&dir, "c", NodeId(1), true),
+            Storage::open(&dir, "c", NodeId(1), m3(), true),
             Err(StorageError::NotEmpty(_))
         ));
         assert!(matches!(
-            Storage::open(&dir, "c", NodeId(2), false),
+            Storage::open(&dir, "c", NodeId(2), m3(), false),
             Err(StorageError::WrongOwner { .. })
         ));
         assert!(matches!(
-            Storage::open(&dir, "other", NodeId(1), false),
+            Storage::open(&dir, "other", NodeId(1), m3(), false),
             Err(StorageError::WrongOwner { .. })
         ));
-        let open = Storage::open(&dir, "c", NodeId(1), false).unwrap();
+        let open = Storage::open(&dir, "c", NodeId(1), m3(), false).unwrap();
         assert!(matches!(
-            Storage::open(&dir, "c", NodeId(1), false),
+            Storage::open(&dir, "c", NodeId(1), m3(), false),
             Err(StorageError::InUse(_))
         ));
         drop(open);
@@ -457,10 +616,151 @@ mod tests {
     fn a_corrupt_database_is_an_error() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("n1");
-        drop(Storage::open(&dir, "c", NodeId(1), true).unwrap());
+        drop(Storage::open(&dir, "c", NodeId(1), m3(), true).unwrap());
         let file = dir.join(DB_FILE);
         std::fs::write(&file, vec![0x5a; 8192]).unwrap();
-        let err = Storage::open(&dir, "c", NodeId(1), false).unwrap_err();
+        let err = Storage::open(&dir, "c", NodeId(1), m3(), false).unwrap_err();
         assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod membership_tests {
+    use super::*;
+    use synod_core::NodeSet;
+
+    fn members(ids: &[u8]) -> NodeSet {
+        ids.iter().map(|&i| NodeId(i)).collect()
+    }
+
+    /// The bytes of every file under `dir`, by path.
+    fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap();
+                (path, bytes)
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn the_membership_is_recorded_at_init_and_another_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("n1");
+        let m3 = Membership::majority(members(&[1, 2, 3]));
+        drop(Storage::open(&dir, "c", NodeId(1), m3, true).unwrap());
+        let before = snapshot(&dir);
+
+        let m4 = Membership::majority(members(&[1, 2, 3, 4]));
+        let err = Storage::open(&dir, "c", NodeId(1), m4, false).unwrap_err();
+        assert!(
+            matches!(&err, StorageError::WrongMembership { recorded, given, .. }
+                if *recorded == m3 && *given == m4),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("members {1, 2, 3} recorded, {1, 2, 3, 4} given"),
+            "{text}"
+        );
+        let flexible = Membership { q1: 3, q2: 1, ..m3 };
+        let err = Storage::open(&dir, "c", NodeId(1), flexible, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("q1 2 recorded, 3 given; q2 2 recorded, 1 given"),
+            "{err}"
+        );
+        assert_eq!(snapshot(&dir), before, "a refused start changes nothing");
+
+        let s = Storage::open(&dir, "c", NodeId(1), m3, false).unwrap();
+        assert_eq!(s.meta().membership, m3);
+    }
+
+    #[test]
+    fn init_creates_missing_parents_and_syncs_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a").join("b").join("n1");
+        assert_eq!(nearest_existing_ancestor(&dir), tmp.path());
+        let m = Membership::majority(members(&[1]));
+        drop(Storage::open(&dir, "c", NodeId(1), m, true).unwrap());
+        assert!(dir.join(DB_FILE).is_file());
+        assert_eq!(parent_of(Path::new("data")), Path::new("."));
+        assert_eq!(
+            nearest_existing_ancestor(Path::new("no-such-dir/x")),
+            Path::new(".")
+        );
+        sync_new_entries(&dir, tmp.path()).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_database_adopts_the_membership_it_is_started_with() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("n1");
+        std::fs::create_dir(&dir).unwrap();
+        // A database as the previous format wrote it: meta without a membership.
+        {
+            let db = Database::create(dir.join(DB_FILE)).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let old = MetaV1 {
+                    format_version: 1,
+                    cluster_id: "c".into(),
+                    node_id: NodeId(2),
+                };
+                let mut meta = txn.open_table(META).unwrap();
+                let bytes = postcard::to_allocvec(&old).unwrap();
+                meta.insert(META_KEY, bytes.as_slice()).unwrap();
+                txn.open_table(ACCEPTORS).unwrap();
+                txn.open_table(COMMITTED).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let m3 = Membership::majority(members(&[1, 2, 3]));
+        // The owner is still checked before anything is adopted.
+        assert!(matches!(
+            Storage::open(&dir, "c", NodeId(1), m3, false),
+            Err(StorageError::WrongOwner { .. })
+        ));
+        let s = Storage::open(&dir, "c", NodeId(2), m3, false).unwrap();
+        assert_eq!(s.meta().format_version, STORAGE_FORMAT_VERSION);
+        assert_eq!(s.meta().membership, m3);
+        drop(s);
+        // Recorded: from now on it is checked.
+        let m2 = Membership::majority(members(&[1, 2]));
+        assert!(matches!(
+            Storage::open(&dir, "c", NodeId(2), m2, false),
+            Err(StorageError::WrongMembership { .. })
+        ));
+        let s = Storage::open(&dir, "c", NodeId(2), m3, false).unwrap();
+        assert_eq!(s.meta().membership, m3);
+    }
+
+    #[test]
+    fn an_unknown_format_version_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("n1");
+        let m = Membership::majority(members(&[1]));
+        drop(Storage::open(&dir, "c", NodeId(1), m, true).unwrap());
+        {
+            let db = Database::open(dir.join(DB_FILE)).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut future = Meta::current("c", NodeId(1), m);
+                future.format_version = STORAGE_FORMAT_VERSION + 1;
+                let mut meta = txn.open_table(META).unwrap();
+                let bytes = postcard::to_allocvec(&future).unwrap();
+                meta.insert(META_KEY, bytes.as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        assert!(matches!(
+            Storage::open(&dir, "c", NodeId(1), m, false),
+            Err(StorageError::UnsupportedFormat { found: 3, .. })
+        ));
     }
 }

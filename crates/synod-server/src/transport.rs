@@ -6,14 +6,18 @@
 //! down — new messages are dropped and counted: Paxos tolerates loss, and retries recover.
 //!
 //! **Inbound**: a listener accepts connections; each must open with a handshake naming this
-//! cluster and a member node id (anything else is refused, counted and logged). Every frame is
-//! bounded by the frame limit; a frame that is oversized or does not decode, or an envelope
-//! whose sender differs from the handshake's, closes that connection with a log line before any
-//! of its envelopes reaches the replica. The node itself keeps running.
+//! cluster, a member node id, and this node's [`Membership`] — the same member ids and quorum
+//! sizes (anything else is refused, counted and logged, naming what differs). Every node dials
+//! every other, so two nodes started with different `--peers` id sets, `--q1` or `--q2` refuse
+//! each other's connections on both sides. Every frame is bounded by the frame limit; a frame
+//! that is oversized or does not decode, or an envelope whose sender differs from the
+//! handshake's, closes that connection with a log line before any of its envelopes reaches the
+//! replica. The node itself keeps running.
 //!
 //! Connections are one-way: a node writes only on connections it opened and reads only on
 //! connections it accepted.
 
+use crate::membership::Membership;
 use crate::metrics::Metrics;
 use crate::replica::Outgoing;
 use crate::runtime::RuntimeHandle;
@@ -37,6 +41,8 @@ pub struct TransportConfig {
     pub node_id: NodeId,
     /// Every member's peer address (this node's included, which is not dialled).
     pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// Phase-1 and phase-2 quorum sizes (sent and required in handshakes with the member ids).
+    pub quorums: (usize, usize),
     /// Limit on every frame, both directions.
     pub max_frame: usize,
     /// Envelopes waiting per peer before new ones are dropped.
@@ -55,12 +61,15 @@ pub struct TransportConfig {
 }
 
 impl TransportConfig {
-    /// Defaults for node `node_id` of `cluster_id` with these peers.
+    /// Defaults (majority quorums among others) for node `node_id` of `cluster_id` with these
+    /// peers.
     pub fn new(cluster_id: &str, node_id: NodeId, peers: BTreeMap<NodeId, SocketAddr>) -> Self {
+        let majority = Membership::majority(peers.keys().copied().collect());
         TransportConfig {
             cluster_id: cluster_id.to_owned(),
             node_id,
             peers,
+            quorums: (majority.q1, majority.q2),
             max_frame: wire::DEFAULT_MAX_FRAME,
             queue_capacity: 4096,
             max_batch: 512,
@@ -73,6 +82,15 @@ impl TransportConfig {
 
     fn members(&self) -> NodeSet {
         self.peers.keys().copied().collect()
+    }
+
+    /// The member ids and quorum sizes this node runs with.
+    pub fn membership(&self) -> Membership {
+        Membership {
+            members: self.members(),
+            q1: self.quorums.0,
+            q2: self.quorums.1,
+        }
     }
 }
 
@@ -118,7 +136,11 @@ async fn outbound(
     mut queue: mpsc::Receiver<Envelope>,
     metrics: Arc<Metrics>,
 ) {
-    let handshake = wire::encode_handshake(&Handshake::new(&config.cluster_id, config.node_id));
+    let handshake = wire::encode_handshake(&Handshake::new(
+        &config.cluster_id,
+        config.node_id,
+        config.membership(),
+    ));
     let mut wait = config.reconnect_min;
     let mut failures = 0u32;
     loop {
@@ -235,6 +257,18 @@ pub enum InboundError {
     /// The handshake names a node that is not a member (or this node itself).
     #[error("refused: handshake from unknown node {0}")]
     UnknownNode(NodeId),
+    /// The peer runs with other member ids or quorum sizes.
+    #[error("refused: node {peer} runs with {theirs}, this node with {ours} ({differences}); every node must be started with the same --peers ids, --q1 and --q2")]
+    WrongMembership {
+        /// The node the handshake names.
+        peer: NodeId,
+        /// The peer's membership.
+        theirs: Membership,
+        /// This node's.
+        ours: Membership,
+        /// What differs, in words.
+        differences: String,
+    },
     /// The bytes were not valid.
     #[error(transparent)]
     Wire(#[from] WireError),
@@ -311,6 +345,15 @@ async fn handshake(
     if hello.cluster_id != config.cluster_id {
         return Err(InboundError::WrongCluster(hello.cluster_id));
     }
+    let ours = config.membership();
+    if hello.membership != ours {
+        return Err(InboundError::WrongMembership {
+            peer: hello.node_id,
+            differences: ours.differences(&hello.membership, "here", "there"),
+            theirs: hello.membership,
+            ours,
+        });
+    }
     if hello.node_id == config.node_id || !config.members().contains(hello.node_id) {
         return Err(InboundError::UnknownNode(hello.node_id));
     }
@@ -356,7 +399,10 @@ mod tests {
         let (stream, _) = listener.accept().await.unwrap();
         let mut frames = FramedRead::new(stream, wire::codec(config.max_frame));
         let hello = wire::decode_handshake(&frames.next().await.unwrap().unwrap()).unwrap();
-        assert_eq!(hello, Handshake::new("c", NodeId(1)));
+        assert_eq!(
+            hello,
+            Handshake::new("c", NodeId(1), Membership::majority(config.members()))
+        );
         let mut received = Vec::new();
         let mut frame_count = 0;
         while received.len() < 60 {

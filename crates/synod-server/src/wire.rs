@@ -1,8 +1,9 @@
 //! The peer wire format: what travels between nodes, and how it is framed.
 //!
 //! A peer connection carries length-delimited frames (tokio-util's `LengthDelimitedCodec`,
-//! 4-byte big-endian length, with a hard size limit on every frame, [`DEFAULT_MAX_FRAME`] unless configured). The first frame
-//! is a [`Handshake`] naming the protocol, its version, the cluster and the sending node; every
+//! 4-byte big-endian length, with a hard size limit on every frame, [`DEFAULT_MAX_FRAME`] unless
+//! configured). The first frame is a [`Handshake`] naming the protocol, its version, the
+//! cluster, the sending node and the [`Membership`] (member ids, q1, q2) it runs with; every
 //! later frame is a postcard-encoded `Vec<Envelope>` — several messages batched into one frame.
 //! An [`Envelope`] is one protocol message for one key: `{from, key, Message<Bytes>}`, the core's
 //! message type verbatim.
@@ -10,6 +11,7 @@
 //! Decoding never panics: anything that is not a well-formed frame is a [`WireError`], which
 //! the transport answers by closing that one connection.
 
+use crate::membership::Membership;
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use synod_core::{Message, NodeId};
@@ -18,8 +20,8 @@ use tokio_util::codec::LengthDelimitedCodec;
 
 /// The first bytes of every handshake.
 pub const WIRE_MAGIC: [u8; 4] = *b"SYND";
-/// The wire format version this build speaks.
-pub const WIRE_VERSION: u16 = 1;
+/// The wire format version this build speaks. Version 2 added the membership to the handshake.
+pub const WIRE_VERSION: u16 = 2;
 /// Default limit on one frame (handshake or batch), in bytes.
 pub const DEFAULT_MAX_FRAME: usize = 4 * 1024 * 1024;
 /// The longest cluster id accepted.
@@ -47,16 +49,28 @@ pub struct Handshake {
     pub cluster_id: String,
     /// The sender.
     pub node_id: NodeId,
+    /// The member ids and quorum sizes the sender runs with (the receiver requires its own).
+    pub membership: Membership,
+}
+
+/// The fields every version's handshake starts with: read first, so that a peer of another
+/// version is told so rather than that its handshake is malformed.
+#[derive(Deserialize)]
+struct HandshakeHead {
+    magic: [u8; 4],
+    version: u16,
 }
 
 impl Handshake {
-    /// The handshake of node `node_id` of `cluster_id`, in this build's version.
-    pub fn new(cluster_id: &str, node_id: NodeId) -> Self {
+    /// The handshake of node `node_id` of `cluster_id` running with `membership`, in this
+    /// build's version.
+    pub fn new(cluster_id: &str, node_id: NodeId, membership: Membership) -> Self {
         Handshake {
             magic: WIRE_MAGIC,
             version: WIRE_VERSION,
             cluster_id: cluster_id.to_owned(),
             node_id,
+            membership,
         }
     }
 }
@@ -101,16 +115,17 @@ pub fn encode_handshake(handshake: &Handshake) -> Bytes {
     Bytes::from(postcard::to_allocvec(handshake).expect("a handshake always serializes"))
 }
 
-/// Decodes and checks a handshake frame's payload (magic, version, id length; the cluster id
-/// and node id are for the caller to judge).
+/// Decodes and checks a handshake frame's payload (magic, version, id length; the cluster id,
+/// node id and membership are for the caller to judge).
 pub fn decode_handshake(frame: &[u8]) -> Result<Handshake, WireError> {
-    let handshake: Handshake = decode_exact(frame)?;
-    if handshake.magic != WIRE_MAGIC {
+    let (head, _) = postcard::take_from_bytes::<HandshakeHead>(frame)?;
+    if head.magic != WIRE_MAGIC {
         return Err(WireError::BadMagic);
     }
-    if handshake.version != WIRE_VERSION {
-        return Err(WireError::UnsupportedVersion(handshake.version));
+    if head.version != WIRE_VERSION {
+        return Err(WireError::UnsupportedVersion(head.version));
     }
+    let handshake: Handshake = decode_exact(frame)?;
     if handshake.cluster_id.len() > MAX_CLUSTER_ID {
         return Err(WireError::ClusterIdTooLong);
     }
@@ -196,7 +211,7 @@ fn decode_exact<T: for<'de> Deserialize<'de>>(frame: &[u8]) -> Result<T, WireErr
 mod tests {
     use super::*;
     use futures::{SinkExt, StreamExt};
-    use synod_core::{Ballot, Proposal};
+    use synod_core::{Ballot, NodeSet, Proposal};
     use tokio_util::codec::{FramedRead, FramedWrite};
 
     fn envelopes() -> Vec<Envelope> {
@@ -256,9 +271,13 @@ mod tests {
         assert!(decode_batch(&[0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
     }
 
+    fn three() -> Membership {
+        Membership::majority((1..=3).map(NodeId).collect::<NodeSet>())
+    }
+
     #[test]
     fn handshakes_are_checked() {
-        let ok = Handshake::new("prod", NodeId(3));
+        let ok = Handshake::new("prod", NodeId(3), three());
         assert_eq!(decode_handshake(&encode_handshake(&ok)).unwrap(), ok);
         let mut bad = ok.clone();
         bad.magic = *b"HTTP";
@@ -272,11 +291,39 @@ mod tests {
             decode_handshake(&encode_handshake(&bad)),
             Err(WireError::UnsupportedVersion(99))
         ));
-        let bad = Handshake::new(&"x".repeat(MAX_CLUSTER_ID + 1), NodeId(1));
+        let bad = Handshake::new(&"x".repeat(MAX_CLUSTER_ID + 1), NodeId(1), three());
         assert!(matches!(
             decode_handshake(&encode_handshake(&bad)),
             Err(WireError::ClusterIdTooLong)
         ));
+    }
+
+    #[test]
+    fn a_version_1_handshake_is_refused_as_another_version() {
+        // Version 1 had no membership: {magic, version, cluster id, node id}.
+        #[derive(Serialize)]
+        struct V1 {
+            magic: [u8; 4],
+            version: u16,
+            cluster_id: String,
+            node_id: NodeId,
+        }
+        let v1 = postcard::to_allocvec(&V1 {
+            magic: WIRE_MAGIC,
+            version: 1,
+            cluster_id: "prod".into(),
+            node_id: NodeId(2),
+        })
+        .unwrap();
+        assert!(matches!(
+            decode_handshake(&v1),
+            Err(WireError::UnsupportedVersion(1))
+        ));
+        // The version-2 encoding is the version-1 fields followed by the membership.
+        let v2 = encode_handshake(&Handshake::new("prod", NodeId(2), three()));
+        let mut v1_as_2 = v1.clone();
+        v1_as_2[4] = 2;
+        assert_eq!(&v2[..v1.len()], &v1_as_2[..]);
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use synod_core::trace::TraceConfig;
 use synod_core::{Ballot, Message, NodeId, Proposal};
+use synod_server::membership::Membership;
 use synod_server::replica::{Event, Replica, ReplicaConfig};
 use synod_server::sim::disk::SimDisk;
 use synod_server::storage::Storage;
@@ -26,13 +27,20 @@ fn replica(disk: &SimDisk) -> Replica {
             q1: 2,
             q2: 2,
             max_attempts: 3,
+            attempts_by_node: Vec::new(),
         },
         queue_limit: 16,
         cache_limit: 1024,
     };
-    let storage =
-        Storage::open_with_backend(disk.backend(), Path::new("fuzz"), "c", NodeId(1), true)
-            .unwrap();
+    let storage = Storage::open_with_backend(
+        disk.backend(),
+        Path::new("fuzz"),
+        "c",
+        NodeId(1),
+        Membership::of(&config.cluster),
+        true,
+    )
+    .unwrap();
     Replica::with_storage(storage, config, Arc::default()).unwrap()
 }
 
@@ -179,7 +187,9 @@ proptest! {
 
     #[test]
     fn mutated_handshakes_never_panic(mutations in prop::collection::vec(mutation(), 1..4)) {
-        let hello = wire::encode_handshake(&Handshake::new("cluster", NodeId(2))).to_vec();
+        let members = (1..=3).map(NodeId).collect();
+        let hello = Handshake::new("cluster", NodeId(2), Membership::majority(members));
+        let hello = wire::encode_handshake(&hello).to_vec();
         let _ = wire::decode_handshake(&mutate(hello, &mutations));
     }
 }

@@ -1,16 +1,23 @@
-//! Hostile and broken input: malformed peer frames, a wrong cluster id or an unknown node in
-//! the handshake, oversized frames, a spoofed sender, and bad HTTP requests. Each is refused with
-//! an error (a closed connection and a counter, or a 4xx answer), changes no state, and the node
-//! keeps serving.
+//! Hostile and broken input: malformed peer frames, a wrong cluster id, an unknown node or
+//! another member list or quorum sizes in the handshake, oversized frames, a spoofed sender, and
+//! bad HTTP requests. Each is refused with an error (a closed connection and a counter, or a 4xx
+//! answer), changes no state, and the node keeps serving. Two real nodes started with different
+//! member lists or quorum sizes refuse each other, both naming the difference.
 
 mod support;
 
 use bytes::Bytes;
 use futures::SinkExt;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::time::Duration;
-use support::TestCluster;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::{free_port, TestCluster};
 use synod_core::{Ballot, Message, NodeId};
+use synod_server::client::Client;
+use synod_server::membership::Membership;
 use synod_server::wire::{self, Envelope, Handshake};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -53,8 +60,17 @@ async fn send(peer: SocketAddr, frames: Vec<Bytes>, tail: &[u8]) -> bool {
     }
 }
 
+/// The membership of [`TestCluster::start(3, ..)`](TestCluster::start): nodes 1–3, majorities.
+fn three() -> Membership {
+    Membership::majority((1..=3).map(NodeId).collect())
+}
+
 fn hello(cluster: &str, node: u8) -> Bytes {
-    wire::encode_handshake(&Handshake::new(cluster, NodeId(node)))
+    hello_with(cluster, node, three())
+}
+
+fn hello_with(cluster: &str, node: u8, membership: Membership) -> Bytes {
+    wire::encode_handshake(&Handshake::new(cluster, NodeId(node), membership))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,11 +94,22 @@ async fn bad_peer_frames_are_refused_and_change_no_state() {
     assert!(send(peer, vec![hello(&id, 9), evil_accept(9, "k", "evil")], b"").await);
     // Not a handshake at all (an HTTP request on the peer port).
     assert!(send(peer, vec![], b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await);
+    // A member (node 2) that runs with another member list, or other quorum sizes.
+    let two = Membership::majority([NodeId(1), NodeId(2)].into_iter().collect());
+    let flexible = Membership {
+        q1: 3,
+        q2: 1,
+        ..three()
+    };
+    for membership in [two, flexible] {
+        let frames = vec![hello_with(&id, 2, membership), evil_accept(2, "k", "evil")];
+        assert!(send(peer, frames, b"").await);
+    }
     assert_eq!(
         cluster
             .counter(1, "synod_peer_handshakes_refused_total")
             .await,
-        3
+        5
     );
 
     // A good handshake followed by garbage, by a frame over the limit, or by an envelope that
@@ -128,6 +155,138 @@ async fn bad_peer_frames_are_refused_and_change_no_state() {
             std::time::Instant::now() < deadline,
             "control accept never applied"
         );
+    }
+}
+
+/// A `synod serve` process whose stderr (its log) is collected.
+struct LoggedNode {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    client: Client,
+}
+
+impl LoggedNode {
+    fn start(dir: &Path, id: u8, peers: &str, http: u16, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_synod"))
+            .arg("serve")
+            .arg(format!("--id={id}"))
+            .arg(format!("--peers={peers}"))
+            .arg(format!("--http=127.0.0.1:{http}"))
+            .arg("--data")
+            .arg(dir.join(format!("node-{id}")))
+            .arg("--init")
+            .args(support::FAST)
+            .args(extra)
+            .env("SYNOD_LOG", "warn")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let client =
+            Client::new(&format!("http://127.0.0.1:{http}"), Duration::from_secs(10)).unwrap();
+        LoggedNode { child, log, client }
+    }
+
+    /// Waits until the log contains `text` (panics after 20 s).
+    async fn await_log(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.log.lock().unwrap().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} in the log:\n{}",
+                self.log.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for LoggedNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How one node of a pair is started, and what it must log.
+struct Side<'a> {
+    peers: &'a str,
+    flags: &'a [&'a str],
+    log: &'a str,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_with_other_members_or_quorums_refuse_each_other() {
+    let (p1, p2, unused) = (free_port(), free_port(), free_port());
+    let two = format!("1=127.0.0.1:{p1},2=127.0.0.1:{p2}");
+    let three = format!("{two},3=127.0.0.1:{unused}");
+    // Per scenario, for node 1 and node 2: its --peers, its flags, and what it must log.
+    let scenarios: [[Side; 2]; 2] = [
+        [
+            Side {
+                peers: &two,
+                flags: &[],
+                log: "refused: node 2 runs with members {1, 2, 3} with q1=2, q2=2, this node \
+                      with members {1, 2} with q1=2, q2=2 (members {1, 2} here, {1, 2, 3} there)",
+            },
+            Side {
+                peers: &three,
+                flags: &[],
+                log:
+                    "refused: node 1 runs with members {1, 2} with q1=2, q2=2, this node \
+                      with members {1, 2, 3} with q1=2, q2=2 (members {1, 2, 3} here, {1, 2} there)",
+            },
+        ],
+        [
+            Side {
+                peers: &two,
+                flags: &["--q1=2", "--q2=1"],
+                log: "(q1 2 here, 1 there; q2 1 here, 2 there)",
+            },
+            Side {
+                peers: &two,
+                flags: &["--q1=1", "--q2=2"],
+                log: "(q1 1 here, 2 there; q2 2 here, 1 there)",
+            },
+        ],
+    ];
+    for [side1, side2] in scenarios {
+        let dir = tempfile::tempdir().unwrap();
+        let node1 = LoggedNode::start(dir.path(), 1, side1.peers, free_port(), side1.flags);
+        let node2 = LoggedNode::start(dir.path(), 2, side2.peers, free_port(), side2.flags);
+        // Each node dials the other at start: both refuse, and say what differs.
+        node1.await_log(side1.log).await;
+        node2.await_log(side2.log).await;
+        for node in [&node1, &node2] {
+            let metrics = node.client.metrics().await.unwrap();
+            let refused: u64 = metrics
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("synod_peer_handshakes_refused_total ")?
+                        .parse()
+                        .ok()
+                })
+                .unwrap();
+            assert!(refused >= 1, "{metrics}");
+        }
+        // No message crosses: neither node has a quorum without the other.
+        for node in [&node1, &node2] {
+            let err = node.client.put("k", "v").await.unwrap_err();
+            assert_eq!(err.status(), Some(503), "{err}");
+        }
     }
 }
 

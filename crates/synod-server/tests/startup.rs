@@ -1,15 +1,18 @@
 //! Starting and stopping: a node refuses a data directory that is missing, uninitialised,
-//! corrupt or another node's, with a clear message and no change to it; `synod cluster` starts a
-//! working cluster and stops every child on SIGTERM.
+//! corrupt, another node's, or created for other members or quorum sizes, with a clear message
+//! and no change to it; `synod cluster` starts a working cluster, stops every child on SIGTERM,
+//! and with `--data-root` initialises only a whole new cluster (a node that lost its data is
+//! refused).
 
 mod support;
 
 use bytes::Bytes;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 use support::{free_port, TestCluster};
 use synod_server::client::Client;
 
@@ -73,6 +76,66 @@ async fn bad_data_directories_are_refused_clearly() {
     init3.wait().unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_with_another_membership_is_refused() {
+    let mut cluster = TestCluster::start(3, &[]).await;
+    cluster.client(1).put("k", "v").await.unwrap();
+    cluster.kill(3);
+    let data3 = cluster.nodes[2].data.clone();
+
+    // Another member list: a fourth node added to --peers.
+    let peers = cluster.peers.clone();
+    cluster.peers = format!("{peers},4=127.0.0.1:{}", free_port());
+    let err = fails_to_start(&cluster, 3, false);
+    assert!(
+        err.contains("was initialised for members {1, 2, 3} with q1=2, q2=2, but this node was started with members {1, 2, 3, 4} with q1=3, q2=3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("members {1, 2, 3} recorded, {1, 2, 3, 4} given"),
+        "{err}"
+    );
+    // The SIGKILLed node's database needed redb's crash recovery, which that first open did
+    // whatever its outcome (it rewrites redb's own bookkeeping, not content) before closing the
+    // database cleanly. From here on, refused starts must leave the file byte-for-byte alone.
+    let before = support::snapshot(&data3);
+    assert!(!before.is_empty());
+    let err = fails_to_start(&cluster, 3, false);
+    assert!(err.contains("{1, 2, 3, 4} given"), "{err}");
+    // A member left out.
+    cluster.peers = peers
+        .split(',')
+        .filter(|p| !p.starts_with("2="))
+        .collect::<Vec<_>>()
+        .join(",");
+    let err = fails_to_start(&cluster, 3, false);
+    assert!(
+        err.contains("members {1, 2, 3} recorded, {1, 3} given"),
+        "{err}"
+    );
+    cluster.peers = peers;
+
+    // Other quorum sizes (valid ones: 3 + 1 > 3).
+    let extra = cluster.extra.clone();
+    cluster.extra.extend(["--q1=3".into(), "--q2=1".into()]);
+    let err = fails_to_start(&cluster, 3, false);
+    assert!(
+        err.contains("q1 2 recorded, 3 given; q2 2 recorded, 1 given"),
+        "{err}"
+    );
+    cluster.extra = extra;
+
+    assert!(
+        support::snapshot(&data3) == before,
+        "the refused starts changed nothing on disk"
+    );
+    // Started with the recorded configuration, it serves again.
+    cluster.restart(3).await;
+    let c3 = cluster.client(3);
+    let got = support::until_available(|| c3.get("k")).await.unwrap();
+    assert_eq!(got, Some(Bytes::from("v")));
+}
+
 /// `base` and `base + 1 .. base + n - 1` all free.
 fn free_run(n: u16) -> u16 {
     loop {
@@ -128,6 +191,137 @@ async fn the_cluster_command_serves_and_stops_cleanly() {
         !std::path::Path::new(&data).exists(),
         "temporary data removed"
     );
+}
+
+/// A running `synod cluster` with its stdout (kept open: the command prints when it stops).
+struct ClusterCommand {
+    child: Child,
+    _stdout: std::io::Lines<BufReader<ChildStdout>>,
+}
+
+impl ClusterCommand {
+    /// Starts `synod cluster` of 3 nodes with `args` and waits until it reports the cluster up.
+    fn start(peer_base: u16, http_base: u16, args: &[&OsStr]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_synod"))
+            .args(["cluster", "--nodes", "3"])
+            .arg(format!("--base-port={peer_base}"))
+            .arg(format!("--http-base-port={http_base}"))
+            .args(support::FAST)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        loop {
+            let line = lines
+                .next()
+                .expect("the cluster command exited before the cluster was up")
+                .unwrap();
+            if line.starts_with("try:") {
+                break;
+            }
+        }
+        ClusterCommand {
+            child,
+            _stdout: lines,
+        }
+    }
+
+    /// SIGTERM, and a clean exit.
+    fn stop(mut self) {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_command_initialises_only_a_whole_new_cluster() {
+    let root = tempfile::tempdir().unwrap();
+    let (peer_base, http_base) = (free_run(3), free_run(3));
+    let data_root: [&OsStr; 2] = ["--data-root".as_ref(), root.path().as_os_str()];
+    let client = |i: u16| {
+        Client::new(
+            &format!("http://127.0.0.1:{}", http_base + i),
+            Duration::from_secs(10),
+        )
+        .unwrap()
+    };
+
+    // Every directory missing: a brand-new cluster, initialised.
+    let cluster = ClusterCommand::start(peer_base, http_base, &data_root);
+    client(0).put("k", "v").await.unwrap();
+    cluster.stop();
+
+    // Every directory holds data: a restart, nothing initialised (--init would refuse them).
+    let cluster = ClusterCommand::start(peer_base, http_base, &data_root);
+    let c3 = client(2);
+    let got = support::until_available(|| c3.get("k")).await.unwrap();
+    assert_eq!(got, Some(Bytes::from("v")));
+    cluster.stop();
+
+    // Node 2's directory emptied: nothing starts, and no directory is touched.
+    let node2 = root.path().join("node-2");
+    std::fs::remove_dir_all(&node2).unwrap();
+    std::fs::create_dir(&node2).unwrap();
+    let before = support::snapshot(root.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synod"))
+        .args(["cluster", "--nodes", "3"])
+        .arg(format!("--base-port={peer_base}"))
+        .arg(format!("--http-base-port={http_base}"))
+        .args(data_root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the cluster started although node 2 lost its data");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success(), "{status}");
+    assert!(err.contains("the data of node 2 ("), "{err}");
+    assert!(
+        err.contains("is missing or empty, while nodes 1, 3 hold data"),
+        "{err}"
+    );
+    assert!(
+        err.contains("A node without its durable promises cannot rejoin"),
+        "{err}"
+    );
+    assert!(err.contains("membership change"), "{err}");
+    assert!(
+        support::snapshot(root.path()) == before,
+        "the refused start changed the data"
+    );
+    assert!(std::fs::read_dir(&node2).unwrap().next().is_none());
+    assert!(client(0).health().await.is_err(), "no node was started");
+
+    // The same with node 2's directory gone altogether: it is not created.
+    std::fs::remove_dir(&node2).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_synod"))
+        .args(["cluster", "--nodes", "3"])
+        .arg(format!("--base-port={peer_base}"))
+        .arg(format!("--http-base-port={http_base}"))
+        .args(data_root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("the data of node 2 ("), "{err}");
+    assert!(!node2.exists(), "node 2's directory was not created");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

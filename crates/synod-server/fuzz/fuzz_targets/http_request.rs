@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use synod_core::trace::TraceConfig;
 use synod_core::NodeId;
 use synod_server::api::{self, ApiConfig};
+use synod_server::membership::Membership;
 use synod_server::replica::{Replica, ReplicaConfig};
 use synod_server::runtime::{self, RuntimeConfig};
 use synod_server::sim::disk::SimDisk;
@@ -34,14 +35,6 @@ fn node() -> &'static Node {
         let router = rt.block_on(async {
             let id = NodeId(1);
             let disk = SimDisk::new();
-            let storage = Storage::open_with_backend(
-                disk.backend(),
-                std::path::Path::new("fuzz"),
-                "fuzz",
-                id,
-                true,
-            )
-            .unwrap();
             let config = ReplicaConfig {
                 cluster_id: "fuzz".into(),
                 node_id: id,
@@ -50,10 +43,20 @@ fn node() -> &'static Node {
                     q1: 1,
                     q2: 1,
                     max_attempts: 3,
+                    attempts_by_node: Vec::new(),
                 },
                 queue_limit: 64,
                 cache_limit: 1024,
             };
+            let storage = Storage::open_with_backend(
+                disk.backend(),
+                std::path::Path::new("fuzz"),
+                "fuzz",
+                id,
+                Membership::of(&config.cluster),
+                true,
+            )
+            .unwrap();
             let replica = Replica::with_storage(storage, config, Arc::default()).unwrap();
             let peers = [(id, "127.0.0.1:9".parse().unwrap())].into_iter().collect();
             let transport = TransportConfig::new("fuzz", id, peers);

@@ -14,6 +14,7 @@ use super::network::{Network, NetworkFaults};
 use super::{Bug, SimConfig, SimReport};
 use crate::backoff::Timing;
 use crate::history::{self, Output, RecordStatus};
+use crate::membership::Membership;
 use crate::replica::{Effects, Event, Replica, ReplicaConfig, ReplyError};
 use crate::storage::Storage;
 use crate::wire::{self, Envelope};
@@ -137,6 +138,7 @@ pub fn run(seed: u64, config: &SimConfig) -> SimReport {
         q1: majority,
         q2: majority,
         max_attempts: config.max_attempts,
+        attempts_by_node: Vec::new(),
     };
     let faults = RunFaults {
         crash: config.fault_scale * rng.gen_range(0.0..0.03),
@@ -225,9 +227,15 @@ pub fn run(seed: u64, config: &SimConfig) -> SimReport {
 
 fn open(disk: &SimDisk, config: &ReplicaConfig, init: bool) -> Result<Replica, String> {
     let label = PathBuf::from(format!("sim-disk-{}", config.node_id));
-    let storage =
-        Storage::open_with_backend(disk.backend(), &label, CLUSTER_ID, config.node_id, init)
-            .map_err(|e| e.to_string())?;
+    let storage = Storage::open_with_backend(
+        disk.backend(),
+        &label,
+        CLUSTER_ID,
+        config.node_id,
+        Membership::of(&config.cluster),
+        init,
+    )
+    .map_err(|e| e.to_string())?;
     Replica::with_storage(storage, config.clone(), Default::default()).map_err(|e| e.to_string())
 }
 

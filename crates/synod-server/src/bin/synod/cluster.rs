@@ -1,15 +1,16 @@
 //! `synod cluster`: the one-command way to try Synod. Starts N `synod serve` child processes on
 //! loopback (node i gets peer port `base_port + i - 1` and HTTP port `http_base_port + i - 1`),
-//! each with a fresh temporary data directory unless `--data-root` is given, waits until every
-//! node answers `/health`, prints the endpoints, and on Ctrl-C or SIGTERM stops every child with
-//! SIGTERM (SIGKILL after a grace period) before removing the temporary directories.
+//! each with a fresh temporary data directory unless `--data-root` is given (see [`plan_init`]
+//! for when its directories are initialised), waits until every node answers `/health`, prints
+//! the endpoints, and on Ctrl-C or SIGTERM stops every child with SIGTERM (SIGKILL after a grace
+//! period) before removing the temporary directories.
 
 use crate::serve::{shutdown_signal, Tuning};
 use anyhow::{bail, Context};
 use clap::Args;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use synod_server::client::Client;
@@ -29,8 +30,9 @@ pub struct ClusterArgs {
     /// HTTP port of node 1; node i serves on base + i - 1.
     #[arg(long, default_value_t = 8081)]
     pub http_base_port: u16,
-    /// Keep data in ROOT/node-<i> (created with --init when missing or empty) instead of
-    /// temporary directories.
+    /// Keep data in ROOT/node-<i> instead of temporary directories. A new cluster is initialised
+    /// only when every node's directory is missing or empty; if some hold data and others do
+    /// not, nothing is started (a node without its durable promises cannot rejoin).
     #[arg(long)]
     pub data_root: Option<PathBuf>,
     /// The cluster id.
@@ -89,6 +91,13 @@ impl LocalCluster {
             (None, Some(temp)) => temp.path().to_owned(),
             (None, None) => unreachable!("a temporary directory exists when no root is given"),
         };
+        let dirs: Vec<(u8, PathBuf)> = (1..=args.nodes)
+            .map(|i| (i, root.join(format!("node-{i}"))))
+            .collect();
+        let init = match &args.data_root {
+            Some(_) => plan_init(&dirs)?,
+            None => true,
+        };
         let exe = std::env::current_exe().context("locating the synod binary")?;
         let (exited_tx, exited) = mpsc::unbounded_channel::<(u8, std::io::Result<ExitStatus>)>();
         let mut cluster = LocalCluster {
@@ -97,9 +106,7 @@ impl LocalCluster {
             root,
             temp,
         };
-        for i in 1..=args.nodes {
-            let data = cluster.root.join(format!("node-{i}"));
-            let fresh = !data.exists() || std::fs::read_dir(&data)?.next().is_none();
+        for (i, data) in dirs {
             let http = format!("127.0.0.1:{}", port(args.http_base_port, i)?);
             let mut command = Command::new(&exe);
             command
@@ -114,7 +121,7 @@ impl LocalCluster {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .kill_on_drop(true);
-            if fresh {
+            if init {
                 command.arg("--init");
             }
             if std::env::var_os("SYNOD_LOG").is_none() {
@@ -206,6 +213,65 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the node directories `dirs` (id, path) are to be initialised: `true` if every one is
+/// missing or empty (a brand-new cluster), `false` if every one holds data (a restart). A mix is
+/// an error naming the nodes without data: such a node has lost its promises, and initialising it
+/// afresh under its old id would let it accept what it promised to refuse — agreement could break.
+fn plan_init(dirs: &[(u8, PathBuf)]) -> anyhow::Result<bool> {
+    let mut empty = Vec::new();
+    let mut holding = Vec::new();
+    for (id, dir) in dirs {
+        if is_missing_or_empty(dir)? {
+            empty.push((*id, dir));
+        } else {
+            holding.push(*id);
+        }
+    }
+    if holding.is_empty() {
+        return Ok(true);
+    }
+    if empty.is_empty() {
+        return Ok(false);
+    }
+    let empty_ids: Vec<u8> = empty.iter().map(|(id, _)| *id).collect();
+    let paths = empty
+        .iter()
+        .map(|(_, dir)| dir.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    bail!(
+        "refusing to start: the data of {} ({paths}) {} missing or empty, while {} {} data. \
+         A node without its durable promises cannot rejoin the cluster: initialising it afresh \
+         under its old id could make it accept what it promised to refuse, and break agreement. \
+         Restore its data directory (replacing a lost node will be done by a membership change, \
+         which is not supported yet); to start a brand-new cluster, give an empty or missing \
+         --data-root.",
+        nodes(&empty_ids),
+        if empty_ids.len() == 1 { "is" } else { "are" },
+        nodes(&holding),
+        if holding.len() == 1 { "holds" } else { "hold" },
+    )
+}
+
+/// `node 2` or `nodes 1, 3`.
+fn nodes(ids: &[u8]) -> String {
+    let list = ids.iter().map(u8::to_string).collect::<Vec<_>>().join(", ");
+    if ids.len() == 1 {
+        format!("node {list}")
+    } else {
+        format!("nodes {list}")
+    }
+}
+
+fn is_missing_or_empty(dir: &Path) -> anyhow::Result<bool> {
+    if !dir.exists() {
+        return Ok(true);
+    }
+    let mut entries =
+        std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    Ok(entries.next().is_none())
+}
+
 async fn await_ready(children: &[Child]) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     for child in children {
@@ -241,5 +307,38 @@ async fn stop(children: &[Child], exited: &mut Exits) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_is_initialised_whole_or_not_at_all() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs: Vec<(u8, PathBuf)> = (1..=3)
+            .map(|i| (i, tmp.path().join(format!("node-{i}"))))
+            .collect();
+        // Brand new: missing or empty directories.
+        std::fs::create_dir(&dirs[0].1).unwrap();
+        assert!(plan_init(&dirs).unwrap());
+        // All hold data: a restart.
+        for (_, dir) in &dirs {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("synod.redb"), b"x").unwrap();
+        }
+        assert!(!plan_init(&dirs).unwrap());
+        // One lost its data: refused, naming it.
+        std::fs::remove_file(dirs[1].1.join("synod.redb")).unwrap();
+        let err = plan_init(&dirs).unwrap_err().to_string();
+        assert!(err.contains("the data of node 2 ("), "{err}");
+        assert!(err.contains("while nodes 1, 3 hold data"), "{err}");
+        assert!(err.contains("cannot rejoin"), "{err}");
+        std::fs::remove_dir(&dirs[1].1).unwrap();
+        std::fs::remove_dir_all(&dirs[2].1).unwrap();
+        let err = plan_init(&dirs).unwrap_err().to_string();
+        assert!(err.contains("the data of nodes 2, 3 ("), "{err}");
+        assert!(err.contains("while node 1 holds data"), "{err}");
     }
 }
