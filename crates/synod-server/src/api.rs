@@ -139,7 +139,7 @@ impl IntoResponse for ApiError {
             ApiError::Reply(ReplyError::Request(RequestError::Indeterminate)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "indeterminate",
-                "the outcome is unknown: the write may or may not have taken effect; read the key to find out".into(),
+                "the outcome is unknown: the write took effect once or not at all (never twice); read the key to find out".into(),
             ),
             ApiError::Reply(ReplyError::Request(e @ RequestError::Exhausted { .. })) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
