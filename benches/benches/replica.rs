@@ -1,4 +1,4 @@
-//! Replica message handling: three `synod_server::replica::Replica`s with real redb storage,
+//! Replica message handling: three `synod_server::Replica`s with real redb storage,
 //! connected in memory (no TCP), running K concurrent decisions on K distinct keys.
 //!
 //! One iteration: K `Put` requests enter replica 1 as one batch; then, round-robin, each replica
@@ -18,11 +18,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use synod_benches::bench_dirs;
-use synod_core::trace::TraceConfig;
+use synod_check::trace::TraceConfig;
 use synod_core::{NodeId, Operation, RequestId};
-use synod_server::metrics::Metrics;
-use synod_server::replica::{
-    Event, Replica, ReplicaConfig, DEFAULT_CACHE_LIMIT, DEFAULT_QUEUE_LIMIT,
+use synod_server::{
+    Event, Metrics, Replica, ReplicaConfig, DEFAULT_CACHE_LIMIT, DEFAULT_QUEUE_LIMIT,
 };
 
 struct ReplicaCluster {

@@ -16,8 +16,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::time::Duration;
 use synod_benches::bench_dirs;
 use synod_core::{AcceptorState, Ballot, NodeId, Proposal};
-use synod_server::membership::Membership;
-use synod_server::storage::{Storage, WriteBatch};
+use synod_server::{Membership, Storage, WriteBatch};
 
 fn batch(keys: usize, round: u64) -> WriteBatch {
     let ballot = Ballot::new(round, NodeId(1));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Synod vs etcd, same machine, same run: a 3-node etcd and a 3-node Synod cluster on loopback,
 # both with their data on the same disk (under $BENCH_ROOT, default /var/tmp) and fsync on, both
-# driven by `synod bench` (etcd through its v3 HTTP/JSON gateway, Synod through its HTTP API),
+# driven by `synod-harness bench` (etcd through its v3 HTTP/JSON gateway, Synod through its HTTP API),
 # alternating system by system for each workload, then one table with both and the ratios.
 #
 # Installs Debian's etcd-server with apt-get when etcd is missing (needs root). Needs jq.
@@ -12,10 +12,11 @@
 #   DURATION=10 WARMUP=2  seconds per run
 #   ROUNDS=1              repetitions of the whole matrix (alternation repeats)
 #   KEYS=1000 VALUE_SIZE=100
-#   ROUTE=key             `synod bench --route` for both systems: key k goes to endpoint k mod 3
+#   ROUTE=key             `synod-harness bench --route` for both systems: key k goes to endpoint k mod 3
 #                         (no dueling Synod proposers on one key; etcd forwards to its leader anyway)
 #   OUT=bench-results     directory for the JSON reports
-#   SYNOD_BIN=path        use this synod binary instead of building one (cargo build --release)
+#   SYNOD_BIN=path        use this synod binary (the cluster) instead of building one
+#   HARNESS_BIN=path      use this synod-harness binary (the load generator) instead of building one
 set -euo pipefail
 
 CLIENTS=${CLIENTS:-"1 16 64"}
@@ -43,6 +44,12 @@ if [ -n "${SYNOD_BIN:-}" ]; then
 else
   cargo build --release -p synod-server --bin synod --manifest-path "$here/Cargo.toml" >&2
   synod="${CARGO_TARGET_DIR:-$here/target}/release/synod"
+fi
+if [ -n "${HARNESS_BIN:-}" ]; then
+  harness=$HARNESS_BIN
+else
+  cargo build --release -p synod-harness --bin synod-harness --manifest-path "$here/Cargo.toml" >&2
+  harness="${CARGO_TARGET_DIR:-$here/target}/release/synod-harness"
 fi
 
 mkdir -p "$OUT"
@@ -95,7 +102,7 @@ echo "both clusters are up; data in $data" >&2
 
 run() { # system endpoints clients read_ratio round
   local file="$OUT/$1-c$3-r$4-$5.json"
-  "$synod" bench --target "$1" --endpoints "$2" --clients "$3" --read-ratio "$4" \
+  "$harness" bench --target "$1" --endpoints "$2" --clients "$3" --read-ratio "$4" \
     --keys "$KEYS" --value-size "$VALUE_SIZE" --duration "$DURATION" --warmup "$WARMUP" --route "$ROUTE" \
     --json "$file" >/dev/null
 }

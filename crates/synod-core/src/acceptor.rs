@@ -74,7 +74,8 @@ impl<V: Clone + PartialEq> Acceptor<V> {
     /// of the promised ballot is rejected with that same ballot, which the proposer recognises as
     /// its own promise echoed back and ignores.
     pub fn on_prepare(&mut self, ballot: Ballot) -> Verdict<V> {
-        if ballot > self.state.promised {
+        let before = self.state.promised;
+        let verdict = if ballot > self.state.promised {
             self.state.promised = ballot;
             Verdict {
                 reply: Message::Promise {
@@ -85,20 +86,28 @@ impl<V: Clone + PartialEq> Acceptor<V> {
             }
         } else {
             self.reject(ballot)
-        }
+        };
+        check_rule(before, &self.state);
+        verdict
     }
 
     /// Phase 2b. Accepts a proposal whose ballot is not below the promise, and raises the promise
     /// to it. A duplicate Accept is answered again without changing the state.
     pub fn on_accept(&mut self, ballot: Ballot, value: Option<V>) -> Verdict<V> {
+        let before = self.state.promised;
         if ballot < self.state.promised {
             return self.reject(ballot);
         }
+        debug_assert!(
+            ballot >= before,
+            "acceptor invariant: an accept only at or above the promise"
+        );
         let proposal = Proposal { ballot, value };
         let changed =
             self.state.promised != ballot || self.state.accepted.as_ref() != Some(&proposal);
         self.state.promised = ballot;
         self.state.accepted = Some(proposal);
+        check_rule(before, &self.state);
         Verdict {
             reply: Message::Accepted { ballot },
             changed,
@@ -116,6 +125,26 @@ impl<V: Clone + PartialEq> Acceptor<V> {
     }
 }
 
+/// The acceptor's invariants, checked after every rule against the promise it held before:
+/// the promise never decreases, and the accepted proposal is never above the promise.
+///
+/// Not checked on [`Acceptor::restore`]: the model's `AcceptBelowPromise` double restores a
+/// doctored state through it on purpose (the server checks every state it writes to disk).
+fn check_rule<V>(promised_before: Ballot, state: &AcceptorState<V>) {
+    debug_assert!(
+        state.promised >= promised_before,
+        "acceptor invariant: the promise never decreases"
+    );
+    debug_assert!(
+        state
+            .accepted
+            .as_ref()
+            .is_none_or(|p| p.ballot <= state.promised),
+        "acceptor invariant: the accepted ballot is at most the promise"
+    );
+}
+
+#[cfg(feature = "model")]
 impl<V: Clone> crate::Relabel for Acceptor<V> {
     fn relabel(&self, map: &dyn Fn(crate::NodeId) -> crate::NodeId) -> Self {
         Acceptor {
@@ -225,6 +254,35 @@ mod tests {
                 ballot: b(1, 1),
                 value: Some(4)
             })
+        );
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "acceptor invariant: the promise never decreases")]
+    fn a_lowered_promise_is_caught() {
+        check_rule(
+            b(2, 1),
+            &AcceptorState::<u8> {
+                promised: b(1, 1),
+                accepted: None,
+            },
+        );
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "acceptor invariant: the accepted ballot is at most the promise")]
+    fn an_accepted_ballot_above_the_promise_is_caught() {
+        check_rule(
+            b(1, 1),
+            &AcceptorState {
+                promised: b(1, 1),
+                accepted: Some(Proposal {
+                    ballot: b(2, 1),
+                    value: Some(1u8),
+                }),
+            },
         );
     }
 

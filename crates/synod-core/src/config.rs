@@ -2,12 +2,9 @@
 //! retry bound. Every check happens here, at construction, so a node never runs with an unsafe
 //! or impossible configuration.
 
-use crate::{NodeId, NodeSet, QuorumError, Quorums};
-use serde::{Deserialize, Serialize};
+use crate::{ClusterSpec, NodeId, NodeSet, QuorumError, Quorums};
+use serde::Serialize;
 use thiserror::Error;
-
-/// Attempts per request unless configured otherwise (the seed's "up to a few attempts").
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 /// Why a configuration was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -29,52 +26,43 @@ pub enum ConfigError {
     NoAttempts,
 }
 
-/// One node's configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// One node's configuration: its id in a validated [`ClusterSpec`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Config {
     id: NodeId,
-    members: NodeSet,
-    quorums: Quorums,
-    max_attempts: u32,
+    cluster: ClusterSpec,
 }
 
 impl Config {
     /// Node `id` of a cluster of `members`, with majority quorums and
-    /// [`DEFAULT_MAX_ATTEMPTS`].
+    /// [`crate::DEFAULT_MAX_ATTEMPTS`].
     pub fn new(id: NodeId, members: impl IntoIterator<Item = NodeId>) -> Result<Self, ConfigError> {
-        let mut set = NodeSet::EMPTY;
-        for m in members {
-            if m.0 >= NodeId::LIMIT {
-                return Err(ConfigError::IdOutOfRange(m));
-            }
-            if !set.insert(m) {
-                return Err(ConfigError::DuplicateId(m));
-            }
-        }
-        if !set.contains(id) {
+        ClusterSpec::new(members)?.node(id)
+    }
+
+    /// Node `id` of `cluster` (see [`ClusterSpec::node`]).
+    pub(crate) fn of(cluster: ClusterSpec, id: NodeId) -> Result<Self, ConfigError> {
+        if !cluster.members().contains(id) {
             return Err(ConfigError::NotAMember(id));
         }
-        Ok(Config {
-            id,
-            members: set,
-            quorums: Quorums::majority(set.len())?,
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
-        })
+        Ok(Config { id, cluster })
     }
 
     /// The same cluster with flexible quorums (`q1 + q2 > n` is checked).
     pub fn with_quorums(mut self, q1: usize, q2: usize) -> Result<Self, ConfigError> {
-        self.quorums = Quorums::flexible(self.members.len(), q1, q2)?;
+        self.cluster = self.cluster.with_quorums(q1, q2)?;
         Ok(self)
     }
 
     /// The same cluster with at most `max_attempts` rounds per request.
     pub fn with_max_attempts(mut self, max_attempts: u32) -> Result<Self, ConfigError> {
-        if max_attempts == 0 {
-            return Err(ConfigError::NoAttempts);
-        }
-        self.max_attempts = max_attempts;
+        self.cluster = self.cluster.with_max_attempts(max_attempts)?;
         Ok(self)
+    }
+
+    /// The cluster this node belongs to.
+    pub fn cluster(&self) -> &ClusterSpec {
+        &self.cluster
     }
 
     /// This node.
@@ -84,26 +72,26 @@ impl Config {
 
     /// All members, this node included.
     pub fn members(&self) -> NodeSet {
-        self.members
+        self.cluster.members()
     }
 
     /// Quorum sizes.
     pub fn quorums(&self) -> Quorums {
-        self.quorums
+        self.cluster.quorums()
     }
 
     /// Rounds per request.
     pub fn max_attempts(&self) -> u32 {
-        self.max_attempts
+        self.cluster.max_attempts()
     }
 }
 
+#[cfg(feature = "model")]
 impl crate::Relabel for Config {
     fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
         Config {
             id: map(self.id),
-            members: self.members.relabel(map),
-            ..*self
+            cluster: self.cluster.relabel(map),
         }
     }
 }
@@ -111,6 +99,7 @@ impl crate::Relabel for Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DEFAULT_MAX_ATTEMPTS;
 
     fn ids(n: u8) -> impl Iterator<Item = NodeId> {
         (1..=n).map(NodeId)

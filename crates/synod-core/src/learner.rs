@@ -5,7 +5,8 @@
 //! knows: the one its own node's proposer sent out ([`Learner::expect`]). In register mode values
 //! keep being chosen at ever higher ballots; the learner keeps the highest.
 
-use crate::{NodeId, Proposal, Tally};
+use crate::quorum::Tally;
+use crate::{NodeId, Proposal};
 
 /// One learner.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,6 +49,10 @@ impl<V: Clone + PartialEq> Learner<V> {
     /// exactly once; duplicates and votes for other ballots return `None`.
     pub fn on_accepted(&mut self, from: NodeId, ballot: crate::Ballot) -> Option<Chosen<V>> {
         let (proposal, tally) = self.pending.as_mut()?;
+        debug_assert!(
+            !tally.reached(),
+            "learner invariant: an open vote count has not reached its quorum"
+        );
         if proposal.ballot != ballot || !tally.add(from) {
             return None;
         }
@@ -60,6 +65,7 @@ impl<V: Clone + PartialEq> Learner<V> {
         })
     }
 
+    #[cfg(feature = "model")]
     /// Forgets the learned proposal, unless a vote count is open. For a model checker's
     /// normalization of a node whose learned value nothing reads any more; a server never calls
     /// it.
@@ -77,10 +83,7 @@ impl<V: Clone + PartialEq> Learner<V> {
     fn learn(&mut self, proposal: Proposal<V>) -> bool {
         match &self.learned {
             Some(known) if known.ballot >= proposal.ballot => {
-                debug_assert!(
-                    known.ballot != proposal.ballot || known.value == proposal.value,
-                    "two values chosen at one ballot"
-                );
+                check_same_value(known, &proposal);
                 false
             }
             _ => {
@@ -91,6 +94,17 @@ impl<V: Clone + PartialEq> Learner<V> {
     }
 }
 
+/// What a learner learned at a ballot never changes to a different value: `known` and `news`,
+/// if at one ballot, carry one value (otherwise two values were chosen at one ballot).
+fn check_same_value<V: PartialEq>(known: &Proposal<V>, news: &Proposal<V>) {
+    debug_assert!(
+        known.ballot != news.ballot || known.value == news.value,
+        "learner invariant: the learned value never changes at one ballot \
+         (two values chosen at one ballot)"
+    );
+}
+
+#[cfg(feature = "model")]
 impl<V: Clone> crate::Relabel for Learner<V> {
     fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
         Learner {
@@ -154,6 +168,17 @@ mod tests {
         assert_eq!(l.learned(), Some(&p(2, 5)));
         assert!(l.on_commit(p(3, 6)));
         assert_eq!(l.learned(), Some(&p(3, 6)));
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "learner invariant: the learned value never changes at one ballot")]
+    fn a_second_value_at_a_learned_ballot_is_caught() {
+        // Only a forged or corrupted Commit can carry it: two values are never chosen at one
+        // ballot.
+        let mut l = Learner::new(2);
+        l.on_commit(p(2, 5));
+        l.on_commit(p(2, 6));
     }
 
     #[test]

@@ -9,14 +9,21 @@
 //!
 //! * [`Ballot`] — the generation clock: `(round, node)`, ordered by round then node.
 //! * [`Message`] — the only protocol message type, on the wire and in the model.
-//! * [`Acceptor`] — the durable state `{promised, accepted}` and the two rules of the seed's table.
-//! * [`Proposer`] — runs an [`Operation`] as rounds: prepare → promises → accept → accepts.
-//! * [`Learner`] — learns what was chosen from a `Commit` or a phase-2 quorum of `Accepted`.
-//! * [`Quorums`] — majority, or flexible `q1 + q2 > n`, checked at construction.
+//! * the acceptor — the durable state [`AcceptorState`] `{promised, accepted}` and the two rules
+//!   of the pattern's table (docs/pattern.md);
+//! * the proposer — runs an [`Operation`] as rounds: prepare → promises → accept → accepts;
+//! * the learner — learns what was chosen from a `Commit` or a phase-2 quorum of `Accepted`;
+//! * [`Quorums`] — majority, or flexible `q1 + q2 > n`, checked at construction ([`Config`]);
 //! * [`Node`] — one of each for one register, behind the step contract.
-//! * [`trace`] — the trace file vocabulary.
-//! * [`linearizability`] — a checker of register histories (Wing–Gong with Lowe's memoisation).
-//! * [`oracle`] — the ghost definition of *chosen*, for model checks and simulations.
+//!
+//! A runtime only needs [`Node`], its [`Config`], the messages and the step contract's types.
+//! The roles themselves (`Acceptor`, `Proposer`, `Learner`, `Phase`, `Tally`) and the hooks a
+//! model checker needs (renaming nodes for symmetry, forgetting dead state, reaching into the
+//! proposer for buggy doubles) are public only with the `model` cargo feature, which
+//! `synod-model` enables and a server never does.
+//!
+//! The tools that check these types — the trace file vocabulary, the linearizability checker and
+//! the ghost oracle of what was chosen — live in the `synod-check` crate.
 //!
 //! ## The step contract
 //!
@@ -45,28 +52,35 @@
 
 mod acceptor;
 mod ballot;
+mod cluster_spec;
 mod config;
 mod learner;
-pub mod linearizability;
 mod message;
 mod node;
 mod operation;
-pub mod oracle;
-pub mod proposer;
+mod proposer;
 mod quorum;
+#[cfg(feature = "model")]
 mod relabel;
 mod step;
-pub mod trace;
 mod value_map;
 
-pub use acceptor::{Acceptor, AcceptorState, Verdict};
+pub use acceptor::AcceptorState;
+#[cfg(feature = "model")]
+pub use acceptor::{Acceptor, Verdict};
 pub use ballot::{Ballot, NodeId};
-pub use config::{Config, ConfigError, DEFAULT_MAX_ATTEMPTS};
+pub use cluster_spec::{ClusterSpec, DEFAULT_MAX_ATTEMPTS};
+pub use config::{Config, ConfigError};
+#[cfg(feature = "model")]
 pub use learner::{Chosen, Learner};
 pub use message::{Message, Proposal};
 pub use node::Node;
 pub use operation::{Operation, Outcome, RequestError, RequestId};
+#[cfg(feature = "model")]
 pub use proposer::{Phase, Proposer};
-pub use quorum::{NodeSet, QuorumError, Quorums, Tally};
+#[cfg(feature = "model")]
+pub use quorum::Tally;
+pub use quorum::{majority, NodeSet, QuorumError, Quorums};
+#[cfg(feature = "model")]
 pub use relabel::Relabel;
 pub use step::{Input, Output, ReplyResult, Timer};

@@ -72,6 +72,7 @@ impl<V> Message<V> {
         }
     }
 
+    #[cfg(feature = "model")]
     /// Whether a node's handling of this message depends on who sent it (beyond checking that
     /// the sender is another member). A `Prepare` or `Accept` is answered to its sender, and a
     /// `Promise` or `Accepted` counts its sender as a voter; a `Reject` or a `Commit` carries

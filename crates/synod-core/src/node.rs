@@ -4,10 +4,13 @@
 //! server runs one per key. It routes each input to its role, turns the roles' answers into
 //! [`Output`]s, and delivers messages addressed to itself inline (see [`crate::step`]).
 
+use crate::acceptor::{Acceptor, Verdict};
+use crate::learner::Learner;
+use crate::proposer::Proposer;
 use crate::proposer::{PromiseStep, RoundFailure};
 use crate::{
-    Acceptor, AcceptorState, Ballot, Config, Input, Learner, Message, NodeId, Operation, Output,
-    Proposal, Proposer, RequestId, Timer, Verdict,
+    AcceptorState, Ballot, Config, Input, Message, NodeId, Operation, Output, Proposal, RequestId,
+    Timer,
 };
 
 /// One Paxos node for one register.
@@ -47,16 +50,29 @@ impl<V: Clone + PartialEq> Node<V> {
         self.config.id()
     }
 
+    /// The acceptor's state: what this node has promised and accepted (the durable state).
+    pub fn acceptor_state(&self) -> &AcceptorState<V> {
+        self.acceptor.state()
+    }
+
+    /// Whether the proposer is working on a client request (another one would be `Busy`).
+    pub fn has_request(&self) -> bool {
+        self.proposer.request().is_some()
+    }
+
+    #[cfg(feature = "model")]
     /// The acceptor (its state is the durable state).
     pub fn acceptor(&self) -> &Acceptor<V> {
         &self.acceptor
     }
 
+    #[cfg(feature = "model")]
     /// The proposer.
     pub fn proposer(&self) -> &Proposer<V> {
         &self.proposer
     }
 
+    #[cfg(feature = "model")]
     /// The learner.
     pub fn learner(&self) -> &Learner<V> {
         &self.learner
@@ -67,17 +83,20 @@ impl<V: Clone + PartialEq> Node<V> {
         self.learner.learned()
     }
 
+    #[cfg(feature = "model")]
     /// Forgets the generation clock once no round of the current request is left to start:
     /// see [`Proposer::forget_clock`] (for a node that takes no further request).
     pub fn forget_clock(&mut self) {
         self.proposer.forget_clock();
     }
 
+    #[cfg(feature = "model")]
     /// Forgets what the learner learned, unless it is counting votes: see [`Learner::forget`].
     pub fn forget_learned(&mut self) {
         self.learner.forget();
     }
 
+    #[cfg(feature = "model")]
     /// The proposer, mutably: only for the model checker's buggy doubles, which reach into it
     /// (e.g. [`Proposer::take_uncertain`]); a runtime never needs it.
     pub fn proposer_mut(&mut self) -> &mut Proposer<V> {
@@ -86,6 +105,8 @@ impl<V: Clone + PartialEq> Node<V> {
 
     /// Handles one input, appending its outputs to `out` in the order they must be carried out.
     pub fn step(&mut self, input: Input<V>, out: &mut Vec<Output<V>>) {
+        let start = out.len();
+        let before = cfg!(debug_assertions).then(|| self.acceptor.state().clone());
         match input {
             Input::Message { from, msg } => {
                 // Only other members speak to us over the network; anything else is ignored.
@@ -95,6 +116,9 @@ impl<V: Clone + PartialEq> Node<V> {
             }
             Input::Request { request, op } => self.on_request_into(request, op, out),
             Input::Timeout(timer) => self.on_timeout_into(timer, out),
+        }
+        if let Some(before) = before {
+            check_step_outputs(&before, &out[start..], self.acceptor.state());
         }
     }
 
@@ -255,6 +279,61 @@ impl<V: Clone + PartialEq> Node<V> {
     }
 }
 
+/// The step contract on one step's `outputs` (debug builds). Starting from the acceptor state
+/// before the step (`before`, durable already), in output order:
+///
+/// * every `Persist` has a promise at least the previous persisted one's;
+/// * every message that reports or relies on the acceptor's state comes after the `Persist` that
+///   made that state durable ([`message_is_covered`]);
+/// * the last state persisted (`before` if none was) is the acceptor's state after the step:
+///   no change of the durable state goes unpersisted.
+fn check_step_outputs<V: PartialEq>(
+    before: &AcceptorState<V>,
+    outputs: &[Output<V>],
+    after: &AcceptorState<V>,
+) {
+    let mut durable = before;
+    for output in outputs {
+        match output {
+            Output::Persist(state) => {
+                debug_assert!(
+                    state.promised >= durable.promised,
+                    "step invariant: a persisted promise never decreases"
+                );
+                durable = state;
+            }
+            Output::Send { msg, .. } | Output::Broadcast { msg } => debug_assert!(
+                message_is_covered(durable, msg),
+                "step invariant: a message comes after the Persist of the state it depends on"
+            ),
+            _ => {}
+        }
+    }
+    debug_assert!(
+        durable == after,
+        "step invariant: the acceptor state after a step is the last one persisted"
+    );
+}
+
+/// Whether `msg`, sent by this node, only depends on what is in `durable`.
+fn message_is_covered<V: PartialEq>(durable: &AcceptorState<V>, msg: &Message<V>) -> bool {
+    match msg {
+        // The acceptor's answers report its state as it is at that moment.
+        Message::Promise { ballot, accepted } => {
+            durable.promised == *ballot && durable.accepted == *accepted
+        }
+        Message::Accepted { ballot } => durable
+            .accepted
+            .as_ref()
+            .is_some_and(|accepted| accepted.ballot == *ballot),
+        Message::Reject { promised, .. } => durable.promised == *promised,
+        // The proposer's own acceptor promised the round's ballot before it went out.
+        Message::Prepare { ballot } | Message::Accept { ballot, .. } => durable.promised >= *ballot,
+        Message::Commit { .. } => true,
+    }
+}
+
+#[cfg(feature = "model")]
 impl<V: Clone> crate::Relabel for Node<V> {
     fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
         Node {
@@ -263,5 +342,61 @@ impl<V: Clone> crate::Relabel for Node<V> {
             proposer: self.proposer.relabel(map),
             learner: self.learner.relabel(map),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn promised(round: u64) -> AcceptorState<u8> {
+        AcceptorState {
+            promised: Ballot::new(round, NodeId(2)),
+            accepted: None,
+        }
+    }
+
+    fn promise(round: u64) -> Output<u8> {
+        Output::Send {
+            to: NodeId(2),
+            msg: Message::Promise {
+                ballot: Ballot::new(round, NodeId(2)),
+                accepted: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_persist_then_its_promise_passes() {
+        check_step_outputs(
+            &promised(1),
+            &[Output::Persist(promised(2)), promise(2)],
+            &promised(2),
+        );
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "step invariant: a message comes after the Persist")]
+    fn a_promise_sent_before_its_persist_is_caught() {
+        check_step_outputs(
+            &promised(1),
+            &[promise(2), Output::Persist(promised(2))],
+            &promised(2),
+        );
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "step invariant: a persisted promise never decreases")]
+    fn a_lower_persisted_promise_is_caught() {
+        check_step_outputs(&promised(2), &[Output::Persist(promised(1))], &promised(1));
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "step invariant: the acceptor state after a step is the last one")]
+    fn an_unpersisted_change_is_caught() {
+        check_step_outputs(&promised(1), &[], &promised(2));
     }
 }

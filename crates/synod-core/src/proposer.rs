@@ -34,9 +34,9 @@
 //!
 //! This type holds no I/O and sends nothing itself: [`crate::Node`] wires its answers to messages.
 
+use crate::quorum::Tally;
 use crate::{
     Ballot, NodeId, Operation, Outcome, Proposal, Quorums, ReplyResult, RequestError, RequestId,
-    Tally,
 };
 
 /// Where the proposer is in its current request.
@@ -129,11 +129,13 @@ impl<V: Clone + PartialEq> Proposer<V> {
         }
     }
 
+    #[cfg(feature = "model")]
     /// The current phase.
     pub fn phase(&self) -> &Phase<V> {
         &self.phase
     }
 
+    #[cfg(feature = "model")]
     /// The generation clock's reading: the highest round seen in any ballot (own or others').
     pub fn generation(&self) -> u64 {
         self.generation
@@ -154,6 +156,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
         self.generation = self.generation.max(ballot.round);
     }
 
+    #[cfg(feature = "model")]
     /// Whether the current request (if any) will start no further round: there is none, or its
     /// last attempt is running. The generation clock is read only when a round starts, so until
     /// the next request it is dead state.
@@ -163,6 +166,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
             .is_none_or(|p| p.attempt >= self.max_attempts && !matches!(self.phase, Phase::Backoff))
     }
 
+    #[cfg(feature = "model")]
     /// Resets the generation clock to zero when it is dead state: no round of the current request
     /// is left to start ([`Self::starts_no_more_rounds`]). Only for a node that will never take
     /// another request either, such as a model checker's node whose script is over; a server
@@ -173,6 +177,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
         }
     }
 
+    #[cfg(feature = "model")]
     /// Takes the uncertain proposals of the current request out of the proposer, in ballot
     /// order. **Unsafe** with [`Self::restore_uncertain`]: only for the model checker's buggy
     /// double of the retry rule that re-applied a `ProposeOnce` freely
@@ -185,6 +190,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
             .unwrap_or_default()
     }
 
+    #[cfg(feature = "model")]
     /// Puts back proposals taken by [`Self::take_uncertain`], before any recorded since.
     pub fn restore_uncertain(&mut self, mut earlier: Vec<(Proposal<V>, Outcome<V>)>) {
         if let Some(p) = self.pending.as_mut() {
@@ -202,6 +208,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
         op: Operation<V>,
         floor: Ballot,
     ) -> Result<Ballot, RequestError> {
+        self.check_invariants();
         if self.pending.is_some() {
             return Err(RequestError::Busy);
         }
@@ -211,20 +218,26 @@ impl<V: Clone + PartialEq> Proposer<V> {
             attempt: 1,
             uncertain: Vec::new(),
         });
-        Ok(self.start_round(floor))
+        let ballot = self.start_round(floor);
+        self.check_invariants();
+        Ok(ballot)
     }
 
     /// The backoff is over: starts the next attempt's round, returning its ballot.
     pub fn retry(&mut self, floor: Ballot) -> Option<Ballot> {
+        self.check_invariants();
         if self.phase != Phase::Backoff {
             return None;
         }
-        Some(self.start_round(floor))
+        let ballot = self.start_round(floor);
+        self.check_invariants();
+        Some(ballot)
     }
 
     fn start_round(&mut self, floor: Ballot) -> Ballot {
         let seen = Ballot::new(self.generation.max(floor.round), self.id);
         let ballot = Ballot::next_above(seen, self.id);
+        check_new_ballot(ballot, self.generation, floor);
         self.generation = ballot.round;
         self.phase = Phase::Preparing {
             ballot,
@@ -241,6 +254,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
         ballot: Ballot,
         accepted: Option<Proposal<V>>,
     ) -> PromiseStep<V> {
+        self.check_invariants();
         let Phase::Preparing {
             ballot: current,
             promises,
@@ -261,11 +275,18 @@ impl<V: Clone + PartialEq> Proposer<V> {
             return PromiseStep::Wait;
         }
         let highest = highest.take();
-        self.choose_proposal(ballot, highest)
+        let step = self.choose_proposal(ballot, highest);
+        self.check_invariants();
+        step
     }
 
     /// Phase 1 is complete: decide what to propose (see the module docs on uncertain writes).
     fn choose_proposal(&mut self, ballot: Ballot, highest: Option<Proposal<V>>) -> PromiseStep<V> {
+        debug_assert_eq!(
+            self.current_ballot(),
+            Some(ballot),
+            "proposer invariant: the proposal's ballot is the round's ballot"
+        );
         let pending = self
             .pending
             .as_mut()
@@ -314,6 +335,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
     /// The learner saw `ballot` chosen. If it is this proposer's current proposal, the request
     /// is complete: returns the request and the outcome to report.
     pub fn on_chosen(&mut self, ballot: Ballot) -> Option<(RequestId, ReplyResult<V>)> {
+        self.check_invariants();
         let Phase::Accepting {
             proposal, answer, ..
         } = &self.phase
@@ -325,6 +347,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
         }
         let answer = answer.clone();
         let request = self.finish()?;
+        self.check_invariants();
         Some((request, answer))
     }
 
@@ -332,17 +355,23 @@ impl<V: Clone + PartialEq> Proposer<V> {
     /// if `ballot` is its ballot and `promised` is above it; a reject that only echoes our own
     /// ballot back (a duplicated Prepare) is ignored.
     pub fn on_reject(&mut self, ballot: Ballot, promised: Ballot) -> Option<RoundFailure> {
+        self.check_invariants();
         self.observe(promised);
         if promised <= ballot || self.current_ballot() != Some(ballot) {
             return None;
         }
-        self.fail_round()
+        let failure = self.fail_round();
+        self.check_invariants();
+        failure
     }
 
     /// The round timer fired: fails the current round, if one is running.
     pub fn on_round_timeout(&mut self) -> Option<RoundFailure> {
+        self.check_invariants();
         self.current_ballot()?;
-        self.fail_round()
+        let failure = self.fail_round();
+        self.check_invariants();
+        failure
     }
 
     /// The ballot of the round in progress, if any.
@@ -387,7 +416,70 @@ impl<V: Clone + PartialEq> Proposer<V> {
         self.phase = Phase::Idle;
         self.pending.take().map(|p| p.request)
     }
+
+    /// The proposer's invariants (debug builds), checked on entry to and exit from every method
+    /// that moves it between phases:
+    ///
+    /// * a request is pending exactly when the phase is not `Idle`, and its attempt is in range;
+    /// * a `Preparing` round has not yet reached its phase-1 quorum (a complete one moves on);
+    /// * an `Accepting` round that only finishes another proposal carries no effect;
+    /// * the uncertain proposals are in strictly increasing ballot order, all below the ballot
+    ///   of the round in progress (below the saturated round `u64::MAX`, which only a forged
+    ///   message reaches and where ballots repeat: see [`Ballot::next_above`]).
+    fn check_invariants(&self) {
+        debug_assert_eq!(
+            self.pending.is_some(),
+            self.phase != Phase::Idle,
+            "proposer invariant: a request is pending exactly when the phase is not Idle"
+        );
+        let Some(pending) = &self.pending else {
+            return;
+        };
+        debug_assert!(
+            (1..=self.max_attempts.max(1)).contains(&pending.attempt),
+            "proposer invariant: the attempt is within 1..=max_attempts"
+        );
+        match &self.phase {
+            Phase::Preparing { promises, .. } => debug_assert!(
+                !promises.reached(),
+                "proposer invariant: a Preparing round has not reached its quorum"
+            ),
+            Phase::Accepting { answer, effect, .. } => debug_assert!(
+                answer.is_ok() || !effect,
+                "proposer invariant: a round that only finishes another proposal has no effect"
+            ),
+            Phase::Idle | Phase::Backoff => {}
+        }
+        check_uncertain(&pending.uncertain, self.current_ballot());
+    }
 }
+
+/// A new round's ballot is above everything the proposer has seen: its generation clock and
+/// the floor (its own acceptor's promise). The saturated round `u64::MAX` cannot be exceeded
+/// (see [`Ballot::next_above`]) and is exempt.
+fn check_new_ballot(ballot: Ballot, generation: u64, floor: Ballot) {
+    debug_assert!(
+        ballot.round == u64::MAX || (ballot.round > generation && ballot > floor),
+        "proposer invariant: a new ballot is above the generation clock and the floor"
+    );
+}
+
+/// The uncertain proposals are in strictly increasing ballot order, all below the ballot of the
+/// round in progress (if any). Ballots at the saturated round `u64::MAX` are exempt.
+fn check_uncertain<V>(uncertain: &[(Proposal<V>, Outcome<V>)], current: Option<Ballot>) {
+    let below = |a: Ballot, b: Ballot| a < b || b.round == u64::MAX;
+    debug_assert!(
+        uncertain
+            .windows(2)
+            .all(|w| below(w[0].0.ballot, w[1].0.ballot)),
+        "proposer invariant: uncertain proposals are in strictly increasing ballot order"
+    );
+    debug_assert!(
+        current.is_none_or(|current| uncertain.iter().all(|(p, _)| below(p.ballot, current))),
+        "proposer invariant: uncertain proposals are below the current round's ballot"
+    );
+}
+#[cfg(feature = "model")]
 impl<V: Clone> crate::Relabel for Proposer<V> {
     fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
         Proposer {
@@ -407,5 +499,74 @@ impl<V: Clone> crate::Relabel for Proposer<V> {
                     .collect(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(round: u64, node: u8) -> Ballot {
+        Ballot::new(round, NodeId(node))
+    }
+
+    fn written(ballot: Ballot) -> (Proposal<u8>, Outcome<u8>) {
+        (
+            Proposal {
+                ballot,
+                value: Some(1),
+            },
+            Outcome::Written { previous: None },
+        )
+    }
+
+    #[test]
+    fn the_invariants_hold_through_a_round_and_a_retry() {
+        let mut p = Proposer::<u8>::new(NodeId(1), Quorums::majority(3).unwrap(), 3);
+        let first = p.begin(RequestId(1), Operation::Put(1), b(4, 2)).unwrap();
+        assert!(first > b(4, 2));
+        assert!(matches!(
+            p.on_reject(first, b(9, 3)),
+            Some(RoundFailure::Retry { next_attempt: 2 })
+        ));
+        let second = p.retry(b(4, 2)).unwrap();
+        assert!(second > b(9, 3), "above the generation clock");
+        p.check_invariants();
+        // The saturated round is exempt: ballots there repeat without tripping a check.
+        check_new_ballot(b(u64::MAX, 1), u64::MAX, b(u64::MAX, 3));
+        check_uncertain(
+            &[written(b(u64::MAX, 1)), written(b(u64::MAX, 1))],
+            Some(b(u64::MAX, 1)),
+        );
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "proposer invariant: a new ballot is above the generation clock")]
+    fn a_ballot_below_the_generation_clock_is_caught() {
+        check_new_ballot(b(3, 1), 5, Ballot::ZERO);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "proposer invariant: uncertain proposals are in strictly increasing")]
+    fn uncertain_proposals_out_of_order_are_caught() {
+        check_uncertain(&[written(b(2, 1)), written(b(1, 1))], None);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "proposer invariant: uncertain proposals are below the current")]
+    fn an_uncertain_proposal_at_the_current_ballot_is_caught() {
+        check_uncertain(&[written(b(1, 1)), written(b(2, 1))], Some(b(2, 1)));
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "proposer invariant: a request is pending exactly when")]
+    fn a_round_without_a_request_is_caught() {
+        let mut p = Proposer::<u8>::new(NodeId(1), Quorums::majority(3).unwrap(), 3);
+        p.phase = Phase::Backoff;
+        p.check_invariants();
     }
 }

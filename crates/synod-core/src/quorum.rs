@@ -88,8 +88,14 @@ pub enum QuorumError {
     },
 }
 
+/// The size of a majority of `nodes` members: the default quorum of both phases, and the only
+/// place the formula is written.
+pub const fn majority(nodes: usize) -> usize {
+    nodes / 2 + 1
+}
+
 /// Quorum sizes for a cluster of `nodes`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Quorums {
     nodes: usize,
     q1: usize,
@@ -99,7 +105,7 @@ pub struct Quorums {
 impl Quorums {
     /// Majority quorums for both phases (3 of 5).
     pub fn majority(nodes: usize) -> Result<Self, QuorumError> {
-        let m = nodes / 2 + 1;
+        let m = majority(nodes);
         Self::flexible(nodes, m, m)
     }
 
@@ -168,6 +174,7 @@ impl Tally {
     }
 }
 
+#[cfg(feature = "model")]
 impl crate::Relabel for Tally {
     fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
         Tally {

@@ -2,7 +2,6 @@
 //! trace files' strings are the same protocol over different `V`. Each type gets `map_value`,
 //! which rebuilds it with every value passed through `f` and every ballot, id and shape kept.
 
-use crate::trace::NodeState;
 use crate::{AcceptorState, Message, Operation, Outcome, Output, Proposal};
 
 impl<V> Proposal<V> {
@@ -104,17 +103,6 @@ impl<V> Output<V> {
             Output::SetTimer { timer, attempt } => Output::SetTimer { timer, attempt },
             Output::CancelTimer(timer) => Output::CancelTimer(timer),
             Output::Learned(p) => Output::Learned(p.map_value(f)),
-        }
-    }
-}
-
-impl<V> NodeState<V> {
-    /// The same snapshot with its values mapped.
-    pub fn map_value<W>(self, f: &impl Fn(V) -> W) -> NodeState<W> {
-        NodeState {
-            promised: self.promised,
-            accepted: self.accepted.map(|p| p.map_value(f)),
-            learned: self.learned.map(|p| p.map_value(f)),
         }
     }
 }

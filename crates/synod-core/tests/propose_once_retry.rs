@@ -10,7 +10,7 @@
 mod common;
 
 use common::Cluster;
-use synod_core::linearizability::{check, Event, Status};
+use synod_check::linearizability::{check, Event, Status};
 use synod_core::{Ballot, Message, NodeId, Operation, Outcome, RequestError, RequestId, Timer};
 
 const N1: NodeId = NodeId(1);

@@ -9,7 +9,7 @@ mod common;
 use common::schedule::{fault, Fault};
 use common::{id, Cluster};
 use proptest::prelude::*;
-use synod_core::linearizability::{check, Event, Status};
+use synod_check::linearizability::{check, Event, Status};
 use synod_core::{Operation, RequestError, RequestId};
 
 fn op() -> impl Strategy<Value = Operation<u8>> {

@@ -1,6 +1,7 @@
-//! The seed's worked example (SEED.md, T1–T8) driven message by message through five core nodes:
-//! Athens (a) … Ephesus (e). After every step the promised / accepted table must read exactly as
-//! the seed prints it; at the end Cyrene commits "elanor" and tells its caller that "carol" lost.
+//! The pattern's worked example (docs/pattern.md, T1–T8) driven message by message through five
+//! core nodes: Athens (a) … Ephesus (e). After every step the promised / accepted table must read
+//! exactly as the pattern prints it; at the end Cyrene commits "elanor" and tells its caller that
+//! "carol" lost.
 
 mod common;
 

@@ -1,10 +1,18 @@
-//! Test-only bug switches, compiled only with the `fault-injection` feature (off by default),
-//! so that the chaos test can show it catches a node that breaks its durability promise.
+//! The node's one test seam, compiled only with the `fault-injection` cargo feature (off by
+//! default): a bug switch that lets the chaos run show it catches a node breaking its durability
+//! promise.
 //!
 //! `SYNOD_FAULT=forget-persist` in a node's environment makes [`crate::storage::Storage::commit`]
 //! report success without writing anything: every promise and accept is answered at once but
 //! never reaches the disk, so a SIGKILLed node restarts having forgotten them — the extreme
 //! case of "replying to a prepare before the fsync".
+//!
+//! Only `synod-harness` enables the feature (in its dependency on this crate), and its chaos run
+//! starts the nodes from its own binary (`synod-harness node`, the same entry point as
+//! `synod serve`), so the switch is always there when the harness needs it. The `synod` binary
+//! built on its own (`cargo build -p synod-server`, `cargo install`) never has it; built in the
+//! same cargo invocation as the harness (`cargo build --workspace`), cargo's feature unification
+//! compiles it in, still inert unless `SYNOD_FAULT` is set.
 
 use std::sync::OnceLock;
 

@@ -1,39 +1,56 @@
 //! # synod-server — the durable, networked per-key Paxos key-value node
 //!
 //! Every key is its own Paxos register, run by `synod_core::Node<Bytes>` unchanged. The pieces,
-//! one idea per module (in the style of tokio's mini-redis):
+//! one idea per module (in the style of tokio's mini-redis), all private; what other crates use
+//! is re-exported below:
 //!
-//! * [`wire`] — the peer frame format: handshake and batches of envelopes `{from, key, Message}`.
-//! * [`membership`] — the member ids and quorum sizes every node and data directory must agree on.
-//! * [`storage`] — acceptor state and committed values in redb; one transaction per batch.
-//! * [`replica`] — the synchronous heart: key → core node, request queues, persist-before-send.
-//! * [`backoff`] — randomized exponential backoff between attempts (the seed's livelock remedy).
-//! * [`runtime`] — the thread that drives the replica: batching, timers, client replies.
-//! * [`transport`] — TCP between peers: handshake, reconnects, bounded queues, frame limits.
-//! * [`api`] — the HTTP/JSON client API (axum) and `/metrics`.
-//! * [`metrics`] — counters and histograms, Prometheus text.
-//! * [`server`] — a node's configuration and its assembly out of the pieces above.
-//! * [`client`] — a Rust client for the HTTP API.
-//! * [`history`], [`workload`], [`sim`] — fault testing: client histories and their
-//!   linearizability check, the random workload, the deterministic simulation.
-//! * [`chaos`] — the real-process chaos run: fault-injecting proxies, nemesis, history check.
-//! * [`trace_replay`] — replays model-checker trace files against real replicas (regression tests).
+//! * `wire` — the peer frame format: handshake and batches of envelopes `{from, key, Message}`
+//!   (public as [`wire`]: its encoders and decoders are one namespace).
+//! * `membership` — the member ids and quorum sizes every node and data directory must agree on.
+//! * `storage` — acceptor state and committed values in redb; one transaction per batch.
+//! * `replica` — the synchronous heart: key → core node, request queues, persist-before-send.
+//! * `backoff` — randomized exponential backoff between attempts (the seed's livelock remedy).
+//! * `runtime` — the thread that drives the replica: batching, timers, client replies.
+//! * `transport` — TCP between peers: handshake, reconnects, bounded queues, frame limits.
+//! * `api` — the HTTP/JSON client API (axum) and `/metrics`.
+//! * `metrics` — counters and histograms, Prometheus text.
+//! * `server` — a node's configuration and its assembly out of the pieces above.
+//! * `client` — a Rust client for the HTTP API.
+//! * [`cli`] — the `serve` and `cluster` commands, shared by the `synod` binary and by the test
+//!   harness (`synod-harness`), whose binary runs nodes through the very same entry point.
+//! * `fault` — with the `fault-injection` feature only (which only `synod-harness` enables): the
+//!   one test seam, a storage that acknowledges commits without writing.
+//!
+//! Testing the node — deterministic simulation, chaos run, workloads, trace replay, load
+//! generator — is the `synod-harness` crate's job; nothing here exists only for it.
 
-pub mod api;
-pub mod backoff;
-pub mod chaos;
-pub mod client;
+mod api;
+mod backoff;
+pub mod cli;
+mod client;
 #[cfg(feature = "fault-injection")]
-pub mod fault;
-pub mod history;
-pub mod membership;
-pub mod metrics;
-pub mod replica;
-pub mod runtime;
-pub mod server;
-pub mod sim;
-pub mod storage;
-pub mod trace_replay;
-pub mod transport;
+mod fault;
+mod membership;
+mod metrics;
+mod replica;
+mod runtime;
+mod server;
+mod storage;
+mod transport;
 pub mod wire;
-pub mod workload;
+
+pub use api::{router as http_router, ApiConfig};
+pub use backoff::Timing;
+pub use client::{CasOutcome, Chosen, Client, ClientError};
+pub use membership::Membership;
+pub use metrics::{Counter, Distribution, Metrics};
+pub use replica::{
+    Effects, Event, Outgoing, Replica, ReplicaConfig, ReplicaError, Reply, ReplyError,
+    TimerCommand, DEFAULT_CACHE_LIMIT, DEFAULT_QUEUE_LIMIT,
+};
+pub use runtime::{
+    start as start_runtime, RuntimeConfig, RuntimeHandle, Stopped, SubmitResult, Submitted,
+};
+pub use server::{Server, ServerConfig, ServerError, DEFAULT_CLUSTER_ID};
+pub use storage::{Meta, Storage, StorageError, WriteBatch, STORAGE_FORMAT_VERSION};
+pub use transport::{start_outbound, Outbox, TransportConfig};

@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use synod_core::trace::TraceConfig;
+use synod_check::trace::TraceConfig;
 use synod_core::{NodeId, NodeSet};
 
 /// Member ids and quorum sizes (the effective sizes: majorities are spelled out).
@@ -40,7 +40,7 @@ impl Membership {
 
     /// `members` with majority quorums.
     pub fn majority(members: NodeSet) -> Self {
-        let majority = members.len() / 2 + 1;
+        let majority = synod_core::majority(members.len());
         Membership {
             members,
             q1: majority,

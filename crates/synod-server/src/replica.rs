@@ -27,10 +27,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use synod_core::trace::{NodeState, TraceConfig};
+use synod_check::trace::{NodeState, TraceConfig};
 use synod_core::{
-    Config, ConfigError, Input, Message, Node, NodeId, Operation, Outcome, Output, Proposal,
-    RequestError, RequestId, Timer,
+    Ballot, Config, ConfigError, Input, Message, Node, NodeId, Operation, Outcome, Output,
+    Proposal, RequestError, RequestId, Timer,
 };
 use thiserror::Error;
 
@@ -157,10 +157,14 @@ pub struct Effects {
     pub replies: Vec<Reply>,
     /// Timer commands, in order.
     pub timers: Vec<TimerCommand>,
-    /// Every core output, in order, with its key (for trace replays and debugging).
+    /// Every core output, in order, with its key — only when [`Replica::record_outputs`] is on
+    /// (trace replays, the simulation's ghost oracle); always empty in production.
     pub outputs: Vec<(Bytes, Output<Bytes>)>,
     /// Acceptor states made durable by this batch.
     pub persisted: usize,
+    /// The batch's sequence number (from 1, per replica): its messages may be released once
+    /// [`Replica::durable_through`] has reached it.
+    pub batch: u64,
 }
 
 #[derive(Debug, Default)]
@@ -178,6 +182,12 @@ pub struct Replica {
     nodes: HashMap<Bytes, Node<Bytes>>,
     queues: HashMap<Bytes, Queue>,
     metrics: Arc<Metrics>,
+    /// The sequence number of the last batch handled (or being handled).
+    batches: u64,
+    /// The sequence number of the last batch whose writes are durable.
+    durable_through: u64,
+    /// Whether [`Effects::outputs`] is filled (off unless a harness asks).
+    record_outputs: bool,
 }
 
 impl Replica {
@@ -217,6 +227,9 @@ impl Replica {
             nodes: HashMap::new(),
             queues: HashMap::new(),
             metrics,
+            batches: 0,
+            durable_through: 0,
+            record_outputs: false,
         })
     }
 
@@ -233,6 +246,18 @@ impl Replica {
     /// The metrics this replica updates.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Whether every core output is copied into [`Effects::outputs`] (off by default: a trace
+    /// replay or a simulation that judges the core's outputs turns it on; a node never does).
+    pub fn record_outputs(&mut self, on: bool) {
+        self.record_outputs = on;
+    }
+
+    /// The sequence number of the last batch whose state is durable ([`Effects::batch`]): a
+    /// runtime releases a batch's messages only once this has reached it.
+    pub fn durable_through(&self) -> u64 {
+        self.durable_through
     }
 
     /// A crash and restart: all volatile state (proposers, learners, queues — unanswered
@@ -290,7 +315,11 @@ impl Replica {
         &mut self,
         events: impl IntoIterator<Item = Event>,
     ) -> Result<Effects, ReplicaError> {
-        let mut effects = Effects::default();
+        self.batches += 1;
+        let mut effects = Effects {
+            batch: self.batches,
+            ..Effects::default()
+        };
         let mut writes = BatchWrites::default();
         let mut count = 0u64;
         for event in events {
@@ -311,10 +340,16 @@ impl Replica {
                     .record(batch.acceptors.len() as u64);
             }
         }
+        // The commit above returned: everything this batch wrote is durable (a batch with nothing
+        // to write depends on nothing new).
+        debug_assert!(
+            self.durable_through < effects.batch,
+            "replica invariant: a batch is made durable once, after every earlier one"
+        );
+        self.durable_through = effects.batch;
         effects.persisted = batch.acceptors.len();
         if self.nodes.len() > self.config.cache_limit {
-            self.nodes
-                .retain(|_, node| node.proposer().request().is_some());
+            self.nodes.retain(|_, node| node.has_request());
         }
         Ok(effects)
     }
@@ -328,7 +363,7 @@ impl Replica {
         match event {
             Event::Request { request, key, op } => {
                 // Invariant: a key has waiting requests only while its proposer is busy.
-                let busy = self.node(&key)?.proposer().request().is_some();
+                let busy = self.node(&key)?.has_request();
                 if busy && self.config.queue_limit > 0 {
                     let queue = self.queues.entry(key.clone()).or_default();
                     if queue.waiting.len() >= self.config.queue_limit {
@@ -378,7 +413,7 @@ impl Replica {
             outputs.clear();
             let node = self.node(key)?;
             node.step(next, &mut outputs);
-            let free = node.proposer().request().is_none();
+            let free = !node.has_request();
             for output in outputs.drain(..) {
                 self.carry_out(key, output, effects, writes);
             }
@@ -404,10 +439,14 @@ impl Replica {
         writes: &mut BatchWrites,
     ) {
         let me = self.id();
-        effects.outputs.push((key.clone(), output.clone()));
+        if self.record_outputs {
+            effects.outputs.push((key.clone(), output.clone()));
+        }
         match output {
             Output::Persist(state) => {
-                writes.acceptors.insert(key.clone(), state);
+                let promised = state.promised;
+                let earlier = writes.acceptors.insert(key.clone(), state);
+                check_superseded(earlier.as_ref(), promised);
             }
             Output::Send { to, msg } => effects.sends.push(Outgoing {
                 to,
@@ -481,6 +520,15 @@ impl Replica {
     }
 }
 
+/// A later persist of a key in one batch supersedes an earlier one, so it must not lower the
+/// promise (checked in debug builds; the core checks it within one step, this across steps).
+fn check_superseded(earlier: Option<&synod_core::AcceptorState<Bytes>>, promised: Ballot) {
+    debug_assert!(
+        earlier.is_none_or(|earlier| earlier.promised <= promised),
+        "replica invariant: a later persist of a key in a batch never lowers its promise"
+    );
+}
+
 /// The writes a batch collects: the latest state per key (a later persist of a key supersedes an
 /// earlier one in the same batch, since both are made durable together).
 #[derive(Default)]
@@ -509,8 +557,8 @@ mod tests {
             cluster_id: "test".into(),
             node_id: NodeId(id),
             cluster: TraceConfig {
-                q1: nodes.len() / 2 + 1,
-                q2: nodes.len() / 2 + 1,
+                q1: synod_core::majority(nodes.len()),
+                q2: synod_core::majority(nodes.len()),
                 nodes,
                 max_attempts: 3,
                 attempts_by_node: Vec::new(),
@@ -616,6 +664,7 @@ mod tests {
         let mut config = config(1, 3);
         config.queue_limit = 0;
         let mut r = Replica::open(tmp.path(), config, true, Arc::default()).unwrap();
+        r.record_outputs(true);
         let effects = r
             .handle_batch(vec![request(1, put("a")), request(2, put("b"))])
             .unwrap();
@@ -633,6 +682,29 @@ mod tests {
                 result: Err(RequestError::Busy)
             }
         )));
+    }
+
+    #[test]
+    fn core_outputs_are_recorded_only_when_asked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut r = Replica::open(tmp.path(), config(1, 3), true, Arc::default()).unwrap();
+        let effects = r.handle_batch(vec![request(1, put("a"))]).unwrap();
+        assert!(!effects.sends.is_empty());
+        assert!(
+            effects.outputs.is_empty(),
+            "a node does not copy its outputs"
+        );
+        r.record_outputs(true);
+        let other = Event::Request {
+            request: RequestId(2),
+            key: Bytes::from_static(b"other"),
+            op: put("b"),
+        };
+        let effects = r.handle_batch(vec![other]).unwrap();
+        assert!(effects
+            .outputs
+            .iter()
+            .any(|(_, o)| matches!(o, Output::Persist(_))));
     }
 
     #[test]
@@ -657,6 +729,30 @@ mod tests {
         let state = r1.node_state(&key()).unwrap();
         assert_eq!(state.promised, Ballot::new(1, NodeId(1)));
         assert_eq!(state.learned, None, "volatile learner state is gone");
+    }
+
+    #[test]
+    fn each_batch_is_durable_before_its_effects_are_returned() {
+        let mut c = Cluster::new(3);
+        let r1 = c.replicas.get_mut(&NodeId(1)).unwrap();
+        for expected in 1..=2 {
+            let effects = r1.handle_batch(vec![request(expected, put("a"))]).unwrap();
+            assert_eq!(effects.batch, expected);
+            assert_eq!(r1.durable_through(), effects.batch);
+        }
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(
+        expected = "replica invariant: a later persist of a key in a batch never lowers"
+    )]
+    fn a_lower_persist_superseding_a_higher_one_is_caught() {
+        let higher = synod_core::AcceptorState::<Bytes> {
+            promised: Ballot::new(2, NodeId(1)),
+            accepted: None,
+        };
+        check_superseded(Some(&higher), Ballot::new(1, NodeId(1)));
     }
 
     #[test]

@@ -213,6 +213,7 @@ impl Driver {
                 Ok(effects) => effects,
                 Err(e) => return format!("storage failed, refusing to go on: {e}"),
             };
+            check_durable(self.replica.durable_through(), effects.batch);
             for out in effects.sends {
                 self.outbox.send(out);
             }
@@ -300,5 +301,35 @@ impl Driver {
                 }
             }
         }
+    }
+}
+
+/// Persist before send, where the messages leave: a batch's messages and replies are released
+/// only once the replica reports the batch durable. One comparison per batch, and a violation
+/// would let a promise out ahead of the disk, so it is checked in release builds too.
+fn check_durable(durable_through: u64, batch: u64) {
+    assert!(
+        durable_through >= batch,
+        "runtime invariant: a batch is durable before its messages are released \
+         (batch {batch}, durable through {durable_through})"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_durable_batch_may_be_released() {
+        check_durable(4, 4);
+        check_durable(5, 4);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "runtime invariant: a batch is durable before its messages are released"
+    )]
+    fn releasing_a_batch_ahead_of_the_disk_is_caught() {
+        check_durable(3, 4);
     }
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use synod_core::trace::TraceConfig;
+use synod_check::trace::TraceConfig;
 use synod_core::{NodeId, DEFAULT_MAX_ATTEMPTS};
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -81,7 +81,7 @@ impl ServerConfig {
 
     fn cluster(&self) -> TraceConfig {
         let nodes: Vec<NodeId> = self.peers.keys().copied().collect();
-        let majority = nodes.len() / 2 + 1;
+        let majority = synod_core::majority(nodes.len());
         let (q1, q2) = self.quorums.unwrap_or((majority, majority));
         TraceConfig {
             nodes,

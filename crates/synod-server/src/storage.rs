@@ -344,6 +344,13 @@ impl Storage {
             let mut acceptors = txn.open_table(ACCEPTORS).map_err(db_err)?;
             for (key, state) in &batch.acceptors {
                 let bytes = postcard::to_allocvec(state).expect("acceptor state serializes");
+                if cfg!(debug_assertions) {
+                    let stored = acceptors
+                        .get(key.as_ref())
+                        .map_err(db_err)?
+                        .and_then(|old| postcard::from_bytes(old.value()).ok());
+                    check_acceptor_write(state, &bytes, stored.as_ref());
+                }
                 acceptors
                     .insert(key.as_ref(), bytes.as_slice())
                     .map_err(db_err)?;
@@ -366,6 +373,34 @@ impl Storage {
         txn.commit().map_err(db_err)?;
         Ok(durable)
     }
+}
+
+/// Checks an acceptor state on its way to disk (debug builds): it is consistent (the accepted
+/// ballot is at most the promise), it does not lower the promise of the state it replaces
+/// (`stored`, if one could be read), and its encoding `bytes` decodes to the very same state.
+fn check_acceptor_write(
+    state: &AcceptorState<Bytes>,
+    bytes: &[u8],
+    stored: Option<&AcceptorState<Bytes>>,
+) {
+    debug_assert!(
+        state
+            .accepted
+            .as_ref()
+            .is_none_or(|p| p.ballot <= state.promised),
+        "storage invariant: a stored acceptor state accepts nothing above its promise"
+    );
+    debug_assert!(
+        stored.is_none_or(|stored| stored.promised <= state.promised),
+        "storage invariant: the durable promise never decreases"
+    );
+    debug_assert!(
+        postcard::from_bytes::<AcceptorState<Bytes>>(bytes)
+            .ok()
+            .as_ref()
+            == Some(state),
+        "storage invariant: a stored acceptor state decodes to what was encoded"
+    );
 }
 
 /// The meta record's bytes.
@@ -610,6 +645,23 @@ mod tests {
             Err(StorageError::InUse(_))
         ));
         drop(open);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "storage invariant: a stored acceptor state decodes to what was")]
+    fn an_encoding_that_does_not_round_trip_is_caught() {
+        let other = postcard::to_allocvec(&state(3, Some(b"w"))).unwrap();
+        check_acceptor_write(&state(2, Some(b"v")), &other, None);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "storage invariant: the durable promise never decreases")]
+    fn a_write_that_lowers_the_durable_promise_is_caught() {
+        let lower = state(2, Some(b"v"));
+        let bytes = postcard::to_allocvec(&lower).unwrap();
+        check_acceptor_write(&lower, &bytes, Some(&state(3, None)));
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod support;
 
 use bytes::Bytes;
 use support::{until_available, TestCluster};
-use synod_server::client::CasOutcome;
+use synod_server::CasOutcome;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_and_reads_through_different_nodes_agree() {

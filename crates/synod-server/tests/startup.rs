@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{free_port, TestCluster};
-use synod_server::client::Client;
+use synod_server::Client;
 
 /// Runs `synod serve` for node `id` of `cluster` with `data` and expects it to fail at start.
 fn fails_to_start(cluster: &TestCluster, id: u8, init: bool) -> String {

@@ -15,8 +15,8 @@
 //!   own uncertain proposals and applies "set if empty" afresh, so a value chosen, then deleted,
 //!   is set again (breaks `linearizable` in register mode with two rounds).
 
-use crate::config::Value;
 use crate::protocol::Protocol;
+use crate::value::Value;
 use synod_core::{
     AcceptorState, Input, Message, Node, Operation, Outcome, Output, Phase, RequestError,
 };

@@ -5,11 +5,10 @@
 //! every error is a [`ConfigError`] value, never a panic.
 
 use std::fmt;
-use synod_core::{Config, NodeId, Operation};
+use synod_core::{ClusterSpec, Config, NodeId, Operation};
 use thiserror::Error;
 
-/// The register's value type in the model: one letter, cheap to hash and to print.
-pub type Value = char;
+pub use crate::value::Value;
 
 /// The kind of network the actors talk over (stateright's three network semantics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -203,10 +202,10 @@ impl ModelConfig {
 
     /// The core configuration of node index `i`.
     pub fn node_config(&self, i: usize) -> Result<Config, ConfigError> {
-        let majority = self.nodes / 2 + 1;
-        Ok(Config::new(node_id(i), self.members())?
-            .with_quorums(self.q1.unwrap_or(majority), self.q2.unwrap_or(majority))?
-            .with_max_attempts(self.rounds_of(i))?)
+        Ok(ClusterSpec::new(self.members())?
+            .with_quorums_or_majority(self.q1, self.q2)?
+            .with_max_attempts(self.rounds_of(i))?
+            .node(node_id(i))?)
     }
 
     /// The rounds per request of node index `i`.
@@ -223,12 +222,12 @@ impl ModelConfig {
 
     /// The phase-2 quorum size in effect.
     pub fn q2(&self) -> usize {
-        self.q2.unwrap_or(self.nodes / 2 + 1)
+        self.q2.unwrap_or(synod_core::majority(self.nodes))
     }
 
     /// The phase-1 quorum size in effect.
     pub fn q1(&self) -> usize {
-        self.q1.unwrap_or(self.nodes / 2 + 1)
+        self.q1.unwrap_or(synod_core::majority(self.nodes))
     }
 
     /// The value proposer `i` proposes in consensus mode: `'a'`, `'b'`, ….

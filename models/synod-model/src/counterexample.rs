@@ -1,7 +1,7 @@
 //! Turns a path of the model (a counterexample or an example) into what a reviewer reads: a
 //! numbered message-sequence listing with each step's state changes, and a trace file in the
-//! core's format (`synod_core::trace::Trace<String>`), which the server's replay tests and the
-//! trace tooling understand.
+//! shared trace format (`synod_check::trace::Trace<String>`), which the server's replay tests and
+//! the trace tooling understand.
 
 use crate::actor::{ActorState, NodeState, PROPOSE_REQUEST};
 use crate::check::Action;
@@ -13,7 +13,7 @@ use stateright::actor::ActorModelAction;
 use stateright::Path;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use synod_core::trace::{
+use synod_check::trace::{
     Expectation, NodeState as TraceNodeState, Step, Trace, TraceConfig, TraceStep,
     TRACE_FORMAT_VERSION,
 };

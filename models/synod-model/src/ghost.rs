@@ -6,7 +6,7 @@
 //! ballot** (TLA+'s `Voting.tla`). "A majority currently holds v" is not the definition — at the
 //! seed's T7 three nodes hold elanor at two different ballots.
 
-use crate::config::Value;
+use crate::value::Value;
 use std::collections::BTreeMap;
 use synod_core::{Ballot, NodeId, ReplyResult};
 

@@ -32,7 +32,9 @@ pub mod step_outputs;
 pub mod symmetry;
 pub mod trace_check;
 pub mod trace_export;
+pub mod value;
 pub mod walk;
 
-pub use config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
+pub use config::{ConfigError, Mode, ModelConfig, NetworkKind};
 pub use protocol::{Correct, Protocol};
+pub use value::Value;

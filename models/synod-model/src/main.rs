@@ -299,7 +299,7 @@ fn traces_command(action: &TracesCommand) -> Result<u8> {
             for file in files {
                 let text = std::fs::read_to_string(file)
                     .with_context(|| format!("reading {}", file.display()))?;
-                let trace = synod_core::trace::Trace::<String>::from_json(&text)
+                let trace = synod_check::trace::Trace::<String>::from_json(&text)
                     .with_context(|| format!("reading {}", file.display()))?;
                 match synod_model::trace_check::check_trace(&trace) {
                     Ok(steps) => println!("OK        {} ({steps} steps)", file.display()),

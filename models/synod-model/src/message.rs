@@ -2,7 +2,7 @@
 //! traffic of register mode. Request ids pack the client and its sequence number so that a node
 //! knows whom to answer and can ignore a duplicated request.
 
-use crate::config::Value;
+use crate::value::Value;
 use synod_core::{Operation, ReplyResult, RequestId};
 
 /// The messages of the model: protocol messages between nodes, and client traffic.

@@ -5,7 +5,7 @@
 //! doubles in [`crate::bugs`] implement the same trait by wrapping that call, so a bug is
 //! injected without a single switch in production code.
 
-use crate::config::Value;
+use crate::value::Value;
 use synod_core::{Input, Node, Output};
 
 /// How a node actor turns one input into outputs.

@@ -7,7 +7,7 @@
 //! answered `Indeterminate`, or never answered, stays *in flight* forever: the tester may place
 //! it anywhere after its invocation, or nowhere.
 
-use crate::config::Value;
+use crate::value::Value;
 use stateright::semantics::SequentialSpec;
 use synod_core::{Operation, Outcome};
 

@@ -5,7 +5,7 @@
 //! `put:a,read;cas:-:b` is two clients: the first writes `a` then reads, the second writes `b`
 //! if the register is still empty.
 
-use crate::config::Value;
+use crate::value::Value;
 use synod_core::Operation;
 use thiserror::Error;
 

@@ -23,7 +23,7 @@ use crate::Correct;
 use stateright::actor::{ActorModelAction, Envelope, Id};
 use stateright::Model;
 use std::collections::BTreeMap;
-use synod_core::trace::{Divergence, Expectation, NodeState as TraceNodeState, Step, Trace};
+use synod_check::trace::{Divergence, Expectation, NodeState as TraceNodeState, Step, Trace};
 use synod_core::{Message, NodeId, Operation, Output};
 use thiserror::Error;
 

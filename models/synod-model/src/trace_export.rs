@@ -24,7 +24,7 @@ use stateright::actor::ActorModelAction;
 use stateright::{Expectation as Kind, Model, Path};
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path as FsPath, PathBuf};
-use synod_core::trace::{Expectation, NodeState as TraceNodeState, Trace};
+use synod_check::trace::{Expectation, NodeState as TraceNodeState, Trace};
 use synod_core::{Message, Outcome};
 use thiserror::Error;
 

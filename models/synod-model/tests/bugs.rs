@@ -1,7 +1,7 @@
 //! The checker catches protocol bugs: each buggy test double (see `synod_model::bugs`) must give
 //! FAIL on agreement, with a short counterexample that the trace export can write.
 
-use synod_core::trace::{Step, Trace};
+use synod_check::trace::{Step, Trace};
 use synod_model::bugs::{
     AcceptBelowPromise, ClaimOwnValue, IgnorePromisedValues, ReplyBeforePersist, RetryReappliesOnce,
 };

@@ -2,7 +2,7 @@
 //! (`check`, and `simulate`, which is never a PASS.)
 
 use std::process::Command;
-use synod_core::trace::Trace;
+use synod_check::trace::Trace;
 
 fn synod_model(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_synod-model"))

@@ -2,7 +2,7 @@
 //! at the step that was tampered with (an altered expectation, and a message that was never sent).
 
 use std::path::PathBuf;
-use synod_core::trace::Trace;
+use synod_check::trace::Trace;
 use synod_core::{Ballot, Message, NodeId};
 use synod_model::trace_check::{check_trace, CheckError};
 
@@ -74,9 +74,9 @@ fn a_message_never_sent_is_not_an_enabled_step() {
     let step = trace
         .steps
         .iter()
-        .position(|s| matches!(s.step, synod_core::trace::Step::Deliver { .. }))
+        .position(|s| matches!(s.step, synod_check::trace::Step::Deliver { .. }))
         .unwrap();
-    if let synod_core::trace::Step::Deliver { msg, .. } = &mut trace.steps[step].step {
+    if let synod_check::trace::Step::Deliver { msg, .. } = &mut trace.steps[step].step {
         *msg = Message::Prepare {
             ballot: Ballot::new(9, NodeId(1)),
         };
@@ -92,7 +92,7 @@ fn a_message_never_sent_is_not_an_enabled_step() {
 
 #[test]
 fn the_seeds_hand_written_trace_validates_in_the_model() {
-    // SEED.md's T1-T8: requests at nodes 1, 5 and 3 (Cyrene's "carol" only at T8, as [3,c]),
+    // docs/pattern.md's T1-T8: requests at nodes 1, 5 and 3 (Cyrene's "carol" only at T8, as [3,c]),
     // string values, drops, two crash-restarts, and the node-state table after each of T1-T8.
     let trace = load("seed-athens-elanor.json");
     assert_eq!(check_trace(&trace).unwrap(), trace.steps.len());

@@ -5,7 +5,7 @@
 
 pub mod schedule;
 
-use synod_core::oracle::ChosenOracle;
+use synod_check::oracle::ChosenOracle;
 use synod_core::{
     AcceptorState, Ballot, Config, Message, Node, NodeId, Operation, Output, Proposal, ReplyResult,
     RequestId, Timer,
@@ -90,7 +90,7 @@ impl<V: Clone + Ord + std::fmt::Debug> Cluster<V> {
     }
 
     pub fn majority(n: usize) -> Self {
-        let m = n / 2 + 1;
+        let m = synod_core::majority(n);
         Self::new(n, m, m, 3)
     }
 

@@ -9,15 +9,13 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
-use synod_core::trace::TraceConfig;
+use synod_check::trace::TraceConfig;
 use synod_core::NodeId;
-use synod_server::api::{self, ApiConfig};
-use synod_server::membership::Membership;
-use synod_server::replica::{Replica, ReplicaConfig};
-use synod_server::runtime::{self, RuntimeConfig};
-use synod_server::sim::disk::SimDisk;
-use synod_server::storage::Storage;
-use synod_server::transport::{self, TransportConfig};
+use synod_harness::sim::disk::SimDisk;
+use synod_server::{
+    http_router, start_outbound, start_runtime, ApiConfig, Membership, Replica, ReplicaConfig,
+    RuntimeConfig, Storage, TransportConfig,
+};
 use tower::ServiceExt;
 
 struct Node {
@@ -60,14 +58,14 @@ fn node() -> &'static Node {
             let replica = Replica::with_storage(storage, config, Arc::default()).unwrap();
             let peers = [(id, "127.0.0.1:9".parse().unwrap())].into_iter().collect();
             let transport = TransportConfig::new("fuzz", id, peers);
-            let outbox = transport::start_outbound(&transport, replica.metrics().clone());
-            let handle = runtime::start(replica, outbox, RuntimeConfig::default());
+            let outbox = start_outbound(&transport, replica.metrics().clone());
+            let handle = start_runtime(replica, outbox, RuntimeConfig::default());
             let api = ApiConfig {
                 max_value: 1024,
                 max_key: 64,
                 ..ApiConfig::default()
             };
-            api::router(id, api, handle)
+            http_router(id, api, handle)
         });
         Node { rt, router }
     })

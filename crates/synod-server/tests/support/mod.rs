@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
-use synod_server::client::{Client, ClientError};
+use synod_server::{Client, ClientError};
 
 /// Short timeouts so failure paths finish quickly.
 pub const FAST: &[&str] = &[

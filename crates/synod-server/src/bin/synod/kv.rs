@@ -1,11 +1,11 @@
 //! The client commands: `get`, `put`, `del`, `cas`, `propose-once`, each one HTTP request to
-//! one node through [`synod_server::client::Client`].
+//! one node through [`synod_server::Client`].
 
 use anyhow::Context;
 use clap::Args;
 use std::io::Write;
 use std::time::Duration;
-use synod_server::client::{CasOutcome, Client};
+use synod_server::{CasOutcome, Client};
 
 /// Which node to ask.
 #[derive(Args, Debug, Clone)]

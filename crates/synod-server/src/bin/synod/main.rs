@@ -1,16 +1,13 @@
 //! The `synod` binary: run a node (`serve`), a local cluster (`cluster`), or talk to a node
-//! (`get`, `put`, `del`, `cas`, `propose-once`), load-test nodes (`bench`), or test them under
-//! faults (`chaos`, `sim`). Each command lives in its own module.
+//! (`get`, `put`, `del`, `cas`, `propose-once`). `serve` and `cluster` are the library's
+//! [`synod_server::cli`]; the client commands live in [`kv`]. (Load generation and fault testing
+//! are the `synod-harness` binary's: `cargo run -p synod-harness -- bench|chaos|sim`.)
 
-mod bench;
-mod chaos;
-mod cluster;
-mod config_file;
 mod kv;
-mod serve;
-mod sim;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use synod_server::cli::{self, ClusterArgs, NodeCommand, ServeArgs};
 
 /// A replicated key-value store in which every key is its own Paxos register.
 #[derive(Parser, Debug)]
@@ -23,9 +20,9 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run one node.
-    Serve(serve::ServeArgs),
+    Serve(ServeArgs),
     /// Start an N-node cluster on loopback as child processes; Ctrl-C stops it.
-    Cluster(cluster::ClusterArgs),
+    Cluster(ClusterArgs),
     /// Read a key (a Paxos round).
     Get(kv::GetArgs),
     /// Write a key.
@@ -36,40 +33,24 @@ enum Command {
     Cas(kv::CasArgs),
     /// Propose a value unless one is already chosen; prints the chosen value.
     ProposeOnce(kv::ProposeOnceArgs),
-    /// Closed-loop load generator against endpoints (or a local `--cluster N`); prints
-    /// throughput and latency percentiles.
-    Bench(bench::BenchArgs),
-    /// Fault testing: a local cluster under SIGKILLs, partitions and lossy links, with a
-    /// linearizability check of the clients' history.
-    Chaos(chaos::ChaosArgs),
-    /// Fault testing: seeds of the deterministic simulation of the replica.
-    Sim(sim::SimArgs),
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SYNOD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse_from(config_file::expand(std::env::args_os().collect())?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let (args, runtime) = cli::start("serve")?;
+    let cli = Cli::parse_from(args);
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
-            Command::Cluster(args) => cluster::run(args).await,
+            Command::Serve(args) => cli::serve(args).await,
+            Command::Cluster(args) => {
+                let node =
+                    NodeCommand::current_exe("serve").context("locating the synod binary")?;
+                cli::run_cluster(args, &node).await
+            }
             Command::Get(args) => kv::get(args).await,
             Command::Put(args) => kv::put(args).await,
             Command::Del(args) => kv::del(args).await,
             Command::Cas(args) => kv::cas(args).await,
             Command::ProposeOnce(args) => kv::propose_once(args).await,
-            Command::Bench(args) => bench::run(args).await,
-            Command::Chaos(args) => chaos::run(args).await,
-            Command::Sim(args) => sim::run(args),
         }
     })
 }

@@ -1,0 +1,19 @@
+//! # synod-check — the tools that judge a run of the protocol
+//!
+//! `synod-core` is the protocol and nothing else; this crate holds what checks it. The stateright
+//! model (`synod-model`), the node's simulation, chaos and trace-replay harnesses
+//! (`synod-harness`) and the core's own integration tests all judge runs with these same tools, so
+//! "agreement", "linearizable" and "the replay matches the trace" mean one thing everywhere.
+//!
+//! * [`trace`] — the trace file vocabulary: the format the model exports discoveries and
+//!   counterexamples in, and the production replica replays as regression tests.
+//! * [`linearizability`] — a checker of register histories (Wing–Gong with Lowe's memoisation),
+//!   whose sequential specification is the core's own [`synod_core::Operation::apply`].
+//! * [`oracle`] — the ghost definition of *chosen* (a phase-2 quorum at one ballot), for model
+//!   checks and simulations.
+//!
+//! Protocol code never depends on this crate: the direction is `core ← check ← {model, server}`.
+
+pub mod linearizability;
+pub mod oracle;
+pub mod trace;

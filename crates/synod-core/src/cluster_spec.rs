@@ -1,0 +1,114 @@
+//! The cluster every member must agree on: who the members are, the quorum sizes of both phases
+//! and how many rounds a request may take. It is validated once, at construction (ids in range
+//! and distinct, `q1 + q2 > n`, at least one round), so nothing downstream — a node's
+//! [`crate::Config`], the server's replica, the model, a trace file — can describe an unsafe
+//! cluster. The default quorums are majorities ([`crate::majority`]).
+
+use crate::{majority, ConfigError, NodeId, NodeSet, Quorums};
+use serde::Serialize;
+
+/// Attempts per request unless configured otherwise (the pattern's "up to a few attempts").
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+/// Members, quorums and attempt limit of one cluster (validated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ClusterSpec {
+    members: NodeSet,
+    quorums: Quorums,
+    max_attempts: u32,
+}
+
+impl ClusterSpec {
+    /// A cluster of `members`, with majority quorums and [`DEFAULT_MAX_ATTEMPTS`].
+    pub fn new(members: impl IntoIterator<Item = NodeId>) -> Result<Self, ConfigError> {
+        let mut set = NodeSet::EMPTY;
+        for m in members {
+            if m.0 >= NodeId::LIMIT {
+                return Err(ConfigError::IdOutOfRange(m));
+            }
+            if !set.insert(m) {
+                return Err(ConfigError::DuplicateId(m));
+            }
+        }
+        Ok(ClusterSpec {
+            members: set,
+            quorums: Quorums::majority(set.len())?,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        })
+    }
+
+    /// The same cluster with flexible quorums (`q1 + q2 > n` is checked).
+    pub fn with_quorums(mut self, q1: usize, q2: usize) -> Result<Self, ConfigError> {
+        self.quorums = Quorums::flexible(self.members.len(), q1, q2)?;
+        Ok(self)
+    }
+
+    /// The same cluster with quorums `q1` and `q2`, each a majority when `None`.
+    pub fn with_quorums_or_majority(
+        self,
+        q1: Option<usize>,
+        q2: Option<usize>,
+    ) -> Result<Self, ConfigError> {
+        let m = majority(self.members.len());
+        self.with_quorums(q1.unwrap_or(m), q2.unwrap_or(m))
+    }
+
+    /// The same cluster with at most `max_attempts` rounds per request.
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Result<Self, ConfigError> {
+        if max_attempts == 0 {
+            return Err(ConfigError::NoAttempts);
+        }
+        self.max_attempts = max_attempts;
+        Ok(self)
+    }
+
+    /// The configuration of member `id`.
+    pub fn node(&self, id: NodeId) -> Result<crate::Config, ConfigError> {
+        crate::Config::of(*self, id)
+    }
+
+    /// All members.
+    pub fn members(&self) -> NodeSet {
+        self.members
+    }
+
+    /// Quorum sizes.
+    pub fn quorums(&self) -> Quorums {
+        self.quorums
+    }
+
+    /// Rounds per request.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+}
+
+#[cfg(feature = "model")]
+impl crate::Relabel for ClusterSpec {
+    fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
+        ClusterSpec {
+            members: self.members.relabel(map),
+            ..*self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_majorities_and_a_few_attempts() {
+        let spec = ClusterSpec::new((1..=5).map(NodeId)).unwrap();
+        assert_eq!((spec.quorums().q1(), spec.quorums().q2()), (3, 3));
+        assert_eq!(spec.max_attempts(), DEFAULT_MAX_ATTEMPTS);
+        let flexible = spec.with_quorums_or_majority(Some(4), Some(2)).unwrap();
+        assert_eq!((flexible.quorums().q1(), flexible.quorums().q2()), (4, 2));
+        let one_sided = spec.with_quorums_or_majority(None, Some(2));
+        assert!(
+            one_sided.is_err(),
+            "3 + 2 = 5 members: two quorums could miss each other"
+        );
+        assert_eq!(spec.with_max_attempts(0), Err(ConfigError::NoAttempts));
+    }
+}

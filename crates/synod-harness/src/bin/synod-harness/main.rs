@@ -1,0 +1,57 @@
+//! The `synod-harness` binary: load-test nodes (`bench`) or test them under faults (`chaos`,
+//! `sim`). Each command lives in its own module (`bench` in the library).
+//!
+//! The hidden `node` command runs one node through the node's own entry point
+//! ([`synod_server::cli::serve`], exactly what `synod serve` runs, with the same flags): the
+//! chaos run and `bench --cluster` start their nodes from this very binary, so they never depend
+//! on another package's binary having been built.
+
+mod chaos;
+mod sim;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use synod_server::cli::{self, NodeCommand, ServeArgs};
+
+/// The command that runs one node from this binary.
+const NODE: &str = "node";
+
+/// Tests and measures Synod nodes: load generator, chaos run, deterministic simulation.
+#[derive(Parser, Debug)]
+#[command(name = "synod-harness", version, about, args_override_self = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Closed-loop load generator against endpoints (or a local `--cluster N`); prints
+    /// throughput and latency percentiles.
+    Bench(synod_harness::bench::BenchArgs),
+    /// Fault testing: a local cluster under SIGKILLs, partitions and lossy links, with a
+    /// linearizability check of the clients' history.
+    Chaos(chaos::ChaosArgs),
+    /// Fault testing: seeds of the deterministic simulation of the replica.
+    Sim(sim::SimArgs),
+    /// Run one node: `synod serve`, from this binary (for the chaos run and `bench --cluster`).
+    #[command(hide = true)]
+    Node(ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let (args, runtime) = cli::start(NODE)?;
+    let cli = Cli::parse_from(args);
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Bench(args) => {
+                let node =
+                    NodeCommand::current_exe(NODE).context("locating the synod-harness binary")?;
+                synod_harness::bench::run(args, &node).await
+            }
+            Command::Chaos(args) => chaos::run(args).await,
+            Command::Sim(args) => sim::run(args),
+            Command::Node(args) => cli::serve(args).await,
+        }
+    })
+}

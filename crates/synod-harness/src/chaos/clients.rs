@@ -1,0 +1,105 @@
+//! The chaos run's clients: each a sequential process issuing the random workload over HTTP to
+//! random nodes, recording every operation with times from one shared monotonic clock.
+//!
+//! How an HTTP answer becomes a history status: a 2xx (and a 404 on `get`, a 409 on `cas`) is
+//! `ok` with its output; a 503 `unavailable` (no quorum, surely not applied), `overloaded`, a
+//! 4xx, or a connection that could not even be opened is `fail`; a 503 `timeout`,
+//! `indeterminate` or `stopped`, any other error after the request may have left (a reset, a
+//! client timeout), or an answer that does not parse is `unknown`.
+
+use crate::history::{OpKind, Output, Record, RecordStatus};
+use crate::workload::{ClientWorkload, Planned};
+use std::time::{Duration, Instant};
+use synod_server::{CasOutcome, Client, ClientError};
+
+/// Nanoseconds since `origin` (the clock every client shares).
+pub fn now_ns(origin: Instant) -> u64 {
+    origin.elapsed().as_nanos() as u64
+}
+
+fn status_of(error: &ClientError) -> RecordStatus {
+    match error {
+        ClientError::Server {
+            status: 503, code, ..
+        } => match code.as_str() {
+            "unavailable" | "overloaded" => RecordStatus::Fail,
+            _ => RecordStatus::Unknown,
+        },
+        ClientError::Server { status, .. } if (400..500).contains(status) => RecordStatus::Fail,
+        ClientError::Transport(e) if e.is_connect() => RecordStatus::Fail,
+        ClientError::Endpoint(_) => RecordStatus::Fail,
+        _ => RecordStatus::Unknown,
+    }
+}
+
+/// Runs one operation against `client`; returns how it ended.
+pub async fn invoke(client: &Client, planned: &Planned) -> (RecordStatus, Option<Output>) {
+    let key = planned.key.as_str();
+    let value = planned.value.clone().unwrap_or_default();
+    let result: Result<Output, ClientError> = match planned.op {
+        OpKind::Get => client.get(key).await.map(|v| Output::Read {
+            value: v.map(|b| String::from_utf8_lossy(&b).into_owned()),
+        }),
+        OpKind::Put => client
+            .put(key, value)
+            .await
+            .map(|previous| Output::Written { previous }),
+        OpKind::Delete => client
+            .delete(key)
+            .await
+            .map(|previous| Output::Written { previous }),
+        OpKind::Cas => client
+            .cas(key, planned.expected.as_deref(), &value)
+            .await
+            .map(|outcome| match outcome {
+                CasOutcome::Written { previous } => Output::Written { previous },
+                CasOutcome::Mismatch { current } => Output::CasMismatch { current },
+            }),
+        OpKind::ProposeOnce => client
+            .propose_once(key, value)
+            .await
+            .map(|chosen| Output::Chosen {
+                value: chosen.value,
+                won: chosen.won,
+            }),
+    };
+    match result {
+        Ok(output) => (RecordStatus::Ok, Some(output)),
+        Err(e) => (status_of(&e), None),
+    }
+}
+
+/// One client's loop: operations until `until`, against random endpoints.
+pub async fn run_client(
+    id: u64,
+    endpoints: Vec<String>,
+    mut workload: ClientWorkload,
+    seed: u64,
+    origin: Instant,
+    until: Instant,
+    timeout: Duration,
+) -> anyhow::Result<Vec<Record>> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let clients = endpoints
+        .iter()
+        .map(|e| Client::new(e, timeout))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut history = Vec::new();
+    while Instant::now() < until {
+        let planned = workload.next(&mut rng);
+        let client = &clients[rng.gen_range(0..clients.len())];
+        let call = now_ns(origin);
+        let (status, output) = invoke(client, &planned).await;
+        let ret = now_ns(origin);
+        if let Some(output) = &output {
+            workload.observe(&planned, output);
+        }
+        history.push(planned.record(id, call, ret, status, output));
+        if status != RecordStatus::Ok {
+            // Do not hammer a node that is down or without a quorum.
+            tokio::time::sleep(Duration::from_millis(rng.gen_range(5..50))).await;
+        }
+    }
+    Ok(history)
+}

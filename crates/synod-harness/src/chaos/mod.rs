@@ -1,0 +1,248 @@
+//! The real-process chaos run: a local cluster of node processes (`synod serve`, run as
+//! `synod-harness node` from the harness's own binary), a mixed workload of
+//! many HTTP clients, and a nemesis that SIGKILLs and restarts nodes and cuts, slows and loses
+//! peer traffic through fault-injecting proxies — then every fault heals, every node is
+//! restarted, every key is read, and the whole history is checked for linearizability per key.
+//!
+//! * [`proxy`] — the frame-aware TCP proxy of one directed peer link (drop, delay, cut);
+//! * [`nodes`] — the processes and their proxies;
+//! * [`clients`] — the clients and how HTTP answers become `ok` / `fail` / `unknown`;
+//! * [`nemesis`] — the fault schedule.
+//!
+//! The history is saved as JSON lines ([`crate::history`]) so that other checkers can read it.
+
+pub mod clients;
+pub mod nemesis;
+pub mod nodes;
+pub mod proxy;
+
+use crate::history::{self, Record, RecordStatus, Verdict};
+use crate::workload::{ClientWorkload, WorkloadConfig};
+use anyhow::Context;
+use nemesis::NemesisStats;
+use rand::{Rng, SeedableRng};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use synod_server::cli::NodeCommand;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct ChaosConfig {
+    /// How to start a node process (`synod-harness node`, or `synod serve`).
+    pub node: NodeCommand,
+    /// Nodes (3 or 5).
+    pub nodes: u8,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// How long the workload and the nemesis run.
+    pub duration: Duration,
+    /// Seeds the workload, the nemesis and the proxies (the processes' timing is not
+    /// deterministic, so a seed does not replay a chaos run exactly).
+    pub seed: u64,
+    /// Keys and mix.
+    pub workload: WorkloadConfig,
+    /// Where the history goes (default: `history.jsonl` in the data root).
+    pub history: Option<PathBuf>,
+    /// Where the nodes' data and logs go (default: a temporary directory, removed at the end).
+    pub data_root: Option<PathBuf>,
+    /// Extra environment for the nodes (e.g. a fault-injection switch).
+    pub node_env: Vec<(String, String)>,
+}
+
+/// What a chaos run did and found.
+#[derive(Debug)]
+pub struct ChaosReport {
+    /// Operations recorded (final reads included).
+    pub operations: usize,
+    /// The checker's verdict per key.
+    pub verdict: Verdict,
+    /// The nemesis' counters.
+    pub nemesis: NemesisStats,
+    /// Frames the proxies dropped.
+    pub frames_dropped: u64,
+    /// Connections the proxies cut or refused.
+    pub connections_cut: u64,
+    /// Final reads (one per key) that never succeeded after the heal.
+    pub unread_keys: Vec<String>,
+    /// Where the history was saved.
+    pub history: PathBuf,
+    /// Wall-clock length of the run.
+    pub elapsed: Duration,
+}
+
+impl ChaosReport {
+    /// Whether the history is linearizable and every key could be read after the heal.
+    pub fn passed(&self) -> bool {
+        self.verdict.linearizable() && self.unread_keys.is_empty()
+    }
+}
+
+impl std::fmt::Display for ChaosReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "chaos: {} operations (ok {}, fail {}, unknown {}) in {:.1} s; nemesis: {} kills, {} restarts, {} partitions, {} lossy episodes; proxies: {} frames dropped, {} connections cut",
+            self.operations,
+            self.verdict.ok,
+            self.verdict.failed,
+            self.verdict.unknown,
+            self.elapsed.as_secs_f64(),
+            self.nemesis.kills,
+            self.nemesis.restarts,
+            self.nemesis.partitions,
+            self.nemesis.lossy,
+            self.frames_dropped,
+            self.connections_cut,
+        )?;
+        for key in &self.verdict.keys {
+            let verdict = match &key.result {
+                Ok(()) => "linearizable".to_owned(),
+                Err(v) => format!("NOT LINEARIZABLE: {v}"),
+            };
+            writeln!(
+                f,
+                "  key {}: {} operations, {verdict}",
+                key.key, key.operations
+            )?;
+        }
+        for key in &self.unread_keys {
+            writeln!(f, "  key {key}: no successful read after the heal")?;
+        }
+        write!(f, "history: {}", self.history.display())
+    }
+}
+
+/// The serve flags of a chaos node: short timeouts so that faults cost little time.
+const SERVE_ARGS: &[&str] = &[
+    "--round-timeout-ms=100",
+    "--backoff-base-ms=5",
+    "--backoff-max-ms=100",
+    "--request-timeout-ms=1000",
+];
+/// A client gives up on an HTTP request after this long (its outcome is then unknown).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the final reads may keep retrying.
+const FINAL_READS: Duration = Duration::from_secs(60);
+
+/// Runs the chaos test described by `config`.
+pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
+    let started = Instant::now();
+    // Kept unless the run passes: the nodes' data and logs are what explains a failure.
+    let temp = tempfile::Builder::new()
+        .prefix("synod-chaos-")
+        .tempdir()?
+        .keep();
+    let root = config.data_root.clone().unwrap_or_else(|| temp.clone());
+    std::fs::create_dir_all(&root)?;
+    let history_path = config
+        .history
+        .clone()
+        .unwrap_or_else(|| root.join("history.jsonl"));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
+    let mut cluster = nodes::ChaosCluster::start(
+        &config.node,
+        &root,
+        config.nodes,
+        SERVE_ARGS.iter().map(|s| s.to_string()).collect(),
+        config.node_env.clone(),
+        config.seed,
+    )
+    .await
+    .with_context(|| format!("starting the cluster (logs in {})", root.display()))?;
+    let endpoints: Vec<String> = cluster.nodes.iter().map(|n| n.http.clone()).collect();
+
+    let origin = Instant::now();
+    let until = origin + config.duration;
+    let mut tasks = Vec::new();
+    for c in 0..config.clients {
+        tasks.push(tokio::spawn(clients::run_client(
+            c as u64,
+            endpoints.clone(),
+            ClientWorkload::new(config.workload, c as u64),
+            rng.gen(),
+            origin,
+            until,
+            CLIENT_TIMEOUT,
+        )));
+    }
+    let nemesis = nemesis::run(&mut cluster, &mut rng, until).await;
+    let mut records: Vec<Record> = Vec::new();
+    for task in tasks {
+        records.extend(task.await.context("a client task failed")??);
+    }
+    let nemesis =
+        nemesis.with_context(|| format!("the nemesis failed (logs in {})", root.display()))?;
+
+    // Heal everything and restart every node from its disk.
+    cluster.heal_links();
+    for id in 1..=config.nodes {
+        cluster.kill(id).await?;
+    }
+    for id in 1..=config.nodes {
+        cluster.restart(id).await?;
+    }
+    let unread_keys = final_reads(config, &endpoints, origin, &mut rng, &mut records).await?;
+    cluster.stop().await;
+
+    records.sort_by_key(|r| r.call);
+    history::write_jsonl(&history_path, &records)
+        .with_context(|| format!("writing {}", history_path.display()))?;
+    let verdict = history::check(&records)?;
+    let (frames_dropped, connections_cut) = cluster.links.values().fold((0, 0), |(d, c), p| {
+        (
+            d + p.stats.dropped.load(Ordering::Relaxed),
+            c + p.stats.cut.load(Ordering::Relaxed),
+        )
+    });
+    let passed = verdict.linearizable() && unread_keys.is_empty();
+    if config.data_root.is_some() || (passed && config.history.is_some()) {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+    Ok(ChaosReport {
+        operations: records.len(),
+        verdict,
+        nemesis,
+        frames_dropped,
+        connections_cut,
+        unread_keys,
+        history: history_path,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// After the heal: one reader per key reads it (retrying) until a read succeeds; every attempt
+/// is recorded. Returns the keys no read succeeded on.
+async fn final_reads(
+    config: &ChaosConfig,
+    endpoints: &[String],
+    origin: Instant,
+    rng: &mut rand::rngs::StdRng,
+    records: &mut Vec<Record>,
+) -> anyhow::Result<Vec<String>> {
+    let mut unread = Vec::new();
+    for (i, key) in ClientWorkload::keys(config.workload)
+        .into_iter()
+        .enumerate()
+    {
+        let reader = (config.clients + i) as u64;
+        let planned = ClientWorkload::new(config.workload, reader).read(key.clone());
+        let deadline = Instant::now() + FINAL_READS;
+        loop {
+            let endpoint = &endpoints[rng.gen_range(0..endpoints.len())];
+            let client = synod_server::Client::new(endpoint, CLIENT_TIMEOUT)?;
+            let call = clients::now_ns(origin);
+            let (status, output) = clients::invoke(&client, &planned).await;
+            records.push(planned.record(reader, call, clients::now_ns(origin), status, output));
+            if status == RecordStatus::Ok {
+                break;
+            }
+            if Instant::now() > deadline {
+                unread.push(key);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(unread)
+}

@@ -1,0 +1,133 @@
+//! `synod-harness bench` against a running 3-node cluster: it drives reads, writes and
+//! compare-and-sets through every node, and its JSON report accounts for them and for the nodes'
+//! fsyncs. The cluster is the library's `LocalCluster` (what `synod cluster` and
+//! `bench --cluster` run), its nodes started as `synod-harness node`.
+
+use clap::Parser;
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+use synod_server::cli::{ClusterArgs, LocalCluster, NodeCommand};
+use synod_server::Client;
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_synod-harness");
+
+/// `synod cluster`'s flags.
+#[derive(Parser)]
+struct Flags {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// The first of `n` consecutive ports nobody listens on, below the kernel's ephemeral range.
+fn free_ports(n: u16) -> u16 {
+    let start = 20_000 + (std::process::id() % 400) as u16 * 16;
+    (start..30_000)
+        .step_by(usize::from(n))
+        .find(|&base| (base..base + n).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()))
+        .expect("free ports")
+}
+
+/// The Prometheus counter `name` of the node at `endpoint`.
+async fn counter(endpoint: &str, name: &str) -> u64 {
+    let text = Client::new(endpoint, Duration::from_secs(5))
+        .unwrap()
+        .metrics()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no counter {name} in:\n{text}"))
+}
+
+async fn requests_ok(endpoints: &[String]) -> u64 {
+    let mut sum = 0;
+    for endpoint in endpoints {
+        sum += counter(endpoint, "synod_requests_ok_total").await;
+    }
+    sum
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_drives_every_operation_and_reports_it() {
+    let base = free_ports(6);
+    let base_port = format!("--base-port={base}");
+    let http_base_port = format!("--http-base-port={}", base + 3);
+    let flags = Flags::parse_from([
+        "cluster",
+        "--nodes=3",
+        &base_port,
+        &http_base_port,
+        "--round-timeout-ms=200",
+        "--backoff-base-ms=5",
+        "--backoff-max-ms=100",
+        "--request-timeout-ms=2000",
+    ]);
+    let node = NodeCommand {
+        program: HARNESS.into(),
+        args: vec!["node".into()],
+    };
+    let cluster = LocalCluster::start(&flags.cluster, &node).await.unwrap();
+    let endpoints = cluster.endpoints();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let ok_before = requests_ok(&endpoints).await;
+
+    let output = Command::new(HARNESS)
+        .args(["bench", "--endpoints", &endpoints.join(",")])
+        .args(["--clients", "4", "--keys", "20", "--value-size", "32"])
+        .args([
+            "--read-ratio",
+            "0.3",
+            "--cas-ratio",
+            "0.3",
+            "--route",
+            "key",
+        ])
+        .args(["--duration", "1", "--warmup", "0.2", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("throughput:"), "{stdout}");
+
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let ok = report["ok"].as_u64().unwrap();
+    assert!(ok > 0, "{report}");
+    assert_eq!(report["latency"]["count"].as_u64(), Some(ok));
+    for op in ["read", "write", "cas"] {
+        assert!(
+            report["by_op"][op]["count"].as_u64().unwrap() > 0,
+            "no {op} measured: {report}"
+        );
+    }
+    let latency = &report["latency"];
+    assert!(latency["p50_us"].as_u64() <= latency["p99_us"].as_u64());
+    assert!(latency["p99_us"].as_u64() <= latency["max_us"].as_u64());
+    // Only the server's own availability answers may fail a request (a slow round on a busy
+    // machine); anything else — a body the tool cannot decode, a refused connection — is a bug.
+    for (kind, _) in report["errors_by_kind"].as_object().unwrap() {
+        assert!(
+            ["unavailable", "timeout", "indeterminate", "overloaded"].contains(&kind.as_str()),
+            "unexpected error kind {kind}: {report}"
+        );
+    }
+    assert!(report["server"]["fsyncs"].as_u64().unwrap() > 0, "{report}");
+    assert!(
+        report["server"]["mean_batch"].as_f64().unwrap() >= 1.0,
+        "{report}"
+    );
+
+    // The nodes answered at least the operations the report measured.
+    let ok_after = requests_ok(&endpoints).await;
+    assert!(
+        ok_after - ok_before >= ok,
+        "{ok_after} - {ok_before} < {ok}"
+    );
+    cluster.stop().await;
+}

@@ -1,0 +1,139 @@
+//! The deterministic simulation in CI: many seeds of the production replica under loss,
+//! duplication, reordering, partitions and crash-restarts, each checked for linearizability per
+//! key, agreement on the propose-once keys and "learned implies chosen" — and proof that the same
+//! checks catch bugs injected by the harness.
+//!
+//! * `SYNOD_SIM_SEED=n` replays one seed (printing its report);
+//! * `SYNOD_SIM_SEEDS=n` (default [`CI_SEEDS`]) and `SYNOD_SIM_BASE=b` (default 0) choose the
+//!   seeds `b .. b+n` of the main test.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use synod_harness::sim::{self, Bug, SimConfig, SimReport};
+
+/// Seeds per CI run (about a minute on 2 cores in the dev profile; see docs/testing.md).
+const CI_SEEDS: u64 = 3000;
+
+fn env(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// Runs `seeds` on every core; returns the reports of the seeds `keep` selects.
+fn run_all(
+    seeds: Vec<u64>,
+    config: impl Fn(u64) -> SimConfig + Sync,
+    keep: impl Fn(&SimReport) -> bool + Sync,
+) -> (Vec<SimReport>, SimTotals) {
+    let next = AtomicU64::new(0);
+    let kept = Mutex::new(Vec::new());
+    let totals = Mutex::new(SimTotals::default());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(&seed) = seeds.get(i) else { return };
+                let report = sim::run(seed, &config(seed));
+                totals.lock().unwrap().add(&report);
+                if keep(&report) {
+                    kept.lock().unwrap().push(report);
+                }
+            });
+        }
+    });
+    let mut kept = kept.into_inner().unwrap();
+    kept.sort_by_key(|r| r.seed);
+    (kept, totals.into_inner().unwrap())
+}
+
+#[derive(Debug, Default)]
+struct SimTotals {
+    runs: u64,
+    operations: u64,
+    unknown: u64,
+    crashes: u64,
+    frames_lost: u64,
+    partitions: u64,
+}
+
+impl SimTotals {
+    fn add(&mut self, r: &SimReport) {
+        self.runs += 1;
+        self.operations += r.history.len() as u64;
+        self.unknown += r.unknown as u64;
+        self.crashes += r.crashes;
+        self.frames_lost += r.network.lost;
+        self.partitions += r.network.partitions;
+    }
+}
+
+#[test]
+fn every_simulated_seed_is_linearizable_and_agrees() {
+    if let Some(seed) = env("SYNOD_SIM_SEED") {
+        let report = sim::run(seed, &SimConfig::for_seed(seed));
+        println!("{report}");
+        let path = std::env::temp_dir().join(format!("synod-sim-{seed}.jsonl"));
+        synod_harness::history::write_jsonl(&path, &report.history).unwrap();
+        println!("history (JSON lines): {}", path.display());
+        assert!(report.passed(), "seed {seed} failed:\n{report}");
+        return;
+    }
+    let count = env("SYNOD_SIM_SEEDS").unwrap_or(CI_SEEDS);
+    let base = env("SYNOD_SIM_BASE").unwrap_or(0);
+    let (failed, totals) = run_all((base..base + count).collect(), SimConfig::for_seed, |r| {
+        !r.passed()
+    });
+    println!("{count} seeds from {base}: {totals:?}");
+    for report in &failed {
+        eprintln!("{report}");
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {count} seeds failed; replay the first with: {}",
+        failed.len(),
+        failed[0].replay_command()
+    );
+    assert!(
+        totals.crashes > 0 && totals.frames_lost > 0 && totals.partitions > 0 && totals.unknown > 0,
+        "the faults really happen: {totals:?}"
+    );
+}
+
+/// Runs 1000 seeds with `bug` switched on and asserts that the linearizability checker
+/// rejected the history of at least one of them.
+fn assert_caught(bug: Bug, nodes: u8) {
+    let (failed, totals) = run_all(
+        (0..1000).collect(),
+        |seed| SimConfig {
+            nodes,
+            fault_scale: 4.0,
+            bug: Some(bug),
+            ..SimConfig::for_seed(seed)
+        },
+        |r| !r.passed(),
+    );
+    let violations = failed
+        .iter()
+        .filter(|r| r.linearizability_violations > 0)
+        .count();
+    println!(
+        "{bug:?}: {} of {} seeds failed a check, {violations} with a linearizability violation; {totals:?}",
+        failed.len(),
+        totals.runs
+    );
+    assert!(
+        violations > 0,
+        "the linearizability checker reported no violation in {} seeds",
+        totals.runs
+    );
+}
+
+#[test]
+fn the_checks_catch_messages_sent_before_the_fsync() {
+    assert_caught(Bug::SendBeforeFsync, 3);
+}
+
+#[test]
+fn the_checks_catch_a_write_acknowledged_before_its_accept_quorum() {
+    assert_caught(Bug::AckBeforeAcceptQuorum, 5);
+}

@@ -1,0 +1,172 @@
+//! `synod serve`: run one node until Ctrl-C / SIGTERM (or a storage failure). The harness's
+//! hidden `synod-harness node` is the same command.
+
+use crate::server::{Server, ServerConfig, DEFAULT_CLUSTER_ID};
+use anyhow::{bail, Context};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use synod_core::NodeId;
+
+/// `synod serve` options.
+#[derive(Args, Debug, Clone)]
+#[command(args_override_self = true)]
+pub struct ServeArgs {
+    /// Read flags from this TOML file first (command-line flags override it; see
+    /// docs/server.md).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// This node's id (1..63).
+    #[arg(long)]
+    pub id: u8,
+    /// Every member's peer address, this node's included: `1=127.0.0.1:7001,2=...`.
+    #[arg(long)]
+    pub peers: String,
+    /// The HTTP API's address.
+    #[arg(long)]
+    pub http: SocketAddr,
+    /// The data directory.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Create a new node in `--data` (which must be missing or empty).
+    #[arg(long)]
+    pub init: bool,
+    /// The cluster id; peers and the data directory must carry the same.
+    #[arg(long, default_value = DEFAULT_CLUSTER_ID)]
+    pub cluster_id: String,
+    /// Timeouts and limits.
+    #[command(flatten)]
+    pub tuning: Tuning,
+}
+
+/// Timeouts and limits (shared with `synod cluster` and `synod-harness bench --cluster`, which
+/// pass them on).
+#[derive(Args, Debug, Clone)]
+pub struct Tuning {
+    /// Phase-1 quorum size (default: majority). Needs --q2; q1 + q2 must exceed the cluster size.
+    #[arg(long, requires = "q2")]
+    pub q1: Option<usize>,
+    /// Phase-2 quorum size (default: majority).
+    #[arg(long, requires = "q1")]
+    pub q2: Option<usize>,
+    /// Rounds (attempts) per request.
+    #[arg(long, default_value_t = synod_core::DEFAULT_MAX_ATTEMPTS)]
+    pub max_attempts: u32,
+    /// How long a round waits for its quorums, in ms.
+    #[arg(long, default_value_t = 500)]
+    pub round_timeout_ms: u64,
+    /// Smallest random backoff between attempts, in ms.
+    #[arg(long, default_value_t = 5)]
+    pub backoff_base_ms: u64,
+    /// Largest random backoff between attempts, in ms.
+    #[arg(long, default_value_t = 500)]
+    pub backoff_max_ms: u64,
+    /// How long an HTTP request waits for its outcome before answering 503, in ms.
+    #[arg(long, default_value_t = 5000)]
+    pub request_timeout_ms: u64,
+    /// Largest value accepted, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_value_bytes: usize,
+    /// Largest peer frame sent or accepted, in bytes.
+    #[arg(long, default_value_t = crate::wire::DEFAULT_MAX_FRAME)]
+    pub max_frame_bytes: usize,
+    /// Requests that may wait behind a running one on the same key.
+    #[arg(long, default_value_t = crate::replica::DEFAULT_QUEUE_LIMIT)]
+    pub queue_limit: usize,
+}
+
+impl Tuning {
+    /// The same options as command-line arguments (for child processes).
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec![
+            format!("--max-attempts={}", self.max_attempts),
+            format!("--round-timeout-ms={}", self.round_timeout_ms),
+            format!("--backoff-base-ms={}", self.backoff_base_ms),
+            format!("--backoff-max-ms={}", self.backoff_max_ms),
+            format!("--request-timeout-ms={}", self.request_timeout_ms),
+            format!("--max-value-bytes={}", self.max_value_bytes),
+            format!("--max-frame-bytes={}", self.max_frame_bytes),
+            format!("--queue-limit={}", self.queue_limit),
+        ];
+        if let (Some(q1), Some(q2)) = (self.q1, self.q2) {
+            args.push(format!("--q1={q1}"));
+            args.push(format!("--q2={q2}"));
+        }
+        args
+    }
+}
+
+/// Parses `1=127.0.0.1:7001,2=127.0.0.1:7002`.
+pub fn parse_peers(text: &str) -> anyhow::Result<BTreeMap<NodeId, SocketAddr>> {
+    let mut peers = BTreeMap::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (id, addr) = item
+            .split_once('=')
+            .with_context(|| format!("peer {item:?} is not ID=HOST:PORT"))?;
+        let id: u8 = id
+            .trim()
+            .parse()
+            .with_context(|| format!("peer id {id:?} is not a number"))?;
+        let addr: SocketAddr = addr
+            .trim()
+            .parse()
+            .with_context(|| format!("peer address {addr:?} is not HOST:PORT"))?;
+        if peers.insert(NodeId(id), addr).is_some() {
+            bail!("peer {id} is listed twice");
+        }
+    }
+    if peers.is_empty() {
+        bail!("--peers lists no node");
+    }
+    Ok(peers)
+}
+
+fn config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
+    let peers = parse_peers(&args.peers)?;
+    let t = args.tuning;
+    let mut config = ServerConfig::new(NodeId(args.id), peers, args.http, args.data);
+    config.cluster_id = args.cluster_id;
+    config.init = args.init;
+    config.quorums = t.q1.zip(t.q2);
+    config.max_attempts = t.max_attempts;
+    config.queue_limit = t.queue_limit;
+    config.timing.round_timeout = Duration::from_millis(t.round_timeout_ms);
+    config.timing.backoff_base = Duration::from_millis(t.backoff_base_ms);
+    config.timing.backoff_max = Duration::from_millis(t.backoff_max_ms);
+    config.api.request_timeout = Duration::from_millis(t.request_timeout_ms);
+    config.api.max_value = t.max_value_bytes;
+    config.max_frame = t.max_frame_bytes;
+    Ok(config)
+}
+
+/// Runs the node until a signal or a failure (`synod serve`, `synod-harness node`).
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = config(args)?;
+    let id = config.node_id;
+    let server = Server::start(config)
+        .await
+        .with_context(|| format!("node {id} cannot start"))?;
+    println!(
+        "synod node {id}: http=http://{} peer={}",
+        server.http_addr, server.peer_addr
+    );
+    tokio::select! {
+        reason = server.stopped() => bail!("node {id} stopped: {reason}"),
+        signal = shutdown_signal() => {
+            tracing::info!(node = %id, "{signal}: shutting down");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, naming the signal.
+pub async fn shutdown_signal() -> &'static str {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        _ = term.recv() => "terminated",
+    }
+}
