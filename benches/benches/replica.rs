@@ -18,8 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use synod_benches::bench_dirs;
-use synod_check::trace::TraceConfig;
-use synod_core::{NodeId, Operation, RequestId};
+use synod_core::{ClusterSpec, NodeId, Operation, RequestId};
 use synod_server::{
     Event, Metrics, Replica, ReplicaConfig, DEFAULT_CACHE_LIMIT, DEFAULT_QUEUE_LIMIT,
 };
@@ -32,19 +31,13 @@ struct ReplicaCluster {
 
 impl ReplicaCluster {
     fn open(parent: &Path) -> Self {
-        let cluster = TraceConfig {
-            nodes: (1..=3).map(NodeId).collect(),
-            q1: 2,
-            q2: 2,
-            max_attempts: 3,
-            attempts_by_node: Vec::new(),
-        };
+        let cluster = ClusterSpec::new((1..=3).map(NodeId)).unwrap();
         let replicas = (1..=3)
             .map(|id| {
                 let config = ReplicaConfig {
                     cluster_id: "bench".into(),
                     node_id: NodeId(id),
-                    cluster: cluster.clone(),
+                    cluster,
                     queue_limit: DEFAULT_QUEUE_LIMIT,
                     cache_limit: DEFAULT_CACHE_LIMIT,
                 };

@@ -55,6 +55,11 @@ pub struct TraceConfig {
 impl TraceConfig {
     /// The core configuration of member `id` (validated like any other configuration).
     pub fn node_config(&self, id: NodeId) -> Result<Config, ConfigError> {
+        self.spec_of(id)?.node(id)
+    }
+
+    /// The cluster as member `id` runs it: with its own attempt limit (`attempts_by_node`).
+    pub fn spec_of(&self, id: NodeId) -> Result<ClusterSpec, ConfigError> {
         let attempts = self
             .nodes
             .iter()
@@ -62,7 +67,7 @@ impl TraceConfig {
             .and_then(|i| self.attempts_by_node.get(i))
             .copied()
             .unwrap_or(self.max_attempts);
-        self.spec()?.with_max_attempts(attempts)?.node(id)
+        self.spec()?.with_max_attempts(attempts)
     }
 
     /// The cluster, validated (every member with `max_attempts`).

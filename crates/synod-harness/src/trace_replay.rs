@@ -116,19 +116,20 @@ pub fn replay(trace: &Trace<String>, workdir: &Path) -> Result<(), ReplayError> 
 }
 
 impl Replay<'_> {
-    fn config(&self, id: NodeId) -> ReplicaConfig {
-        ReplicaConfig {
+    fn config(&self, id: NodeId) -> Result<ReplicaConfig, ReplicaError> {
+        Ok(ReplicaConfig {
             cluster_id: format!("trace-{}", self.trace.name),
             node_id: id,
-            cluster: self.trace.config.clone(),
+            cluster: self.trace.config.spec_of(id)?,
             queue_limit: 0,
             cache_limit: usize::MAX,
-        }
+        })
     }
 
     fn open(&self, id: NodeId, init: bool) -> Result<Replica, ReplicaError> {
         let dir = self.workdir.join(format!("node-{id}"));
-        let mut replica = Replica::open(&dir, self.config(id), init, Arc::new(Metrics::default()))?;
+        let mut replica =
+            Replica::open(&dir, self.config(id)?, init, Arc::new(Metrics::default()))?;
         // A trace's expectations name the core's exact outputs.
         replica.record_outputs(true);
         Ok(replica)

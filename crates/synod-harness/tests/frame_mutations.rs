@@ -9,8 +9,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
-use synod_check::trace::TraceConfig;
-use synod_core::{Ballot, Message, NodeId, Proposal};
+use synod_core::{Ballot, ClusterSpec, Message, NodeId, Proposal};
 use synod_harness::sim::disk::SimDisk;
 use synod_server::wire::{self, Envelope, Handshake};
 use synod_server::{Event, Membership, Replica, ReplicaConfig, Storage};
@@ -20,13 +19,7 @@ fn replica(disk: &SimDisk) -> Replica {
     let config = ReplicaConfig {
         cluster_id: "c".into(),
         node_id: NodeId(1),
-        cluster: TraceConfig {
-            nodes,
-            q1: 2,
-            q2: 2,
-            max_attempts: 3,
-            attempts_by_node: Vec::new(),
-        },
+        cluster: ClusterSpec::new(nodes).unwrap(),
         queue_limit: 16,
         cache_limit: 1024,
     };

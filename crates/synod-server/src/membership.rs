@@ -14,8 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use synod_check::trace::TraceConfig;
-use synod_core::{NodeId, NodeSet};
+use synod_core::{ClusterSpec, NodeId, NodeSet};
 
 /// Member ids and quorum sizes (the effective sizes: majorities are spelled out).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,11 +29,11 @@ pub struct Membership {
 
 impl Membership {
     /// The membership of a cluster configuration.
-    pub fn of(cluster: &TraceConfig) -> Self {
+    pub fn of(cluster: &ClusterSpec) -> Self {
         Membership {
-            members: cluster.nodes.iter().copied().collect(),
-            q1: cluster.q1,
-            q2: cluster.q2,
+            members: cluster.members(),
+            q1: cluster.quorums().q1(),
+            q2: cluster.quorums().q2(),
         }
     }
 
@@ -112,13 +111,7 @@ mod tests {
             ours.differences(&theirs, "here", "there"),
             "members {1, 2, 3} here, {1, 2} there; q2 2 here, 1 there"
         );
-        let of = Membership::of(&TraceConfig {
-            nodes: vec![NodeId(3), NodeId(1), NodeId(2)],
-            q1: 2,
-            q2: 2,
-            max_attempts: 3,
-            attempts_by_node: Vec::new(),
-        });
+        let of = Membership::of(&ClusterSpec::new([NodeId(3), NodeId(1), NodeId(2)]).unwrap());
         assert_eq!(of, ours, "order of the member list does not matter");
     }
 }

@@ -27,10 +27,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use synod_check::trace::{NodeState, TraceConfig};
+use synod_check::trace::NodeState;
 use synod_core::{
-    Ballot, Config, ConfigError, Input, Message, Node, NodeId, Operation, Outcome, Output,
-    Proposal, RequestError, RequestId, Timer,
+    Ballot, ClusterSpec, Config, ConfigError, Input, Message, Node, NodeId, Operation, Outcome,
+    Output, Proposal, RequestError, RequestId, Timer,
 };
 use thiserror::Error;
 
@@ -48,7 +48,7 @@ pub struct ReplicaConfig {
     /// This node.
     pub node_id: NodeId,
     /// Members, quorum sizes and attempts per request.
-    pub cluster: TraceConfig,
+    pub cluster: ClusterSpec,
     /// Bound on the requests waiting per key. `0` means no queue at all: a request that finds
     /// its key's proposer busy goes to the core, which answers `Busy` — exactly the core's own
     /// behaviour, for trace replays.
@@ -199,7 +199,7 @@ impl Replica {
         init: bool,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ReplicaError> {
-        config.cluster.node_config(config.node_id)?;
+        config.cluster.node(config.node_id)?;
         let storage = Storage::open(
             dir,
             &config.cluster_id,
@@ -218,7 +218,7 @@ impl Replica {
         config: ReplicaConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ReplicaError> {
-        let core = config.cluster.node_config(config.node_id)?;
+        let core = config.cluster.node(config.node_id)?;
         Ok(Replica {
             config,
             core,
@@ -556,13 +556,7 @@ mod tests {
         ReplicaConfig {
             cluster_id: "test".into(),
             node_id: NodeId(id),
-            cluster: TraceConfig {
-                q1: synod_core::majority(nodes.len()),
-                q2: synod_core::majority(nodes.len()),
-                nodes,
-                max_attempts: 3,
-                attempts_by_node: Vec::new(),
-            },
+            cluster: ClusterSpec::new(nodes).unwrap(),
             queue_limit: 2,
             cache_limit: 1,
         }

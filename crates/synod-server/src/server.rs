@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use synod_check::trace::TraceConfig;
+use synod_core::{ClusterSpec, ConfigError};
 use synod_core::{NodeId, DEFAULT_MAX_ATTEMPTS};
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -79,17 +79,11 @@ impl ServerConfig {
         }
     }
 
-    fn cluster(&self) -> TraceConfig {
-        let nodes: Vec<NodeId> = self.peers.keys().copied().collect();
-        let majority = synod_core::majority(nodes.len());
-        let (q1, q2) = self.quorums.unwrap_or((majority, majority));
-        TraceConfig {
-            nodes,
-            q1,
-            q2,
-            max_attempts: self.max_attempts,
-            attempts_by_node: Vec::new(),
-        }
+    fn cluster(&self) -> Result<ClusterSpec, ConfigError> {
+        let (q1, q2) = self.quorums.unzip();
+        ClusterSpec::new(self.peers.keys().copied())?
+            .with_quorums_or_majority(q1, q2)?
+            .with_max_attempts(self.max_attempts)
     }
 }
 
@@ -131,8 +125,8 @@ impl Server {
             .get(&config.node_id)
             .ok_or(ServerError::NotListed(config.node_id))?;
         let metrics = Arc::new(Metrics::default());
-        let cluster = config.cluster();
-        let quorums = (cluster.q1, cluster.q2);
+        let cluster = config.cluster().map_err(ReplicaError::Config)?;
+        let quorums = (cluster.quorums().q1(), cluster.quorums().q2());
         let replica = Replica::open(
             &config.data,
             ReplicaConfig {

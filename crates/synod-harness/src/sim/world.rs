@@ -21,10 +21,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 use synod_check::oracle::ChosenOracle;
-use synod_check::trace::TraceConfig;
 use synod_core::{
-    Message, NodeId, Operation, Outcome, Output as CoreOutput, Proposal, RequestError, RequestId,
-    Timer,
+    ClusterSpec, Message, NodeId, Operation, Outcome, Output as CoreOutput, Proposal, RequestError,
+    RequestId, Timer,
 };
 use synod_server::wire::{self, Envelope};
 use synod_server::Membership;
@@ -132,14 +131,9 @@ struct World<'a> {
 pub fn run(seed: u64, config: &SimConfig) -> SimReport {
     let mut rng = StdRng::seed_from_u64(seed);
     let members: Vec<NodeId> = (1..=config.nodes).map(NodeId).collect();
-    let majority = members.len() / 2 + 1;
-    let cluster = TraceConfig {
-        nodes: members.clone(),
-        q1: majority,
-        q2: majority,
-        max_attempts: config.max_attempts,
-        attempts_by_node: Vec::new(),
-    };
+    let cluster = ClusterSpec::new(members.iter().copied())
+        .and_then(|spec| spec.with_max_attempts(config.max_attempts))
+        .expect("the simulation's cluster is valid");
     let faults = RunFaults {
         crash: config.fault_scale * rng.gen_range(0.0..0.03),
         partition_every: if rng.gen_bool(0.7) {
@@ -169,7 +163,7 @@ pub fn run(seed: u64, config: &SimConfig) -> SimReport {
         .map(|&id| ReplicaConfig {
             cluster_id: CLUSTER_ID.into(),
             node_id: id,
-            cluster: cluster.clone(),
+            cluster,
             queue_limit: 64,
             cache_limit: usize::MAX,
         })

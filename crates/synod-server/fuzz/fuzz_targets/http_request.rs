@@ -9,8 +9,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
-use synod_check::trace::TraceConfig;
-use synod_core::NodeId;
+use synod_core::{ClusterSpec, NodeId};
 use synod_harness::sim::disk::SimDisk;
 use synod_server::{
     http_router, start_outbound, start_runtime, ApiConfig, Membership, Replica, ReplicaConfig,
@@ -36,13 +35,7 @@ fn node() -> &'static Node {
             let config = ReplicaConfig {
                 cluster_id: "fuzz".into(),
                 node_id: id,
-                cluster: TraceConfig {
-                    nodes: vec![id],
-                    q1: 1,
-                    q2: 1,
-                    max_attempts: 3,
-                    attempts_by_node: Vec::new(),
-                },
+                cluster: ClusterSpec::new([id]).unwrap(),
                 queue_limit: 64,
                 cache_limit: 1024,
             };
