@@ -87,6 +87,17 @@ fn once_chosen_then_deleted_then_retried(
     c
 }
 
+/// Node 3 writes `value` with node 2 (node 1 sees the Prepare, so its clock moves past it).
+fn put_through_node_3(c: &mut Cluster<char>, value: char) {
+    c.request(N3, 7, Operation::Put(value));
+    c.deliver_where(N3, N1, is_prepare);
+    c.deliver_where(N3, N2, is_prepare);
+    c.deliver_where(N2, N3, is_promise);
+    c.deliver_where(N3, N2, is_accept);
+    c.deliver_where(N2, N3, is_accepted);
+    c.in_flight.clear();
+}
+
 /// The value of the register after every step: a read through node 3.
 fn read(c: &mut Cluster<char>, request: u64) -> Option<char> {
     c.in_flight.clear();
@@ -141,15 +152,7 @@ fn a_retried_propose_once_after_a_delete_is_indeterminate_and_sets_nothing() {
 fn a_retried_propose_once_that_finds_its_own_value_wins() {
     // Between the delete and the retry, node 3 writes 'a' again: the retry finds 'a', which
     // answers `won: true` whether or not its own first proposal took effect.
-    let mut c = once_chosen_then_deleted_then_retried(|c| {
-        c.request(N3, 7, Operation::Put('a'));
-        c.deliver_where(N3, N1, is_prepare);
-        c.deliver_where(N3, N2, is_prepare);
-        c.deliver_where(N2, N3, is_promise);
-        c.deliver_where(N3, N2, is_accept);
-        c.deliver_where(N2, N3, is_accepted);
-        c.in_flight.clear();
-    });
+    let mut c = once_chosen_then_deleted_then_retried(|c| put_through_node_3(c, 'a'));
     assert_eq!(
         reply(&c, 1),
         Some(&Ok(Outcome::Chosen {
@@ -165,15 +168,7 @@ fn a_retried_propose_once_that_finds_another_value_is_indeterminate() {
     // Between the delete and the retry, node 3 writes 'b': if node 1's 'a' took effect, the
     // answer is "won"; if it did not, "lost to 'b'". Nobody can tell, so: indeterminate, and the
     // retry re-proposes 'b' unchanged.
-    let mut c = once_chosen_then_deleted_then_retried(|c| {
-        c.request(N3, 7, Operation::Put('b'));
-        c.deliver_where(N3, N1, is_prepare);
-        c.deliver_where(N3, N2, is_prepare);
-        c.deliver_where(N2, N3, is_promise);
-        c.deliver_where(N3, N2, is_accept);
-        c.deliver_where(N2, N3, is_accepted);
-        c.in_flight.clear();
-    });
+    let mut c = once_chosen_then_deleted_then_retried(|c| put_through_node_3(c, 'b'));
     assert_eq!(reply(&c, 1), Some(&Err(RequestError::Indeterminate)));
     assert_eq!(read(&mut c, 3), Some('b'));
 }
