@@ -7,6 +7,7 @@
 
 use rand::Rng;
 use std::time::Duration;
+use synod_core::Timer;
 
 /// Timing of rounds and retries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +49,15 @@ impl Timing {
             return low;
         }
         rng.gen_range(low..=high)
+    }
+
+    /// How long the core's `timer` waits when it is set for attempt `attempt`: the round
+    /// timeout, or a random backoff. The runtime and the simulation both ask this.
+    pub fn delay(&self, timer: Timer, attempt: u32, rng: &mut impl Rng) -> Duration {
+        match timer {
+            Timer::Round => self.round_timeout,
+            Timer::Backoff => self.backoff(attempt, rng),
+        }
     }
 }
 

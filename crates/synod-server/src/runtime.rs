@@ -277,10 +277,7 @@ impl Driver {
                 timer,
                 attempt,
             } => {
-                let delay = match timer {
-                    Timer::Round => self.config.timing.round_timeout,
-                    Timer::Backoff => self.config.timing.backoff(attempt, &mut self.rng),
-                };
+                let delay = self.config.timing.delay(timer, attempt, &mut self.rng);
                 self.generation += 1;
                 let generation = self.generation;
                 let Some(tx) = self.tx.upgrade() else { return };

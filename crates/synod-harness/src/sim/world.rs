@@ -586,10 +586,7 @@ impl World<'_> {
                     timer,
                     attempt,
                 } => {
-                    let delay = match timer {
-                        Timer::Round => self.timing.round_timeout,
-                        Timer::Backoff => self.timing.backoff(attempt, &mut self.rng),
-                    };
+                    let delay = self.timing.delay(timer, attempt, &mut self.rng);
                     self.seq += 1;
                     let generation = self.seq;
                     self.nodes[node]
