@@ -8,22 +8,10 @@ use stateright::{Expectation, Model};
 use synod_model::check::{simulate, SimulateOptions, SimulateReport};
 use synod_model::model::SynodModel;
 use synod_model::script::parse_scripts;
-use synod_model::{model, Correct, Mode, ModelConfig, NetworkKind};
+use synod_model::{model, Correct, ModelConfig};
 
 fn register_model() -> SynodModel<Correct> {
-    let cfg = ModelConfig {
-        nodes: 3,
-        mode: Mode::Register {
-            scripts: parse_scripts("once:a,read;delete").unwrap(),
-        },
-        rounds: 2,
-        rounds_by_node: Vec::new(),
-        network: NetworkKind::UnorderedDuplicating,
-        lossy: false,
-        crashes: 0,
-        q1: None,
-        q2: None,
-    };
+    let cfg = ModelConfig::register(3, parse_scripts("once:a,read;delete").unwrap(), 2);
     model::build(&cfg, Correct).unwrap()
 }
 
