@@ -9,11 +9,14 @@
 //!   counterexamples in, and the production replica replays as regression tests.
 //! * [`linearizability`] — a checker of register histories (Wing–Gong with Lowe's memoisation),
 //!   whose sequential specification is the core's own [`synod_core::Operation::apply`].
+//! * [`history`] — client histories as JSON lines (the format both fault harnesses save) and
+//!   their per-key linearizability check.
 //! * [`oracle`] — the ghost definition of *chosen* (a phase-2 quorum at one ballot), for model
 //!   checks and simulations.
 //!
 //! Protocol code never depends on this crate: the direction is `core ← check ← {model, server}`.
 
+pub mod history;
 pub mod linearizability;
 pub mod oracle;
 pub mod trace;

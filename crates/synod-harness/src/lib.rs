@@ -7,8 +7,8 @@
 //!   simulated network and clock, crashes at any point; one seed replays exactly.
 //! * [`chaos`] — the real-process chaos run: `synod-harness node` processes (the node's own
 //!   `serve` entry point) behind fault-injecting proxies, SIGKILLs, partitions, lossy links.
-//! * [`workload`] and [`history`] — the fault harnesses' random client operations, and client
-//!   histories (JSON lines) with their linearizability check.
+//! * [`workload`] — the fault harnesses' random client operations; what the clients saw is
+//!   recorded in `synod_check::history`'s format and judged by its linearizability check.
 //! * [`trace_replay`] — model-checker trace files replayed against production replicas.
 //! * [`bench`](mod@bench) — the closed-loop load generator, against Synod nodes or etcd members.
 //!
@@ -19,7 +19,6 @@
 
 pub mod bench;
 pub mod chaos;
-pub mod history;
 pub mod sim;
 pub mod trace_replay;
 pub mod workload;

@@ -11,9 +11,9 @@
 //! Every written value is unique (`client.sequence`), so a read pins down which write it saw.
 //! A `cas` expects the value its client last saw on the key, so many of them succeed.
 
-use crate::history::{OpKind, Output, Record, RecordStatus};
 use rand::Rng;
 use std::collections::BTreeMap;
+use synod_check::history::{OpKind, Output, Record, RecordStatus};
 
 /// The keys and the mix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

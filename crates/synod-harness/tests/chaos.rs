@@ -6,7 +6,7 @@
 mod chaos_run;
 
 use chaos_run::{chaos, count};
-use synod_harness::history::{self, OpKind, RecordStatus};
+use synod_check::history::{self, OpKind, RecordStatus};
 
 #[test]
 fn a_short_chaos_run_is_linearizable() {

@@ -7,7 +7,7 @@
 
 mod chaos_run;
 
-use synod_harness::history;
+use synod_check::history;
 
 #[test]
 fn chaos_catches_acceptors_that_forget_their_promises() {

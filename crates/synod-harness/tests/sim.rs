@@ -73,7 +73,7 @@ fn every_simulated_seed_is_linearizable_and_agrees() {
         let report = sim::run(seed, &SimConfig::for_seed(seed));
         println!("{report}");
         let path = std::env::temp_dir().join(format!("synod-sim-{seed}.jsonl"));
-        synod_harness::history::write_jsonl(&path, &report.history).unwrap();
+        synod_check::history::write_jsonl(&path, &report.history).unwrap();
         println!("history (JSON lines): {}", path.display());
         assert!(report.passed(), "seed {seed} failed:\n{report}");
         return;

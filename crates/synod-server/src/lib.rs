@@ -11,6 +11,7 @@
 //! * `replica` — the synchronous heart: key → core node, request queues, persist-before-send.
 //! * `backoff` — randomized exponential backoff between attempts (the seed's livelock remedy).
 //! * `runtime` — the thread that drives the replica: batching, timers, client replies.
+//! * `timer_table` — which core timers are armed, by generation (shared with the simulation).
 //! * `transport` — TCP between peers: handshake, reconnects, bounded queues, frame limits.
 //! * `api` — the HTTP/JSON client API (axum) and `/metrics`.
 //! * `metrics` — counters and histograms, Prometheus text.
@@ -36,6 +37,7 @@ mod replica;
 mod runtime;
 mod server;
 mod storage;
+mod timer_table;
 mod transport;
 pub mod wire;
 
@@ -53,4 +55,5 @@ pub use runtime::{
 };
 pub use server::{Server, ServerConfig, ServerError, DEFAULT_CLUSTER_ID};
 pub use storage::{Meta, Storage, StorageError, WriteBatch, STORAGE_FORMAT_VERSION};
+pub use timer_table::TimerTable;
 pub use transport::{start_outbound, Outbox, TransportConfig};

@@ -14,7 +14,8 @@
 use crate::backoff::Timing;
 use crate::metrics::Metrics;
 use crate::replica::{Event, Replica, ReplyError, TimerCommand};
-use crate::transport::Outbox;
+use crate::timer_table::TimerTable;
+use crate::transport::{Inbox, InboxClosed, Outbox};
 use crate::wire::Envelope;
 use bytes::Bytes;
 use rand::SeedableRng;
@@ -147,6 +148,18 @@ impl RuntimeHandle {
     }
 }
 
+impl Inbox for RuntimeHandle {
+    async fn deliver(&self, envelopes: Vec<Envelope>) -> Result<(), InboxClosed> {
+        RuntimeHandle::deliver(self, envelopes)
+            .await
+            .map_err(|_| InboxClosed)
+    }
+
+    fn metrics(&self) -> &Arc<Metrics> {
+        RuntimeHandle::metrics(self)
+    }
+}
+
 /// Starts the replica thread. Must be called within a tokio runtime (timers are tokio tasks).
 pub fn start(replica: Replica, outbox: Outbox, config: RuntimeConfig) -> RuntimeHandle {
     let (tx, rx) = mpsc::channel(config.input_capacity.max(1));
@@ -159,8 +172,7 @@ pub fn start(replica: Replica, outbox: Outbox, config: RuntimeConfig) -> Runtime
         rx,
         tx: tx.downgrade(),
         tokio: tokio::runtime::Handle::current(),
-        timers: HashMap::new(),
-        generation: 0,
+        timers: TimerTable::new(),
         waiting: HashMap::new(),
         rng: rand::rngs::StdRng::from_entropy(),
     };
@@ -188,8 +200,7 @@ struct Driver {
     rx: mpsc::Receiver<Command>,
     tx: mpsc::WeakSender<Command>,
     tokio: tokio::runtime::Handle,
-    timers: HashMap<(Bytes, Timer), (u64, AbortHandle)>,
-    generation: u64,
+    timers: TimerTable<AbortHandle>,
     waiting: HashMap<RequestId, (oneshot::Sender<SubmitResult>, Instant)>,
     rng: rand::rngs::StdRng,
 }
@@ -250,10 +261,7 @@ impl Driver {
                 timer,
                 generation,
             } => {
-                let slot = (key, timer);
-                if self.timers.get(&slot).map(|(g, _)| *g) == Some(generation) {
-                    self.timers.remove(&slot);
-                    let (key, timer) = slot;
+                if self.timers.fire(&key, timer, generation) {
                     events.push(Event::Timeout { key, timer });
                 }
             }
@@ -268,7 +276,7 @@ impl Driver {
     fn timer(&mut self, command: TimerCommand) {
         match command {
             TimerCommand::Cancel { key, timer } => {
-                if let Some((_, handle)) = self.timers.remove(&(key, timer)) {
+                if let Some(handle) = self.timers.cancel(key, timer) {
                     handle.abort();
                 }
             }
@@ -278,8 +286,7 @@ impl Driver {
                 attempt,
             } => {
                 let delay = self.config.timing.delay(timer, attempt, &mut self.rng);
-                self.generation += 1;
-                let generation = self.generation;
+                let generation = self.timers.next_generation();
                 let Some(tx) = self.tx.upgrade() else { return };
                 let fired = Command::Fired {
                     key: key.clone(),
@@ -290,10 +297,7 @@ impl Driver {
                     tokio::time::sleep(delay).await;
                     let _ = tx.send(fired).await;
                 });
-                if let Some((_, old)) = self
-                    .timers
-                    .insert((key, timer), (generation, task.abort_handle()))
-                {
+                if let Some(old) = self.timers.arm(key, timer, task.abort_handle()) {
                     old.abort();
                 }
             }

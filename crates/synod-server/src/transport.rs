@@ -20,7 +20,6 @@
 use crate::membership::Membership;
 use crate::metrics::Metrics;
 use crate::replica::Outgoing;
-use crate::runtime::RuntimeHandle;
 use crate::wire::{self, BatchBuilder, Envelope, Handshake, WireError};
 use futures::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap};
@@ -223,8 +222,25 @@ async fn send_frame(
     Ok(())
 }
 
-/// Accepts peer connections on `listener` forever, delivering their envelopes to `runtime`.
-pub async fn serve_inbound(listener: TcpListener, config: TransportConfig, runtime: RuntimeHandle) {
+/// Where accepted peers' envelopes go: the node's runtime. A trait, so that the transport (whose
+/// [`Outbox`] the runtime sends through) does not depend on the runtime in turn.
+pub trait Inbox: Clone + Send + Sync + 'static {
+    /// Hands `envelopes` on, waiting while the receiver is behind; `Err` once it has stopped.
+    fn deliver(
+        &self,
+        envelopes: Vec<Envelope>,
+    ) -> impl std::future::Future<Output = Result<(), InboxClosed>> + Send;
+
+    /// The node's metrics (frames received, malformed, refused handshakes).
+    fn metrics(&self) -> &Arc<Metrics>;
+}
+
+/// The [`Inbox`] has stopped taking envelopes (the replica stopped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InboxClosed;
+
+/// Accepts peer connections on `listener` forever, delivering their envelopes to `inbox`.
+pub async fn serve_inbound(listener: TcpListener, config: TransportConfig, inbox: impl Inbox) {
     let config = Arc::new(config);
     loop {
         let (stream, remote) = match listener.accept().await {
@@ -236,9 +252,9 @@ pub async fn serve_inbound(listener: TcpListener, config: TransportConfig, runti
             }
         };
         let config = config.clone();
-        let runtime = runtime.clone();
+        let inbox = inbox.clone();
         tokio::spawn(async move {
-            if let Err(e) = inbound(stream, &config, &runtime).await {
+            if let Err(e) = inbound(stream, &config, &inbox).await {
                 tracing::warn!(%remote, "peer connection closed: {e}");
             }
         });
@@ -291,9 +307,9 @@ pub enum InboundError {
 async fn inbound(
     stream: TcpStream,
     config: &TransportConfig,
-    runtime: &RuntimeHandle,
+    inbox: &impl Inbox,
 ) -> Result<(), InboundError> {
-    let metrics = runtime.metrics().clone();
+    let metrics = inbox.metrics().clone();
     let mut frames = FramedRead::new(stream, wire::codec(config.max_frame));
     let peer = match handshake(&mut frames, config).await {
         Ok(peer) => peer,
@@ -319,7 +335,7 @@ async fn inbound(
         match envelopes {
             Ok(envelopes) => {
                 metrics.frames_received.inc();
-                runtime
+                inbox
                     .deliver(envelopes)
                     .await
                     .map_err(|_| InboundError::Stopped)?;

@@ -12,7 +12,8 @@
 //! [`simulate`] random-walks configurations too large to check (`synod-model simulate`): it
 //! finds counterexamples and examples, never a PASS.
 
-use crate::properties::{SynodModel, SystemState};
+use crate::model::SynodModel;
+use crate::properties::SystemState;
 use crate::Protocol;
 use stateright::actor::{ActorModelAction, Id};
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};

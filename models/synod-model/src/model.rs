@@ -55,7 +55,7 @@ use crate::config::node_id;
 use crate::config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
 use crate::ghost::AcceptHistory;
 use crate::message::ModelMsg;
-use crate::properties::{history, properties_for, SystemState};
+use crate::properties::{history, properties_for, Checked, SystemState};
 use crate::Protocol;
 use stateright::actor::{ActorModel, ActorModelAction, Envelope, Id, LossyNetwork, Network};
 use stateright::{Model, Path, Property};
@@ -517,6 +517,12 @@ pub fn blind_sender(dst: Id) -> Id {
     Id::from(usize::from(usize::from(dst) == 0))
 }
 
+impl<P: Protocol> Checked for SynodModel<P> {
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+}
+
 impl<P: Protocol> Model for SynodModel<P> {
     type State = SystemState<P>;
     type Action = ActorModelAction<crate::message::ModelMsg, Timer, ()>;
@@ -552,7 +558,7 @@ impl<P: Protocol> Model for SynodModel<P> {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        properties_for::<P>(&self.cfg)
+        properties_for::<P, Self>(&self.cfg)
             .into_iter()
             .map(|(expectation, name, condition)| Property {
                 expectation,

@@ -34,47 +34,53 @@ use stateright::Expectation;
 use std::collections::BTreeSet;
 use synod_core::{Node, Outcome};
 
-pub use crate::model::SynodModel;
 /// The model's system state.
 pub type SystemState<P> = ActorModelState<SynodActor<P>, ClientHistory>;
 
+/// What a property may read of the model it judges: its configuration. (A trait, so that this
+/// module need not name the model type, which lists these properties.)
+pub trait Checked {
+    /// The configuration being checked.
+    fn config(&self) -> &ModelConfig;
+}
+
 /// A property's signature.
-pub type Condition<P> = fn(&SynodModel<P>, &SystemState<P>) -> bool;
+pub type Condition<M, P> = fn(&M, &SystemState<P>) -> bool;
 
 /// The properties that apply to `cfg`, in report order.
-pub fn properties_for<P: Protocol>(
+pub fn properties_for<P: Protocol, M: Checked>(
     cfg: &ModelConfig,
-) -> Vec<(Expectation, &'static str, Condition<P>)> {
-    let mut all: Vec<(Expectation, &'static str, Condition<P>)> = vec![
-        (Expectation::Always, "agreement", agreement::<P>),
-        (Expectation::Always, "validity", validity::<P>),
+) -> Vec<(Expectation, &'static str, Condition<M, P>)> {
+    let mut all: Vec<(Expectation, &'static str, Condition<M, P>)> = vec![
+        (Expectation::Always, "agreement", agreement::<P, M>),
+        (Expectation::Always, "validity", validity::<P, M>),
         (
             Expectation::Always,
             "learned is chosen",
-            learned_is_chosen::<P>,
+            learned_is_chosen::<P, M>,
         ),
     ];
     if cfg.is_register() {
-        all.push((Expectation::Always, "linearizable", linearizable::<P>));
+        all.push((Expectation::Always, "linearizable", linearizable::<P, M>));
     }
-    all.push((Expectation::Sometimes, "value chosen", value_chosen::<P>));
+    all.push((Expectation::Sometimes, "value chosen", value_chosen::<P, M>));
     if cfg.proposer_count() >= 2 {
         all.push((
             Expectation::Sometimes,
             "two proposers accept",
-            two_proposers_accept::<P>,
+            two_proposers_accept::<P, M>,
         ));
         all.push((
             Expectation::Sometimes,
             "minority value recovered",
-            minority_value_recovered::<P>,
+            minority_value_recovered::<P, M>,
         ));
     }
     if cfg.crashes > 0 {
         all.push((
             Expectation::Sometimes,
             "chosen after restart",
-            chosen_after_restart::<P>,
+            chosen_after_restart::<P, M>,
         ));
     }
     all
@@ -99,10 +105,10 @@ pub fn history<P: Protocol>(state: &SystemState<P>) -> AcceptHistory {
     AcceptHistory::gather(nodes(state).map(|(id, _, g)| (id, g)))
 }
 
-fn agreement<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool {
+fn agreement<P: Protocol, M: Checked>(model: &M, state: &SystemState<P>) -> bool {
     let h = history(state);
-    let chosen: Vec<_> = h.chosen(model.cfg.q2()).collect();
-    if model.cfg.is_register() {
+    let chosen: Vec<_> = h.chosen(model.config().q2()).collect();
+    if model.config().is_register() {
         // One value per ballot.
         chosen.windows(2).all(|w| w[0].0 != w[1].0)
     } else {
@@ -110,14 +116,14 @@ fn agreement<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool
     }
 }
 
-fn validity<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool {
+fn validity<P: Protocol, M: Checked>(model: &M, state: &SystemState<P>) -> bool {
     history(state)
         .all()
-        .all(|(_, v, _)| model.cfg.is_proposed(&v))
+        .all(|(_, v, _)| model.config().is_proposed(&v))
 }
 
-fn learned_is_chosen<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool {
-    let q2 = model.cfg.q2();
+fn learned_is_chosen<P: Protocol, M: Checked>(model: &M, state: &SystemState<P>) -> bool {
+    let q2 = model.config().q2();
     let h = history(state);
     let learners_ok = nodes(state).all(|(_, node, _)| {
         node.learned()
@@ -126,7 +132,7 @@ fn learned_is_chosen<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>)
     if !learners_ok {
         return false;
     }
-    if model.cfg.is_register() {
+    if model.config().is_register() {
         return true;
     }
     let chosen: BTreeSet<Option<Value>> = h.chosen(q2).map(|(_, v)| v).collect();
@@ -136,20 +142,20 @@ fn learned_is_chosen<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>)
     })
 }
 
-fn linearizable<P: Protocol>(_: &SynodModel<P>, state: &SystemState<P>) -> bool {
+fn linearizable<P: Protocol, M: Checked>(_: &M, state: &SystemState<P>) -> bool {
     state.history.is_linearizable()
 }
 
-fn value_chosen<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool {
-    history(state).chosen(model.cfg.q2()).next().is_some()
+fn value_chosen<P: Protocol, M: Checked>(model: &M, state: &SystemState<P>) -> bool {
+    history(state).chosen(model.config().q2()).next().is_some()
 }
 
-fn two_proposers_accept<P: Protocol>(_: &SynodModel<P>, state: &SystemState<P>) -> bool {
+fn two_proposers_accept<P: Protocol, M: Checked>(_: &M, state: &SystemState<P>) -> bool {
     nodes(state).filter(|(_, _, g)| g.reached_accept).count() >= 2
 }
 
-fn minority_value_recovered<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool {
-    let q2 = model.cfg.q2();
+fn minority_value_recovered<P: Protocol, M: Checked>(model: &M, state: &SystemState<P>) -> bool {
+    let q2 = model.config().q2();
     let h = history(state);
     let chosen: Vec<_> = h.chosen(q2).collect();
     let recovered = h.all().any(|(b0, v0, count)| {
@@ -161,6 +167,6 @@ fn minority_value_recovered<P: Protocol>(model: &SynodModel<P>, state: &SystemSt
     recovered
 }
 
-fn chosen_after_restart<P: Protocol>(model: &SynodModel<P>, state: &SystemState<P>) -> bool {
-    history(state).chosen_with_restarted(model.cfg.q2())
+fn chosen_after_restart<P: Protocol, M: Checked>(model: &M, state: &SystemState<P>) -> bool {
+    history(state).chosen_with_restarted(model.config().q2())
 }

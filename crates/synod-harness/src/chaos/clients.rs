@@ -7,9 +7,9 @@
 //! `indeterminate` or `stopped`, any other error after the request may have left (a reset, a
 //! client timeout), or an answer that does not parse is `unknown`.
 
-use crate::history::{OpKind, Output, Record, RecordStatus};
 use crate::workload::{ClientWorkload, Planned};
 use std::time::{Duration, Instant};
+use synod_check::history::{OpKind, Output, Record, RecordStatus};
 use synod_server::{CasOutcome, Client, ClientError};
 
 /// Nanoseconds since `origin` (the clock every client shares).

@@ -9,14 +9,13 @@
 //! * [`clients`] — the clients and how HTTP answers become `ok` / `fail` / `unknown`;
 //! * [`nemesis`] — the fault schedule.
 //!
-//! The history is saved as JSON lines ([`crate::history`]) so that other checkers can read it.
+//! The history is saved as JSON lines ([`synod_check::history`]) so that other checkers can read it.
 
 pub mod clients;
 pub mod nemesis;
 pub mod nodes;
 pub mod proxy;
 
-use crate::history::{self, Record, RecordStatus, Verdict};
 use crate::workload::{ClientWorkload, WorkloadConfig};
 use anyhow::Context;
 use nemesis::NemesisStats;
@@ -24,6 +23,7 @@ use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use synod_check::history::{self, Record, RecordStatus, Verdict};
 use synod_server::cli::NodeCommand;
 
 /// What to run.

@@ -11,7 +11,7 @@
 //! every key.
 //!
 //! Then the run is judged: the client history, per key, must be linearizable (the project's
-//! checker, through [`crate::history::check`]); on the `once` keys at most one value may ever be
+//! checker, through [`synod_check::history::check`]); on the `once` keys at most one value may ever be
 //! chosen (the ghost [`synod_check::oracle::ChosenOracle`], fed from every durable acceptance);
 //! and every value a node learned must have been accepted by a phase-2 quorum at its ballot.
 //!
@@ -23,10 +23,10 @@ pub mod disk;
 pub mod network;
 mod world;
 
-use crate::history::Record;
 use crate::workload::WorkloadConfig;
 use network::NetworkStats;
 use std::fmt;
+use synod_check::history::Record;
 
 pub use world::run;
 

@@ -12,7 +12,6 @@
 use super::disk::SimDisk;
 use super::network::{Network, NetworkFaults};
 use super::{Bug, SimConfig, SimReport};
-use crate::history::{self, Output, RecordStatus};
 use crate::workload::{ClientWorkload, Planned};
 use bytes::Bytes;
 use rand::rngs::StdRng;
@@ -20,6 +19,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
+use synod_check::history::{self, Output, RecordStatus};
 use synod_check::oracle::ChosenOracle;
 use synod_core::{
     ClusterSpec, Message, NodeId, Operation, Outcome, Output as CoreOutput, Proposal, RequestError,
@@ -29,7 +29,7 @@ use synod_server::wire::{self, Envelope};
 use synod_server::Membership;
 use synod_server::Storage;
 use synod_server::Timing;
-use synod_server::{Effects, Event, Replica, ReplicaConfig, ReplyError, TimerCommand};
+use synod_server::{Effects, Event, Replica, ReplicaConfig, ReplyError, TimerCommand, TimerTable};
 
 const CLUSTER_ID: &str = "sim";
 /// How long a client waits for a reply before it gives up (the outcome is then unknown).
@@ -75,7 +75,7 @@ struct SimNode {
     incarnation: u64,
     inbox: Vec<Event>,
     wake_scheduled: bool,
-    timers: BTreeMap<(Bytes, Timer), u64>,
+    timers: TimerTable<()>,
     /// Requests running here, by id → client.
     requests: BTreeMap<RequestId, usize>,
 }
@@ -181,7 +181,7 @@ pub fn run(seed: u64, config: &SimConfig) -> SimReport {
             incarnation: 0,
             inbox: Vec::new(),
             wake_scheduled: false,
-            timers: BTreeMap::new(),
+            timers: TimerTable::new(),
             requests: BTreeMap::new(),
         });
     }
@@ -322,10 +322,7 @@ impl World<'_> {
                 generation,
             } => {
                 let n = &mut self.nodes[node];
-                if n.incarnation == incarnation
-                    && n.timers.get(&(key.clone(), timer)) == Some(&generation)
-                {
-                    n.timers.remove(&(key.clone(), timer));
+                if n.incarnation == incarnation && n.timers.fire(&key, timer, generation) {
                     self.push(node, Event::Timeout { key, timer });
                 }
             }
@@ -587,11 +584,9 @@ impl World<'_> {
                     attempt,
                 } => {
                     let delay = self.timing.delay(timer, attempt, &mut self.rng);
-                    self.seq += 1;
-                    let generation = self.seq;
-                    self.nodes[node]
-                        .timers
-                        .insert((key.clone(), timer), generation);
+                    let timers = &mut self.nodes[node].timers;
+                    let generation = timers.next_generation();
+                    timers.arm(key.clone(), timer, ());
                     let delay = delay.as_micros() as u64;
                     self.at(
                         delay,
@@ -605,7 +600,7 @@ impl World<'_> {
                     );
                 }
                 TimerCommand::Cancel { key, timer } => {
-                    self.nodes[node].timers.remove(&(key, timer));
+                    self.nodes[node].timers.cancel(key, timer);
                 }
             }
         }

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::process::Command;
-use synod_harness::history;
+use synod_check::history;
 
 /// Runs `synod-harness chaos` with `args`; returns (success, stdout, history records).
 pub fn chaos(args: &[&str]) -> (bool, String, Vec<history::Record>) {

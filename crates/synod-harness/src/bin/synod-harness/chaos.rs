@@ -5,8 +5,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
+use synod_check::history;
 use synod_harness::chaos::{self, ChaosConfig};
-use synod_harness::history;
 use synod_harness::workload::WorkloadConfig;
 use synod_server::cli::NodeCommand;
 

@@ -5,7 +5,7 @@ use anyhow::bail;
 use clap::Args;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use synod_harness::history;
+use synod_check::history;
 use synod_harness::sim::{self, SimConfig, SimReport};
 
 /// Options of `synod-harness sim`.

@@ -1,10 +1,10 @@
 //! Client histories: one record per operation, saved as JSON lines, and their linearizability
 //! check.
 //!
-//! Both fault harnesses — the deterministic simulation ([`crate::sim`]) and the real-process
-//! chaos run ([`crate::chaos`]) — record what their clients saw as [`Record`]s and hand them to
+//! Both fault harnesses of `synod-harness` — the deterministic simulation and the real-process
+//! chaos run — record what their clients saw as [`Record`]s and hand them to
 //! [`check`], which partitions the history by key (keys are independent registers) and runs the
-//! project's one checker, `synod_check::linearizability::check` (Wing–Gong search with Lowe's
+//! project's one checker, [`crate::linearizability::check`] (Wing–Gong search with Lowe's
 //! memoisation; the sequential specification is `Operation::apply`).
 //!
 //! The JSON-lines format is documented in `docs/testing.md` so that any independent checker can
@@ -18,11 +18,11 @@
 //! take effect) or `unknown` (it may have taken effect, at any time after `call`; `output` is
 //! null). `call` and `return` are nanoseconds from one monotonic clock shared by all clients.
 
+use crate::linearizability::{self, Event, Status, Violation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
-use synod_check::linearizability::{self, Event, Status, Violation};
 use synod_core::{Operation, Outcome};
 
 /// The operation a client invoked.
