@@ -34,6 +34,7 @@ fn samples() -> Vec<Envelope> {
         Message::Accept {
             ballot,
             value: value.clone(),
+            next: None,
         },
         Message::Accepted { ballot },
         Message::Reject {

@@ -3,12 +3,17 @@
 //! * Prepare: "if the prepare's generation is later than the generation it has promised, promise
 //!   it and answer with the proposal it already accepted" — [`Acceptor::on_prepare`].
 //! * Accept: "if the accept's generation is not older than the promised one, store it as the
-//!   accepted proposal" — [`Acceptor::on_accept`], which also raises the promise.
+//!   accepted proposal" — [`Acceptor::on_accept`], which also raises the promise: to the
+//!   Accept's ballot, or to the proposer's `next` ballot when the Accept carries one (the
+//!   one-round-trip write: accepting and promising `next` is one durable step, so the
+//!   `Accepted` answer doubles as a promise of `next` that reports this very proposal).
+//! * Query: report the accepted proposal, changing nothing — [`Acceptor::on_query`] (the
+//!   one-round-trip read).
 //!
 //! Anything else is answered with a `Reject` carrying the promise, so the proposer can retry
 //! above it. [`AcceptorState`] is exactly what must be durable before a reply leaves the node.
 
-use crate::{Ballot, Message, Proposal};
+use crate::{Ballot, Message, Proposal, RequestId};
 use serde::{Deserialize, Serialize};
 
 /// The acceptor's durable state.
@@ -92,9 +97,17 @@ impl<V: Clone + PartialEq> Acceptor<V> {
     }
 
     /// Phase 2b. Accepts a proposal whose ballot is not below the promise, and raises the promise
-    /// to it. A duplicate Accept is answered again without changing the state.
-    pub fn on_accept(&mut self, ballot: Ballot, value: Option<V>) -> Verdict<V> {
+    /// to it — or to `next`, the proposer's next ballot, when the Accept carries one above its
+    /// ballot. A duplicate Accept is answered again without changing the state (unless the
+    /// promise has moved above it since — to its own `next`, say — which rejects it).
+    pub fn on_accept(
+        &mut self,
+        ballot: Ballot,
+        value: Option<V>,
+        next: Option<Ballot>,
+    ) -> Verdict<V> {
         let before = self.state.promised;
+        let proposal = Proposal { ballot, value };
         if ballot < self.state.promised {
             return self.reject(ballot);
         }
@@ -102,15 +115,27 @@ impl<V: Clone + PartialEq> Acceptor<V> {
             ballot >= before,
             "acceptor invariant: an accept only at or above the promise"
         );
-        let proposal = Proposal { ballot, value };
+        let promise = next.map_or(ballot, |next| next.max(ballot));
         let changed =
-            self.state.promised != ballot || self.state.accepted.as_ref() != Some(&proposal);
-        self.state.promised = ballot;
+            self.state.promised != promise || self.state.accepted.as_ref() != Some(&proposal);
+        self.state.promised = promise;
         self.state.accepted = Some(proposal);
         check_rule(before, &self.state);
         Verdict {
             reply: Message::Accepted { ballot },
             changed,
+        }
+    }
+
+    /// The one-round-trip read: reports the accepted proposal and changes nothing (so nothing
+    /// is persisted).
+    pub fn on_query(&self, request: RequestId) -> Verdict<V> {
+        Verdict {
+            reply: Message::Report {
+                request,
+                accepted: self.state.accepted.clone(),
+            },
+            changed: false,
         }
     }
 
@@ -201,7 +226,7 @@ mod tests {
     fn a_promise_reports_the_accepted_proposal() {
         let mut a = Acceptor::new();
         a.on_prepare(b(1, 1));
-        a.on_accept(b(1, 1), Some(7u8));
+        a.on_accept(b(1, 1), Some(7u8), None);
         let v = a.on_prepare(b(2, 2));
         assert_eq!(
             v.reply,
@@ -220,16 +245,16 @@ mod tests {
         let mut a = Acceptor::new();
         a.on_prepare(b(2, 1));
         // Equal to the promise: accepted.
-        let v = a.on_accept(b(2, 1), Some(1u8));
+        let v = a.on_accept(b(2, 1), Some(1u8), None);
         assert!(v.changed);
         assert_eq!(v.reply, Message::Accepted { ballot: b(2, 1) });
         // Above the promise without a prepare: accepted, and the promise rises.
-        let v = a.on_accept(b(5, 3), Some(2));
+        let v = a.on_accept(b(5, 3), Some(2), None);
         assert!(v.changed);
         assert_eq!(a.state().promised, b(5, 3));
         // Below the promise: rejected, nothing changes.
         let before = a.state().clone();
-        let v = a.on_accept(b(4, 9), Some(3));
+        let v = a.on_accept(b(4, 9), Some(3), None);
         assert_eq!(
             v.reply,
             Message::Reject {
@@ -244,8 +269,8 @@ mod tests {
     #[test]
     fn duplicate_accept_is_harmless() {
         let mut a = Acceptor::new();
-        assert!(a.on_accept(b(1, 1), Some(4u8)).changed);
-        let again = a.on_accept(b(1, 1), Some(4));
+        assert!(a.on_accept(b(1, 1), Some(4u8), None).changed);
+        let again = a.on_accept(b(1, 1), Some(4), None);
         assert!(!again.changed, "nothing new to persist");
         assert_eq!(again.reply, Message::Accepted { ballot: b(1, 1) });
         assert_eq!(
@@ -290,8 +315,61 @@ mod tests {
     fn restore_gives_back_the_durable_state() {
         let mut a = Acceptor::new();
         a.on_prepare(b(3, 2));
-        a.on_accept(b(3, 2), None::<u8>);
+        a.on_accept(b(3, 2), None::<u8>, None);
         let again = Acceptor::restore(a.state().clone());
         assert_eq!(again, a);
+    }
+
+    #[test]
+    fn an_accept_with_a_next_ballot_promises_it_in_the_same_step() {
+        let mut a = Acceptor::<u8>::new();
+        let v = a.on_accept(b(1, 1), Some(4), Some(b(2, 1)));
+        assert!(v.changed);
+        assert_eq!(v.reply, Message::Accepted { ballot: b(1, 1) });
+        assert_eq!(a.state().promised, b(2, 1), "the next ballot is promised");
+        // A prepare in between is now refused; the next ballot itself is accepted directly.
+        assert!(matches!(
+            a.on_prepare(b(1, 3)).reply,
+            Message::Reject { promised, .. } if promised == b(2, 1)
+        ));
+        let v = a.on_accept(b(2, 1), Some(5), Some(b(3, 1)));
+        assert_eq!(v.reply, Message::Accepted { ballot: b(2, 1) });
+        assert_eq!(a.state().promised, b(3, 1));
+    }
+
+    #[test]
+    fn a_duplicate_accept_after_its_next_ballot_was_promised_is_rejected_with_it() {
+        let mut a = Acceptor::<u8>::new();
+        a.on_accept(b(1, 1), Some(4), Some(b(2, 1)));
+        let again = a.on_accept(b(1, 1), Some(4), Some(b(2, 1)));
+        assert!(!again.changed);
+        assert_eq!(
+            again.reply,
+            Message::Reject {
+                ballot: b(1, 1),
+                promised: b(2, 1)
+            },
+            "the proposer recognises its own next ballot and ignores this"
+        );
+    }
+
+    #[test]
+    fn a_query_reports_the_accepted_proposal_and_changes_nothing() {
+        let mut a = Acceptor::<u8>::new();
+        a.on_accept(b(2, 1), Some(6), None);
+        let before = a.state().clone();
+        let v = a.on_query(RequestId(9));
+        assert!(!v.changed);
+        assert_eq!(
+            v.reply,
+            Message::Report {
+                request: RequestId(9),
+                accepted: Some(Proposal {
+                    ballot: b(2, 1),
+                    value: Some(6)
+                })
+            }
+        );
+        assert_eq!(a.state(), &before);
     }
 }

@@ -16,6 +16,32 @@ pub struct ClusterSpec {
     members: NodeSet,
     quorums: Quorums,
     max_attempts: u32,
+    fast: FastPaths,
+}
+
+/// Which one-round-trip shortcuts the proposers take (docs/protocol.md). Every acceptor answers
+/// both whatever the setting; it only chooses what proposers send. Off by default: the core's
+/// default is the classic two-phase round of the pattern; the server turns both on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct FastPaths {
+    /// One-round-trip writes: every `Accept` carries the proposer's next ballot, and the next
+    /// operation skips phase 1 while a phase-1 quorum has promised it.
+    pub writes: bool,
+    /// One-round-trip reads: a `Read` first asks a read quorum for their accepted proposal.
+    pub reads: bool,
+}
+
+impl FastPaths {
+    /// Classic rounds only.
+    pub const NONE: FastPaths = FastPaths {
+        writes: false,
+        reads: false,
+    };
+    /// Both shortcuts.
+    pub const ALL: FastPaths = FastPaths {
+        writes: true,
+        reads: true,
+    };
 }
 
 impl ClusterSpec {
@@ -34,6 +60,7 @@ impl ClusterSpec {
             members: set,
             quorums: Quorums::majority(set.len())?,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            fast: FastPaths::NONE,
         })
     }
 
@@ -81,6 +108,17 @@ impl ClusterSpec {
     pub fn max_attempts(&self) -> u32 {
         self.max_attempts
     }
+
+    /// The same cluster with proposers taking the shortcuts in `fast`.
+    pub fn with_fast_paths(mut self, fast: FastPaths) -> Self {
+        self.fast = fast;
+        self
+    }
+
+    /// The shortcuts proposers take.
+    pub fn fast_paths(&self) -> FastPaths {
+        self.fast
+    }
 }
 
 #[cfg(feature = "model")]
@@ -102,6 +140,15 @@ mod tests {
         let spec = ClusterSpec::new((1..=5).map(NodeId)).unwrap();
         assert_eq!((spec.quorums().q1(), spec.quorums().q2()), (3, 3));
         assert_eq!(spec.max_attempts(), DEFAULT_MAX_ATTEMPTS);
+        assert_eq!(
+            spec.fast_paths(),
+            FastPaths::NONE,
+            "classic rounds unless asked"
+        );
+        assert_eq!(
+            spec.with_fast_paths(FastPaths::ALL).fast_paths(),
+            FastPaths::ALL
+        );
         let flexible = spec.with_quorums_or_majority(Some(4), Some(2)).unwrap();
         assert_eq!((flexible.quorums().q1(), flexible.quorums().q2()), (4, 2));
         let one_sided = spec.with_quorums_or_majority(None, Some(2));

@@ -61,6 +61,13 @@ impl Config {
     }
 
     /// The cluster this node belongs to.
+    /// The same node with the cluster's proposers taking the shortcuts in `fast`.
+    pub fn with_fast_paths(mut self, fast: crate::FastPaths) -> Self {
+        self.cluster = self.cluster.with_fast_paths(fast);
+        self
+    }
+
+    /// The cluster this node is a member of.
     pub fn cluster(&self) -> &ClusterSpec {
         &self.cluster
     }

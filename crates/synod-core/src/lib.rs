@@ -62,6 +62,7 @@ mod proposer;
 mod quorum;
 #[cfg(feature = "model")]
 mod relabel;
+mod reservation;
 mod step;
 mod value_map;
 
@@ -69,7 +70,7 @@ pub use acceptor::AcceptorState;
 #[cfg(feature = "model")]
 pub use acceptor::{Acceptor, Verdict};
 pub use ballot::{Ballot, NodeId};
-pub use cluster_spec::{ClusterSpec, DEFAULT_MAX_ATTEMPTS};
+pub use cluster_spec::{ClusterSpec, FastPaths, DEFAULT_MAX_ATTEMPTS};
 pub use config::{Config, ConfigError};
 #[cfg(feature = "model")]
 pub use learner::{Chosen, Learner};

@@ -4,7 +4,7 @@
 //! and an acceptor that accepted a deletion is not the same as one that accepted nothing. In the
 //! seed's single-decree use every proposed value is `Some`.
 
-use crate::Ballot;
+use crate::{Ballot, RequestId};
 use serde::{Deserialize, Serialize};
 
 /// A value accepted at a ballot: what a Promise reports and what an acceptor stores.
@@ -37,6 +37,12 @@ pub enum Message<V> {
         ballot: Ballot,
         /// The value to accept.
         value: Option<V>,
+        /// The one-round-trip write (docs/protocol.md): the proposer's next ballot, which an
+        /// acceptor that accepts also promises in the same durable step — so its `Accepted`
+        /// doubles as a `Promise` of `next` reporting this very proposal. `None` in classic
+        /// rounds. (Absent in trace files written before the fast path; read as `None`.)
+        #[serde(default)]
+        next: Option<Ballot>,
     },
     /// Phase 2b: the acceptor accepted the proposal at `ballot`.
     Accepted {
@@ -57,6 +63,19 @@ pub enum Message<V> {
         /// The chosen value.
         value: Option<V>,
     },
+    /// The one-round-trip read: "what have you accepted?" Promises and persists nothing.
+    Query {
+        /// The reader's request: its answers are matched to it, so an answer to an earlier
+        /// read (even one from before the reader restarted) is never counted.
+        request: RequestId,
+    },
+    /// An acceptor's answer to a `Query`: its accepted proposal at the time of the answer.
+    Report {
+        /// The `Query`'s request.
+        request: RequestId,
+        /// The acceptor's accepted proposal.
+        accepted: Option<Proposal<V>>,
+    },
 }
 
 impl<V> Message<V> {
@@ -65,17 +84,22 @@ impl<V> Message<V> {
         match self {
             Message::Prepare { ballot }
             | Message::Promise { ballot, .. }
-            | Message::Accept { ballot, .. }
             | Message::Accepted { ballot }
             | Message::Commit { ballot, .. } => *ballot,
+            Message::Accept { ballot, next, .. } => next.map_or(*ballot, |n| n.max(*ballot)),
             Message::Reject { ballot, promised } => (*ballot).max(*promised),
+            Message::Query { .. } => Ballot::ZERO,
+            Message::Report { accepted, .. } => {
+                accepted.as_ref().map_or(Ballot::ZERO, |p| p.ballot)
+            }
         }
     }
 
     #[cfg(feature = "model")]
     /// Whether a node's handling of this message depends on who sent it (beyond checking that
     /// the sender is another member). A `Prepare` or `Accept` is answered to its sender, and a
-    /// `Promise` or `Accepted` counts its sender as a voter; a `Reject` or a `Commit` carries
+    /// `Promise`, `Accepted` or `Report` counts its sender as a voter (so does a `Query`, answered
+    /// to its sender); a `Reject` or a `Commit` carries
     /// everything its receiver acts on, so copies of it from different senders have the same
     /// effect (a model checker keeps only one).
     pub fn sender_matters(&self) -> bool {
@@ -83,7 +107,9 @@ impl<V> Message<V> {
             Message::Prepare { .. }
             | Message::Promise { .. }
             | Message::Accept { .. }
-            | Message::Accepted { .. } => true,
+            | Message::Accepted { .. }
+            | Message::Query { .. }
+            | Message::Report { .. } => true,
             Message::Reject { .. } | Message::Commit { .. } => false,
         }
     }
@@ -97,6 +123,8 @@ impl<V> Message<V> {
             Message::Accepted { .. } => "accepted",
             Message::Reject { .. } => "reject",
             Message::Commit { .. } => "commit",
+            Message::Query { .. } => "query",
+            Message::Report { .. } => "report",
         }
     }
 }
@@ -133,6 +161,19 @@ mod tests {
             Message::Accept {
                 ballot: b,
                 value: None,
+                next: None,
+            },
+            Message::Accept {
+                ballot: b,
+                value: Some("y".into()),
+                next: Some(Ballot::new(4, NodeId(2))),
+            },
+            Message::Query {
+                request: RequestId(7),
+            },
+            Message::Report {
+                request: RequestId(7),
+                accepted: None,
             },
             Message::Accepted { ballot: b },
             Message::Reject {

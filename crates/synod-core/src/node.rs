@@ -7,7 +7,7 @@
 use crate::acceptor::{Acceptor, Verdict};
 use crate::learner::Learner;
 use crate::proposer::Proposer;
-use crate::proposer::{PromiseStep, RoundFailure};
+use crate::proposer::{PromiseStep, Proposed, ReadStep, RoundFailure, Start};
 use crate::{
     AcceptorState, Ballot, Config, Input, Message, NodeId, Operation, Output, Proposal, RequestId,
     Timer,
@@ -34,7 +34,12 @@ impl<V: Clone + PartialEq> Node<V> {
         let quorums = config.quorums();
         Node {
             acceptor: Acceptor::restore(durable),
-            proposer: Proposer::new(config.id(), quorums, config.max_attempts()),
+            proposer: Proposer::new(
+                config.id(),
+                quorums,
+                config.max_attempts(),
+                config.cluster().fast_paths(),
+            ),
             learner: Learner::new(quorums.q2()),
             config,
         }
@@ -146,7 +151,15 @@ impl<V: Clone + PartialEq> Node<V> {
     fn on_request_into(&mut self, request: RequestId, op: Operation<V>, out: &mut Vec<Output<V>>) {
         let floor = self.acceptor.state().promised;
         match self.proposer.begin(request, op, floor) {
-            Ok(ballot) => self.start_round(ballot, out),
+            Ok(Start::Prepare(ballot)) => self.start_round(ballot, out),
+            Ok(Start::Accept(proposed)) => {
+                self.set_round_timer(out);
+                self.propose(proposed, out);
+            }
+            Ok(Start::Query(request)) => {
+                self.set_round_timer(out);
+                self.broadcast(Message::Query { request }, out);
+            }
             Err(error) => out.push(Output::Reply {
                 request,
                 result: Err(error),
@@ -171,12 +184,49 @@ impl<V: Clone + PartialEq> Node<V> {
     }
 
     fn start_round(&mut self, ballot: Ballot, out: &mut Vec<Output<V>>) {
+        self.set_round_timer(out);
+        self.broadcast(Message::Prepare { ballot }, out);
+    }
+
+    fn set_round_timer(&mut self, out: &mut Vec<Output<V>>) {
         let attempt = self.proposer.attempt().unwrap_or(1);
         out.push(Output::SetTimer {
             timer: Timer::Round,
             attempt,
         });
-        self.broadcast(Message::Prepare { ballot }, out);
+    }
+
+    /// Phase 2a: counts votes for the proposal, then asks every acceptor to accept it — its own
+    /// first. A next ballot goes out only if the own acceptor promised it (durably, before the
+    /// broadcast): otherwise a restarted proposer could pick that ballot again for another
+    /// value. So when the own acceptor refused, the `Accept` goes out without it.
+    fn propose(&mut self, proposed: Proposed<V>, out: &mut Vec<Output<V>>) {
+        let Proposed { proposal, next } = proposed;
+        self.learner.expect(proposal.clone());
+        let Proposal { ballot, value } = proposal;
+        let me = self.id();
+        let accept = |next| Message::Accept {
+            ballot,
+            value: value.clone(),
+            next,
+        };
+        self.deliver(me, accept(next), out);
+        let promised = self.acceptor.state().promised;
+        let next = next.filter(|next| promised >= *next);
+        if next.is_none() {
+            self.proposer.drop_reservation();
+        }
+        if self.config.members().len() > 1 {
+            out.push(Output::Broadcast { msg: accept(next) });
+        }
+    }
+
+    /// A shortcut round failed: a full round at once, in the same attempt.
+    fn fall_back(&mut self, out: &mut Vec<Output<V>>) {
+        let floor = self.acceptor.state().promised;
+        if let Some(ballot) = self.proposer.retry(floor) {
+            self.start_round(ballot, out);
+        }
     }
 
     /// Routes one message from `from` (possibly this node itself) to the role it is for.
@@ -187,18 +237,32 @@ impl<V: Clone + PartialEq> Node<V> {
                 let verdict = self.acceptor.on_prepare(ballot);
                 self.answer(from, verdict, out);
             }
-            Message::Accept { ballot, value } => {
-                let verdict = self.acceptor.on_accept(ballot, value);
+            Message::Accept {
+                ballot,
+                value,
+                next,
+            } => {
+                let verdict = self.acceptor.on_accept(ballot, value, next);
                 self.answer(from, verdict, out);
+            }
+            Message::Query { request } => {
+                let verdict = self.acceptor.on_query(request);
+                self.answer(from, verdict, out);
+            }
+            Message::Report { request, accepted } => {
+                match self.proposer.on_report(from, request, accepted) {
+                    ReadStep::Wait => {}
+                    ReadStep::Done(request, result) => {
+                        out.push(Output::CancelTimer(Timer::Round));
+                        out.push(Output::Reply { request, result });
+                    }
+                    ReadStep::Fallback => self.fall_back(out),
+                }
             }
             Message::Promise { ballot, accepted } => {
                 match self.proposer.on_promise(from, ballot, accepted) {
                     PromiseStep::Wait => {}
-                    PromiseStep::Propose(proposal) => {
-                        self.learner.expect(proposal.clone());
-                        let Proposal { ballot, value } = proposal;
-                        self.broadcast(Message::Accept { ballot, value }, out);
-                    }
+                    PromiseStep::Propose(proposed) => self.propose(proposed, out),
                     PromiseStep::GiveUp(request, error) => {
                         out.push(Output::CancelTimer(Timer::Round));
                         out.push(Output::Reply {
@@ -209,6 +273,7 @@ impl<V: Clone + PartialEq> Node<V> {
                 }
             }
             Message::Accepted { ballot } => {
+                self.proposer.on_accepted(from, ballot);
                 if let Some(chosen) = self.learner.on_accepted(from, ballot) {
                     if chosen.newly_learned {
                         out.push(Output::Learned(chosen.proposal.clone()));
@@ -267,6 +332,7 @@ impl<V: Clone + PartialEq> Node<V> {
     fn round_failed(&mut self, failure: RoundFailure, out: &mut Vec<Output<V>>) {
         out.push(Output::CancelTimer(Timer::Round));
         match failure {
+            RoundFailure::Fallback => self.fall_back(out),
             RoundFailure::Retry { next_attempt } => out.push(Output::SetTimer {
                 timer: Timer::Backoff,
                 attempt: next_attempt,
@@ -327,9 +393,14 @@ fn message_is_covered<V: PartialEq>(durable: &AcceptorState<V>, msg: &Message<V>
             .as_ref()
             .is_some_and(|accepted| accepted.ballot == *ballot),
         Message::Reject { promised, .. } => durable.promised == *promised,
-        // The proposer's own acceptor promised the round's ballot before it went out.
-        Message::Prepare { ballot } | Message::Accept { ballot, .. } => durable.promised >= *ballot,
-        Message::Commit { .. } => true,
+        Message::Report { accepted, .. } => durable.accepted == *accepted,
+        // The proposer's own acceptor promised the round's ballot before it went out — and, for
+        // a one-round-trip write, the next ballot too, so a restarted proposer never reuses it.
+        Message::Prepare { ballot } => durable.promised >= *ballot,
+        Message::Accept { ballot, next, .. } => {
+            durable.promised >= *ballot && next.is_none_or(|next| durable.promised >= next)
+        }
+        Message::Commit { .. } | Message::Query { .. } => true,
     }
 }
 

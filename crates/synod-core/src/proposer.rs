@@ -32,11 +32,24 @@
 //! applied afresh later. No operation is exempt from these rules: a `ProposeOnce` that re-applied
 //! on an empty register after its own value was chosen and then deleted would set it twice.
 //!
+//! **Shortcuts** (docs/protocol.md), when the cluster's [`FastPaths`] turn them on:
+//!
+//! * a one-round-trip write: every `Accept` carries the proposer's next ballot, and while a
+//!   phase-1 quorum's promise of it holds ([`Reservation`]) the next request skips phase 1;
+//! * a one-round-trip read: a `Read` first sends `Query` and answers as soon as a read quorum
+//!   reports the *same* accepted proposal ([`Quorums::read`]).
+//!
+//! A shortcut round that fails (a `Reject`, a different report, a timeout) falls back to a full
+//! round at once, in the same attempt: a stale shortcut costs one round, never an attempt. A
+//! failed one-round-trip write is uncertain like any other failed phase 2.
+//!
 //! This type holds no I/O and sends nothing itself: [`crate::Node`] wires its answers to messages.
 
 use crate::quorum::Tally;
+use crate::reservation::Reservation;
 use crate::{
-    Ballot, NodeId, Operation, Outcome, Proposal, Quorums, ReplyResult, RequestError, RequestId,
+    Ballot, FastPaths, NodeId, Operation, Outcome, Proposal, Quorums, ReplyResult, RequestError,
+    RequestId,
 };
 
 /// Where the proposer is in its current request.
@@ -64,6 +77,13 @@ pub enum Phase<V> {
         /// again an uncertain proposal that did): kept as uncertain if the round fails.
         effect: bool,
     },
+    /// The one-round-trip read: `Query` was sent; collecting reports of one accepted proposal.
+    Reading {
+        /// The proposal every report so far named (the first report sets it).
+        reported: Option<Proposal<V>>,
+        /// Distinct reporters so far, towards a read quorum.
+        reports: Tally,
+    },
     /// Between attempts, waiting for the backoff timer.
     Backoff,
 }
@@ -78,6 +98,40 @@ struct Pending<V> {
     /// with its outcome, in ballot order (any of them may yet take effect until a phase-1 quorum
     /// rules it out).
     uncertain: Vec<(Proposal<V>, Outcome<V>)>,
+    /// The round in progress is a shortcut (a one-round-trip write or read): if it fails, a full
+    /// round follows at once, in the same attempt.
+    shortcut: bool,
+}
+
+/// How a request's first round starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start<V> {
+    /// A full round: send `Prepare` for this ballot.
+    Prepare(Ballot),
+    /// A one-round-trip write: phase 1 is already done, send this `Accept`.
+    Accept(Proposed<V>),
+    /// A one-round-trip read: send `Query` for the request.
+    Query(RequestId),
+}
+
+/// A proposal to send for acceptance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposed<V> {
+    /// The proposal.
+    pub proposal: Proposal<V>,
+    /// The proposer's next ballot, for acceptors to promise with it (one-round-trip writes).
+    pub next: Option<Ballot>,
+}
+
+/// What a read report led to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadStep<V> {
+    /// Not enough equal reports yet (or the report was stale or duplicate).
+    Wait,
+    /// A read quorum reported one proposal: answer the caller.
+    Done(RequestId, ReplyResult<V>),
+    /// Reports differ: run a full round now (the caller asks [`Proposer::retry`] for its ballot).
+    Fallback,
 }
 
 /// What a promise led to.
@@ -86,7 +140,7 @@ pub enum PromiseStep<V> {
     /// Not enough promises yet (or the promise was stale or duplicate).
     Wait,
     /// Phase 1 is complete: send `Accept` for this proposal.
-    Propose(Proposal<V>),
+    Propose(Proposed<V>),
     /// The request cannot go on; answer the caller with this error.
     GiveUp(RequestId, RequestError),
 }
@@ -101,6 +155,9 @@ pub enum RoundFailure {
     },
     /// No attempts left: answer the caller with this error.
     GiveUp(RequestId, RequestError),
+    /// A shortcut round failed: run a full round now, in the same attempt (the caller asks
+    /// [`Proposer::retry`] for its ballot).
+    Fallback,
 }
 
 /// One proposer.
@@ -114,11 +171,14 @@ pub struct Proposer<V> {
     generation: u64,
     phase: Phase<V>,
     pending: Option<Pending<V>>,
+    fast: FastPaths,
+    /// Promises of the next ballot gathered from the last `Accept`'s answers.
+    reserved: Option<Reservation<V>>,
 }
 
 impl<V: Clone + PartialEq> Proposer<V> {
-    /// An idle proposer for node `id`.
-    pub fn new(id: NodeId, quorums: Quorums, max_attempts: u32) -> Self {
+    /// An idle proposer for node `id`, taking the shortcuts in `fast`.
+    pub fn new(id: NodeId, quorums: Quorums, max_attempts: u32, fast: FastPaths) -> Self {
         Proposer {
             id,
             quorums,
@@ -126,6 +186,8 @@ impl<V: Clone + PartialEq> Proposer<V> {
             generation: 0,
             phase: Phase::Idle,
             pending: None,
+            fast,
+            reserved: None,
         }
     }
 
@@ -161,9 +223,9 @@ impl<V: Clone + PartialEq> Proposer<V> {
     /// last attempt is running. The generation clock is read only when a round starts, so until
     /// the next request it is dead state.
     pub fn starts_no_more_rounds(&self) -> bool {
-        self.pending
-            .as_ref()
-            .is_none_or(|p| p.attempt >= self.max_attempts && !matches!(self.phase, Phase::Backoff))
+        self.pending.as_ref().is_none_or(|p| {
+            p.attempt >= self.max_attempts && !p.shortcut && !matches!(self.phase, Phase::Backoff)
+        })
     }
 
     #[cfg(feature = "model")]
@@ -174,6 +236,8 @@ impl<V: Clone + PartialEq> Proposer<V> {
     pub fn forget_clock(&mut self) {
         if self.starts_no_more_rounds() {
             self.generation = 0;
+            // Read only when a request begins: dead for a node that takes no further request.
+            self.reserved = None;
         }
     }
 
@@ -199,28 +263,119 @@ impl<V: Clone + PartialEq> Proposer<V> {
         }
     }
 
-    /// Takes a new request and starts its first round, returning the ballot to prepare.
-    /// `floor` is the node's own promise, which the ballot must exceed (it survives crashes,
-    /// so a restarted proposer never reuses a ballot).
+    /// Takes a new request and starts its first round: a full round, or a shortcut (module
+    /// docs). `floor` is the node's own promise, which a new ballot must exceed (it survives
+    /// crashes, so a restarted proposer never reuses a ballot).
     pub fn begin(
         &mut self,
         request: RequestId,
         op: Operation<V>,
         floor: Ballot,
-    ) -> Result<Ballot, RequestError> {
+    ) -> Result<Start<V>, RequestError> {
         self.check_invariants();
         if self.pending.is_some() {
             return Err(RequestError::Busy);
         }
+        let read = matches!(op, Operation::Read);
         self.pending = Some(Pending {
             request,
             op,
             attempt: 1,
             uncertain: Vec::new(),
+            shortcut: false,
         });
-        let ballot = self.start_round(floor);
+        let start = if read && self.fast.reads {
+            self.set_shortcut();
+            self.phase = Phase::Reading {
+                reported: None,
+                reports: Tally::new(self.quorums.read()),
+            };
+            Start::Query(request)
+        } else if let Some((ballot, base)) = self.take_reservation(floor) {
+            // Phase 1 of the reserved ballot is complete, and its highest report is `base`.
+            self.set_shortcut();
+            self.phase = Phase::Preparing {
+                ballot,
+                promises: Tally::new(self.quorums.q1()),
+                highest: None,
+            };
+            match self.choose_proposal(ballot, Some(base)) {
+                PromiseStep::Propose(proposed) => Start::Accept(proposed),
+                // A new request has no uncertain proposal, so phase 1 always leads to a proposal.
+                PromiseStep::Wait | PromiseStep::GiveUp(..) => {
+                    unreachable!("a fresh request always proposes after phase 1")
+                }
+            }
+        } else {
+            Start::Prepare(self.start_round(floor))
+        };
         self.check_invariants();
-        Ok(ballot)
+        Ok(start)
+    }
+
+    /// Takes the reservation if it is usable now: its ballot and phase 1's highest report. An
+    /// unusable one is dropped (its ballot is behind what this node has seen).
+    fn take_reservation(&mut self, floor: Ballot) -> Option<(Ballot, Proposal<V>)> {
+        let reserved = self.reserved.take()?;
+        let (ballot, base) = reserved.usable(self.generation, floor)?;
+        Some((ballot, base.clone()))
+    }
+
+    fn set_shortcut(&mut self) {
+        if let Some(p) = self.pending.as_mut() {
+            p.shortcut = true;
+        }
+    }
+
+    /// Forgets the reservation (its ballot was not promised by the own acceptor).
+    pub fn drop_reservation(&mut self) {
+        self.reserved = None;
+    }
+
+    /// Counts `from`'s `Accepted(ballot)` as a promise of the reserved next ballot, if it
+    /// answers the proposal that carried it.
+    pub fn on_accepted(&mut self, from: NodeId, ballot: Ballot) {
+        if let Some(r) = self.reserved.as_mut() {
+            r.on_accepted(from, ballot);
+        }
+    }
+
+    /// Counts `from`'s report of its accepted proposal for the read `request`.
+    pub fn on_report(
+        &mut self,
+        from: NodeId,
+        request: RequestId,
+        accepted: Option<Proposal<V>>,
+    ) -> ReadStep<V> {
+        self.check_invariants();
+        let Phase::Reading { reported, reports } = &mut self.phase else {
+            return ReadStep::Wait;
+        };
+        let Some(pending) = self.pending.as_ref() else {
+            return ReadStep::Wait;
+        };
+        if pending.request != request || reports.voters().contains(from) {
+            return ReadStep::Wait;
+        }
+        if reports.voters().is_empty() {
+            *reported = accepted;
+        } else if *reported != accepted {
+            // Not one proposal: what is chosen and current is unknown. Ask with a full round.
+            self.phase = Phase::Backoff;
+            self.check_invariants();
+            return ReadStep::Fallback;
+        }
+        if !reports.add(from) {
+            return ReadStep::Wait;
+        }
+        // A read quorum accepted one proposal: it is chosen, and nothing chosen before the read
+        // began is above it (every phase-2 quorum meets this one).
+        let value = reported.take().and_then(|p| p.value);
+        let (_, outcome) = pending.op.apply(value.as_ref());
+        let request = pending.request;
+        self.finish();
+        self.check_invariants();
+        ReadStep::Done(request, Ok(outcome))
     }
 
     /// The backoff is over: starts the next attempt's round, returning its ballot.
@@ -235,6 +390,9 @@ impl<V: Clone + PartialEq> Proposer<V> {
     }
 
     fn start_round(&mut self, floor: Ballot) -> Ballot {
+        if let Some(p) = self.pending.as_mut() {
+            p.shortcut = false;
+        }
         let seen = Ballot::new(self.generation.max(floor.round), self.id);
         let ballot = Ballot::next_above(seen, self.id);
         check_new_ballot(ballot, self.generation, floor);
@@ -324,12 +482,16 @@ impl<V: Clone + PartialEq> Proposer<V> {
             return PromiseStep::GiveUp(request, RequestError::Indeterminate);
         };
         let proposal = Proposal { ballot, value };
+        let next = (self.fast.writes && ballot.round < u64::MAX)
+            .then(|| Ballot::next_above(ballot, self.id));
+        self.reserved =
+            next.map(|next| Reservation::new(next, proposal.clone(), self.quorums.q1()));
         self.phase = Phase::Accepting {
             proposal: proposal.clone(),
             answer,
             effect,
         };
-        PromiseStep::Propose(proposal)
+        PromiseStep::Propose(Proposed { proposal, next })
     }
 
     /// The learner saw `ballot` chosen. If it is this proposer's current proposal, the request
@@ -353,11 +515,13 @@ impl<V: Clone + PartialEq> Proposer<V> {
 
     /// An acceptor refused `ballot` because it promised `promised`. Fails the current round
     /// if `ballot` is its ballot and `promised` is above it; a reject that only echoes our own
-    /// ballot back (a duplicated Prepare) is ignored.
+    /// ballot back (a duplicated Prepare) or our own reserved next ballot (a duplicated `Accept`
+    /// reaching an acceptor that already accepted it and promised the next) is ignored.
     pub fn on_reject(&mut self, ballot: Ballot, promised: Ballot) -> Option<RoundFailure> {
         self.check_invariants();
         self.observe(promised);
-        if promised <= ballot || self.current_ballot() != Some(ballot) {
+        let own_reservation = self.reserved.as_ref().is_some_and(|r| r.next() == promised);
+        if promised <= ballot || self.current_ballot() != Some(ballot) || own_reservation {
             return None;
         }
         let failure = self.fail_round();
@@ -368,7 +532,9 @@ impl<V: Clone + PartialEq> Proposer<V> {
     /// The round timer fired: fails the current round, if one is running.
     pub fn on_round_timeout(&mut self) -> Option<RoundFailure> {
         self.check_invariants();
-        self.current_ballot()?;
+        if matches!(self.phase, Phase::Idle | Phase::Backoff) {
+            return None;
+        }
         let failure = self.fail_round();
         self.check_invariants();
         failure
@@ -379,7 +545,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
         match &self.phase {
             Phase::Preparing { ballot, .. } => Some(*ballot),
             Phase::Accepting { proposal, .. } => Some(proposal.ballot),
-            Phase::Idle | Phase::Backoff => None,
+            Phase::Idle | Phase::Reading { .. } | Phase::Backoff => None,
         }
     }
 
@@ -393,6 +559,10 @@ impl<V: Clone + PartialEq> Proposer<V> {
         } = phase
         {
             pending.uncertain.push((proposal, outcome));
+        }
+        if pending.shortcut {
+            pending.shortcut = false;
+            return Some(RoundFailure::Fallback);
         }
         if pending.attempt < self.max_attempts {
             pending.attempt += 1;
@@ -448,6 +618,10 @@ impl<V: Clone + PartialEq> Proposer<V> {
                 answer.is_ok() || !effect,
                 "proposer invariant: a round that only finishes another proposal has no effect"
             ),
+            Phase::Reading { reports, .. } => debug_assert!(
+                !reports.reached() && pending.shortcut,
+                "proposer invariant: a Reading round is a shortcut short of its read quorum"
+            ),
             Phase::Idle | Phase::Backoff => {}
         }
         check_uncertain(&pending.uncertain, self.current_ballot());
@@ -487,11 +661,14 @@ impl<V: Clone> crate::Relabel for Proposer<V> {
             quorums: self.quorums,
             max_attempts: self.max_attempts,
             generation: self.generation,
+            fast: self.fast,
+            reserved: self.reserved.as_ref().map(|r| r.relabel(map)),
             phase: self.phase.relabel(map),
             pending: self.pending.as_ref().map(|p| Pending {
                 request: p.request,
                 op: p.op.clone(),
                 attempt: p.attempt,
+                shortcut: p.shortcut,
                 uncertain: p
                     .uncertain
                     .iter()
@@ -522,8 +699,12 @@ mod tests {
 
     #[test]
     fn the_invariants_hold_through_a_round_and_a_retry() {
-        let mut p = Proposer::<u8>::new(NodeId(1), Quorums::majority(3).unwrap(), 3);
-        let first = p.begin(RequestId(1), Operation::Put(1), b(4, 2)).unwrap();
+        let mut p =
+            Proposer::<u8>::new(NodeId(1), Quorums::majority(3).unwrap(), 3, FastPaths::NONE);
+        let Start::Prepare(first) = p.begin(RequestId(1), Operation::Put(1), b(4, 2)).unwrap()
+        else {
+            panic!("classic rounds start with a prepare");
+        };
         assert!(first > b(4, 2));
         assert!(matches!(
             p.on_reject(first, b(9, 3)),
@@ -565,7 +746,8 @@ mod tests {
     #[cfg(debug_assertions)]
     #[should_panic(expected = "proposer invariant: a request is pending exactly when")]
     fn a_round_without_a_request_is_caught() {
-        let mut p = Proposer::<u8>::new(NodeId(1), Quorums::majority(3).unwrap(), 3);
+        let mut p =
+            Proposer::<u8>::new(NodeId(1), Quorums::majority(3).unwrap(), 3, FastPaths::NONE);
         p.phase = Phase::Backoff;
         p.check_invariants();
     }

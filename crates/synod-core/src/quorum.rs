@@ -139,6 +139,33 @@ impl Quorums {
     pub fn q2(&self) -> usize {
         self.q2
     }
+
+    /// Equal reports needed by a one-round-trip read: a phase-2 quorum (so the reported
+    /// proposal is chosen) that also meets every phase-2 quorum (so nothing chosen before the
+    /// read began is missed): `max(q2, n − q2 + 1)`, a majority with majority quorums.
+    pub fn read(&self) -> usize {
+        self.q2.max(self.nodes - self.q2 + 1)
+    }
+}
+
+#[cfg(test)]
+mod read_quorum_tests {
+    use super::*;
+
+    #[test]
+    fn a_read_quorum_is_a_phase_two_quorum_that_meets_every_other() {
+        for n in 1..=7 {
+            for q2 in 1..=n {
+                let q1 = n - q2 + 1;
+                let q = Quorums::flexible(n, q1, q2).unwrap();
+                let r = q.read();
+                assert!(r >= q2 && r + q2 > n && r <= n, "n={n} q2={q2} read={r}");
+            }
+        }
+        assert_eq!(Quorums::majority(5).unwrap().read(), 3);
+        assert_eq!(Quorums::flexible(5, 4, 2).unwrap().read(), 4);
+        assert_eq!(Quorums::flexible(5, 2, 4).unwrap().read(), 4);
+    }
 }
 
 /// Votes from distinct nodes towards a quorum of `needed`.

@@ -81,6 +81,10 @@ impl<V: Clone> Relabel for Phase<V> {
                 answer: answer.clone(),
                 effect: *effect,
             },
+            Phase::Reading { reported, reports } => Phase::Reading {
+                reported: reported.relabel(map),
+                reports: reports.relabel(map),
+            },
         }
     }
 }
@@ -95,9 +99,14 @@ impl<V: Clone> Relabel for Message<V> {
                 ballot: ballot.relabel(map),
                 accepted: accepted.relabel(map),
             },
-            Message::Accept { ballot, value } => Message::Accept {
+            Message::Accept {
+                ballot,
+                value,
+                next,
+            } => Message::Accept {
                 ballot: ballot.relabel(map),
                 value: value.clone(),
+                next: next.relabel(map),
             },
             Message::Accepted { ballot } => Message::Accepted {
                 ballot: ballot.relabel(map),
@@ -109,6 +118,11 @@ impl<V: Clone> Relabel for Message<V> {
             Message::Commit { ballot, value } => Message::Commit {
                 ballot: ballot.relabel(map),
                 value: value.clone(),
+            },
+            Message::Query { request } => Message::Query { request: *request },
+            Message::Report { request, accepted } => Message::Report {
+                request: *request,
+                accepted: accepted.relabel(map),
             },
         }
     }

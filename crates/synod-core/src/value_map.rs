@@ -33,15 +33,25 @@ impl<V> Message<V> {
                 ballot,
                 accepted: accepted.map(|p| p.map_value(f)),
             },
-            Message::Accept { ballot, value } => Message::Accept {
+            Message::Accept {
+                ballot,
+                value,
+                next,
+            } => Message::Accept {
                 ballot,
                 value: value.map(f),
+                next,
             },
             Message::Accepted { ballot } => Message::Accepted { ballot },
             Message::Reject { ballot, promised } => Message::Reject { ballot, promised },
             Message::Commit { ballot, value } => Message::Commit {
                 ballot,
                 value: value.map(f),
+            },
+            Message::Query { request } => Message::Query { request },
+            Message::Report { request, accepted } => Message::Report {
+                request,
+                accepted: accepted.map(|p| p.map_value(f)),
             },
         }
     }
@@ -135,6 +145,7 @@ mod tests {
                 msg: Message::Accept {
                     ballot: b,
                     value: Some(4),
+                    next: None,
                 },
             },
             Output::Broadcast {

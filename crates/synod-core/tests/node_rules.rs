@@ -240,7 +240,8 @@ fn the_value_is_the_operation_applied_to_the_highest_accepted() {
         broadcasts(&out),
         vec![&Message::Accept {
             ballot: b(1, A),
-            value: Some(9)
+            value: Some(9),
+            next: None,
         }]
     );
 }
@@ -259,7 +260,8 @@ fn an_uncertain_write_is_not_applied_twice() {
         broadcasts(&out),
         vec![&Message::Accept {
             ballot: ballot2,
-            value: Some(5)
+            value: Some(5),
+            next: None,
         }]
     );
     let out = a.on_message(B, Message::Accepted { ballot: ballot2 });
@@ -376,7 +378,8 @@ fn an_older_uncertain_attempt_recovered_by_a_later_quorum_keeps_its_outcome() {
         broadcasts(&out),
         vec![&Message::Accept {
             ballot: b(1, A),
-            value: Some(5)
+            value: Some(5),
+            next: None,
         }]
     );
     // B accepted [1,a]; A's own acceptor refused it, having promised [2,c]. The round times out.
@@ -407,7 +410,8 @@ fn an_older_uncertain_attempt_recovered_by_a_later_quorum_keeps_its_outcome() {
         broadcasts(&out),
         vec![&Message::Accept {
             ballot: second,
-            value: Some(5)
+            value: Some(5),
+            next: None,
         }],
         "attempt 1's value is re-proposed"
     );
@@ -429,7 +433,8 @@ fn an_older_uncertain_attempt_recovered_by_a_later_quorum_keeps_its_outcome() {
         broadcasts(&out),
         vec![&Message::Accept {
             ballot: third,
-            value: Some(5)
+            value: Some(5),
+            next: None,
         }]
     );
     let out = a.on_message(B, Message::Accepted { ballot: third });
@@ -494,7 +499,8 @@ fn an_uncertain_proposal_ruled_out_by_a_quorum_is_forgotten() {
         broadcasts(&out),
         vec![&Message::Accept {
             ballot: b(5, A),
-            value: Some(8)
+            value: Some(8),
+            next: None,
         }],
         "the CAS applies to C's value"
     );

@@ -108,7 +108,8 @@ fn athens_alice_ephesus_elanor_cyrene_carol() {
         c.last.contains(&Output::Broadcast {
             msg: Message::Accept {
                 ballot: ballot("1a"),
-                value: Some("alice".into())
+                value: Some("alice".into()),
+                next: None,
             }
         }),
         "T3: Athens proposes its own value: nothing was accepted yet"
@@ -169,7 +170,8 @@ fn athens_alice_ephesus_elanor_cyrene_carol() {
     assert!(c.last.contains(&Output::Broadcast {
         msg: Message::Accept {
             ballot: ballot("2a"),
-            value: Some("elanor".into())
+            value: Some("elanor".into()),
+            next: None,
         }
     }));
     c.crash(A);
@@ -196,7 +198,8 @@ fn athens_alice_ephesus_elanor_cyrene_carol() {
     assert!(c.last.contains(&Output::Broadcast {
         msg: Message::Accept {
             ballot: ballot("3c"),
-            value: Some("elanor".into())
+            value: Some("elanor".into()),
+            next: None,
         }
     }));
     c.deliver_where(C, B, is_accept("3c"));

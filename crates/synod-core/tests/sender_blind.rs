@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use synod_core::{
-    Ballot, Config, Input, Message, Node, NodeId, Operation, Proposal, RequestId, Timer,
+    Ballot, Config, FastPaths, Input, Message, Node, NodeId, Operation, Proposal, RequestId, Timer,
 };
 
 fn ballot() -> impl Strategy<Value = Ballot> {
@@ -26,11 +26,19 @@ fn message() -> impl Strategy<Value = Message<u8>> {
         ballot().prop_map(|ballot| Message::Prepare { ballot }),
         (ballot(), proptest::option::of(proposal()))
             .prop_map(|(ballot, accepted)| Message::Promise { ballot, accepted }),
-        proposal().prop_map(|p| Message::Accept {
+        (proposal(), any::<bool>()).prop_map(|(p, fast)| Message::Accept {
             ballot: p.ballot,
-            value: p.value
+            value: p.value,
+            next: fast.then(|| Ballot::new(p.ballot.round + 1, p.ballot.node)),
         }),
         ballot().prop_map(|ballot| Message::Accepted { ballot }),
+        (0u64..3).prop_map(|r| Message::Query {
+            request: RequestId(r)
+        }),
+        (0u64..3, proptest::option::of(proposal())).prop_map(|(r, accepted)| Message::Report {
+            request: RequestId(r),
+            accepted
+        }),
         sender_blind_message(),
     ]
 }
@@ -50,6 +58,7 @@ fn input() -> impl Strategy<Value = Input<u8>> {
     prop_oneof![
         4 => (2u8..=3, message()).prop_map(|(from, msg)| Input::Message { from: NodeId(from), msg }),
         1 => (0u8..3).prop_map(|v| Input::Request { request: RequestId(u64::from(v)), op: Operation::Put(v) }),
+        1 => (0u8..3).prop_map(|v| Input::Request { request: RequestId(u64::from(v)), op: Operation::Read }),
         1 => prop_oneof![Just(Timer::Round), Just(Timer::Backoff)].prop_map(Input::Timeout),
     ]
 }
@@ -67,9 +76,15 @@ proptest! {
     fn a_sender_blind_message_has_the_same_effect_from_any_member(
         history in proptest::collection::vec(input(), 0..16),
         msg in sender_blind_message(),
+        fast in any::<bool>(),
     ) {
         let members = [NodeId(1), NodeId(2), NodeId(3)];
-        let config = Config::new(NodeId(1), members).unwrap().with_max_attempts(2).unwrap();
+        let fast = if fast { FastPaths::ALL } else { FastPaths::NONE };
+        let config = Config::new(NodeId(1), members)
+            .unwrap()
+            .with_max_attempts(2)
+            .unwrap()
+            .with_fast_paths(fast);
         let mut node = Node::new(config);
         for input in history {
             step(&mut node, input);
@@ -103,8 +118,16 @@ fn counted_and_answered_messages_depend_on_their_sender() {
         Message::Accept {
             ballot: b,
             value: None,
+            next: None,
         },
         Message::Accepted { ballot: b },
+        Message::Query {
+            request: RequestId(1),
+        },
+        Message::Report {
+            request: RequestId(1),
+            accepted: None,
+        },
     ] {
         assert!(msg.sender_matters(), "{msg:?}");
     }

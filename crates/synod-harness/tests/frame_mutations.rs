@@ -61,6 +61,7 @@ fn valid_frame() -> Vec<u8> {
             Message::Accept {
                 ballot: b,
                 value: Some(Bytes::from_static(b"v")),
+                next: None,
             },
         ),
         env("d", Message::Accepted { ballot: b }),

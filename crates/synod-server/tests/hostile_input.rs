@@ -33,6 +33,7 @@ fn evil_accept(from: u8, key: &'static str, value: &'static str) -> Bytes {
         msg: Message::Accept {
             ballot: Ballot::new(1_000_000, NodeId(2)),
             value: Some(Bytes::from_static(value.as_bytes())),
+            next: None,
         },
     }])
 }

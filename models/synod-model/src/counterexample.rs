@@ -37,10 +37,25 @@ pub fn fmt_msg(m: &Message<Value>) -> String {
             "Promise {ballot} (accepted {})",
             accepted.as_ref().map_or("nothing".into(), fmt_proposal)
         ),
-        Message::Accept { ballot, value } => format!("Accept {ballot} {}", fmt_value(value)),
+        Message::Accept {
+            ballot,
+            value,
+            next: None,
+        } => format!("Accept {ballot} {}", fmt_value(value)),
+        Message::Accept {
+            ballot,
+            value,
+            next: Some(next),
+        } => format!("Accept {ballot} {} (and promise {next})", fmt_value(value)),
         Message::Accepted { ballot } => format!("Accepted {ballot}"),
         Message::Reject { ballot, promised } => format!("Reject {ballot} (promised {promised})"),
         Message::Commit { ballot, value } => format!("Commit {ballot} {}", fmt_value(value)),
+        Message::Query { request } => format!("Query (read {})", request.0),
+        Message::Report { request, accepted } => format!(
+            "Report (read {}: accepted {})",
+            request.0,
+            accepted.as_ref().map_or("nothing".into(), fmt_proposal)
+        ),
     }
 }
 
@@ -61,6 +76,7 @@ fn fmt_phase(p: &Phase<Value>) -> String {
         Phase::Idle => "idle".into(),
         Phase::Preparing { ballot, .. } => format!("preparing {ballot}"),
         Phase::Accepting { proposal, .. } => format!("accepting {}", fmt_proposal(proposal)),
+        Phase::Reading { .. } => "reading".into(),
         Phase::Backoff => "backoff".into(),
     }
 }
