@@ -10,7 +10,7 @@ use common::schedule::{fault, Fault};
 use common::{id, Cluster};
 use proptest::prelude::*;
 use synod_check::linearizability::{check, Event, Status};
-use synod_core::{Operation, RequestError, RequestId};
+use synod_core::{FastPaths, Operation, RequestError, RequestId};
 
 fn op() -> impl Strategy<Value = Operation<u8>> {
     let v = 1u8..=3;
@@ -24,9 +24,14 @@ fn op() -> impl Strategy<Value = Operation<u8>> {
     ]
 }
 
-fn run(clients: usize, scripts: &[Vec<Operation<u8>>], schedule: &[Fault]) -> Result<(), String> {
+fn run(
+    clients: usize,
+    scripts: &[Vec<Operation<u8>>],
+    schedule: &[Fault],
+    fast: FastPaths,
+) -> Result<(), String> {
     let n = 3;
-    let mut c = Cluster::<u8>::majority(3);
+    let mut c = Cluster::<u8>::majority(3).with_fast_paths(fast);
     let mut events: Vec<Event<u8>> = Vec::new();
     // Per client: index of its next op, and the event of the op in flight.
     let mut next = vec![0usize; clients];
@@ -90,7 +95,8 @@ proptest! {
     fn register_histories_are_linearizable(
         scripts in prop::collection::vec(prop::collection::vec(op(), 1..4), 2..=3),
         schedule in prop::collection::vec(fault(), 1..150),
+        fast in prop_oneof![Just(FastPaths::NONE), Just(FastPaths::ALL)],
     ) {
-        run(scripts.len(), &scripts, &schedule).map_err(TestCaseError::fail)?;
+        run(scripts.len(), &scripts, &schedule, fast).map_err(TestCaseError::fail)?;
     }
 }

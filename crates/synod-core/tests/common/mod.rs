@@ -94,6 +94,15 @@ impl<V: Clone + Ord + std::fmt::Debug> Cluster<V> {
         Self::new(n, m, m, 3)
     }
 
+    /// The same (fresh) cluster with every proposer taking the shortcuts in `fast`.
+    pub fn with_fast_paths(mut self, fast: synod_core::FastPaths) -> Self {
+        for (i, config) in self.configs.iter_mut().enumerate() {
+            *config = config.with_fast_paths(fast);
+            self.nodes[i] = Some(Node::new(*config));
+        }
+        self
+    }
+
     pub fn node(&self, node: NodeId) -> &Node<V> {
         self.nodes[index(node)].as_ref().expect("node is up")
     }
