@@ -10,6 +10,7 @@
 //! * `storage` — acceptor state and committed values in redb; one transaction per batch.
 //! * `replica` — the synchronous heart: key → core node, request queues, persist-before-send.
 //! * `backoff` — randomized exponential backoff between attempts (the seed's livelock remedy).
+//! * `request_ids` — request ids that never repeat for a node, across restarts too.
 //! * `runtime` — the thread that drives the replica: batching, timers, client replies.
 //! * `timer_table` — which core timers are armed, by generation (shared with the simulation).
 //! * `transport` — TCP between peers: handshake, reconnects, bounded queues, frame limits.
@@ -34,6 +35,7 @@ mod fault;
 mod membership;
 mod metrics;
 mod replica;
+mod request_ids;
 mod runtime;
 mod server;
 mod storage;
@@ -50,8 +52,10 @@ pub use replica::{
     Effects, Event, Outgoing, Replica, ReplicaConfig, ReplicaError, Reply, ReplyError,
     TimerCommand, DEFAULT_CACHE_LIMIT, DEFAULT_QUEUE_LIMIT,
 };
+pub use request_ids::{NoIds, RequestIds};
 pub use runtime::{
-    start as start_runtime, RuntimeConfig, RuntimeHandle, Stopped, SubmitResult, Submitted,
+    start as start_runtime, RuntimeConfig, RuntimeHandle, StartError, Stopped, SubmitResult,
+    Submitted,
 };
 pub use server::{Server, ServerConfig, ServerError, DEFAULT_CLUSTER_ID};
 pub use storage::{Meta, Storage, StorageError, WriteBatch, STORAGE_FORMAT_VERSION};

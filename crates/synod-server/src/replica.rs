@@ -277,6 +277,13 @@ impl Replica {
         Ok(())
     }
 
+    /// Counts a new start of this node in its storage, durably, and returns the count: the
+    /// runtime numbers its requests with it, so that no request id repeats across restarts
+    /// (`request_ids`).
+    pub fn next_incarnation(&self) -> Result<u64, ReplicaError> {
+        Ok(self.storage().next_incarnation()?)
+    }
+
     fn storage(&self) -> &Storage {
         self.storage
             .as_ref()

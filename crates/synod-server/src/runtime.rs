@@ -10,17 +10,20 @@
 //!
 //! A storage failure stops the thread (the replica's memory would be ahead of its disk): the
 //! node reports it through [`RuntimeHandle::failure`] and the process should exit.
+//!
+//! Request ids come from [`RequestIds`] of a new incarnation, counted durably in the replica's
+//! storage when the runtime starts: no id repeats for this node, across restarts too.
 
 use crate::backoff::Timing;
 use crate::metrics::Metrics;
-use crate::replica::{Event, Replica, ReplyError, TimerCommand};
+use crate::replica::{Event, Replica, ReplicaError, ReplyError, TimerCommand};
+use crate::request_ids::{NoIds, RequestIds};
 use crate::timer_table::TimerTable;
 use crate::transport::{Inbox, InboxClosed, Outbox};
 use crate::wire::Envelope;
 use bytes::Bytes;
 use rand::SeedableRng;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use synod_core::{Operation, Outcome, RequestId, Timer};
@@ -76,7 +79,7 @@ pub struct Stopped(pub String);
 #[derive(Clone, Debug)]
 pub struct RuntimeHandle {
     tx: mpsc::Sender<Command>,
-    next_request: Arc<AtomicU64>,
+    ids: Arc<RequestIds>,
     failure: watch::Receiver<Option<String>>,
     metrics: Arc<Metrics>,
 }
@@ -93,7 +96,7 @@ pub struct Submitted {
 impl RuntimeHandle {
     /// Queues `op` on `key`.
     pub async fn submit(&self, key: Bytes, op: Operation<Bytes>) -> Result<Submitted, Stopped> {
-        let request = RequestId(self.next_request.fetch_add(1, Ordering::Relaxed));
+        let request = self.next_request_id()?;
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Submit {
@@ -105,6 +108,22 @@ impl RuntimeHandle {
             .await
             .map_err(|_| self.stopped())?;
         Ok(Submitted { request, reply: rx })
+    }
+
+    /// A request id no request of this node ever had (nor will have), e.g. to match a
+    /// forwarded request's answer; `Err` once this incarnation's ids are used up.
+    pub fn next_request_id(&self) -> Result<RequestId, Stopped> {
+        self.ids.next().ok_or_else(|| {
+            Stopped(format!(
+                "this process has used up the request ids of its incarnation {}; restart the node",
+                self.ids.incarnation()
+            ))
+        })
+    }
+
+    /// The incarnation this runtime numbers its requests in (1 on a node's first start).
+    pub fn incarnation(&self) -> u64 {
+        self.ids.incarnation()
     }
 
     /// Tells the replica nobody waits for `request` any more.
@@ -143,6 +162,21 @@ impl RuntimeHandle {
         &self.metrics
     }
 
+    /// Drops this handle and waits until the replica thread has ended and closed its storage —
+    /// which it does once no other handle is left either. Returns why it ended.
+    pub async fn close(self) -> String {
+        let mut failure = self.failure.clone();
+        drop(self);
+        loop {
+            if let Some(reason) = failure.borrow_and_update().clone() {
+                return reason;
+            }
+            if failure.changed().await.is_err() {
+                return "replica thread ended".into();
+            }
+        }
+    }
+
     fn stopped(&self) -> Stopped {
         Stopped(self.failure().unwrap_or_else(|| "shutting down".into()))
     }
@@ -160,8 +194,25 @@ impl Inbox for RuntimeHandle {
     }
 }
 
-/// Starts the replica thread. Must be called within a tokio runtime (timers are tokio tasks).
-pub fn start(replica: Replica, outbox: Outbox, config: RuntimeConfig) -> RuntimeHandle {
+/// Why a runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The incarnation could not be counted in storage.
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    /// The incarnation has no request ids.
+    #[error(transparent)]
+    NoIds(#[from] NoIds),
+}
+
+/// Starts the replica thread, after counting a new incarnation durably (its request ids are
+/// new for this node). Must be called within a tokio runtime (timers are tokio tasks).
+pub fn start(
+    replica: Replica,
+    outbox: Outbox,
+    config: RuntimeConfig,
+) -> Result<RuntimeHandle, StartError> {
+    let ids = Arc::new(RequestIds::new(replica.next_incarnation()?)?);
     let (tx, rx) = mpsc::channel(config.input_capacity.max(1));
     let (fail_tx, failure) = watch::channel(None);
     let metrics = replica.metrics().clone();
@@ -185,12 +236,12 @@ pub fn start(replica: Replica, outbox: Outbox, config: RuntimeConfig) -> Runtime
             let _ = fail_tx.send(Some(reason));
         })
         .expect("spawning the replica thread");
-    RuntimeHandle {
+    Ok(RuntimeHandle {
         tx,
-        next_request: Arc::new(AtomicU64::new(1)),
+        ids,
         failure,
         metrics,
-    }
+    })
 }
 
 struct Driver {
@@ -319,6 +370,48 @@ fn check_durable(durable_through: u64, batch: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replica::ReplicaConfig;
+    use crate::transport::{start_outbound, TransportConfig};
+    use std::collections::{BTreeMap, BTreeSet};
+    use synod_core::{ClusterSpec, NodeId};
+
+    #[tokio::test]
+    async fn a_restarted_node_never_repeats_a_request_id() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = ReplicaConfig {
+            cluster_id: "c".into(),
+            node_id: NodeId(1),
+            cluster: ClusterSpec::new([NodeId(1)]).unwrap(),
+            queue_limit: 8,
+            cache_limit: 8,
+        };
+        let peers = BTreeMap::from([(NodeId(1), "127.0.0.1:9".parse().unwrap())]);
+        let mut seen = BTreeSet::new();
+        for start_number in 1..=3u64 {
+            let replica = Replica::open(
+                tmp.path(),
+                config.clone(),
+                start_number == 1,
+                Arc::default(),
+            )
+            .unwrap();
+            let outbox = start_outbound(
+                &TransportConfig::new("c", NodeId(1), peers.clone()),
+                replica.metrics().clone(),
+            );
+            let handle = start(replica, outbox, RuntimeConfig::default()).unwrap();
+            assert_eq!(handle.incarnation(), start_number);
+            for _ in 0..4 {
+                let id = handle.next_request_id().unwrap();
+                assert!(seen.insert(id), "{id:?} was handed out before a restart");
+            }
+            // A request gets its id from the same source.
+            let submitted = handle.submit("k".into(), Operation::Read).await.unwrap();
+            assert!(seen.insert(submitted.request));
+            submitted.reply.await.unwrap().unwrap();
+            handle.close().await;
+        }
+    }
 
     #[test]
     fn a_durable_batch_may_be_released() {

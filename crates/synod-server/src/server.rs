@@ -93,6 +93,9 @@ pub enum ServerError {
     /// The configuration or the data directory is not usable.
     #[error(transparent)]
     Replica(#[from] ReplicaError),
+    /// The runtime could not start (its incarnation could not be counted).
+    #[error("cannot start the replica: {0}")]
+    Runtime(#[from] runtime::StartError),
     /// This node has no peer address in the member list.
     #[error("node {0} is not in the peer list")]
     NotListed(NodeId),
@@ -160,7 +163,7 @@ impl Server {
                 timing: config.timing,
                 ..RuntimeConfig::default()
             },
-        );
+        )?;
         let inbound = tokio::spawn(transport::serve_inbound(
             peer_listener,
             transport,

@@ -4,7 +4,8 @@
 //! a crash), `committed` (key → postcard `Proposal<Bytes>`: the highest-ballot value this node
 //! learned was chosen, kept for operators), and `meta` (the cluster id, node id and format version
 //! the directory belongs to, and the [`Membership`] — member ids and quorum sizes — it was
-//! created for).
+//! created for; and, under its own key, how many times the node was started, which makes its
+//! request ids unique across restarts).
 //!
 //! [`Storage::commit`] writes a whole batch — many keys — in **one** transaction with
 //! `Durability::Immediate`: one fsync for the batch (group commit). When it returns, the batch is
@@ -43,6 +44,8 @@ const ACCEPTORS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("acceptors
 const COMMITTED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("committed");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const META_KEY: &str = "meta";
+/// The `meta` table's count of starts (see [`Storage::next_incarnation`]).
+const INCARNATION_KEY: &str = "incarnation";
 
 /// Whose data a directory holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,6 +300,34 @@ impl Storage {
     /// Whose data this is.
     pub fn meta(&self) -> &Meta {
         &self.meta
+    }
+
+    /// Counts one more start of this node: the incarnation counter in the `meta` table (absent
+    /// = 0) is incremented and made durable (one fsync) before the new value is returned, so no
+    /// two processes on this directory ever get the same number (see `request_ids`).
+    pub fn next_incarnation(&self) -> Result<u64, StorageError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let next = {
+            let mut table = txn.open_table(META).map_err(db_err)?;
+            let current = match table.get(INCARNATION_KEY).map_err(db_err)? {
+                Some(record) => postcard::from_bytes::<u64>(record.value()).map_err(|source| {
+                    StorageError::Record {
+                        table: "meta",
+                        source,
+                    }
+                })?,
+                None => 0,
+            };
+            // Saturating: a count this high is refused by whoever uses it, never wrapped to 0.
+            let next = current.saturating_add(1);
+            let bytes = postcard::to_allocvec(&next).expect("a number serializes");
+            table
+                .insert(INCARNATION_KEY, bytes.as_slice())
+                .map_err(db_err)?;
+            next
+        };
+        txn.commit().map_err(db_err)?;
+        Ok(next)
     }
 
     /// The persisted acceptor state of `key`, if it was ever persisted.
@@ -574,6 +605,18 @@ mod tests {
                 value: value.map(Bytes::from_static),
             }),
         }
+    }
+
+    #[test]
+    fn every_start_gets_a_new_incarnation_that_survives_a_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("n1");
+        let s = Storage::open(&dir, "c", NodeId(1), m3(), true).unwrap();
+        assert_eq!(s.next_incarnation().unwrap(), 1);
+        assert_eq!(s.next_incarnation().unwrap(), 2);
+        drop(s);
+        let s = Storage::open(&dir, "c", NodeId(1), m3(), false).unwrap();
+        assert_eq!(s.next_incarnation().unwrap(), 3, "counted on disk");
     }
 
     #[test]

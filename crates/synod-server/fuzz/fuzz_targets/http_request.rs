@@ -52,7 +52,7 @@ fn node() -> &'static Node {
             let peers = [(id, "127.0.0.1:9".parse().unwrap())].into_iter().collect();
             let transport = TransportConfig::new("fuzz", id, peers);
             let outbox = start_outbound(&transport, replica.metrics().clone());
-            let handle = start_runtime(replica, outbox, RuntimeConfig::default());
+            let handle = start_runtime(replica, outbox, RuntimeConfig::default()).unwrap();
             let api = ApiConfig {
                 max_value: 1024,
                 max_key: 64,
