@@ -12,7 +12,8 @@
 
 use std::collections::VecDeque;
 use synod_core::{
-    Config, ConfigError, Input, Message, Node, NodeId, Operation, Output, ReplyResult, RequestId,
+    Config, ConfigError, FastPaths, Input, Message, Node, NodeId, Operation, Output, ReplyResult,
+    RequestId,
 };
 
 /// How a message gets from one node to another.
@@ -87,6 +88,15 @@ impl<V: Clone + PartialEq, L: Link<V>> MemoryCluster<V, L> {
             counters: Counters::default(),
             link,
         })
+    }
+
+    /// The same cluster with its proposers taking the shortcuts in `fast` (for registers added
+    /// from now on).
+    pub fn with_fast_paths(mut self, fast: FastPaths) -> Self {
+        for config in &mut self.configs {
+            *config = config.with_fast_paths(fast);
+        }
+        self
     }
 
     /// Number of members.
@@ -222,6 +232,38 @@ mod tests {
         }
         // Three promises and three accepts changed acceptor state.
         assert_eq!(cluster.counters().persists, 6);
+    }
+
+    #[test]
+    fn with_fast_paths_a_repeated_write_costs_six_messages_and_a_read_four_without_persisting() {
+        let mut cluster = MemoryCluster::<u64>::new(3)
+            .unwrap()
+            .with_fast_paths(FastPaths::ALL);
+        let key = cluster.add_register();
+        assert_eq!(
+            cluster.decide(key, NodeId(1), RequestId(1), Operation::Put(1)),
+            10
+        );
+        for i in 2..5 {
+            // Accept ×2, Accepted ×2, Commit ×2: phase 1 was reserved by the previous accept.
+            assert_eq!(
+                cluster.decide(key, NodeId(1), RequestId(i), Operation::Put(i)),
+                6
+            );
+        }
+        let persists = cluster.counters().persists;
+        cluster.request(key, NodeId(2), RequestId(9), Operation::Read);
+        // Query ×2, Report ×2.
+        assert_eq!(cluster.run(), 4);
+        assert_eq!(
+            cluster.take_replies(),
+            vec![(key, RequestId(9), Ok(Outcome::Read { value: Some(4) }))]
+        );
+        assert_eq!(
+            cluster.counters().persists,
+            persists,
+            "a read persists nothing"
+        );
     }
 
     #[test]
