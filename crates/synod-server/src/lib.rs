@@ -9,6 +9,7 @@
 //! * `membership` — the member ids and quorum sizes every node and data directory must agree on.
 //! * `storage` — acceptor state and committed values in redb; one transaction per batch.
 //! * `replica` — the synchronous heart: key → core node, request queues, persist-before-send.
+//! * `shortcuts` — which requests took the one-round-trip paths, told from the core's outputs.
 //! * `backoff` — randomized exponential backoff between attempts (the seed's livelock remedy).
 //! * `request_ids` — request ids that never repeat for a node, across restarts too.
 //! * `runtime` — the thread that drives the replica: batching, timers, client replies.
@@ -38,6 +39,7 @@ mod replica;
 mod request_ids;
 mod runtime;
 mod server;
+mod shortcuts;
 mod storage;
 mod timer_table;
 mod transport;

@@ -108,6 +108,24 @@ pub struct Metrics {
     pub frames_malformed: Counter,
     /// Peer connections refused at the handshake.
     pub handshakes_refused: Counter,
+    /// Requests whose first round was an `Accept` without a `Prepare` (one-round-trip writes).
+    pub fast_writes: Counter,
+    /// One-round-trip writes that fell back to a full round (a `Prepare` for the same request).
+    pub fast_write_fallbacks: Counter,
+    /// Reads answered in one round trip (`Query` and a read quorum of equal `Report`s).
+    pub fast_reads: Counter,
+    /// One-round-trip reads that fell back to a full round.
+    pub fast_read_fallbacks: Counter,
+    /// Client requests forwarded to their key's home.
+    pub forwards_sent: Counter,
+    /// Requests forwarded to this node by another (executed here, never forwarded again).
+    pub forwards_received: Counter,
+    /// Forwarded writes answered `indeterminate` because the home did not answer in time or
+    /// the connection to it dropped.
+    pub forwards_indeterminate: Counter,
+    /// Requests proposed here although another node is their key's home, because the home was
+    /// unreachable (not connected, its queue full, or a forwarded read it did not answer).
+    pub home_unreachable: Counter,
     /// Inputs handled per replica batch.
     pub batch_inputs: Distribution,
     /// Acceptor states written per fsync.
@@ -122,7 +140,7 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &Counter); 16] = [
+        let counters: [(&str, &str, &Counter); 24] = [
             (
                 "synod_rounds_started_total",
                 "Paxos rounds started by this node",
@@ -202,6 +220,46 @@ impl Metrics {
                 "synod_peer_handshakes_refused_total",
                 "peer connections refused at the handshake",
                 &self.handshakes_refused,
+            ),
+            (
+                "synod_fast_writes_total",
+                "requests whose first round was an Accept without a Prepare",
+                &self.fast_writes,
+            ),
+            (
+                "synod_fast_write_fallbacks_total",
+                "one-round-trip writes that fell back to a full round",
+                &self.fast_write_fallbacks,
+            ),
+            (
+                "synod_fast_reads_total",
+                "reads answered in one round trip",
+                &self.fast_reads,
+            ),
+            (
+                "synod_fast_read_fallbacks_total",
+                "one-round-trip reads that fell back to a full round",
+                &self.fast_read_fallbacks,
+            ),
+            (
+                "synod_forwards_sent_total",
+                "client requests forwarded to their key's home",
+                &self.forwards_sent,
+            ),
+            (
+                "synod_forwards_received_total",
+                "requests forwarded here by another node",
+                &self.forwards_received,
+            ),
+            (
+                "synod_forwards_indeterminate_total",
+                "forwarded writes answered indeterminate: the home did not answer",
+                &self.forwards_indeterminate,
+            ),
+            (
+                "synod_requests_home_unreachable_total",
+                "requests proposed here because their home was unreachable",
+                &self.home_unreachable,
             ),
         ];
         for (name, help, counter) in counters {

@@ -20,6 +20,7 @@
 
 use crate::membership::Membership;
 use crate::metrics::Metrics;
+use crate::shortcuts::Shortcuts;
 use crate::storage::{Storage, StorageError, WriteBatch};
 use crate::wire::Envelope;
 use bytes::Bytes;
@@ -188,6 +189,8 @@ pub struct Replica {
     durable_through: u64,
     /// Whether [`Effects::outputs`] is filled (off unless a harness asks).
     record_outputs: bool,
+    /// Which running requests took a one-round-trip shortcut (for the metrics).
+    shortcuts: Shortcuts,
 }
 
 impl Replica {
@@ -230,6 +233,7 @@ impl Replica {
             batches: 0,
             durable_through: 0,
             record_outputs: false,
+            shortcuts: Shortcuts::default(),
         })
     }
 
@@ -266,6 +270,7 @@ impl Replica {
     pub fn restart(&mut self) -> Result<(), ReplicaError> {
         self.nodes.clear();
         self.queues.clear();
+        self.shortcuts.clear();
         self.storage = None;
         self.storage = Some(Storage::open(
             &self.dir,
@@ -418,6 +423,11 @@ impl Replica {
         let mut outputs = Vec::new();
         while let Some(next) = input.take() {
             outputs.clear();
+            if let Input::Request { request, .. } = &next {
+                if !self.node(key)?.has_request() {
+                    self.shortcuts.start(key, *request);
+                }
+            }
             let node = self.node(key)?;
             node.step(next, &mut outputs);
             let free = !node.has_request();
@@ -464,6 +474,7 @@ impl Replica {
                 },
             }),
             Output::Broadcast { msg } => {
+                self.shortcuts.broadcast(key, &msg, &self.metrics);
                 for to in self.core.members().iter().filter(|n| *n != me) {
                     effects.sends.push(Outgoing {
                         to,
@@ -476,6 +487,8 @@ impl Replica {
                 }
             }
             Output::Reply { request, result } => {
+                self.shortcuts
+                    .reply(key, request, result.is_ok(), &self.metrics);
                 match &result {
                     Ok(_) => {
                         self.metrics.requests_ok.inc();
@@ -556,7 +569,7 @@ impl BatchWrites {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use synod_core::Ballot;
+    use synod_core::{Ballot, FastPaths};
 
     fn config(id: u8, n: u8) -> ReplicaConfig {
         let nodes: Vec<NodeId> = (1..=n).map(NodeId).collect();
@@ -576,11 +589,17 @@ mod tests {
 
     impl Cluster {
         fn new(n: u8) -> Self {
+            Self::with_fast_paths(n, FastPaths::NONE)
+        }
+
+        fn with_fast_paths(n: u8, fast: FastPaths) -> Self {
             let tmp = tempfile::tempdir().unwrap();
             let replicas = (1..=n)
                 .map(|i| {
                     let dir = tmp.path().join(i.to_string());
-                    let r = Replica::open(&dir, config(i, n), true, Arc::default()).unwrap();
+                    let mut config = config(i, n);
+                    config.cluster = config.cluster.with_fast_paths(fast);
+                    let r = Replica::open(&dir, config, true, Arc::default()).unwrap();
                     (NodeId(i), r)
                 })
                 .collect();
@@ -656,6 +675,45 @@ mod tests {
             Ok(Outcome::Read {
                 value: Some(Bytes::from_static(b"b"))
             })
+        );
+    }
+
+    #[test]
+    fn a_one_round_trip_read_in_steady_state_fsyncs_nowhere() {
+        let mut c = Cluster::with_fast_paths(3, FastPaths::ALL);
+        // The first write is a classic round that reserves the next ballot; the second is a
+        // one-round-trip write. Every message is delivered: the cluster is quiet afterwards.
+        c.run(1, vec![request(1, put("a"))]);
+        c.run(1, vec![request(2, put("b"))]);
+        let fsyncs = |c: &Cluster| -> Vec<u64> {
+            c.replicas
+                .values()
+                .map(|r| r.metrics().fsyncs.get())
+                .collect()
+        };
+        let before = fsyncs(&c);
+        let replies = c.run(1, vec![request(3, Operation::Read)]);
+        assert_eq!(
+            replies[0].result,
+            Ok(Outcome::Read {
+                value: Some(Bytes::from_static(b"b"))
+            })
+        );
+        assert_eq!(
+            fsyncs(&c),
+            before,
+            "no node made anything durable for the read"
+        );
+        let m = c.replicas[&NodeId(1)].metrics();
+        assert_eq!(
+            (m.fast_writes.get(), m.fast_write_fallbacks.get()),
+            (1, 0),
+            "the second write skipped phase 1"
+        );
+        assert_eq!(
+            (m.fast_reads.get(), m.fast_read_fallbacks.get()),
+            (1, 0),
+            "the read was answered in one round trip"
         );
     }
 
