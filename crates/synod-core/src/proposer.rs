@@ -242,8 +242,11 @@ impl<V: Clone + PartialEq> Proposer<V> {
     pub fn forget_clock(&mut self) {
         if self.starts_no_more_rounds() {
             self.generation = 0;
-            // Read only when a request begins: dead for a node that takes no further request.
-            self.reserved = None;
+            // Read when a request begins, and by `on_reject` while one runs (an echo of our
+            // own next ballot is ignored): dead once no request is left.
+            if self.pending.is_none() {
+                self.reserved = None;
+            }
         }
     }
 

@@ -59,3 +59,48 @@ fn an_idle_node_forgets_its_clock() {
     a.forget_clock();
     assert_eq!(a.proposer().generation(), 0);
 }
+
+#[test]
+fn forgetting_the_clock_keeps_the_reservation_a_running_request_reads() {
+    // A fast writer in its last attempt: its clock is dead, but while its round runs it still
+    // reads its reservation, to ignore a Reject that only echoes its own next ballot (a
+    // duplicated Accept reaching an acceptor that already accepted it).
+    let config = synod_core::Config::new(NodeId(1), [NodeId(1), NodeId(2), NodeId(3)])
+        .unwrap()
+        .with_max_attempts(1)
+        .unwrap()
+        .with_fast_paths(synod_core::FastPaths::ALL);
+    let mut a = synod_core::Node::<u8>::new(config);
+    a.on_request(RequestId(1), Operation::Put(7));
+    let first = Ballot::new(1, NodeId(1));
+    let out = a.on_message(
+        NodeId(2),
+        Message::Promise {
+            ballot: first,
+            accepted: None,
+        },
+    );
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            synod_core::Output::Broadcast {
+                msg: Message::Accept { next: Some(_), .. }
+            }
+        )),
+        "{out:?}"
+    );
+    assert!(
+        a.proposer().starts_no_more_rounds(),
+        "the last attempt runs"
+    );
+    a.forget_clock();
+    let echo = a.on_message(
+        NodeId(2),
+        Message::Reject {
+            ballot: first,
+            promised: Ballot::new(2, NodeId(1)),
+        },
+    );
+    assert_eq!(echo, vec![], "our own next ballot echoed back is ignored");
+    assert!(a.has_request(), "the round still runs");
+}
