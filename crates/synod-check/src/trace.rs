@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use synod_core::{
-    Ballot, ClusterSpec, Config, ConfigError, Message, Node, NodeId, Operation, Output, Proposal,
-    RequestId, Timer,
+    Ballot, ClusterSpec, Config, ConfigError, FastPaths, Message, Node, NodeId, Operation, Output,
+    Proposal, RequestId, Timer,
 };
 use thiserror::Error;
 
@@ -50,6 +50,26 @@ pub struct TraceConfig {
     /// `max_attempts`); absent when every member runs the same number of rounds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts_by_node: Vec<u32>,
+    /// The one-round-trip shortcuts the proposers take (`{"writes":…,"reads":…}`); absent for
+    /// classic rounds ([`FastPaths::NONE`]), so files written before the shortcuts read unchanged
+    /// and a classic trace is written without it.
+    #[serde(default, with = "FastPathsDef", skip_serializing_if = "is_classic")]
+    pub fast: FastPaths,
+}
+
+/// The serde shape of [`FastPaths`] in a trace file (the core type serializes the same fields but
+/// does not deserialize).
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "FastPaths", deny_unknown_fields)]
+struct FastPathsDef {
+    #[serde(default)]
+    writes: bool,
+    #[serde(default)]
+    reads: bool,
+}
+
+fn is_classic(fast: &FastPaths) -> bool {
+    *fast == FastPaths::NONE
 }
 
 impl TraceConfig {
@@ -70,11 +90,13 @@ impl TraceConfig {
         self.spec()?.with_max_attempts(attempts)
     }
 
-    /// The cluster, validated (every member with `max_attempts`).
+    /// The cluster, validated (every member with `max_attempts`, proposers taking the shortcuts
+    /// in `fast`).
     pub fn spec(&self) -> Result<ClusterSpec, ConfigError> {
-        ClusterSpec::new(self.nodes.iter().copied())?
+        Ok(ClusterSpec::new(self.nodes.iter().copied())?
             .with_quorums(self.q1, self.q2)?
-            .with_max_attempts(self.max_attempts)
+            .with_max_attempts(self.max_attempts)?
+            .with_fast_paths(self.fast))
     }
 }
 
@@ -354,6 +376,7 @@ mod tests {
                 q2: 2,
                 max_attempts: 3,
                 attempts_by_node: Vec::new(),
+                fast: FastPaths::NONE,
             },
             steps: vec![
                 TraceStep {
@@ -442,6 +465,42 @@ mod tests {
             8 + trace.steps.len(),
             "one line per step:\n{text}"
         );
+    }
+
+    #[test]
+    fn the_fast_paths_are_written_only_when_on_and_reach_the_cluster() {
+        let classic = sample();
+        let text = classic.to_json();
+        assert!(
+            !text.contains("\"fast\""),
+            "classic traces stay as they were:\n{text}"
+        );
+        assert_eq!(classic.config.spec().unwrap().fast_paths(), FastPaths::NONE);
+        let mut fast = sample();
+        fast.config.fast = FastPaths::ALL;
+        let text = fast.to_json();
+        assert!(
+            text.contains("\"fast\":{\"writes\":true,\"reads\":true}"),
+            "{text}"
+        );
+        let back = Trace::<String>::from_json(&text).unwrap();
+        assert_eq!(back, fast);
+        assert_eq!(back.config.spec().unwrap().fast_paths(), FastPaths::ALL);
+        assert_eq!(
+            back.config.spec_of(NodeId(2)).unwrap().fast_paths(),
+            FastPaths::ALL
+        );
+        let reads_only = text.replace("\"writes\":true,", "");
+        let back = Trace::<String>::from_json(&reads_only).unwrap();
+        assert_eq!(
+            back.config.fast,
+            FastPaths {
+                writes: false,
+                reads: true
+            }
+        );
+        let unknown = text.replace("\"reads\":true", "\"reeds\":true");
+        assert!(Trace::<String>::from_json(&unknown).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! every error is a [`ConfigError`] value, never a panic.
 
 use std::fmt;
-use synod_core::{ClusterSpec, Config, NodeId, Operation};
+use synod_core::{ClusterSpec, Config, FastPaths, NodeId, Operation};
 use thiserror::Error;
 
 pub use crate::value::Value;
@@ -72,6 +72,9 @@ pub struct ModelConfig {
     pub q1: Option<usize>,
     /// Phase-2 quorum size (majority if `None`).
     pub q2: Option<usize>,
+    /// The one-round-trip shortcuts the proposers take (issue 13): [`FastPaths::NONE`] for the
+    /// classic two-phase rounds.
+    pub fast: FastPaths,
 }
 
 /// Why a configuration was refused.
@@ -126,7 +129,18 @@ impl ModelConfig {
             crashes: 0,
             q1: None,
             q2: None,
+            fast: FastPaths::NONE,
         }
+    }
+
+    /// The same configuration with proposers taking the shortcuts in `fast`.
+    pub fn with_fast(self, fast: FastPaths) -> Self {
+        ModelConfig { fast, ..self }
+    }
+
+    /// Whether any one-round-trip shortcut is on.
+    pub fn is_fast(&self) -> bool {
+        self.fast != FastPaths::NONE
     }
 
     /// A register configuration with the given client scripts.
@@ -205,6 +219,7 @@ impl ModelConfig {
         Ok(ClusterSpec::new(self.members())?
             .with_quorums_or_majority(self.q1, self.q2)?
             .with_max_attempts(self.rounds_of(i))?
+            .with_fast_paths(self.fast)
             .node(node_id(i))?)
     }
 
@@ -253,6 +268,16 @@ impl ModelConfig {
     }
 }
 
+/// The name of a [`FastPaths`] setting, as the CLI spells it: `none`, `writes`, `reads`, `all`.
+pub fn fast_name(fast: FastPaths) -> &'static str {
+    match (fast.writes, fast.reads) {
+        (false, false) => "none",
+        (true, false) => "writes",
+        (false, true) => "reads",
+        (true, true) => "all",
+    }
+}
+
 /// The core id of node index `i`.
 pub fn node_id(i: usize) -> NodeId {
     NodeId(i as u8 + 1)
@@ -297,6 +322,13 @@ impl fmt::Display for ModelConfig {
             "crashes    at most {} in a run (restart from durable state)",
             self.crashes
         )?;
-        write!(f, "quorums    q1={} q2={}", self.q1(), self.q2())
+        writeln!(f, "quorums    q1={} q2={}", self.q1(), self.q2())?;
+        let fast = match fast_name(self.fast) {
+            "none" => "none (classic two-phase rounds)",
+            "writes" => "writes (one-round-trip writes)",
+            "reads" => "reads (one-round-trip reads)",
+            _ => "all (one-round-trip writes and reads)",
+        };
+        write!(f, "fast       {fast}")
     }
 }

@@ -373,6 +373,7 @@ pub fn to_trace<P: Protocol>(
             q2: cfg.q2(),
             max_attempts: cfg.rounds,
             attempts_by_node: cfg.rounds_by_node.clone(),
+            fast: cfg.fast,
         },
         steps,
     }

@@ -7,6 +7,7 @@ use stateright::{Expectation, Model};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use synod_core::FastPaths;
 use synod_model::bugs::{
     AcceptBelowPromise, ClaimOwnValue, IgnorePromisedValues, ReplyBeforePersist, RetryReappliesOnce,
 };
@@ -99,6 +100,18 @@ enum ModeArg {
     Register,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum FastArg {
+    /// Classic two-phase rounds (default).
+    None,
+    /// One-round-trip writes only (Accept carries the next ballot).
+    Writes,
+    /// One-round-trip reads only (Query / Report).
+    Reads,
+    /// Both shortcuts.
+    All,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum BugArg {
     /// The shipped core.
@@ -149,6 +162,9 @@ struct ModelArgs {
     /// Phase-2 quorum size (default: majority).
     #[arg(long)]
     q2: Option<usize>,
+    /// The one-round-trip shortcuts proposers take (issue 13).
+    #[arg(long, value_enum, default_value = "none")]
+    fast: FastArg,
     /// Consensus (ProposeOnce) or register (client operations).
     #[arg(long, value_enum, default_value = "consensus")]
     mode: ModeArg,
@@ -222,6 +238,18 @@ impl ModelArgs {
             crashes: self.crashes,
             q1: self.q1,
             q2: self.q2,
+            fast: match self.fast {
+                FastArg::None => FastPaths::NONE,
+                FastArg::Writes => FastPaths {
+                    writes: true,
+                    reads: false,
+                },
+                FastArg::Reads => FastPaths {
+                    writes: false,
+                    reads: true,
+                },
+                FastArg::All => FastPaths::ALL,
+            },
         };
         cfg.validate().context("invalid configuration")?;
         Ok(cfg)

@@ -208,6 +208,7 @@ fn derive_config(
         crashes,
         q1: Some(trace.config.q1),
         q2: Some(trace.config.q2),
+        fast: trace.config.fast,
     };
     cfg.validate()?;
     Ok((cfg, leading))
