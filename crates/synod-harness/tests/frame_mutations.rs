@@ -9,7 +9,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
-use synod_core::{Ballot, ClusterSpec, Message, NodeId, Proposal};
+use synod_core::{Ballot, ClusterSpec, Message, NodeId, Proposal, RequestId};
 use synod_harness::sim::disk::SimDisk;
 use synod_server::wire::{self, Envelope, Handshake};
 use synod_server::{Event, Membership, Replica, ReplicaConfig, Storage};
@@ -77,6 +77,27 @@ fn valid_frame() -> Vec<u8> {
             Message::Commit {
                 ballot: b,
                 value: None,
+            },
+        ),
+        env(
+            "g",
+            Message::Accept {
+                ballot: b,
+                value: None,
+                next: Some(Ballot::new(8, NodeId(2))),
+            },
+        ),
+        env(
+            "h",
+            Message::Query {
+                request: RequestId(1 << 40 | 3),
+            },
+        ),
+        env(
+            "i",
+            Message::Report {
+                request: RequestId(1 << 40 | 3),
+                accepted: Some(p.clone()),
             },
         ),
     ])
@@ -152,8 +173,9 @@ fn feed(replica: &mut Replica, bytes: &[u8]) -> bool {
 }
 
 fn check(bytes: &[u8]) {
-    // The handshake decoder is total, too.
+    // The handshake decoder and the decoder of frames with forwarded requests are total, too.
     let _ = wire::decode_handshake(bytes);
+    let _ = wire::decode_frame(bytes);
     let disk = SimDisk::new();
     let mut r = replica(&disk);
     let before = disk.snapshot();

@@ -8,17 +8,19 @@
 //! | `POST /v1/kv/{key}/cas` | `{"expected": string\|null, "new": string}` | 200 `{"previous": …}`; 409 `{"error":"cas_mismatch","current": …}` |
 //! | `POST /v1/kv/{key}/propose-once` | the value's raw bytes | 200 `{"value": string, "won": bool}` |
 //! | `GET /health` | — | 200 `{"status":"ok","node":N}` |
+//! | `GET /cluster` | — | 200 `{"node":N,"members":[1,2,3],"connected":[2,3],"forwarding":bool}` |
 //! | `GET /metrics` | — | Prometheus text |
 //!
-//! Every key operation, reads included, is a Paxos round. Values in JSON are UTF-8 strings
+//! Every key operation, reads included, is a Paxos round (a read often a one-round-trip one),
+//! run at the key's home ([`Forwarder::run`]). Values in JSON are UTF-8 strings
 //! (bytes that are not UTF-8 are shown with U+FFFD; `GET` returns exact bytes). Errors are JSON
 //! `{"error": code, "detail": text}`: 400 bad input, 413 value over the size limit, 409 CAS
 //! mismatch, 503 with `Retry-After` when no quorum answered (`unavailable`: surely not applied;
 //! `timeout`: the request timeout passed first; `indeterminate`: the outcome is unknown;
 //! `overloaded`: too many requests wait on the key; `stopped`: the node is failing).
 
-use crate::replica::ReplyError;
-use crate::runtime::{RuntimeHandle, Stopped};
+use crate::forward::Forwarder;
+use crate::wire::Failure;
 use axum::body::Bytes as Body;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -30,7 +32,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
-use synod_core::{NodeId, Operation, Outcome, RequestError};
+use synod_core::{NodeSet, Operation, Outcome, RequestError};
 
 /// API limits and timeouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +41,8 @@ pub struct ApiConfig {
     pub max_value: usize,
     /// Longest key accepted, in bytes.
     pub max_key: usize,
-    /// How long a request waits for its outcome before answering 503.
+    /// How long a request waits for its outcome before answering 503 (the server hands it to
+    /// the [`Forwarder`], which runs the requests).
     pub request_timeout: Duration,
 }
 
@@ -55,9 +58,8 @@ impl Default for ApiConfig {
 
 #[derive(Clone)]
 struct Api {
-    node: NodeId,
     config: ApiConfig,
-    runtime: RuntimeHandle,
+    forwarder: Forwarder,
 }
 
 /// The compare-and-set request body.
@@ -70,24 +72,21 @@ pub struct CasRequest {
     pub new: String,
 }
 
-/// The router of node `node`.
-pub fn router(node: NodeId, config: ApiConfig, runtime: RuntimeHandle) -> Router {
+/// The router of the node whose requests `forwarder` runs.
+pub fn router(config: ApiConfig, forwarder: Forwarder) -> Router {
     let limit = config.max_value.saturating_mul(2).saturating_add(64 * 1024);
     Router::new()
         .route("/v1/kv/{key}", get(read).put(put).delete(delete))
         .route("/v1/kv/{key}/cas", post(cas))
         .route("/v1/kv/{key}/propose-once", post(propose_once))
         .route("/health", get(health))
+        .route("/cluster", get(cluster))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(move |request, next| {
             refuse_declared_oversize(limit, config.max_value, request, next)
         }))
-        .with_state(Api {
-            node,
-            config,
-            runtime,
-        })
+        .with_state(Api { config, forwarder })
 }
 
 /// Answers 413 at once when a request's `Content-Length` already says its body is over `limit`,
@@ -111,49 +110,48 @@ async fn refuse_declared_oversize(
     }
 }
 
-/// An error answer.
+/// An error answer: bad input, or a request that failed (here or at its key's home).
 #[derive(Debug)]
 enum ApiError {
     BadInput(String),
     TooLarge(usize),
-    Reply(ReplyError),
-    Timeout(Duration),
-    Stopped(String),
+    Failed(Failure),
 }
 
-impl From<Stopped> for ApiError {
-    fn from(e: Stopped) -> Self {
-        ApiError::Stopped(e.0)
+impl From<Failure> for ApiError {
+    fn from(e: Failure) -> Self {
+        ApiError::Failed(e)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let unavailable = StatusCode::SERVICE_UNAVAILABLE;
         let (status, code, detail) = match self {
-            ApiError::BadInput(detail) => (StatusCode::BAD_REQUEST, "bad_request", detail),
+            ApiError::BadInput(detail) | ApiError::Failed(Failure::BadInput(detail)) => {
+                (StatusCode::BAD_REQUEST, "bad_request", detail)
+            }
             ApiError::TooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
                 format!("values are limited to {limit} bytes"),
             ),
-            ApiError::Reply(ReplyError::Request(RequestError::Indeterminate)) => (
-                StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Failed(e @ Failure::TooLarge { .. }) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+            }
+            ApiError::Failed(Failure::Request(RequestError::Indeterminate)) => (
+                unavailable,
                 "indeterminate",
                 "the outcome is unknown: the write took effect once or not at all (never twice); read the key to find out".into(),
             ),
-            ApiError::Reply(ReplyError::Request(e @ RequestError::Exhausted { .. })) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+            ApiError::Failed(Failure::Request(e @ RequestError::Exhausted { .. })) => {
+                (unavailable, "unavailable", e.to_string())
             }
-            ApiError::Reply(e) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string()),
-            ApiError::Timeout(after) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
-                format!(
-                    "no quorum answered within {} ms; a write may still take effect",
-                    after.as_millis()
-                ),
-            ),
-            ApiError::Stopped(why) => (StatusCode::SERVICE_UNAVAILABLE, "stopped", why),
+            ApiError::Failed(e @ (Failure::Request(RequestError::Busy) | Failure::QueueFull)) => {
+                (unavailable, "overloaded", e.to_string())
+            }
+            ApiError::Failed(e @ Failure::Timeout { .. }) => (unavailable, "timeout", e.to_string()),
+            ApiError::Failed(Failure::Stopped(why)) => (unavailable, "stopped", why),
         };
         let mut response = (status, Json(json!({"error": code, "detail": detail}))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -190,22 +188,10 @@ impl Api {
         Ok(value)
     }
 
-    /// Runs one operation as Paxos rounds, waiting at most the request timeout.
+    /// Runs one operation as Paxos rounds at its key's home, waiting at most the request
+    /// timeout.
     async fn run(&self, key: Bytes, op: Operation<Bytes>) -> Result<Outcome<Bytes>, ApiError> {
-        let submitted = self.runtime.submit(key, op).await?;
-        match tokio::time::timeout(self.config.request_timeout, submitted.reply).await {
-            Ok(Ok(result)) => result.map_err(ApiError::Reply),
-            Ok(Err(_)) => Err(ApiError::Stopped(
-                self.runtime
-                    .failure()
-                    .unwrap_or_else(|| "request dropped".into()),
-            )),
-            Err(_) => {
-                self.runtime.metrics().requests_timed_out.inc();
-                self.runtime.abandon(submitted.request).await;
-                Err(ApiError::Timeout(self.config.request_timeout))
-            }
-        }
+        Ok(self.forwarder.run(key, op).await?)
     }
 }
 
@@ -291,16 +277,29 @@ async fn propose_once(
 }
 
 async fn health(State(api): State<Api>) -> Response {
-    match api.runtime.failure() {
-        None => Json(json!({"status": "ok", "node": api.node.0})).into_response(),
-        Some(why) => ApiError::Stopped(why).into_response(),
+    match api.forwarder.runtime().failure() {
+        None => Json(json!({"status": "ok", "node": api.forwarder.node().0})).into_response(),
+        Some(why) => ApiError::Failed(Failure::Stopped(why)).into_response(),
     }
+}
+
+/// Who this node is and who its members are, so that a client can send each request to its
+/// key's home (`home_of`) itself.
+async fn cluster(State(api): State<Api>) -> Response {
+    let ids = |set: NodeSet| set.iter().map(|m| m.0).collect::<Vec<u8>>();
+    Json(json!({
+        "node": api.forwarder.node().0,
+        "members": ids(api.forwarder.members()),
+        "connected": ids(api.forwarder.connected()),
+        "forwarding": api.forwarder.config().enabled,
+    }))
+    .into_response()
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        api.runtime.metrics().render(),
+        api.forwarder.runtime().metrics().render(),
     )
         .into_response()
 }
@@ -324,24 +323,31 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_outcomes_are_a_distinct_503() {
-        let (status, retry, body) = answer(ApiError::Reply(ReplyError::Request(
-            RequestError::Indeterminate,
-        )))
-        .await;
+        let (status, retry, body) =
+            answer(Failure::Request(RequestError::Indeterminate).into()).await;
         assert_eq!((status, retry.as_deref()), (503, Some("1")));
         assert_eq!(body["error"], "indeterminate");
-        let (status, retry, body) = answer(ApiError::Reply(ReplyError::Request(
-            RequestError::Exhausted { attempts: 3 },
-        )))
-        .await;
+        let (status, retry, body) =
+            answer(Failure::Request(RequestError::Exhausted { attempts: 3 }).into()).await;
         assert_eq!((status, retry.as_deref()), (503, Some("1")));
         assert_eq!(body["error"], "unavailable");
-        let (status, _, body) = answer(ApiError::Timeout(Duration::from_millis(5))).await;
+        let (status, _, body) = answer(Failure::Timeout { after_ms: 5 }.into()).await;
         assert_eq!((status, body["error"].as_str()), (503, Some("timeout")));
+        assert_eq!(
+            body["detail"],
+            "no quorum answered within 5 ms; a write may still take effect"
+        );
+        let (status, _, body) = answer(Failure::QueueFull.into()).await;
+        assert_eq!((status, body["error"].as_str()), (503, Some("overloaded")));
         let (status, retry, body) = answer(ApiError::TooLarge(10)).await;
         assert_eq!(
             (status, retry, body["error"].as_str()),
             (413, None, Some("too_large"))
         );
+        // A home's refusal of a forwarded request reads like the node's own.
+        let (status, _, body) = answer(Failure::TooLarge { limit: 10 }.into()).await;
+        assert_eq!((status, body["error"].as_str()), (413, Some("too_large")));
+        let (status, _, body) = answer(Failure::BadInput("keys must be".into()).into()).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("bad_request")));
     }
 }

@@ -69,6 +69,19 @@ pub enum CasOutcome {
     },
 }
 
+/// What a node says about its cluster (`GET /cluster`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ClusterInfo {
+    /// The node's id.
+    pub node: u8,
+    /// Every member's id.
+    pub members: Vec<u8>,
+    /// The members the node has a live connection to.
+    pub connected: Vec<u8>,
+    /// Whether the node forwards requests to their key's home.
+    pub forwarding: bool,
+}
+
 /// What `propose-once` chose.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Chosen {
@@ -208,6 +221,11 @@ impl Client {
     pub async fn health(&self) -> Result<(), ClientError> {
         ok(self.http.get(self.url(&["health"])).send().await?).await?;
         Ok(())
+    }
+
+    /// The node's id and its cluster's members.
+    pub async fn cluster(&self) -> Result<ClusterInfo, ClientError> {
+        json(ok(self.http.get(self.url(&["cluster"])).send().await?).await?).await
     }
 
     /// The node's metrics (Prometheus text).

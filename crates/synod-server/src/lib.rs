@@ -4,9 +4,11 @@
 //! one idea per module (in the style of tokio's mini-redis), all private; what other crates use
 //! is re-exported below:
 //!
-//! * `wire` — the peer frame format: handshake and batches of envelopes `{from, key, Message}`
-//!   (public as [`wire`]: its encoders and decoders are one namespace).
+//! * `wire` — the peer frame format: handshake and batches of items — protocol envelopes
+//!   `{from, key, Message}`, forwarded requests and their answers (public as [`wire`]: its
+//!   encoders and decoders are one namespace).
 //! * `membership` — the member ids and quorum sizes every node and data directory must agree on.
+//! * `home` — each key's home proposer: rendezvous hashing over the member ids, a fixed hash.
 //! * `storage` — acceptor state and committed values in redb; one transaction per batch.
 //! * `replica` — the synchronous heart: key → core node, request queues, persist-before-send.
 //! * `shortcuts` — which requests took the one-round-trip paths, told from the core's outputs.
@@ -15,10 +17,12 @@
 //! * `runtime` — the thread that drives the replica: batching, timers, client replies.
 //! * `timer_table` — which core timers are armed, by generation (shared with the simulation).
 //! * `transport` — TCP between peers: handshake, reconnects, bounded queues, frame limits.
+//! * `forward` — client requests run at their key's home: forwarded there, the answer relayed.
 //! * `api` — the HTTP/JSON client API (axum) and `/metrics`.
 //! * `metrics` — counters and histograms, Prometheus text.
 //! * `server` — a node's configuration and its assembly out of the pieces above.
-//! * `client` — a Rust client for the HTTP API.
+//! * `client` — a Rust client for one node's HTTP API.
+//! * `cluster_client` — a client of several nodes that sends each request to its key's home.
 //! * [`cli`] — the `serve` and `cluster` commands, shared by the `synod` binary and by the test
 //!   harness (`synod-harness`), whose binary runs nodes through the very same entry point.
 //! * `fault` — with the `fault-injection` feature only (which only `synod-harness` enables): the
@@ -31,8 +35,11 @@ mod api;
 mod backoff;
 pub mod cli;
 mod client;
+mod cluster_client;
 #[cfg(feature = "fault-injection")]
 mod fault;
+mod forward;
+mod home;
 mod membership;
 mod metrics;
 mod replica;
@@ -47,7 +54,10 @@ pub mod wire;
 
 pub use api::{router as http_router, ApiConfig};
 pub use backoff::Timing;
-pub use client::{CasOutcome, Chosen, Client, ClientError};
+pub use client::{CasOutcome, Chosen, Client, ClientError, ClusterInfo};
+pub use cluster_client::ClusterClient;
+pub use forward::{ForwardConfig, Forwarder, RunResult, DEFAULT_FORWARD_TIMEOUT};
+pub use home::home_of;
 pub use membership::Membership;
 pub use metrics::{Counter, Distribution, Metrics};
 pub use replica::{
@@ -62,4 +72,4 @@ pub use runtime::{
 pub use server::{Server, ServerConfig, ServerError, DEFAULT_CLUSTER_ID};
 pub use storage::{Meta, Storage, StorageError, WriteBatch, STORAGE_FORMAT_VERSION};
 pub use timer_table::TimerTable;
-pub use transport::{start_outbound, Outbox, TransportConfig};
+pub use transport::{start_outbound, Link, Outbox, TransportConfig};

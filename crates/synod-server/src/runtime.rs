@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::replica::{Event, Replica, ReplicaError, ReplyError, TimerCommand};
 use crate::request_ids::{NoIds, RequestIds};
 use crate::timer_table::TimerTable;
-use crate::transport::{Inbox, InboxClosed, Outbox};
+use crate::transport::Outbox;
 use crate::wire::Envelope;
 use bytes::Bytes;
 use rand::SeedableRng;
@@ -179,18 +179,6 @@ impl RuntimeHandle {
 
     fn stopped(&self) -> Stopped {
         Stopped(self.failure().unwrap_or_else(|| "shutting down".into()))
-    }
-}
-
-impl Inbox for RuntimeHandle {
-    async fn deliver(&self, envelopes: Vec<Envelope>) -> Result<(), InboxClosed> {
-        RuntimeHandle::deliver(self, envelopes)
-            .await
-            .map_err(|_| InboxClosed)
-    }
-
-    fn metrics(&self) -> &Arc<Metrics> {
-        RuntimeHandle::metrics(self)
     }
 }
 

@@ -1,5 +1,5 @@
 //! A node's whole configuration, and its assembly: storage → replica → runtime → transport →
-//! HTTP API.
+//! forwarding → HTTP API.
 //!
 //! [`Server::start`] opens the data directory (failing clearly if it is missing, corrupt,
 //! someone else's, or created for other members or quorum sizes), binds the peer and HTTP
@@ -8,6 +8,7 @@
 
 use crate::api::{self, ApiConfig};
 use crate::backoff::Timing;
+use crate::forward::{ForwardConfig, Forwarder, DEFAULT_FORWARD_TIMEOUT};
 use crate::metrics::Metrics;
 use crate::replica::{
     Replica, ReplicaConfig, ReplicaError, DEFAULT_CACHE_LIMIT, DEFAULT_QUEUE_LIMIT,
@@ -18,7 +19,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use synod_core::{ClusterSpec, ConfigError};
+use std::time::Duration;
+use synod_core::{ClusterSpec, ConfigError, FastPaths};
 use synod_core::{NodeId, DEFAULT_MAX_ATTEMPTS};
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -45,6 +47,12 @@ pub struct ServerConfig {
     pub quorums: Option<(usize, usize)>,
     /// Rounds per request.
     pub max_attempts: u32,
+    /// The one-round-trip shortcuts this node's proposers take (both unless turned off).
+    pub fast_paths: FastPaths,
+    /// Forward client requests to their key's home (`forward`).
+    pub forwarding: bool,
+    /// How long a forwarded request waits for the home's answer.
+    pub forward_timeout: Duration,
     /// Requests waiting per key.
     pub queue_limit: usize,
     /// Round timeout and backoff.
@@ -72,6 +80,9 @@ impl ServerConfig {
             init: false,
             quorums: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            fast_paths: FastPaths::ALL,
+            forwarding: true,
+            forward_timeout: DEFAULT_FORWARD_TIMEOUT,
             queue_limit: DEFAULT_QUEUE_LIMIT,
             timing: Timing::default(),
             api: ApiConfig::default(),
@@ -81,9 +92,20 @@ impl ServerConfig {
 
     fn cluster(&self) -> Result<ClusterSpec, ConfigError> {
         let (q1, q2) = self.quorums.unzip();
-        ClusterSpec::new(self.peers.keys().copied())?
+        Ok(ClusterSpec::new(self.peers.keys().copied())?
             .with_quorums_or_majority(q1, q2)?
-            .with_max_attempts(self.max_attempts)
+            .with_max_attempts(self.max_attempts)?
+            .with_fast_paths(self.fast_paths))
+    }
+
+    fn forward(&self) -> ForwardConfig {
+        ForwardConfig {
+            enabled: self.forwarding,
+            timeout: self.forward_timeout,
+            request_timeout: self.api.request_timeout,
+            max_key: self.api.max_key,
+            max_value: self.api.max_value,
+        }
     }
 }
 
@@ -130,6 +152,8 @@ impl Server {
         let metrics = Arc::new(Metrics::default());
         let cluster = config.cluster().map_err(ReplicaError::Config)?;
         let quorums = (cluster.quorums().q1(), cluster.quorums().q2());
+        let members = cluster.members();
+        let forward = config.forward();
         let replica = Replica::open(
             &config.data,
             ReplicaConfig {
@@ -158,18 +182,19 @@ impl Server {
         let outbox = transport::start_outbound(&transport, metrics);
         let runtime = runtime::start(
             replica,
-            outbox,
+            outbox.clone(),
             RuntimeConfig {
                 timing: config.timing,
                 ..RuntimeConfig::default()
             },
         )?;
+        let forwarder = Forwarder::new(config.node_id, members, forward, runtime.clone(), outbox);
         let inbound = tokio::spawn(transport::serve_inbound(
             peer_listener,
             transport,
-            runtime.clone(),
+            forwarder.clone(),
         ));
-        let app = api::router(config.node_id, config.api, runtime.clone());
+        let app = api::router(config.api, forwarder);
         let http = tokio::spawn(async move {
             if let Err(e) = axum::serve(http_listener, app).await {
                 tracing::error!("http server failed: {e}");

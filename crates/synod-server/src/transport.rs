@@ -2,8 +2,12 @@
 //!
 //! **Outbound**: one task per peer owns one connection to it. It connects (retrying with
 //! exponential backoff), sends the [`Handshake`], then drains the peer's bounded queue, packing
-//! as many waiting envelopes as fit into each frame. When the queue is full — the peer is slow or
-//! down — new messages are dropped and counted: Paxos tolerates loss, and retries recover.
+//! as many waiting items (protocol envelopes, forwarded requests, answers) as fit into each
+//! frame. When the queue is full — the peer is slow or down — new items are dropped and counted:
+//! Paxos tolerates loss, and retries recover. The task publishes the connection's state as a
+//! [`Link`] (up or down, and how many connections it has made), which the forwarding of client
+//! requests consults; a peer that closes the connection (its process died) is noticed at once,
+//! since the peer never writes on it and anything read there is its end.
 //!
 //! **Inbound**: a listener accepts connections; each must open with a handshake naming this
 //! cluster, a member node id, and this node's [`Membership`] — the same member ids and quorum
@@ -11,8 +15,8 @@
 //! every other, so two nodes started with different `--peers` id sets, `--q1` or `--q2` refuse
 //! each other's connections on both sides. Every frame is bounded by the frame limit; a frame
 //! that is oversized or does not decode, or an envelope whose sender differs from the
-//! handshake's, closes that connection with a log line before any of its envelopes reaches the
-//! replica. The node itself keeps running.
+//! handshake's, closes that connection with a log line before any of its items is used. The
+//! node itself keeps running.
 //!
 //! Connections are one-way: a node writes only on connections it opened and reads only on
 //! connections it accepted.
@@ -20,15 +24,17 @@
 use crate::membership::Membership;
 use crate::metrics::Metrics;
 use crate::replica::Outgoing;
-use crate::wire::{self, BatchBuilder, Envelope, Handshake, WireError};
+use crate::wire::{self, BatchBuilder, Handshake, Item, WireError};
 use futures::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use synod_core::{NodeId, NodeSet};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 /// Transport settings.
@@ -44,7 +50,7 @@ pub struct TransportConfig {
     pub quorums: (usize, usize),
     /// Limit on every frame, both directions.
     pub max_frame: usize,
-    /// Envelopes waiting per peer before new ones are dropped.
+    /// Items waiting per peer before new ones are dropped.
     pub queue_capacity: usize,
     /// Most envelopes per frame.
     pub max_batch: usize,
@@ -93,46 +99,88 @@ impl TransportConfig {
     }
 }
 
-/// The sending side: one bounded queue per peer.
+/// The state of this node's outbound connection to one peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Link {
+    /// A connection is established (its handshake sent) and has not failed.
+    pub up: bool,
+    /// How many connections were established so far: a change means the one an item was
+    /// queued on is gone, even if a new one is up.
+    pub connections: u64,
+}
+
+/// The sending side: one bounded queue per peer, and its connection's [`Link`].
 #[derive(Clone, Debug)]
 pub struct Outbox {
-    queues: HashMap<NodeId, mpsc::Sender<Envelope>>,
+    queues: HashMap<NodeId, mpsc::Sender<Item>>,
+    links: HashMap<NodeId, watch::Receiver<Link>>,
     metrics: Arc<Metrics>,
 }
 
 impl Outbox {
-    /// Queues a message; drops and counts it when the peer's queue is full.
+    /// Queues a protocol message; drops and counts it when the peer's queue is full.
     pub fn send(&self, out: Outgoing) {
-        match self.queues.get(&out.to) {
+        self.send_item(out.to, Item::Protocol(out.envelope));
+    }
+
+    /// Queues any item; `false` (the item dropped and counted) when the peer's queue is full or
+    /// the peer is unknown.
+    pub fn send_item(&self, to: NodeId, item: Item) -> bool {
+        match self.queues.get(&to) {
             Some(queue) => {
-                if queue.try_send(out.envelope).is_err() {
+                let queued = queue.try_send(item).is_ok();
+                if !queued {
                     self.metrics.messages_dropped.inc();
                 }
+                queued
             }
-            None => tracing::warn!(to = %out.to, "no route to node; message dropped"),
+            None => {
+                tracing::warn!(%to, "no route to node; message dropped");
+                false
+            }
         }
+    }
+
+    /// The state of the connection to `peer` (`None` for this node itself or a stranger).
+    pub fn link(&self, peer: NodeId) -> Option<watch::Receiver<Link>> {
+        self.links.get(&peer).cloned()
     }
 }
 
 /// Starts one connection task per peer and returns the outbox that feeds them.
 pub fn start_outbound(config: &TransportConfig, metrics: Arc<Metrics>) -> Outbox {
     let mut queues = HashMap::new();
+    let mut links = HashMap::new();
     for (&peer, &addr) in &config.peers {
         if peer == config.node_id {
             continue;
         }
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+        let (link, watch) = watch::channel(Link::default());
         queues.insert(peer, tx);
-        tokio::spawn(outbound(config.clone(), peer, addr, rx, metrics.clone()));
+        links.insert(peer, watch);
+        tokio::spawn(outbound(
+            config.clone(),
+            peer,
+            addr,
+            rx,
+            link,
+            metrics.clone(),
+        ));
     }
-    Outbox { queues, metrics }
+    Outbox {
+        queues,
+        links,
+        metrics,
+    }
 }
 
 async fn outbound(
     config: TransportConfig,
     peer: NodeId,
     addr: SocketAddr,
-    mut queue: mpsc::Receiver<Envelope>,
+    mut queue: mpsc::Receiver<Item>,
+    link: watch::Sender<Link>,
     metrics: Arc<Metrics>,
 ) {
     let handshake = wire::encode_handshake(&Handshake::new(
@@ -159,33 +207,64 @@ async fn outbound(
             }
         };
         let _ = stream.set_nodelay(true);
-        let mut framed = FramedWrite::new(stream, wire::codec(config.max_frame));
+        let (read, write) = stream.into_split();
+        let mut framed = FramedWrite::new(write, wire::codec(config.max_frame));
         if let Err(e) = framed.send(handshake.clone()).await {
             tracing::debug!(%peer, "handshake failed: {e}");
             continue;
         }
         tracing::info!(%peer, %addr, "connected to peer");
+        link.send_modify(|l| {
+            l.up = true;
+            l.connections += 1;
+        });
         wait = config.reconnect_min;
         failures = 0;
-        match pump(&config, &mut queue, &mut framed, &metrics).await {
+        let outcome = pump(&config, &mut queue, &mut framed, read, &metrics).await;
+        link.send_modify(|l| l.up = false);
+        match outcome {
             Ok(()) => return,
             Err(e) => tracing::info!(%peer, "connection to peer lost: {e}"),
         }
     }
 }
 
-/// Sends batches from the queue until it closes (Ok) or the connection fails (Err).
+/// Resolves when the peer closes the connection (or it fails): the peer never writes on a
+/// connection this node opened, so whatever is read is discarded until the end.
+async fn peer_closed(mut read: OwnedReadHalf) {
+    let mut buf = [0u8; 256];
+    while let Ok(n) = read.read(&mut buf).await {
+        if n == 0 {
+            return;
+        }
+    }
+}
+
+/// Sends batches from the queue until it closes (Ok) or the connection fails or the peer closes
+/// it (Err).
 async fn pump(
     config: &TransportConfig,
-    queue: &mut mpsc::Receiver<Envelope>,
-    framed: &mut FramedWrite<TcpStream, tokio_util::codec::LengthDelimitedCodec>,
+    queue: &mut mpsc::Receiver<Item>,
+    framed: &mut FramedWrite<OwnedWriteHalf, tokio_util::codec::LengthDelimitedCodec>,
+    read: OwnedReadHalf,
     metrics: &Metrics,
 ) -> std::io::Result<()> {
     let mut batch = BatchBuilder::new();
-    while let Some(first) = queue.recv().await {
+    let mut closed = std::pin::pin!(peer_closed(read));
+    loop {
+        let first = tokio::select! {
+            first = queue.recv() => first,
+            () = &mut closed => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "the peer closed the connection",
+                ))
+            }
+        };
+        let Some(first) = first else { return Ok(()) };
         let mut next = Some(first);
-        while let Some(envelope) = next.take() {
-            let encoded = wire::encode_envelope(&envelope);
+        while let Some(item) = next.take() {
+            let encoded = wire::encode_item(&item);
             if BatchBuilder::new().size_with(encoded.len()) > config.max_frame {
                 metrics.messages_dropped.inc();
                 tracing::warn!(
@@ -206,12 +285,11 @@ async fn pump(
             send_frame(config, framed, batch.finish(), metrics).await?;
         }
     }
-    Ok(())
 }
 
 async fn send_frame(
     config: &TransportConfig,
-    framed: &mut FramedWrite<TcpStream, tokio_util::codec::LengthDelimitedCodec>,
+    framed: &mut FramedWrite<OwnedWriteHalf, tokio_util::codec::LengthDelimitedCodec>,
     frame: bytes::Bytes,
     metrics: &Metrics,
 ) -> std::io::Result<()> {
@@ -222,24 +300,25 @@ async fn send_frame(
     Ok(())
 }
 
-/// Where accepted peers' envelopes go: the node's runtime. A trait, so that the transport (whose
-/// [`Outbox`] the runtime sends through) does not depend on the runtime in turn.
+/// Where accepted peers' items go: the node (protocol envelopes to its runtime, forwarded
+/// requests and answers to its forwarding). A trait, so that the transport (whose [`Outbox`]
+/// the runtime sends through) does not depend on the runtime in turn.
 pub trait Inbox: Clone + Send + Sync + 'static {
-    /// Hands `envelopes` on, waiting while the receiver is behind; `Err` once it has stopped.
+    /// Hands `items` on, waiting while the receiver is behind; `Err` once it has stopped.
     fn deliver(
         &self,
-        envelopes: Vec<Envelope>,
+        items: Vec<Item>,
     ) -> impl std::future::Future<Output = Result<(), InboxClosed>> + Send;
 
     /// The node's metrics (frames received, malformed, refused handshakes).
     fn metrics(&self) -> &Arc<Metrics>;
 }
 
-/// The [`Inbox`] has stopped taking envelopes (the replica stopped).
+/// The [`Inbox`] has stopped taking items (the replica stopped).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InboxClosed;
 
-/// Accepts peer connections on `listener` forever, delivering their envelopes to `inbox`.
+/// Accepts peer connections on `listener` forever, delivering their items to `inbox`.
 pub async fn serve_inbound(listener: TcpListener, config: TransportConfig, inbox: impl Inbox) {
     let config = Arc::new(config);
     loop {
@@ -291,12 +370,12 @@ pub enum InboundError {
     /// A frame was oversized or the socket failed.
     #[error("bad frame or i/o error: {0}")]
     Io(#[from] std::io::Error),
-    /// An envelope claimed another sender than the handshake.
-    #[error("envelope from node {claimed} on the connection of node {peer}")]
+    /// An item claimed another sender than the handshake.
+    #[error("item from node {claimed} on the connection of node {peer}")]
     Spoofed {
         /// The handshake's node.
         peer: NodeId,
-        /// The envelope's `from`.
+        /// The item's `from`.
         claimed: NodeId,
     },
     /// The replica stopped.
@@ -320,23 +399,21 @@ async fn inbound(
     };
     tracing::info!(%peer, "peer connected");
     while let Some(frame) = frames.next().await {
-        let envelopes = frame
+        let items = frame
             .map_err(InboundError::from)
-            .and_then(|frame| Ok(wire::decode_batch(&frame)?))
-            .and_then(
-                |envelopes| match envelopes.iter().find(|e| e.from != peer) {
-                    Some(e) => Err(InboundError::Spoofed {
-                        peer,
-                        claimed: e.from,
-                    }),
-                    None => Ok(envelopes),
-                },
-            );
-        match envelopes {
-            Ok(envelopes) => {
+            .and_then(|frame| Ok(wire::decode_frame(&frame)?))
+            .and_then(|items| match items.iter().find(|i| i.from() != peer) {
+                Some(item) => Err(InboundError::Spoofed {
+                    peer,
+                    claimed: item.from(),
+                }),
+                None => Ok(items),
+            });
+        match items {
+            Ok(items) => {
                 metrics.frames_received.inc();
                 inbox
-                    .deliver(envelopes)
+                    .deliver(items)
                     .await
                     .map_err(|_| InboundError::Stopped)?;
             }
@@ -379,6 +456,7 @@ async fn handshake(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Envelope;
     use bytes::Bytes;
     use synod_core::{Ballot, Message};
 
@@ -435,6 +513,32 @@ mod tests {
         assert!(
             frame_count < 60 && frame_count > 1,
             "batched, and split at the frame limit ({frame_count} frames)"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_link_is_up_while_connected_and_down_as_soon_as_the_peer_closes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peers = BTreeMap::from([
+            (NodeId(1), "127.0.0.1:1".parse().unwrap()),
+            (NodeId(2), listener.local_addr().unwrap()),
+        ]);
+        let config = TransportConfig::new("c", NodeId(1), peers);
+        let outbox = start_outbound(&config, Arc::new(Metrics::default()));
+        assert!(outbox.link(NodeId(1)).is_none(), "no link to itself");
+        let mut link = outbox.link(NodeId(2)).unwrap();
+        assert!(!link.borrow().up, "down until connected");
+        let (stream, _) = listener.accept().await.unwrap();
+        let up = *link.wait_for(|l| l.up).await.unwrap();
+        assert_eq!(up.connections, 1);
+        // The peer goes away while this node has nothing to send: noticed all the same.
+        drop(stream);
+        link.wait_for(|l| !l.up).await.unwrap();
+        let (_again, _) = listener.accept().await.unwrap();
+        let up = *link.wait_for(|l| l.up).await.unwrap();
+        assert_eq!(
+            up.connections, 2,
+            "a new connection is told apart from the old one"
         );
     }
 }

@@ -4,9 +4,13 @@
 //! 4-byte big-endian length, with a hard size limit on every frame, [`DEFAULT_MAX_FRAME`] unless
 //! configured). The first frame is a [`Handshake`] naming the protocol, its version, the
 //! cluster, the sending node and the [`Membership`] (member ids, q1, q2) it runs with; every
-//! later frame is a postcard-encoded `Vec<Envelope>` — several messages batched into one frame.
-//! An [`Envelope`] is one protocol message for one key: `{from, key, Message<Bytes>}`, the core's
-//! message type verbatim.
+//! later frame is a postcard-encoded `Vec<Item>` — several items batched into one frame. An
+//! [`Item`] is one of:
+//!
+//! * [`Item::Protocol`]: an [`Envelope`], one protocol message for one key:
+//!   `{from, key, Message<Bytes>}`, the core's message type verbatim;
+//! * [`Item::Forward`]: a client request forwarded to its key's home, `{from, id, key, op}`;
+//! * [`Item::Answer`]: the home's answer to it, `{from, id, result}`, matched by `id`.
 //!
 //! Decoding never panics: anything that is not a well-formed frame is a [`WireError`], which
 //! the transport answers by closing that one connection.
@@ -14,14 +18,16 @@
 use crate::membership::Membership;
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
-use synod_core::{Message, NodeId};
+use synod_core::{Message, NodeId, Operation, Outcome, RequestError, RequestId};
 use thiserror::Error;
 use tokio_util::codec::LengthDelimitedCodec;
 
 /// The first bytes of every handshake.
 pub const WIRE_MAGIC: [u8; 4] = *b"SYND";
-/// The wire format version this build speaks. Version 2 added the membership to the handshake.
-pub const WIRE_VERSION: u16 = 2;
+/// The wire format version this build speaks. Version 2 added the membership to the handshake;
+/// version 3 the core's one-round-trip messages (`Accept.next`, `Query`, `Report`) and frames of
+/// [`Item`]s (forwarded requests and their answers besides protocol envelopes).
+pub const WIRE_VERSION: u16 = 3;
 /// Default limit on one frame (handshake or batch), in bytes.
 pub const DEFAULT_MAX_FRAME: usize = 4 * 1024 * 1024;
 /// The longest cluster id accepted.
@@ -36,6 +42,83 @@ pub struct Envelope {
     pub key: Bytes,
     /// The message.
     pub msg: Message<Bytes>,
+}
+
+/// One item of a batch frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Item {
+    /// A protocol message about one key.
+    Protocol(Envelope),
+    /// A client request forwarded to its key's home.
+    Forward(Forward),
+    /// The home's answer to a forwarded request.
+    Answer(Answer),
+}
+
+impl Item {
+    /// The node that sent the item (must match the connection's handshake).
+    pub fn from(&self) -> NodeId {
+        match self {
+            Item::Protocol(e) => e.from,
+            Item::Forward(f) => f.from,
+            Item::Answer(a) => a.from,
+        }
+    }
+}
+
+/// A client request that a node received for a key it is not home for, sent to the home. The
+/// home executes it as its own client request (it never forwards it again) and answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forward {
+    /// The forwarding node.
+    pub from: NodeId,
+    /// Matches the answer: an id the forwarding node never used before, across restarts too.
+    pub id: RequestId,
+    /// The key.
+    pub key: Bytes,
+    /// The operation.
+    pub op: Operation<Bytes>,
+}
+
+/// The home's answer to a [`Forward`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The home.
+    pub from: NodeId,
+    /// The [`Forward`]'s id.
+    pub id: RequestId,
+    /// What the request did.
+    pub result: Result<Outcome<Bytes>, Failure>,
+}
+
+/// Why a client request failed: what the HTTP API answers, and what an [`Answer`] carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Error)]
+pub enum Failure {
+    /// The core's answer: `Exhausted` (surely not applied), `Indeterminate` (applied once or
+    /// not at all), or `Busy`.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// Too many requests wait on the key.
+    #[error("too many requests are waiting on this key")]
+    QueueFull,
+    /// The request timeout passed first; a write may still take effect.
+    #[error("no quorum answered within {after_ms} ms; a write may still take effect")]
+    Timeout {
+        /// The timeout, in ms.
+        after_ms: u64,
+    },
+    /// The node is stopping (its storage failed).
+    #[error("{0}")]
+    Stopped(String),
+    /// The request is malformed (a key of the wrong length).
+    #[error("{0}")]
+    BadInput(String),
+    /// A value is over the size limit.
+    #[error("values are limited to {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
 }
 
 /// The first frame on every peer connection.
@@ -93,6 +176,9 @@ pub enum WireError {
     /// The cluster id is longer than [`MAX_CLUSTER_ID`].
     #[error("cluster id too long")]
     ClusterIdTooLong,
+    /// A frame of protocol envelopes was expected, and it holds another item.
+    #[error("a frame of protocol envelopes holds a forwarded request or answer")]
+    NotProtocol,
     /// A frame would exceed the size limit.
     #[error("frame of {size} bytes exceeds the limit of {limit} bytes")]
     FrameTooLarge {
@@ -132,14 +218,27 @@ pub fn decode_handshake(frame: &[u8]) -> Result<Handshake, WireError> {
     Ok(handshake)
 }
 
-/// Encodes one envelope on its own (a batch is a count followed by such encodings).
-pub fn encode_envelope(envelope: &Envelope) -> Vec<u8> {
-    postcard::to_allocvec(envelope).expect("an envelope always serializes")
+/// An [`Item::Protocol`] by reference: the same encoding, without cloning the envelope.
+#[derive(Serialize)]
+enum ProtocolRef<'a> {
+    Protocol(&'a Envelope),
 }
 
-/// Builds a batch frame's payload out of envelopes encoded with [`encode_envelope`]: postcard's
-/// encoding of `Vec<Envelope>` is the element count (varint) followed by the elements, so
-/// batching needs no re-encoding and the frame's exact size is known while it is filled.
+/// Encodes one envelope as an [`Item::Protocol`] on its own (a batch is a count followed by
+/// such encodings).
+pub fn encode_envelope(envelope: &Envelope) -> Vec<u8> {
+    postcard::to_allocvec(&ProtocolRef::Protocol(envelope)).expect("an envelope always serializes")
+}
+
+/// Encodes one item on its own (a batch is a count followed by such encodings).
+pub fn encode_item(item: &Item) -> Vec<u8> {
+    postcard::to_allocvec(item).expect("an item always serializes")
+}
+
+/// Builds a batch frame's payload out of items encoded with [`encode_item`] or
+/// [`encode_envelope`]: postcard's encoding of `Vec<Item>` is the element count (varint)
+/// followed by the elements, so batching needs no re-encoding and the frame's exact size is
+/// known while it is filled.
 #[derive(Debug, Default)]
 pub struct BatchBuilder {
     count: usize,
@@ -185,7 +284,7 @@ impl BatchBuilder {
     }
 }
 
-/// Encodes a batch frame's payload in one go.
+/// Encodes a batch frame of protocol envelopes in one go.
 pub fn encode_batch(envelopes: &[Envelope]) -> Bytes {
     let mut batch = BatchBuilder::new();
     for envelope in envelopes {
@@ -195,8 +294,20 @@ pub fn encode_batch(envelopes: &[Envelope]) -> Bytes {
 }
 
 /// Decodes a batch frame's payload.
-pub fn decode_batch(frame: &[u8]) -> Result<Vec<Envelope>, WireError> {
+pub fn decode_frame(frame: &[u8]) -> Result<Vec<Item>, WireError> {
     decode_exact(frame)
+}
+
+/// Decodes a batch frame that must hold protocol envelopes only (what a replica alone
+/// exchanges: the simulation, trace replays, benchmarks); any other item is an error.
+pub fn decode_batch(frame: &[u8]) -> Result<Vec<Envelope>, WireError> {
+    decode_frame(frame)?
+        .into_iter()
+        .map(|item| match item {
+            Item::Protocol(envelope) => Ok(envelope),
+            Item::Forward(_) | Item::Answer(_) => Err(WireError::NotProtocol),
+        })
+        .collect()
 }
 
 fn decode_exact<T: for<'de> Deserialize<'de>>(frame: &[u8]) -> Result<T, WireError> {
@@ -248,9 +359,94 @@ mod tests {
     fn batches_round_trip_and_match_postcards_vec_encoding() {
         let all = envelopes();
         let frame = encode_batch(&all);
-        assert_eq!(&frame[..], &postcard::to_allocvec(&all).unwrap()[..]);
+        let items: Vec<Item> = all.iter().cloned().map(Item::Protocol).collect();
+        assert_eq!(&frame[..], &postcard::to_allocvec(&items).unwrap()[..]);
         assert_eq!(decode_batch(&frame).unwrap(), all);
+        assert_eq!(decode_frame(&frame).unwrap(), items);
         assert_eq!(decode_batch(&encode_batch(&[])).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn forwarded_requests_and_answers_share_frames_with_envelopes() {
+        let forward = Item::Forward(Forward {
+            from: NodeId(2),
+            id: RequestId(3 << 40 | 7),
+            key: Bytes::from_static(b"greeting"),
+            op: Operation::Cas {
+                expected: None,
+                new: Bytes::from_static(b"hello"),
+            },
+        });
+        let answers = [
+            Ok(Outcome::Written { previous: None }),
+            Err(Failure::Request(RequestError::Indeterminate)),
+            Err(Failure::Timeout { after_ms: 5000 }),
+            Err(Failure::TooLarge { limit: 10 }),
+        ]
+        .map(|result| {
+            Item::Answer(Answer {
+                from: NodeId(2),
+                id: RequestId(9),
+                result,
+            })
+        });
+        let mut items = vec![Item::Protocol(envelopes()[0].clone()), forward];
+        items.extend(answers);
+        let mut batch = BatchBuilder::new();
+        for item in &items {
+            batch.push(&encode_item(item));
+        }
+        let frame = batch.finish();
+        assert_eq!(decode_frame(&frame).unwrap(), items);
+        assert!(items.iter().all(|item| item.from() == NodeId(2)));
+        assert!(
+            matches!(decode_batch(&frame), Err(WireError::NotProtocol)),
+            "a replica-only reader refuses what is not a protocol envelope"
+        );
+        // An envelope encodes the same whether it is borrowed or owned by an item.
+        let envelope = envelopes()[1].clone();
+        assert_eq!(
+            encode_envelope(&envelope),
+            encode_item(&Item::Protocol(envelope))
+        );
+    }
+
+    #[test]
+    fn the_one_round_trip_messages_travel() {
+        let b = Ballot::new(3, NodeId(2));
+        let one_round_trip = vec![
+            Envelope {
+                from: NodeId(2),
+                key: Bytes::from_static(b"k"),
+                msg: Message::Accept {
+                    ballot: b,
+                    value: Some(Bytes::from_static(b"v")),
+                    next: Some(Ballot::new(4, NodeId(2))),
+                },
+            },
+            Envelope {
+                from: NodeId(2),
+                key: Bytes::from_static(b"k"),
+                msg: Message::Query {
+                    request: RequestId(1 << 40 | 1),
+                },
+            },
+            Envelope {
+                from: NodeId(2),
+                key: Bytes::from_static(b"k"),
+                msg: Message::Report {
+                    request: RequestId(1 << 40 | 1),
+                    accepted: Some(Proposal {
+                        ballot: b,
+                        value: None,
+                    }),
+                },
+            },
+        ];
+        assert_eq!(
+            decode_batch(&encode_batch(&one_round_trip)).unwrap(),
+            one_round_trip
+        );
     }
 
     #[test]
@@ -319,11 +515,18 @@ mod tests {
             decode_handshake(&v1),
             Err(WireError::UnsupportedVersion(1))
         ));
-        // The version-2 encoding is the version-1 fields followed by the membership.
-        let v2 = encode_handshake(&Handshake::new("prod", NodeId(2), three()));
-        let mut v1_as_2 = v1.clone();
-        v1_as_2[4] = 2;
-        assert_eq!(&v2[..v1.len()], &v1_as_2[..]);
+        // Later encodings are the version-1 fields followed by the membership.
+        let current = encode_handshake(&Handshake::new("prod", NodeId(2), three()));
+        let mut v1_as_current = v1.clone();
+        v1_as_current[4] = WIRE_VERSION as u8;
+        assert_eq!(&current[..v1.len()], &v1_as_current[..]);
+        // A version-2 peer (before the one-round-trip messages) is told so, too.
+        let mut v2 = current.to_vec();
+        v2[4] = 2;
+        assert!(matches!(
+            decode_handshake(&v2),
+            Err(WireError::UnsupportedVersion(2))
+        ));
     }
 
     #[tokio::test]

@@ -12,8 +12,8 @@ use std::sync::{Arc, OnceLock};
 use synod_core::{ClusterSpec, NodeId};
 use synod_harness::sim::disk::SimDisk;
 use synod_server::{
-    http_router, start_outbound, start_runtime, ApiConfig, Membership, Replica, ReplicaConfig,
-    RuntimeConfig, Storage, TransportConfig,
+    http_router, start_outbound, start_runtime, ApiConfig, ForwardConfig, Forwarder, Membership,
+    Replica, ReplicaConfig, RuntimeConfig, Storage, TransportConfig,
 };
 use tower::ServiceExt;
 
@@ -52,13 +52,19 @@ fn node() -> &'static Node {
             let peers = [(id, "127.0.0.1:9".parse().unwrap())].into_iter().collect();
             let transport = TransportConfig::new("fuzz", id, peers);
             let outbox = start_outbound(&transport, replica.metrics().clone());
-            let handle = start_runtime(replica, outbox, RuntimeConfig::default()).unwrap();
+            let members = [id].into_iter().collect();
+            let handle = start_runtime(replica, outbox.clone(), RuntimeConfig::default()).unwrap();
             let api = ApiConfig {
                 max_value: 1024,
                 max_key: 64,
                 ..ApiConfig::default()
             };
-            http_router(id, api, handle)
+            let forward = ForwardConfig {
+                max_value: api.max_value,
+                max_key: api.max_key,
+                ..ForwardConfig::default()
+            };
+            http_router(api, Forwarder::new(id, members, forward, handle, outbox))
         });
         Node { rt, router }
     })

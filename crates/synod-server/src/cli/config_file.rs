@@ -1,7 +1,8 @@
 //! `synod serve --config node.toml`: a node's flags kept in a TOML file.
 //!
 //! Every top-level key is a `serve` flag in snake_case (`round_timeout_ms = 200` is
-//! `--round-timeout-ms=200`; `init = true` is `--init`), and `[peers]` maps node ids to peer
+//! `--round-timeout-ms=200`; `init = true` is `--init`; an on/off feature takes a boolean or
+//! the word, `fast_paths = false` is `--fast-paths=off`), and `[peers]` maps node ids to peer
 //! addresses. The file's settings are inserted before the command line's own flags, and a flag
 //! given on the command line overrides the file's. Unknown keys are reported like unknown flags.
 //!
@@ -20,6 +21,10 @@
 
 use anyhow::{bail, Context};
 use std::ffi::OsString;
+
+/// The flags that take `on` or `off` (a boolean in the file): `false` must say `off`, not be
+/// left out as a false presence flag is — that would leave the feature on.
+const SWITCHES: [&str; 2] = ["fast_paths", "forward"];
 
 /// Expands a `COMMAND … --config FILE …` command line into flags, where `command` is the
 /// binary's serve command (`serve` for `synod`, `node` for `synod-harness`); other commands pass
@@ -65,6 +70,9 @@ fn flags(text: &str) -> anyhow::Result<Vec<String>> {
                     .collect::<anyhow::Result<_>>()?;
                 flags.push(format!("--peers={}", list.join(",")));
             }
+            (key, toml::Value::Boolean(on)) if SWITCHES.contains(&key) => {
+                flags.push(format!("{flag}={}", if on { "on" } else { "off" }));
+            }
             (_, toml::Value::Boolean(true)) => flags.push(flag),
             (_, toml::Value::Boolean(false)) => {}
             (_, toml::Value::String(s)) => flags.push(format!("{flag}={s}")),
@@ -86,6 +94,8 @@ mod tests {
             http = "127.0.0.1:8082"
             init = true
             round_timeout_ms = 200
+            fast_paths = false
+            forward = "off"
             [peers]
             1 = "127.0.0.1:7001"
             2 = "127.0.0.1:7002"
@@ -95,6 +105,8 @@ mod tests {
         assert_eq!(
             got,
             [
+                "--fast-paths=off",
+                "--forward=off",
                 "--http=127.0.0.1:8082",
                 "--id=2",
                 "--init",

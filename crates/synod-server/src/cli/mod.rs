@@ -15,7 +15,7 @@ mod serve;
 pub use cluster::{run_cluster, ClusterArgs, LocalCluster};
 pub use config_file::expand as expand_config_file;
 pub use process::start;
-pub use serve::{serve, ServeArgs, Tuning};
+pub use serve::{serve, ServeArgs, Switch, Tuning};
 
 use std::ffi::OsString;
 use std::path::PathBuf;

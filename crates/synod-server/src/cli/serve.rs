@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use synod_core::NodeId;
+use synod_core::{FastPaths, NodeId};
 
 /// `synod serve` options.
 #[derive(Args, Debug, Clone)]
@@ -41,8 +41,31 @@ pub struct ServeArgs {
     pub tuning: Tuning,
 }
 
-/// Timeouts and limits (shared with `synod cluster` and `synod-harness bench --cluster`, which
-/// pass them on).
+/// A feature turned `on` or `off`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+impl Switch {
+    /// Whether it is on.
+    pub fn on(self) -> bool {
+        self == Switch::On
+    }
+
+    fn arg(self) -> &'static str {
+        match self {
+            Switch::On => "on",
+            Switch::Off => "off",
+        }
+    }
+}
+
+/// Timeouts, limits and features (shared with `synod cluster` and `synod-harness bench
+/// --cluster`, which pass them on).
 #[derive(Args, Debug, Clone)]
 pub struct Tuning {
     /// Phase-1 quorum size (default: majority). Needs --q2; q1 + q2 must exceed the cluster size.
@@ -75,6 +98,18 @@ pub struct Tuning {
     /// Requests that may wait behind a running one on the same key.
     #[arg(long, default_value_t = crate::replica::DEFAULT_QUEUE_LIMIT)]
     pub queue_limit: usize,
+    /// One-round-trip writes and reads (`off`: classic two-phase rounds, for comparisons).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub fast_paths: Switch,
+    /// Forward client requests to their key's home (`off`: every node proposes for the
+    /// requests it receives, for comparisons).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub forward: Switch,
+    /// How long a forwarded request waits for the home's answer, in ms; then a read runs here
+    /// and a write answers `indeterminate`.
+    #[arg(long, default_value_t = crate::forward::DEFAULT_FORWARD_TIMEOUT.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub forward_timeout_ms: u64,
 }
 
 impl Tuning {
@@ -89,6 +124,9 @@ impl Tuning {
             format!("--max-value-bytes={}", self.max_value_bytes),
             format!("--max-frame-bytes={}", self.max_frame_bytes),
             format!("--queue-limit={}", self.queue_limit),
+            format!("--fast-paths={}", self.fast_paths.arg()),
+            format!("--forward={}", self.forward.arg()),
+            format!("--forward-timeout-ms={}", self.forward_timeout_ms),
         ];
         if let (Some(q1), Some(q2)) = (self.q1, self.q2) {
             args.push(format!("--q1={q1}"));
@@ -132,6 +170,13 @@ fn config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
     config.quorums = t.q1.zip(t.q2);
     config.max_attempts = t.max_attempts;
     config.queue_limit = t.queue_limit;
+    config.fast_paths = if t.fast_paths.on() {
+        FastPaths::ALL
+    } else {
+        FastPaths::NONE
+    };
+    config.forwarding = t.forward.on();
+    config.forward_timeout = Duration::from_millis(t.forward_timeout_ms);
     config.timing.round_timeout = Duration::from_millis(t.round_timeout_ms);
     config.timing.backoff_base = Duration::from_millis(t.backoff_base_ms);
     config.timing.backoff_max = Duration::from_millis(t.backoff_max_ms);
@@ -168,5 +213,68 @@ pub async fn shutdown_signal() -> &'static str {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => "interrupted",
         _ = term.recv() => "terminated",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn parse(extra: &[&str]) -> Result<ServerConfig, String> {
+        let base = [
+            "synod",
+            "--id=1",
+            "--peers=1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003",
+            "--http=127.0.0.1:8081",
+            "--data=/tmp/unused",
+        ];
+        let cli = Cli::try_parse_from(base.iter().chain(extra)).map_err(|e| e.to_string())?;
+        config(cli.serve).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_shortcuts_and_forwarding_are_on_unless_turned_off() {
+        let default = parse(&[]).unwrap();
+        assert_eq!(default.fast_paths, FastPaths::ALL);
+        assert!(default.forwarding);
+        assert_eq!(default.forward_timeout, Duration::from_millis(2000));
+        let off = parse(&[
+            "--fast-paths=off",
+            "--forward",
+            "off",
+            "--forward-timeout-ms=300",
+        ])
+        .unwrap();
+        assert_eq!(off.fast_paths, FastPaths::NONE);
+        assert!(!off.forwarding);
+        assert_eq!(off.forward_timeout, Duration::from_millis(300));
+        // The flags travel to the children of `synod cluster` and `bench --cluster`.
+        let cli = Cli::try_parse_from([
+            "synod",
+            "--id=1",
+            "--peers=1=127.0.0.1:7001",
+            "--http=127.0.0.1:8081",
+            "--data=/tmp/unused",
+            "--fast-paths=off",
+        ])
+        .unwrap();
+        let args = cli.serve.tuning.to_args();
+        assert!(args.contains(&"--fast-paths=off".to_owned()), "{args:?}");
+        assert!(args.contains(&"--forward=on".to_owned()), "{args:?}");
+    }
+
+    #[test]
+    fn bad_switches_and_timeouts_are_refused_clearly() {
+        let err = parse(&["--fast-paths=maybe"]).unwrap_err();
+        assert!(err.contains("possible values: on, off"), "{err}");
+        let err = parse(&["--forward-timeout-ms=0"]).unwrap_err();
+        assert!(err.contains("--forward-timeout-ms"), "{err}");
     }
 }

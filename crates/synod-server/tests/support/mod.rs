@@ -140,6 +140,59 @@ impl TestCluster {
         }
     }
 
+    /// Polls `/cluster` until node `id` has (`true`) or has not (`false`) a live connection to
+    /// node `peer` (panics after 20 s).
+    pub async fn await_link(&self, id: u8, peer: u8, up: bool) {
+        let client = self.client(id);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(info) = client.cluster().await {
+                if info.connected.contains(&peer) == up {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {id} never saw its link to node {peer} {}",
+                if up { "up" } else { "down" }
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until every running node has a live connection to every other running node (so
+    /// that requests reach their key's home).
+    pub async fn await_connected(&self) {
+        let running: Vec<u8> = self
+            .nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .map(|n| n.id)
+            .collect();
+        for &id in &running {
+            for &peer in running.iter().filter(|&&p| p != id) {
+                self.await_link(id, peer, true).await;
+            }
+        }
+    }
+
+    /// Sends `signal` to node `id`'s process.
+    fn signal(&self, id: u8, signal: nix::sys::signal::Signal) {
+        let child = self.nodes[usize::from(id) - 1].child.as_ref().unwrap();
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+        nix::sys::signal::kill(pid, signal).unwrap();
+    }
+
+    /// Freezes node `id` (SIGSTOP): its connections stay open, but it answers nothing.
+    pub fn pause(&self, id: u8) {
+        self.signal(id, nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    /// Lets a paused node `id` go on (SIGCONT).
+    pub fn resume(&self, id: u8) {
+        self.signal(id, nix::sys::signal::Signal::SIGCONT);
+    }
+
     /// SIGKILLs node `id`.
     pub fn kill(&mut self, id: u8) {
         if let Some(mut child) = self.node(id).child.take() {
