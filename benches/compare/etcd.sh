@@ -14,6 +14,8 @@
 #   KEYS=1000 VALUE_SIZE=100
 #   ROUTE=key             `synod-harness bench --route` for both systems: key k goes to endpoint k mod 3
 #                         (no dueling Synod proposers on one key; etcd forwards to its leader anyway)
+#   CONTENTION=1          also run the single-key contention row: 16 clients, 1 key, requests spread
+#                         over all nodes (--route client), 80 % writes
 #   OUT=bench-results     directory for the JSON reports
 #   SYNOD_BIN=path        use this synod binary (the cluster) instead of building one
 #   HARNESS_BIN=path      use this synod-harness binary (the load generator) instead of building one
@@ -27,6 +29,7 @@ ROUNDS=${ROUNDS:-1}
 KEYS=${KEYS:-1000}
 VALUE_SIZE=${VALUE_SIZE:-100}
 ROUTE=${ROUTE:-key}
+CONTENTION=${CONTENTION:-1}
 OUT=${OUT:-bench-results}
 BENCH_ROOT=${BENCH_ROOT:-/var/tmp}
 
@@ -100,10 +103,11 @@ for i in 1 2 3; do
 done
 echo "both clusters are up; data in $data" >&2
 
-run() { # system endpoints clients read_ratio round
-  local file="$OUT/$1-c$3-r$4-$5.json"
+run() { # system endpoints clients read_ratio round [keys route name]
+  local keys=${6:-$KEYS} route=${7:-$ROUTE} name=${8:-}
+  local file="$OUT/$1${name:+-$name}-c$3-r$4-$5.json"
   "$harness" bench --target "$1" --endpoints "$2" --clients "$3" --read-ratio "$4" \
-    --keys "$KEYS" --value-size "$VALUE_SIZE" --duration "$DURATION" --warmup "$WARMUP" --route "$ROUTE" \
+    --keys "$keys" --value-size "$VALUE_SIZE" --duration "$DURATION" --warmup "$WARMUP" --route "$route" \
     --json "$file" >/dev/null
 }
 
@@ -114,29 +118,43 @@ for round in $(seq 1 "$ROUNDS"); do
       run synod "$synod_endpoints" "$c" "$mix" "$round"
     done
   done
+  if [ "$CONTENTION" = 1 ]; then
+    run etcd "$etcd_endpoints" 16 0.2 "$round" 1 client onekey
+    run synod "$synod_endpoints" 16 0.2 "$round" 1 client onekey
+  fi
 done
 
 # One table: the mean over rounds of each system's throughput and p50/p99, and the ratios.
-printf '\n%-8s %7s | %10s %8s %8s | %10s %8s %8s | %8s %9s\n' \
-  reads clients "etcd op/s" "p50 us" "p99 us" "synod op/s" "p50 us" "p99 us" "thr x" "p99 ratio"
+printf '\n%-8s %7s | %10s %8s %8s | %10s %8s %8s | %8s %9s %8s\n' \
+  reads clients "etcd op/s" "p50 us" "p99 us" "synod op/s" "p50 us" "p99 us" "thr x" "p99 ratio" "fsync/op"
+stats() { # system file-prefix -> "ops p50 p99 errors fsyncs-per-op"
+  jq -s '[ (map(.throughput_ops_per_s) | add / length),
+           (map(.latency.p50_us) | add / length),
+           (map(.latency.p99_us) | add / length),
+           (map(.errors) | add),
+           (map(if .server and .throughput_ops_per_s > 0
+                then .server.fsyncs_per_s / .throughput_ops_per_s else 0 end) | add / length)
+         ] | map(tostring) | join(" ")' -r "$OUT/$1"*.json
+}
+row() { # label clients file-suffix
+  read -r e_ops e_p50 e_p99 e_err _ <<<"$(stats "etcd$3")"
+  read -r s_ops s_p50 s_p99 s_err s_fpo <<<"$(stats "synod$3")"
+  awk -v m="$1" -v c="$2" -v eo="$e_ops" -v e5="$e_p50" -v e9="$e_p99" \
+    -v so="$s_ops" -v s5="$s_p50" -v s9="$s_p99" -v ee="$e_err" -v se="$s_err" -v fpo="$s_fpo" 'BEGIN {
+    printf "%-8s %7d | %10.0f %8.0f %8.0f | %10.0f %8.0f %8.0f | %8.2f %9.2f %8.2f   (errors: etcd %d, synod %d)\n",
+      m, c, eo, e5, e9, so, s5, s9, (eo > 0 ? so / eo : 0), (e9 > 0 ? s9 / e9 : 0), fpo, ee, se }'
+}
 for mix in $MIXES; do
   for c in $CLIENTS; do
-    stats() { # system -> "ops p50 p99 errors"
-      jq -s '[ (map(.throughput_ops_per_s) | add / length),
-               (map(.latency.p50_us) | add / length),
-               (map(.latency.p99_us) | add / length),
-               (map(.errors) | add) ] | map(tostring) | join(" ")' -r \
-        "$OUT/$1-c$c-r$mix-"*.json
-    }
-    read -r e_ops e_p50 e_p99 e_err <<<"$(stats etcd)"
-    read -r s_ops s_p50 s_p99 s_err <<<"$(stats synod)"
-    awk -v m="$mix" -v c="$c" -v eo="$e_ops" -v e5="$e_p50" -v e9="$e_p99" \
-      -v so="$s_ops" -v s5="$s_p50" -v s9="$s_p99" -v ee="$e_err" -v se="$s_err" 'BEGIN {
-      printf "%-8s %7d | %10.0f %8.0f %8.0f | %10.0f %8.0f %8.0f | %8.2f %9.2f   (errors: etcd %d, synod %d)\n",
-        m, c, eo, e5, e9, so, s5, s9, (eo > 0 ? so / eo : 0), (e9 > 0 ? s9 / e9 : 0), ee, se }'
+    row "$mix" "$c" "-c$c-r$mix-"
   done
 done
-echo "(thr x = synod throughput / etcd throughput; p99 ratio = synod p99 / etcd p99; reads = read ratio)"
+if [ "$CONTENTION" = 1 ]; then
+  row "1 key" 16 "-onekey-c16-r0.2-"
+fi
+echo "(thr x = synod throughput / etcd throughput; p99 ratio = synod p99 / etcd p99; reads = read ratio;"
+echo " fsync/op = Synod's node fsyncs per second over the three nodes / its operations per second;"
+echo " \"1 key\" = 16 clients on one key, 80 % writes, requests spread over all nodes)"
 
 # Every run in detail: all percentiles, and Synod's fsyncs/s and mean group-commit batch.
 printf '\n%-26s %9s %8s %8s %8s %8s %8s %14s\n' run "ops/s" p50 p90 p99 p99.9 max "fsyncs/s/batch"
