@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use synod_server::cli::{ClusterArgs, LocalCluster, NodeCommand, Tuning};
-use synod_server::{Client, DEFAULT_CLUSTER_ID};
+use synod_server::{Client, ClusterClient, DEFAULT_CLUSTER_ID};
 use target::Target;
 use tokio::time::Instant;
 use workload::Mix;
@@ -65,7 +65,8 @@ pub struct BenchArgs {
     /// Bytes per written value.
     #[arg(long, default_value_t = 100)]
     pub value_size: usize,
-    /// Which endpoint an operation goes to: the client's (`client`), or the key's (`key`).
+    /// Which endpoint an operation goes to: the client's (`client`), the key's by number
+    /// (`key`), or the key's home node (`home`, Synod only: asked from the nodes' `/cluster`).
     #[arg(long, value_enum, default_value_t = Route::Client)]
     pub route: Route,
     /// Measured seconds.
@@ -132,6 +133,15 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
         .iter()
         .map(|e| Target::new(args.target, e, timeout).with_context(|| format!("endpoint {e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let homes = match (args.route, args.target) {
+        (Route::Home, TargetKind::Synod) => Some(Arc::new(
+            ClusterClient::connect(endpoints, timeout)
+                .await
+                .context("asking the nodes who they are (--route home)")?,
+        )),
+        (Route::Home, TargetKind::Etcd) => bail!("--route home needs Synod endpoints"),
+        (Route::Client | Route::Key, _) => None,
+    };
     let mix = Mix {
         keys: args.keys,
         read_ratio: args.read_ratio,
@@ -174,6 +184,7 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
         clients.push(tokio::spawn(workload::client(
             c,
             targets.clone(),
+            homes.clone(),
             mix,
             measure_from,
             end,
@@ -243,6 +254,9 @@ struct Scrape {
     persists_count: f64,
     rejects: f64,
     retries: f64,
+    fast_writes: f64,
+    fast_reads: f64,
+    forwards: f64,
 }
 
 async fn scrape(endpoints: &[String], timeout: Duration) -> Scrape {
@@ -260,6 +274,9 @@ async fn scrape(endpoints: &[String], timeout: Duration) -> Scrape {
         total.persists_count += node.persists_count;
         total.rejects += node.rejects;
         total.retries += node.retries;
+        total.fast_writes += node.fast_writes;
+        total.fast_reads += node.fast_reads;
+        total.forwards += node.forwards;
     }
     total
 }
@@ -279,6 +296,9 @@ fn parse_metrics(text: &str) -> Scrape {
             "synod_batch_persists_count" => s.persists_count = value,
             "synod_rejects_total" => s.rejects = value,
             "synod_retries_total" => s.retries = value,
+            "synod_fast_writes_total" => s.fast_writes = value,
+            "synod_fast_reads_total" => s.fast_reads = value,
+            "synod_forwards_sent_total" => s.forwards = value,
             _ => {}
         }
     }
@@ -298,6 +318,9 @@ fn server_stats(before: &Scrape, after: &Scrape, seconds: f64) -> ServerStats {
         },
         rejects: (after.rejects - before.rejects).max(0.0) as u64,
         retries: (after.retries - before.retries).max(0.0) as u64,
+        fast_writes: (after.fast_writes - before.fast_writes).max(0.0) as u64,
+        fast_reads: (after.fast_reads - before.fast_reads).max(0.0) as u64,
+        forwards: (after.forwards - before.forwards).max(0.0) as u64,
     }
 }
 
@@ -308,7 +331,7 @@ mod tests {
     #[test]
     fn metrics_deltas_give_fsync_rate_and_mean_batch() {
         let before = parse_metrics(
-            "# HELP x\nsynod_fsyncs_total 10\nsynod_batch_persists_sum 40\nsynod_batch_persists_count 10\nsynod_batch_persists{quantile=\"0.5\"} 4\nsynod_rejects_total 1\n",
+            "# HELP x\nsynod_fsyncs_total 10\nsynod_batch_persists_sum 40\nsynod_batch_persists_count 10\nsynod_batch_persists{quantile=\"0.5\"} 4\nsynod_rejects_total 1\nsynod_fast_writes_total 2\n",
         );
         assert_eq!(before.fsyncs, 10.0);
         assert_eq!(before.persists_sum, 40.0);
@@ -318,11 +341,15 @@ mod tests {
             persists_count: 30.0,
             rejects: 3.0,
             retries: 0.0,
+            fast_writes: 7.0,
+            fast_reads: 0.0,
+            forwards: 0.0,
         };
         let stats = server_stats(&before, &after, 2.0);
         assert_eq!(stats.fsyncs, 20);
         assert_eq!(stats.fsyncs_per_s, 10.0);
         assert_eq!(stats.mean_batch, 5.0);
         assert_eq!(stats.rejects, 2);
+        assert_eq!(stats.fast_writes, 5);
     }
 }

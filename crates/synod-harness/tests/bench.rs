@@ -1,6 +1,6 @@
 //! `synod-harness bench` against a running 3-node cluster: it drives reads, writes and
-//! compare-and-sets through every node, and its JSON report accounts for them and for the nodes'
-//! fsyncs. The cluster is the library's `LocalCluster` (what `synod cluster` and
+//! compare-and-sets through every node, each sent to its key's home (`--route home`), and its
+//! JSON report accounts for them and for the nodes' fsyncs. The cluster is the library's `LocalCluster` (what `synod cluster` and
 //! `bench --cluster` run), its nodes started as `synod-harness node`.
 
 use clap::Parser;
@@ -82,7 +82,7 @@ async fn bench_drives_every_operation_and_reports_it() {
             "--cas-ratio",
             "0.3",
             "--route",
-            "key",
+            "home",
         ])
         .args(["--duration", "1", "--warmup", "0.2", "--json"])
         .arg(&json)
@@ -122,6 +122,17 @@ async fn bench_drives_every_operation_and_reports_it() {
         report["server"]["mean_batch"].as_f64().unwrap() >= 1.0,
         "{report}"
     );
+
+    // Every request went straight to its key's home: no node forwarded one, nor proposed one
+    // for another node's key.
+    for endpoint in &endpoints {
+        assert_eq!(counter(endpoint, "synod_forwards_sent_total").await, 0);
+        assert_eq!(
+            counter(endpoint, "synod_requests_home_unreachable_total").await,
+            0
+        );
+    }
+    assert_eq!(report["server"]["forwards"].as_u64(), Some(0), "{report}");
 
     // The nodes answered at least the operations the report measured.
     let ok_after = requests_ok(&endpoints).await;

@@ -114,6 +114,12 @@ pub struct ServerStats {
     pub rejects: u64,
     /// Rounds retried after a reject or timeout.
     pub retries: u64,
+    /// Requests whose first round skipped phase 1 (one-round-trip writes).
+    pub fast_writes: u64,
+    /// Reads answered in one round trip.
+    pub fast_reads: u64,
+    /// Requests a node forwarded to their key's home.
+    pub forwards: u64,
 }
 
 /// The final report.
@@ -207,8 +213,8 @@ impl Report {
         }
         if let Some(s) = &self.server {
             out.push_str(&format!(
-                "server: {} fsyncs ({:.0}/s over all nodes), mean group-commit batch {:.2} acceptor states, {} rejects, {} retries\n",
-                s.fsyncs, s.fsyncs_per_s, s.mean_batch, s.rejects, s.retries
+                "server: {} fsyncs ({:.0}/s over all nodes), mean group-commit batch {:.2} acceptor states, {} rejects, {} retries, {} one-round-trip writes, {} one-round-trip reads, {} forwarded\n",
+                s.fsyncs, s.fsyncs_per_s, s.mean_batch, s.rejects, s.retries, s.fast_writes, s.fast_reads, s.forwards
             ));
         }
         out

@@ -6,9 +6,11 @@
 //! Operations that start during the warm-up are not recorded.
 //!
 //! [`Route`] says which endpoint an operation goes to: the client's own (client `i` uses
-//! endpoint `i mod n`, every node proposes for every key), or the key's home (key `k` goes to
-//! endpoint `k mod n`, so one node proposes for each key and proposers on different nodes do not
-//! duel over a key — the key-affinity a Synod client library can do without any leader).
+//! endpoint `i mod n`; a node forwards requests for keys homed elsewhere, unless the nodes run
+//! with `--forward off`, when every node proposes for every key), key affinity by number (key
+//! `k` goes to endpoint `k mod n`, so one node proposes for each key and proposers on different
+//! nodes do not duel over a key even without forwarding), or the key's home as the nodes compute
+//! it (`synod_server::ClusterClient`: no forwarding hop at all).
 
 use super::report::{Progress, Recorder};
 use super::target::{Done, OpKind, Target};
@@ -17,6 +19,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use synod_server::ClusterClient;
 use tokio::time::Instant;
 
 /// How operations are spread over the endpoints.
@@ -27,6 +30,8 @@ pub enum Route {
     Client,
     /// Key `k` always goes to endpoint `k mod n`.
     Key,
+    /// A key goes to its home node (Synod endpoints only).
+    Home,
 }
 
 /// The workload's shape.
@@ -67,10 +72,12 @@ fn value(client: usize, seq: u64, size: usize) -> String {
 }
 
 /// Runs client number `client` against `targets` (one per endpoint) until `end`, recording
-/// what starts after `measure_from`.
+/// what starts after `measure_from`. `homes` (for [`Route::Home`]) knows each key's home among
+/// the same endpoints.
 pub async fn client(
     client: usize,
     targets: Arc<Vec<Target>>,
+    homes: Option<Arc<ClusterClient>>,
     mix: Mix,
     measure_from: Instant,
     end: Instant,
@@ -88,9 +95,10 @@ pub async fn client(
         let k = rng.gen_range(0..mix.keys.max(1));
         let key = format!("k{k}");
         let op = mix.pick(&mut rng);
-        let target = match mix.route {
-            Route::Client => &targets[client % targets.len()],
-            Route::Key => &targets[(k % targets.len() as u64) as usize],
+        let target = match (mix.route, &homes) {
+            (Route::Home, Some(homes)) => &targets[homes.index_for(&key)],
+            (Route::Key, _) => &targets[(k % targets.len() as u64) as usize],
+            (Route::Client | Route::Home, _) => &targets[client % targets.len()],
         };
         seq += 1;
         let result = match op {

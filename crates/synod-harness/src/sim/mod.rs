@@ -7,7 +7,8 @@
 //! issue random operations on a few hot keys ([`crate::workload`]), and crashes and restarts
 //! nodes at random points — before a batch, after a batch's commit but before (or halfway
 //! through) its sends, and at random times. Every peer message goes through the wire codec.
-//! When the clients are done, every fault heals, every node restarts, and every client reads
+//! The proposers take the one-round-trip shortcuts ([`SimConfig::fast_paths`]), as a node's do
+//! by default. When the clients are done, every fault heals, every node restarts, and every client reads
 //! every key.
 //!
 //! Then the run is judged: the client history, per key, must be linearizable (the project's
@@ -27,6 +28,7 @@ use crate::workload::WorkloadConfig;
 use network::NetworkStats;
 use std::fmt;
 use synod_check::history::Record;
+use synod_core::FastPaths;
 
 pub use world::run;
 
@@ -54,6 +56,9 @@ pub struct SimConfig {
     pub workload: WorkloadConfig,
     /// Rounds per request.
     pub max_attempts: u32,
+    /// The one-round-trip shortcuts the replicas' proposers take: both, as a node runs by
+    /// default (`synod serve --fast-paths on`).
+    pub fast_paths: FastPaths,
     /// Multiplies the crash rates (1.0 = the default fault mix).
     pub fault_scale: f64,
     /// An injected bug, if any.
@@ -72,6 +77,7 @@ impl SimConfig {
                 once_keys: 1,
             },
             max_attempts: 3,
+            fast_paths: FastPaths::ALL,
             fault_scale: 1.0,
             bug: None,
         }

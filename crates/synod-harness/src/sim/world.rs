@@ -133,7 +133,8 @@ pub fn run(seed: u64, config: &SimConfig) -> SimReport {
     let members: Vec<NodeId> = (1..=config.nodes).map(NodeId).collect();
     let cluster = ClusterSpec::new(members.iter().copied())
         .and_then(|spec| spec.with_max_attempts(config.max_attempts))
-        .expect("the simulation's cluster is valid");
+        .expect("the simulation's cluster is valid")
+        .with_fast_paths(config.fast_paths);
     let faults = RunFaults {
         crash: config.fault_scale * rng.gen_range(0.0..0.03),
         partition_every: if rng.gen_bool(0.7) {
