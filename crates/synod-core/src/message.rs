@@ -99,11 +99,9 @@ impl<V> Message<V> {
     /// Whether a node's handling of this message depends on who sent it (beyond checking that
     /// the sender is another member). A `Prepare` or `Accept` is answered to its sender, and a
     /// `Promise`, `Accepted` or `Report` counts its sender as a voter (so does a `Query`, answered
-    /// to its sender); a `Commit` carries everything its receiver acts on, and so does a
-    /// `Reject` — except to a proposer running a one-round-trip write (`fast.writes`), which
-    /// counts distinct refusals. Copies of a sender-blind message from different senders have
-    /// the same effect (a model checker keeps only one).
-    pub fn sender_matters(&self, fast: crate::FastPaths) -> bool {
+    /// to its sender); a `Reject` or a `Commit` carries everything its receiver acts on, so
+    /// copies of it from different senders have the same effect (a model checker keeps only one).
+    pub fn sender_matters(&self) -> bool {
         match self {
             Message::Prepare { .. }
             | Message::Promise { .. }
@@ -111,8 +109,7 @@ impl<V> Message<V> {
             | Message::Accepted { .. }
             | Message::Query { .. }
             | Message::Report { .. } => true,
-            Message::Reject { .. } => fast.writes,
-            Message::Commit { .. } => false,
+            Message::Reject { .. } | Message::Commit { .. } => false,
         }
     }
 

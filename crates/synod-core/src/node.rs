@@ -290,7 +290,7 @@ impl<V: Clone + PartialEq> Node<V> {
                 }
             }
             Message::Reject { ballot, promised } => {
-                if let Some(failure) = self.proposer.on_reject(from, ballot, promised) {
+                if let Some(failure) = self.proposer.on_reject(ballot, promised) {
                     self.round_failed(failure, out);
                 }
             }

@@ -39,13 +39,13 @@
 //! * a one-round-trip read: a `Read` first sends `Query` and answers as soon as a read quorum
 //!   reports the *same* accepted proposal ([`Quorums::read`]).
 //!
-//! A shortcut round that fails (a different report, `Reject`s, a timeout) falls back to a full
+//! A shortcut round that fails (a different report, a `Reject`, a timeout) falls back to a full
 //! round at once, in the same attempt: a stale shortcut costs one round, never an attempt. A
-//! one-round-trip write waits for `n − q2 + 1` rejections before it falls back: then no
-//! phase-2 quorum is left that could still accept it (an acceptor that refused a ballot never
-//! accepts it later), so it is certainly lost, not uncertain, and the full round applies the
-//! operation afresh — a proposer whose reservation went stale because another proposer took
-//! over answers normally. Only a round that times out first stays uncertain, as any phase 2.
+//! failed one-round-trip write is uncertain like any failed phase 2 — even when enough
+//! acceptors refused it that it can never be chosen *at its ballot*, the acceptors that did
+//! accept it may report it to a later phase 1, which then builds on it (the deterministic
+//! simulation found exactly that when such a write was forgotten as "lost": it was applied
+//! twice).
 //!
 //! This type holds no I/O and sends nothing itself: [`crate::Node`] wires its answers to messages.
 
@@ -102,9 +102,9 @@ struct Pending<V> {
     /// with its outcome, in ballot order (any of them may yet take effect until a phase-1 quorum
     /// rules it out).
     uncertain: Vec<(Proposal<V>, Outcome<V>)>,
-    /// While the round in progress is a shortcut (a one-round-trip write or read): the acceptors
-    /// that refused it so far. If it fails, a full round follows at once, in the same attempt.
-    shortcut: Option<Tally>,
+    /// The round in progress is a shortcut (a one-round-trip write or read): if it fails, a full
+    /// round follows at once, in the same attempt.
+    shortcut: bool,
 }
 
 /// How a request's first round starts.
@@ -228,9 +228,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
     /// the next request it is dead state.
     pub fn starts_no_more_rounds(&self) -> bool {
         self.pending.as_ref().is_none_or(|p| {
-            p.attempt >= self.max_attempts
-                && p.shortcut.is_none()
-                && !matches!(self.phase, Phase::Backoff)
+            p.attempt >= self.max_attempts && !p.shortcut && !matches!(self.phase, Phase::Backoff)
         })
     }
 
@@ -291,7 +289,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
             op,
             attempt: 1,
             uncertain: Vec::new(),
-            shortcut: None,
+            shortcut: false,
         });
         let start = if read && self.fast.reads {
             self.set_shortcut();
@@ -331,9 +329,8 @@ impl<V: Clone + PartialEq> Proposer<V> {
     }
 
     fn set_shortcut(&mut self) {
-        let refusals_that_lose = self.quorums.nodes() - self.quorums.q2() + 1;
         if let Some(p) = self.pending.as_mut() {
-            p.shortcut = Some(Tally::new(refusals_that_lose));
+            p.shortcut = true;
         }
     }
 
@@ -401,7 +398,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
 
     fn start_round(&mut self, floor: Ballot) -> Ballot {
         if let Some(p) = self.pending.as_mut() {
-            p.shortcut = None;
+            p.shortcut = false;
         }
         let seen = Ballot::new(self.generation.max(floor.round), self.id);
         let ballot = Ballot::next_above(seen, self.id);
@@ -527,31 +524,14 @@ impl<V: Clone + PartialEq> Proposer<V> {
     /// if `ballot` is its ballot and `promised` is above it; a reject that only echoes our own
     /// ballot back (a duplicated Prepare) or our own reserved next ballot (a duplicated `Accept`
     /// reaching an acceptor that already accepted it and promised the next) is ignored.
-    ///
-    /// A one-round-trip write fails only once `from` and others make `n − q2 + 1` distinct
-    /// refusals: it is then certainly lost (module docs).
-    pub fn on_reject(
-        &mut self,
-        from: NodeId,
-        ballot: Ballot,
-        promised: Ballot,
-    ) -> Option<RoundFailure> {
+    pub fn on_reject(&mut self, ballot: Ballot, promised: Ballot) -> Option<RoundFailure> {
         self.check_invariants();
         self.observe(promised);
         let own_reservation = self.reserved.as_ref().is_some_and(|r| r.next() == promised);
         if promised <= ballot || self.current_ballot() != Some(ballot) || own_reservation {
             return None;
         }
-        let mut lost = false;
-        if let (Some(pending), Phase::Accepting { .. }) = (self.pending.as_mut(), &self.phase) {
-            if let Some(refusals) = pending.shortcut.as_mut() {
-                if !refusals.add(from) {
-                    return None;
-                }
-                lost = true;
-            }
-        }
-        let failure = self.fail_round(lost);
+        let failure = self.fail_round();
         self.check_invariants();
         failure
     }
@@ -562,7 +542,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
         if matches!(self.phase, Phase::Idle | Phase::Backoff) {
             return None;
         }
-        let failure = self.fail_round(false);
+        let failure = self.fail_round();
         self.check_invariants();
         failure
     }
@@ -576,9 +556,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
         }
     }
 
-    /// Ends the round in progress; `lost` says its proposal can certainly never be chosen (so
-    /// it is not kept as uncertain).
-    fn fail_round(&mut self, lost: bool) -> Option<RoundFailure> {
+    fn fail_round(&mut self) -> Option<RoundFailure> {
         let phase = std::mem::replace(&mut self.phase, Phase::Backoff);
         let pending = self.pending.as_mut()?;
         if let Phase::Accepting {
@@ -587,11 +565,10 @@ impl<V: Clone + PartialEq> Proposer<V> {
             effect: true,
         } = phase
         {
-            if !lost {
-                pending.uncertain.push((proposal, outcome));
-            }
+            pending.uncertain.push((proposal, outcome));
         }
-        if pending.shortcut.take().is_some() {
+        if pending.shortcut {
+            pending.shortcut = false;
             return Some(RoundFailure::Fallback);
         }
         if pending.attempt < self.max_attempts {
@@ -649,7 +626,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
                 "proposer invariant: a round that only finishes another proposal has no effect"
             ),
             Phase::Reading { reports, .. } => debug_assert!(
-                !reports.reached() && pending.shortcut.is_some(),
+                !reports.reached() && pending.shortcut,
                 "proposer invariant: a Reading round is a shortcut short of its read quorum"
             ),
             Phase::Idle | Phase::Backoff => {}
@@ -698,7 +675,7 @@ impl<V: Clone> crate::Relabel for Proposer<V> {
                 request: p.request,
                 op: p.op.clone(),
                 attempt: p.attempt,
-                shortcut: p.shortcut.map(|t| t.relabel(map)),
+                shortcut: p.shortcut,
                 uncertain: p
                     .uncertain
                     .iter()
@@ -737,7 +714,7 @@ mod tests {
         };
         assert!(first > b(4, 2));
         assert!(matches!(
-            p.on_reject(NodeId(3), first, b(9, 3)),
+            p.on_reject(first, b(9, 3)),
             Some(RoundFailure::Retry { next_attempt: 2 })
         ));
         let second = p.retry(b(4, 2)).unwrap();

@@ -216,17 +216,12 @@ impl<P: Protocol> SynodModel<P> {
     /// Whether `env` is a protocol message whose effect does not depend on its sender, in a
     /// model that may rename senders (not the faithful one).
     fn sender_blind(&self, env: &Envelope<ModelMsg>) -> bool {
-        let (
-            ModelMsg::Peer(msg),
-            Some(SynodActor::Node {
-                protocol, config, ..
-            }),
-        ) = (&env.msg, self.actors.actors.get(usize::from(env.dst)))
+        let (ModelMsg::Peer(msg), Some(SynodActor::Node { protocol, .. })) =
+            (&env.msg, self.actors.actors.get(usize::from(env.dst)))
         else {
             return false;
         };
-        self.normalization == Normalization::Full
-            && !protocol.sender_matters(msg, config.cluster().fast_paths())
+        self.normalization == Normalization::Full && !protocol.sender_matters(msg)
     }
 
     /// A crashed node's volatile state is dead until its restart: replaces it by what the

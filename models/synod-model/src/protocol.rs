@@ -24,16 +24,11 @@ pub trait Protocol: Clone + Send + Sync + 'static {
         true
     }
 
-    /// Whether a node's handling of `msg` depends on its sender, for a node taking the shortcuts
-    /// in `fast`. The model's normalization keeps one copy of a message for which it does not
-    /// ([`synod_core::Message::sender_matters`], true of the real core). A double that reads the
-    /// sender of a `Reject` or `Commit` must say so.
-    fn sender_matters(
-        &self,
-        msg: &synod_core::Message<crate::Value>,
-        fast: synod_core::FastPaths,
-    ) -> bool {
-        msg.sender_matters(fast)
+    /// Whether a node's handling of `msg` depends on its sender. The model's normalization
+    /// keeps one copy of a message for which it does not ([`synod_core::Message::sender_matters`],
+    /// true of the real core). A double that reads the sender of a `Reject` or `Commit` must say so.
+    fn sender_matters(&self, msg: &synod_core::Message<crate::Value>) -> bool {
+        msg.sender_matters()
     }
 }
 

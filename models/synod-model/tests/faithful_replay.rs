@@ -5,7 +5,7 @@
 
 use stateright::actor::{ActorModelAction, Id};
 use stateright::{Model, Path};
-use synod_core::{FastPaths, Message};
+use synod_core::Message;
 use synod_model::check::faithful_path;
 use synod_model::message::ModelMsg;
 use synod_model::model::{blind_sender, build};
@@ -80,7 +80,7 @@ fn check_replays(network: NetworkKind, lossy: bool) {
             assert_eq!(src, blind_sender(dst), "seed {seed}");
             assert_ne!(real_src, real_dst, "seed {seed}");
             assert!(
-                matches!(msg, ModelMsg::Peer(m) if !m.sender_matters(FastPaths::NONE)),
+                matches!(msg, ModelMsg::Peer(m) if !m.sender_matters()),
                 "seed {seed}: {msg:?}"
             );
             assert!(matches!(
