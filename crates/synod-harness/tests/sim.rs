@@ -25,7 +25,7 @@ const CI_SEEDS: u64 = 3000;
 /// cluster sizes (even seeds run 3 replicas, odd ones 5).
 fn ci_config(seed: u64) -> SimConfig {
     SimConfig {
-        fast_paths: if (seed / 2) % 2 == 0 {
+        fast_paths: if (seed / 2).is_multiple_of(2) {
             FastPaths::ALL
         } else {
             FastPaths::NONE
