@@ -16,13 +16,13 @@
 //! history, which is not protocol state); the restart goes through `Node::restart`.
 
 use crate::config::{node_id, ModelConfig, Value};
-use crate::ghost::{AcceptRecord, Ghost};
+use crate::ghost::{shortcut, AcceptRecord, Ghost};
 use crate::message::{request_id, request_owner, ModelMsg};
 use crate::protocol::Protocol;
 use stateright::actor::{model_timeout, Actor, Id, Out};
 use std::borrow::Cow;
 use synod_core::{
-    AcceptorState, Config, Input, Message, Node, NodeId, Operation, Output, RequestId, Timer,
+    AcceptorState, Config, Input, Message, Node, NodeId, Operation, Output, Phase, RequestId, Timer,
 };
 
 /// The consensus-mode request id of a proposer's single `ProposeOnce`.
@@ -146,7 +146,9 @@ impl<P: Protocol> SynodActor<P> {
         };
         let mut next = before.clone();
         let mut outputs = Vec::new();
+        let request = matches!(input, Input::Request { .. });
         protocol.step(&mut next.node, input, &mut outputs);
+        next.ghost.shortcuts |= shortcuts_taken(before.node.proposer().phase(), request, &outputs);
         self.carry_out(&mut next, outputs, o);
         if next != *before {
             *state = Cow::Owned(ActorState::Node(next));
@@ -212,6 +214,36 @@ impl<P: Protocol> SynodActor<P> {
             });
         }
     }
+}
+
+/// The [`shortcut`] bits of one step of a node whose proposer was in `before` (its phase before
+/// the step), given whether the step took a client request and what it output. Read from the
+/// step's outputs, not from the proposer's internals: a shortcut write is the only way a
+/// request's first step sends an `Accept`; a full round that starts in the same step that ends
+/// an `Accepting` or `Reading` round is a fallback (a classic round ends in a backoff); and a
+/// `Reading` round ends with a reply only when a read quorum reported one proposal.
+pub fn shortcuts_taken(before: &Phase<Value>, request: bool, outputs: &[Output<Value>]) -> u8 {
+    let broadcasts = |prepare: bool| {
+        outputs.iter().any(|o| match o {
+            Output::Broadcast { msg } => {
+                matches!(msg, Message::Prepare { .. }) == prepare
+                    && matches!(msg, Message::Prepare { .. } | Message::Accept { .. })
+            }
+            _ => false,
+        })
+    };
+    let replies = outputs.iter().any(|o| matches!(o, Output::Reply { .. }));
+    let mut bits = 0;
+    if request && broadcasts(false) {
+        bits |= shortcut::FAST_WRITE;
+    }
+    match before {
+        Phase::Accepting { .. } if broadcasts(true) => bits |= shortcut::WRITE_FELL_BACK,
+        Phase::Reading { .. } if broadcasts(true) => bits |= shortcut::READ_FELL_BACK,
+        Phase::Reading { .. } if replies => bits |= shortcut::FAST_READ,
+        _ => {}
+    }
+    bits
 }
 
 impl<P: Protocol> Actor for SynodActor<P> {

@@ -14,6 +14,11 @@
 //! * [`RetryReappliesOnce`] — the retry rule before the fix: a retried `ProposeOnce` forgets its
 //!   own uncertain proposals and applies "set if empty" afresh, so a value chosen, then deleted,
 //!   is set again (breaks `linearizable` in register mode with two rounds).
+//! * [`ReadAcceptsMismatchedReports`] — a one-round-trip read that answers once a read quorum
+//!   *reported*, whatever each reported: a stale read (breaks `linearizable` with `--fast reads`).
+//! * [`AcceptIgnoresNext`] — an acceptor that accepts an `Accept` without promising the next
+//!   ballot it carries, while its answer still counts towards the proposer's reservation: a
+//!   one-round-trip write on a stale value (breaks `linearizable` with `--fast writes`).
 
 use crate::protocol::Protocol;
 use crate::value::Value;
@@ -208,5 +213,82 @@ impl Protocol for RetryReappliesOnce {
             }
         }
         node.proposer_mut().restore_uncertain(hidden);
+    }
+}
+
+/// A one-round-trip read that counts any report towards its read quorum: every `Report` that
+/// reaches a reader after its first one is rewritten to name the proposal the first one named,
+/// so the reader answers as soon as a read quorum *answered* — even when they accepted
+/// different proposals, and the value it returns is not (or no longer) the register's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadAcceptsMismatchedReports;
+
+impl Protocol for ReadAcceptsMismatchedReports {
+    fn name(&self) -> &'static str {
+        "read-accepts-mismatched-reports"
+    }
+
+    fn step(&self, node: &mut Node<Value>, input: Input<Value>, out: &mut Vec<Output<Value>>) {
+        let first = match node.proposer().phase() {
+            Phase::Reading { reported, reports } if !reports.voters().is_empty() => {
+                Some(reported.clone())
+            }
+            _ => None,
+        };
+        let input = match (input, first) {
+            (
+                Input::Message {
+                    from,
+                    msg: Message::Report { request, .. },
+                },
+                Some(first),
+            ) => Input::Message {
+                from,
+                msg: Message::Report {
+                    request,
+                    accepted: first,
+                },
+            },
+            (other, _) => other,
+        };
+        node.step(input, out);
+    }
+}
+
+/// An acceptor that accepts an `Accept` but ignores the next ballot it carries: it answers
+/// `Accepted` as usual — so the proposer counts the answer as a promise of `next` and builds a
+/// reservation on it — without promising `next`. Another proposer can then prepare and write at
+/// a ballot between the two on that acceptor, and the first proposer's next write skips phase 1
+/// at `next` on top of a value that is no longer the latest: a lost update.
+///
+/// (The double the issue suggested, an acceptor that promises `next` in memory but does not
+/// persist it, cannot break anything with one crash: every write chosen between the two ballots
+/// carries its own next ballot, above the reserved one, and its accept quorum promises it in
+/// memory; only a second crash of such an acceptor would drop that promise too. See
+/// docs/model.md.)
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AcceptIgnoresNext;
+
+impl Protocol for AcceptIgnoresNext {
+    fn name(&self) -> &'static str {
+        "accept-ignores-next"
+    }
+
+    fn step(&self, node: &mut Node<Value>, input: Input<Value>, out: &mut Vec<Output<Value>>) {
+        let input = match input {
+            Input::Message {
+                from,
+                msg: Message::Accept { ballot, value, .. },
+            } => Input::Message {
+                from,
+                msg: Message::Accept {
+                    ballot,
+                    value,
+                    next: None,
+                },
+            },
+            other => other,
+        };
+        node.step(input, out);
     }
 }

@@ -68,6 +68,11 @@ pub struct ModelConfig {
     /// The crash budget: at most this many node crashes in a whole run (each may be followed by
     /// a restart from durable state).
     pub crashes: usize,
+    /// The nodes that may crash (node indices, 0-based); empty: every node. Naming them explores
+    /// fewer behaviours — a restriction, never a loss of soundness for what it explores — and
+    /// lets the other nodes count as never restarting from the start, which the normalization
+    /// needs to drop dead messages (see `model.rs`).
+    pub crashable: Vec<usize>,
     /// Phase-1 quorum size (majority if `None`).
     pub q1: Option<usize>,
     /// Phase-2 quorum size (majority if `None`).
@@ -102,6 +107,14 @@ pub enum ConfigError {
     /// The core refused the node configuration (bad quorums, zero rounds).
     #[error("invalid node configuration: {0}")]
     Core(#[from] synod_core::ConfigError),
+    /// A node that may crash is not a member.
+    #[error("node {node} may not crash: the nodes are 1 to {nodes}")]
+    Crashable {
+        /// The node id given.
+        node: usize,
+        /// Cluster size.
+        nodes: usize,
+    },
     /// More simultaneous crashes than nodes.
     #[error("crashes ({crashes}) must be below the node count ({nodes})")]
     Crashes {
@@ -127,6 +140,7 @@ impl ModelConfig {
             network: NetworkKind::UnorderedDuplicating,
             lossy: false,
             crashes: 0,
+            crashable: Vec::new(),
             q1: None,
             q2: None,
             fast: FastPaths::NONE,
@@ -175,6 +189,12 @@ impl ModelConfig {
                     });
                 }
             }
+        }
+        if let Some(&node) = self.crashable.iter().find(|&&i| i >= self.nodes) {
+            return Err(ConfigError::Crashable {
+                node: node.wrapping_add(1),
+                nodes: self.nodes,
+            });
         }
         if self.crashes >= self.nodes {
             return Err(ConfigError::Crashes {
@@ -233,6 +253,11 @@ impl ModelConfig {
     /// reachable node state; `lossy` is then subsumed, and the report says so.
     pub fn explores_drops(&self) -> bool {
         self.lossy && self.network != NetworkKind::UnorderedDuplicating
+    }
+
+    /// Whether node index `i` may crash (within the crash budget).
+    pub fn may_crash(&self, i: usize) -> bool {
+        self.crashes > 0 && (self.crashable.is_empty() || self.crashable.contains(&i))
     }
 
     /// The phase-2 quorum size in effect.
@@ -317,9 +342,19 @@ impl fmt::Display for ModelConfig {
             }
         };
         writeln!(f, "network    {}{loss}", self.network)?;
+        let which = if self.crashable.is_empty() || self.crashes == 0 {
+            String::new()
+        } else {
+            let ids: Vec<String> = self
+                .crashable
+                .iter()
+                .map(|i| format!("n{}", i + 1))
+                .collect();
+            format!(", only {}", ids.join(", "))
+        };
         writeln!(
             f,
-            "crashes    at most {} in a run (restart from durable state)",
+            "crashes    at most {} in a run (restart from durable state){which}",
             self.crashes
         )?;
         writeln!(f, "quorums    q1={} q2={}", self.q1(), self.q2())?;

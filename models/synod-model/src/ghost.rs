@@ -35,6 +35,23 @@ pub struct Ghost {
     /// Register mode: the client requests this node has already taken (bit `client * 8 + seq`),
     /// so that a duplicated request message is not run twice.
     pub requests_seen: u64,
+    /// The one-round-trip shortcuts this node's proposer took, and how they ended (bits of
+    /// [`shortcut`]); never set with classic rounds, so it adds no state to those checks.
+    pub shortcuts: u8,
+}
+
+/// What a proposer's shortcuts did (the bits of [`Ghost::shortcuts`]), for the fast paths'
+/// sometimes properties.
+pub mod shortcut {
+    /// A request took the one-round-trip write: the step that took it sent an `Accept` (so no
+    /// `Prepare` of that ballot was ever sent for it).
+    pub const FAST_WRITE: u8 = 1;
+    /// A one-round-trip write failed (rejections or a timeout) and a full round started at once.
+    pub const WRITE_FELL_BACK: u8 = 2;
+    /// A read was answered from `Query` / `Report` alone.
+    pub const FAST_READ: u8 = 4;
+    /// A one-round-trip read failed (a different report or a timeout) and a full round started.
+    pub const READ_FELL_BACK: u8 = 8;
 }
 
 /// The acceptors of one proposal, each with whether it accepted after a restart.

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 use synod_core::FastPaths;
 use synod_model::bugs::{
-    AcceptBelowPromise, ClaimOwnValue, IgnorePromisedValues, ReplyBeforePersist, RetryReappliesOnce,
+    AcceptBelowPromise, AcceptIgnoresNext, ClaimOwnValue, IgnorePromisedValues,
+    ReadAcceptsMismatchedReports, ReplyBeforePersist, RetryReappliesOnce,
 };
 use synod_model::check::{self, CheckOptions, Strategy, Verdict};
 use synod_model::counterexample::{listing, slug, to_trace};
@@ -127,6 +128,12 @@ enum BugArg {
     /// A retried propose-once re-applies freely, ignoring its own uncertain proposals (register
     /// mode, --rounds 2).
     RetryReappliesOnce,
+    /// A one-round-trip read answers once a read quorum reported, even different proposals
+    /// (register mode, --fast reads).
+    ReadAcceptsMismatchedReports,
+    /// An acceptor accepts without promising the Accept's next ballot, yet counts towards the
+    /// proposer's reservation (register mode, --fast writes).
+    AcceptIgnoresNext,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -156,6 +163,10 @@ struct ModelArgs {
     /// Crash budget: at most this many node crashes (each may restart) in a run.
     #[arg(long, default_value_t = 0)]
     crashes: usize,
+    /// With --crashes: only these nodes may crash (ids, e.g. `--crash-nodes 1` or `1,3`;
+    /// default: every node).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    crash_nodes: Vec<usize>,
     /// Phase-1 quorum size (default: majority).
     #[arg(long)]
     q1: Option<usize>,
@@ -236,6 +247,11 @@ impl ModelArgs {
             },
             lossy: self.lossy,
             crashes: self.crashes,
+            crashable: self
+                .crash_nodes
+                .iter()
+                .map(|id| id.wrapping_sub(1))
+                .collect(),
             q1: self.q1,
             q2: self.q2,
             fast: match self.fast {
@@ -280,6 +296,8 @@ fn run() -> Result<u8> {
         BugArg::ReplyBeforePersist => dispatch(cli, ReplyBeforePersist),
         BugArg::ClaimOwnValue => dispatch(cli, ClaimOwnValue),
         BugArg::RetryReappliesOnce => dispatch(cli, RetryReappliesOnce),
+        BugArg::ReadAcceptsMismatchedReports => dispatch(cli, ReadAcceptsMismatchedReports),
+        BugArg::AcceptIgnoresNext => dispatch(cli, AcceptIgnoresNext),
     }
 }
 

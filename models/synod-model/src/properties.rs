@@ -23,16 +23,26 @@
 //!   quorum is later chosen at a higher ballot of another proposer (the seed's T5–T8).
 //! * `chosen after restart` — a value is chosen by a quorum that includes an acceptor which had
 //!   crashed and restarted before accepting it (only with `--crashes`).
+//!
+//! With the one-round-trip shortcuts on (`--fast`, register mode; recorded per node in the ghost
+//! by [`crate::actor::shortcuts_taken`]):
+//!
+//! * `fast write` — a request took the one-round-trip write: the step that took it sent its
+//!   `Accept` at once, no `Prepare` (when some client has a second operation that can use it).
+//! * `fast write fell back` — such a write was refused or timed out, and a full round started.
+//! * `fast read` — a read was answered from `Query` / `Report` alone (when some client reads).
+//! * `read fell back` — a one-round-trip read met a different report or timed out, and a full
+//!   round started.
 
 use crate::actor::{ActorState, SynodActor};
 use crate::client_history::ClientHistory;
-use crate::config::{node_id, ModelConfig, Value};
-use crate::ghost::{AcceptHistory, Ghost};
+use crate::config::{node_id, Mode, ModelConfig, Value};
+use crate::ghost::{shortcut, AcceptHistory, Ghost};
 use crate::Protocol;
 use stateright::actor::ActorModelState;
 use stateright::Expectation;
 use std::collections::BTreeSet;
-use synod_core::{Node, Outcome};
+use synod_core::{Node, Operation, Outcome};
 
 /// The model's system state.
 pub type SystemState<P> = ActorModelState<SynodActor<P>, ClientHistory>;
@@ -70,6 +80,8 @@ pub fn properties_for<P: Protocol, M: Checked>(
             "two proposers accept",
             two_proposers_accept::<P, M>,
         ));
+    }
+    if cfg.proposer_count() >= 2 && recovers_values(cfg) {
         all.push((
             Expectation::Sometimes,
             "minority value recovered",
@@ -83,7 +95,64 @@ pub fn properties_for<P: Protocol, M: Checked>(
             chosen_after_restart::<P, M>,
         ));
     }
+    if takes_fast_writes(cfg) {
+        all.push((Expectation::Sometimes, "fast write", fast_write::<P, M>));
+        all.push((
+            Expectation::Sometimes,
+            "fast write fell back",
+            fast_write_fell_back::<P, M>,
+        ));
+    }
+    if takes_fast_reads(cfg) {
+        all.push((Expectation::Sometimes, "fast read", fast_read::<P, M>));
+        all.push((
+            Expectation::Sometimes,
+            "read fell back",
+            read_fell_back::<P, M>,
+        ));
+    }
     all
+}
+
+/// Whether a proposer in `cfg` can ever propose a value it found accepted: always in consensus
+/// mode; in register mode only if some operation builds on the current value (a `Put` or a
+/// `Delete` proposes its own value whatever it finds, so with only those the recovery is
+/// unreachable and the sometimes-property would FAIL for want of an example).
+pub fn recovers_values(cfg: &ModelConfig) -> bool {
+    match &cfg.mode {
+        Mode::Consensus { .. } => true,
+        Mode::Register { scripts } => scripts
+            .iter()
+            .flatten()
+            .any(|op| !matches!(op, Operation::Put(_) | Operation::Delete)),
+    }
+}
+
+/// Whether a one-round-trip write can happen in `cfg`: fast writes are on and some client sends
+/// an operation after its first one that does not start as a one-round-trip read (the
+/// reservation is made by one request and used by the node's next).
+pub fn takes_fast_writes(cfg: &ModelConfig) -> bool {
+    let Mode::Register { scripts } = &cfg.mode else {
+        return false;
+    };
+    cfg.fast.writes
+        && scripts.iter().any(|ops| {
+            ops.iter()
+                .skip(1)
+                .any(|op| !(cfg.fast.reads && matches!(op, Operation::Read)))
+        })
+}
+
+/// Whether a one-round-trip read can happen in `cfg`: fast reads are on and some client reads.
+pub fn takes_fast_reads(cfg: &ModelConfig) -> bool {
+    let Mode::Register { scripts } = &cfg.mode else {
+        return false;
+    };
+    cfg.fast.reads
+        && scripts
+            .iter()
+            .flatten()
+            .any(|op| matches!(op, Operation::Read))
 }
 
 /// Every node's (id, core node, ghost).
@@ -165,6 +234,27 @@ fn minority_value_recovered<P: Protocol, M: Checked>(model: &M, state: &SystemSt
                 .any(|(b, v)| *v == v0 && *b > b0 && b.node != b0.node)
     });
     recovered
+}
+
+/// Whether some node's proposer took the shortcut steps in `bits` ([`shortcut`]).
+fn took<P: Protocol>(state: &SystemState<P>, bits: u8) -> bool {
+    nodes(state).any(|(_, _, g)| g.shortcuts & bits != 0)
+}
+
+fn fast_write<P: Protocol, M: Checked>(_: &M, state: &SystemState<P>) -> bool {
+    took(state, shortcut::FAST_WRITE)
+}
+
+fn fast_write_fell_back<P: Protocol, M: Checked>(_: &M, state: &SystemState<P>) -> bool {
+    took(state, shortcut::WRITE_FELL_BACK)
+}
+
+fn fast_read<P: Protocol, M: Checked>(_: &M, state: &SystemState<P>) -> bool {
+    took(state, shortcut::FAST_READ)
+}
+
+fn read_fell_back<P: Protocol, M: Checked>(_: &M, state: &SystemState<P>) -> bool {
+    took(state, shortcut::READ_FELL_BACK)
 }
 
 fn chosen_after_restart<P: Protocol, M: Checked>(model: &M, state: &SystemState<P>) -> bool {

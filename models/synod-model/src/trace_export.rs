@@ -14,6 +14,7 @@ use crate::actor::ActorState;
 use crate::check::Action;
 use crate::config::{node_id, ModelConfig, NetworkKind, Value};
 use crate::counterexample::{slug, to_trace};
+use crate::ghost::shortcut;
 use crate::message::ModelMsg;
 use crate::model::{build, SynodModel};
 use crate::properties::{history, SystemState};
@@ -25,7 +26,7 @@ use stateright::{Expectation as Kind, Model, Path};
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path as FsPath, PathBuf};
 use synod_check::trace::{Expectation, NodeState as TraceNodeState, Trace};
-use synod_core::{Message, Outcome};
+use synod_core::{FastPaths, Message, Outcome};
 use thiserror::Error;
 
 /// The model every export runs (the shipped core).
@@ -249,6 +250,34 @@ fn all_answered(model: &ExportModel, state: &ExportState, _: u8) -> bool {
     })
 }
 
+/// Every operation answered without error, and some proposer took the shortcut steps `bits`
+/// ([`crate::ghost::shortcut`]) on the way.
+fn answered_after(model: &ExportModel, state: &ExportState, bits: u8) -> bool {
+    let took = (0..model.cfg.nodes)
+        .filter_map(|i| node(state, i))
+        .any(|n| n.ghost.shortcuts & bits != 0);
+    took && all_answered(model, state, 0)
+}
+
+fn fast_write_answered(model: &ExportModel, state: &ExportState, _: u8) -> bool {
+    answered_after(model, state, shortcut::FAST_WRITE)
+}
+
+/// A one-round-trip write got no quorum in time, fell back to a full round and still answered.
+fn write_fell_back_answered(model: &ExportModel, state: &ExportState, _: u8) -> bool {
+    answered_after(model, state, shortcut::WRITE_FELL_BACK)
+}
+
+fn fast_read_answered(model: &ExportModel, state: &ExportState, _: u8) -> bool {
+    answered_after(model, state, shortcut::FAST_READ)
+}
+
+/// A one-round-trip read met differing reports (no timer involved), fell back to a full round
+/// and answered.
+fn read_fell_back_answered(model: &ExportModel, state: &ExportState, f: u8) -> bool {
+    f & flags::ROUND_TIMEOUT == 0 && answered_after(model, state, shortcut::READ_FELL_BACK)
+}
+
 /// The exported configurations and their targets (documented in `docs/traces.md`).
 pub fn export_configs() -> Vec<ExportConfig> {
     let scripts = |text: &str| parse_scripts(text).expect("built-in scripts parse");
@@ -405,6 +434,44 @@ pub fn export_configs() -> Vec<ExportConfig> {
                 0,
                 all_answered,
             )],
+        },
+        ExportConfig {
+            name: "register-3n-put-put-fast",
+            about: "register mode, 3 nodes, shortcuts on: client 1 at n1 puts 'a' then 'b', 1 round",
+            cfg: ModelConfig::register(3, scripts("put:a,put:b"), 1).with_fast(FastPaths::ALL),
+            targets: vec![
+                scenario(
+                    "fast-write",
+                    "the first put's Accept carries the next ballot; the second put skips phase 1 and is chosen after one round trip",
+                    0,
+                    fast_write_answered,
+                ),
+                scenario(
+                    "fast-write-fallback",
+                    "the second put's one-round-trip Accept gets no quorum before its round timer fires; it falls back to a full round at a higher ballot and is answered",
+                    0,
+                    write_fell_back_answered,
+                ),
+            ],
+        },
+        ExportConfig {
+            name: "register-3n-put-read-fast",
+            about: "register mode, 3 nodes, shortcuts on: client 1 at n1 puts 'a' then reads, 1 round",
+            cfg: ModelConfig::register(3, scripts("put:a,read"), 1).with_fast(FastPaths::ALL),
+            targets: vec![
+                scenario(
+                    "fast-read",
+                    "the read asks a read quorum; both report the put's proposal, and the read answers with no round and nothing persisted",
+                    0,
+                    fast_read_answered,
+                ),
+                scenario(
+                    "read-fallback",
+                    "the read's reports differ (an acceptor missed the put's Accept), so it falls back to a full round and answers",
+                    flags::ROUND_TIMEOUT,
+                    read_fell_back_answered,
+                ),
+            ],
         },
     ]
 }

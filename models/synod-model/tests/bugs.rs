@@ -2,8 +2,10 @@
 //! FAIL on agreement, with a short counterexample that the trace export can write.
 
 use synod_check::trace::{Step, Trace};
+use synod_core::FastPaths;
 use synod_model::bugs::{
-    AcceptBelowPromise, ClaimOwnValue, IgnorePromisedValues, ReplyBeforePersist, RetryReappliesOnce,
+    AcceptBelowPromise, AcceptIgnoresNext, ClaimOwnValue, IgnorePromisedValues,
+    ReadAcceptsMismatchedReports, ReplyBeforePersist, RetryReappliesOnce,
 };
 use synod_model::check::{self, CheckOptions, Strategy, Verdict};
 use synod_model::counterexample::{listing, to_trace};
@@ -132,6 +134,71 @@ fn a_retried_propose_once_that_reapplies_freely_breaks_linearizability() {
     assert!(text.contains("request once:a"), "{text}");
     assert!(text.contains("written (previous 'a')"), "{text}");
     // The same configuration with the shipped core passes (pinned in tests/ci_configs.rs).
+}
+
+/// Checks register `scripts` with the shortcuts `fast` and `protocol`; returns the
+/// `linearizable` verdict and the counterexample's listing.
+fn linearizable_of<P: Protocol>(scripts: &str, fast: FastPaths, protocol: P) -> (Verdict, String) {
+    let cfg = ModelConfig::register(3, parse_scripts(scripts).unwrap(), 1).with_fast(fast);
+    let model = model::build(&cfg, protocol).unwrap();
+    let options = CheckOptions {
+        threads: 1,
+        ..CheckOptions::default()
+    };
+    let report = check::run(model.clone(), &options, |_| {});
+    let result = report
+        .results
+        .iter()
+        .find(|r| r.name == "linearizable")
+        .unwrap();
+    let text = result
+        .path
+        .as_ref()
+        .map(|path| listing(&model, path))
+        .unwrap_or_default();
+    (result.verdict, text)
+}
+
+#[test]
+fn a_read_answering_on_differing_reports_breaks_linearizability() {
+    // The read quorum must report one proposal: a read that answers once enough acceptors
+    // *answered* returns its own node's stale value after another node's CAS has completed.
+    // The shipped core passes this configuration (pinned in tests/ci_configs.rs).
+    let reads = FastPaths {
+        writes: false,
+        reads: true,
+    };
+    let (verdict, text) =
+        linearizable_of("put:a,read;cas:a:b", reads, ReadAcceptsMismatchedReports);
+    assert_eq!(verdict, Verdict::Fail, "{text}");
+    // The stale answer comes from the reports alone: no round of the reader after its query.
+    let answer = text.find("reply: read 'a'").expect("the stale answer");
+    let query = text[..answer]
+        .rfind("Query (read")
+        .expect("a one-round-trip read");
+    assert!(!text[query..answer].contains("Prepare"), "{text}");
+    assert!(text[query..answer].contains("Report (read"), "{text}");
+}
+
+#[test]
+fn an_acceptor_ignoring_the_next_ballot_breaks_linearizability() {
+    // The reservation is only as good as the acceptors' promises of the next ballot: one that
+    // accepts without promising lets another proposer write in between, and the first
+    // proposer's one-round-trip CAS then applies to a value that is no longer the latest.
+    let (verdict, text) =
+        linearizable_of("put:a,cas:a:b;cas:a:c", FastPaths::ALL, AcceptIgnoresNext);
+    assert_eq!(verdict, Verdict::Fail, "{text}");
+    assert!(
+        text.contains("(and promise [2,1])"),
+        "a reservation:\n{text}"
+    );
+    assert!(
+        text.contains("request cas:a:b\n   ⇒ n1: promised [2,1]→[3,1], accepted"),
+        "the CAS skipped phase 1 on the reservation:\n{text}"
+    );
+    // With fast writes off the same double is harmless: nothing carries a next ballot.
+    let (verdict, _) = linearizable_of("put:a,cas:a:b;cas:a:c", FastPaths::NONE, AcceptIgnoresNext);
+    assert_eq!(verdict, Verdict::Pass);
 }
 
 #[test]

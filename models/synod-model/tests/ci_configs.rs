@@ -124,3 +124,64 @@ fn symmetry_reduction_explores_interchangeable_acceptors_once() {
     // single-threaded depth-first search keeps it deterministic.
     assert_eq!((run(false), run(true)), (4_725, 2_891));
 }
+
+/// The one-round-trip shortcuts (issue 13) on: writes carry the next ballot, reads ask a read
+/// quorum first. Each configuration also passes its sometimes-properties, which show that the
+/// shortcuts and their fallbacks are reached (`fast write`, `fast write fell back`, `fast read`,
+/// `read fell back`).
+fn fast(cfg: ModelConfig) -> ModelConfig {
+    cfg.with_fast(synod_core::FastPaths::ALL)
+}
+
+#[test]
+fn register_fast_two_writes_in_a_row() {
+    // The second put skips phase 1 on the promise the first one's Accept carried.
+    let cfg = fast(ModelConfig::register(
+        3,
+        parse_scripts("put:a,put:b").unwrap(),
+        1,
+    ));
+    assert_eq!(check_all_pass(&cfg), 2_328);
+}
+
+#[test]
+fn register_fast_writes_with_a_competing_proposer() {
+    // Node 2's compare-and-set steals node 1's reserved ballot: node 1's second operation, a CAS
+    // on its own put, finds its shortcut refused and falls back to a full round, or wins and
+    // node 2's CAS sees its value. Conditional writes make a lost update visible: tests/bugs.rs
+    // shows that an acceptor accepting without promising the next ballot FAILs here.
+    let cfg = fast(ModelConfig::register(
+        3,
+        parse_scripts("put:a,cas:a:b;cas:a:c").unwrap(),
+        1,
+    ));
+    assert_eq!(check_all_pass(&cfg), 586_234);
+}
+
+#[test]
+fn register_fast_read_racing_a_cas() {
+    // A one-round-trip read after the client's own put, racing another node's CAS on that put's
+    // value: the read answers only when a read quorum reports one proposal. tests/bugs.rs shows
+    // that a read answering on differing reports FAILs here.
+    let cfg = fast(ModelConfig::register(
+        3,
+        parse_scripts("put:a,read;cas:a:b").unwrap(),
+        1,
+    ));
+    assert_eq!(check_all_pass(&cfg), 347_852);
+}
+
+#[test]
+fn register_fast_home_crashing_between_writes() {
+    // The client's node (the key's home) may crash and restart from durable state at any point,
+    // between its two writes included: the restarted proposer must not reuse its reservation's
+    // ballot with another value. FIFO channels keep a crash configuration CI-sized (with the
+    // duplicating network it exceeds 3.7 M states; see docs/model.md).
+    let cfg = fast(ModelConfig {
+        crashes: 1,
+        crashable: vec![0],
+        network: NetworkKind::Ordered,
+        ..ModelConfig::register(3, parse_scripts("put:a,put:b").unwrap(), 1)
+    });
+    assert_eq!(check_all_pass(&cfg), 26_038);
+}
