@@ -13,7 +13,10 @@
 #   ROUNDS=1              repetitions of the whole matrix (alternation repeats)
 #   KEYS=1000 VALUE_SIZE=100
 #   ROUTE=key             `synod-harness bench --route` for both systems: key k goes to endpoint k mod 3
-#                         (no dueling Synod proposers on one key; etcd forwards to its leader anyway)
+#                         (no dueling Synod proposers on one key; etcd forwards to its leader anyway);
+#                         `client` gives each client one endpoint whatever the key; `home` sends
+#                         Synod's requests straight to each key's home (etcd has no home: it runs
+#                         with `client`)
 #   CONTENTION=1          also run the single-key contention row: 16 clients, 1 key, requests spread
 #                         over all nodes (--route client), 80 % writes
 #   OUT=bench-results     directory for the JSON reports
@@ -105,6 +108,7 @@ echo "both clusters are up; data in $data" >&2
 
 run() { # system endpoints clients read_ratio round [keys route name]
   local keys=${6:-$KEYS} route=${7:-$ROUTE} name=${8:-}
+  if [ "$1" = etcd ] && [ "$route" = home ]; then route=client; fi
   local file="$OUT/$1${name:+-$name}-c$3-r$4-$5.json"
   "$harness" bench --target "$1" --endpoints "$2" --clients "$3" --read-ratio "$4" \
     --keys "$keys" --value-size "$VALUE_SIZE" --duration "$DURATION" --warmup "$WARMUP" --route "$route" \
