@@ -70,6 +70,14 @@ impl ClusterSpec {
         Ok(self)
     }
 
+    #[cfg(feature = "model")]
+    /// The same cluster with quorums that need not intersect ([`Quorums::unchecked`]):
+    /// **unsafe**, for a model checker's demonstration of the quorum rule only.
+    pub fn with_unsafe_quorums(mut self, q1: usize, q2: usize) -> Result<Self, ConfigError> {
+        self.quorums = Quorums::unchecked(self.members.len(), q1, q2)?;
+        Ok(self)
+    }
+
     /// The same cluster with quorums `q1` and `q2`, each a majority when `None`.
     pub fn with_quorums_or_majority(
         self,

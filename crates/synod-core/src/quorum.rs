@@ -125,6 +125,17 @@ impl Quorums {
         Ok(Quorums { nodes, q1, q2 })
     }
 
+    #[cfg(feature = "model")]
+    /// Quorums whose sizes are in range but which need not intersect (`q1 + q2 ≤ n` allowed).
+    /// **Unsafe**: only for a model checker that demonstrates why [`Self::flexible`] refuses
+    /// them (two values can then be chosen); a server never builds these.
+    pub fn unchecked(nodes: usize, q1: usize, q2: usize) -> Result<Self, QuorumError> {
+        match Self::flexible(nodes, q1, q2) {
+            Err(QuorumError::NoIntersection { .. }) => Ok(Quorums { nodes, q1, q2 }),
+            other => other,
+        }
+    }
+
     /// Cluster size.
     pub fn nodes(&self) -> usize {
         self.nodes
@@ -244,6 +255,18 @@ mod tests {
             Err(QuorumError::OutOfRange { size: 4, nodes: 3 })
         );
         assert_eq!(Quorums::majority(0), Err(QuorumError::NoNodes));
+    }
+
+    #[cfg(feature = "model")]
+    #[test]
+    fn unchecked_quorums_skip_only_the_intersection_rule() {
+        let q = Quorums::unchecked(4, 2, 2).unwrap();
+        assert_eq!((q.q1(), q.q2()), (2, 2));
+        assert_eq!(
+            Quorums::unchecked(3, 0, 3),
+            Err(QuorumError::OutOfRange { size: 0, nodes: 3 })
+        );
+        assert_eq!(Quorums::unchecked(0, 1, 1), Err(QuorumError::NoNodes));
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub struct ModelConfig {
     /// lets the other nodes count as never restarting from the start, which the normalization
     /// needs to drop dead messages (see `model.rs`).
     pub crashable: Vec<usize>,
+    /// Accept quorum sizes that do not intersect (`q1 + q2 ≤ n`): **unsafe**, to show what
+    /// breaks without the rule (`--allow-unsafe-quorums`); refused otherwise.
+    pub unsafe_quorums: bool,
     /// Phase-1 quorum size (majority if `None`).
     pub q1: Option<usize>,
     /// Phase-2 quorum size (majority if `None`).
@@ -105,7 +108,7 @@ pub enum ConfigError {
         max: usize,
     },
     /// The core refused the node configuration (bad quorums, zero rounds).
-    #[error("invalid node configuration: {0}")]
+    #[error(transparent)]
     Core(#[from] synod_core::ConfigError),
     /// A node that may crash is not a member.
     #[error("node {node} may not crash: the nodes are 1 to {nodes}")]
@@ -141,6 +144,7 @@ impl ModelConfig {
             lossy: false,
             crashes: 0,
             crashable: Vec::new(),
+            unsafe_quorums: false,
             q1: None,
             q2: None,
             fast: FastPaths::NONE,
@@ -236,8 +240,13 @@ impl ModelConfig {
 
     /// The core configuration of node index `i`.
     pub fn node_config(&self, i: usize) -> Result<Config, ConfigError> {
-        Ok(ClusterSpec::new(self.members())?
-            .with_quorums_or_majority(self.q1, self.q2)?
+        let spec = ClusterSpec::new(self.members())?;
+        let spec = if self.unsafe_quorums {
+            spec.with_unsafe_quorums(self.q1(), self.q2())?
+        } else {
+            spec.with_quorums_or_majority(self.q1, self.q2)?
+        };
+        Ok(spec
             .with_max_attempts(self.rounds_of(i))?
             .with_fast_paths(self.fast)
             .node(node_id(i))?)
@@ -357,7 +366,17 @@ impl fmt::Display for ModelConfig {
             "crashes    at most {} in a run (restart from durable state){which}",
             self.crashes
         )?;
-        writeln!(f, "quorums    q1={} q2={}", self.q1(), self.q2())?;
+        let unsafe_note = if self.q1() + self.q2() <= self.nodes {
+            " (UNSAFE: q1 + q2 does not exceed the cluster size; allowed by --allow-unsafe-quorums)"
+        } else {
+            ""
+        };
+        writeln!(
+            f,
+            "quorums    q1={} q2={}{unsafe_note}",
+            self.q1(),
+            self.q2()
+        )?;
         let fast = match fast_name(self.fast) {
             "none" => "none (classic two-phase rounds)",
             "writes" => "writes (one-round-trip writes)",

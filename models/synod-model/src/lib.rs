@@ -10,6 +10,7 @@
 //! * [`properties`] — agreement, validity, learned-is-chosen, linearizability, reachability.
 //! * [`model`] — builds the stateright model; [`check`] — runs it and classifies the result.
 //! * [`counterexample`] — renders a path as a message-sequence listing and a core trace.
+//! * [`presets`] — named sets of larger proofs (`check --preset`).
 //! * [`symmetry`] — symmetry reduction over interchangeable nodes.
 //! * [`bugs`] — buggy test doubles that the checker must catch.
 //! * [`walk`] — every reachable state, one by one, for tools and tests.
@@ -24,6 +25,7 @@ pub mod counterexample;
 pub mod ghost;
 pub mod message;
 pub mod model;
+pub mod presets;
 pub mod properties;
 pub mod protocol;
 pub mod register_spec;

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use stateright::{Expectation, Model};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use synod_core::FastPaths;
 use synod_model::bugs::{
     AcceptBelowPromise, AcceptIgnoresNext, ClaimOwnValue, IgnorePromisedValues,
@@ -14,6 +14,7 @@ use synod_model::bugs::{
 };
 use synod_model::check::{self, CheckOptions, Strategy, Verdict};
 use synod_model::counterexample::{listing, slug, to_trace};
+use synod_model::presets::{self, Preset};
 use synod_model::script::parse_scripts;
 use synod_model::{model, Correct, Mode, ModelConfig, NetworkKind, Protocol};
 
@@ -167,6 +168,10 @@ struct ModelArgs {
     /// default: every node).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     crash_nodes: Vec<usize>,
+    /// Run quorum sizes that do not intersect (q1 + q2 not above the cluster size), which the
+    /// core refuses: UNSAFE, to show what the rule prevents (agreement FAILs with two proposers).
+    #[arg(long)]
+    allow_unsafe_quorums: bool,
     /// Phase-1 quorum size (default: majority).
     #[arg(long)]
     q1: Option<usize>,
@@ -219,6 +224,15 @@ struct CheckArgs {
     /// Progress line interval in seconds.
     #[arg(long, default_value_t = 3)]
     progress: u64,
+    /// Run a named set of larger proofs one after another instead of one configuration (each
+    /// proof has its own configuration and time bound, so the configuration flags are ignored;
+    /// --bug applies), then print a summary; exit 0 only if every proof PASSed.
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+    /// Check stateright's plain actor model: none of the model's state-space reductions (see
+    /// docs/model.md), for a skeptic's rerun. Slower by orders of magnitude.
+    #[arg(long, conflicts_with = "symmetry")]
+    no_reduce: bool,
 }
 
 impl ModelArgs {
@@ -252,6 +266,7 @@ impl ModelArgs {
                 .iter()
                 .map(|id| id.wrapping_sub(1))
                 .collect(),
+            unsafe_quorums: self.allow_unsafe_quorums,
             q1: self.q1,
             q2: self.q2,
             fast: match self.fast {
@@ -361,12 +376,55 @@ fn traces_command(action: &TracesCommand) -> Result<u8> {
     }
 }
 
+/// `check --preset`: every proof of `preset` in turn, then a summary table.
+fn preset_command<P: Protocol>(preset: Preset, protocol: P) -> Result<u8> {
+    let proofs = presets::proofs(preset);
+    let mut rows = Vec::new();
+    for (i, proof) in proofs.iter().enumerate() {
+        let command = proof.args.join(" ");
+        println!(
+            "== proof {}/{}: {} (synod-model check {command})",
+            i + 1,
+            proofs.len(),
+            proof.name
+        );
+        let argv = ["synod-model", "check"]
+            .into_iter()
+            .chain(proof.args.iter().copied());
+        let Command::Check(args) = Cli::try_parse_from(argv)?.command else {
+            bail!("preset entry '{}' is not a check", proof.name);
+        };
+        let started = Instant::now();
+        let code = check_command(args, protocol.clone())?;
+        rows.push((proof.name, command, code, started.elapsed()));
+        println!();
+    }
+    println!("| proof | command (`synod-model check …`) | result | time |");
+    println!("|---|---|---|---|");
+    for (name, command, code, elapsed) in &rows {
+        let result = match code {
+            0 => "PASS",
+            1 => "FAIL",
+            _ => "INCOMPLETE",
+        };
+        println!(
+            "| {name} | `{command}` | {result} | {:.0} s |",
+            elapsed.as_secs_f64()
+        );
+    }
+    let codes: Vec<u8> = rows.iter().map(|r| r.2).collect();
+    Ok(presets::combined_exit_code(&codes))
+}
+
 fn print_config(cfg: &ModelConfig, protocol_name: &str) {
     println!("{cfg}");
     println!("protocol   {protocol_name}");
 }
 
 fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
+    if let Some(preset) = args.preset {
+        return preset_command(preset, protocol);
+    }
     let cfg = args.model.config()?;
     let protocol_name = protocol.name();
     print_config(&cfg, protocol.name());
@@ -399,6 +457,12 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
             .map_or("none".into(), |t| format!("{}s", t.as_secs()))
     );
     let model = model::build(&cfg, protocol)?;
+    let model = if args.no_reduce {
+        println!("reductions off (--no-reduce): stateright's plain actor model");
+        model.unnormalized()
+    } else {
+        model
+    };
     let report = check::run(model.clone(), &options, |p| println!("progress   {p}"));
     println!("done       {}", report.progress);
     if options.symmetry && !args.no_compare {

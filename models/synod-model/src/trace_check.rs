@@ -207,6 +207,7 @@ fn derive_config(
         lossy,
         crashes,
         crashable: Vec::new(),
+        unsafe_quorums: false,
         q1: Some(trace.config.q1),
         q2: Some(trace.config.q2),
         fast: trace.config.fast,

@@ -191,3 +191,62 @@ fn simulate_reports_a_violation_with_a_listing_and_a_trace_file() {
     assert!(text_again.contains(header), "{text}\n{text_again}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn quorums_that_do_not_intersect_are_refused_once_unless_explicitly_allowed() {
+    let args = [
+        "check",
+        "--nodes",
+        "4",
+        "--q1",
+        "2",
+        "--q2",
+        "2",
+        "--progress",
+        "60",
+    ];
+    let (code, text) = synod_model(&args);
+    assert_eq!(code, 3, "{text}");
+    assert_eq!(
+        text.matches("must exceed the cluster size").count(),
+        1,
+        "the reason, said once:\n{text}"
+    );
+    // Allowed, the checker shows what the rule prevents: two values chosen.
+    let traces = temp_dir("unsafe-quorums");
+    let allowed = [
+        "--allow-unsafe-quorums",
+        "--traces",
+        traces.to_str().unwrap(),
+    ];
+    let (code, text) = synod_model(&[&args[..], &allowed[..]].concat());
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("UNSAFE"), "{text}");
+    assert!(
+        text.contains("agreement                | always    | FAIL"),
+        "{text}"
+    );
+    assert!(text.contains("counterexample to 'agreement'"), "{text}");
+    assert!(traces.join("agreement.trace.json").exists(), "{text}");
+    let _ = std::fs::remove_dir_all(traces);
+}
+
+#[test]
+fn no_reduce_checks_the_plain_actor_model() {
+    let unique = |text: &str| -> u64 {
+        let line = text.lines().find(|l| l.starts_with("done")).unwrap();
+        let field = line
+            .split_whitespace()
+            .find(|w| w.starts_with("unique="))
+            .unwrap();
+        field["unique=".len()..].parse().unwrap()
+    };
+    let args = ["check", "--proposers", "1", "--progress", "60"];
+    let (code, reduced) = synod_model(&args);
+    assert_eq!(code, 0, "{reduced}");
+    let (code, plain) = synod_model(&[&args[..], &["--no-reduce"]].concat());
+    assert_eq!(code, 0, "{plain}");
+    assert!(plain.contains("reductions off"), "{plain}");
+    assert!(plain.contains("explored   exhaustively"), "{plain}");
+    assert!(unique(&plain) > unique(&reduced), "{plain}\n{reduced}");
+}
