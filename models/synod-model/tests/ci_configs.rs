@@ -185,3 +185,17 @@ fn register_fast_home_crashing_between_writes() {
     });
     assert_eq!(check_all_pass(&cfg), 26_038);
 }
+
+#[test]
+fn register_fast_writes_retrying() {
+    // Two rounds per request with the shortcuts on (issue 8's operation rules on the fast path):
+    // a one-round-trip CAS that times out falls back, and a retry must neither apply it twice nor
+    // report a mismatch against its own value. (Two clients with one retrying run beyond CI:
+    // `check --preset shortcuts`.)
+    let cfg = fast(ModelConfig::register(
+        3,
+        parse_scripts("put:a,cas:a:b").unwrap(),
+        2,
+    ));
+    assert_eq!(check_all_pass(&cfg), 89_679);
+}
