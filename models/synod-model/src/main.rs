@@ -381,7 +381,7 @@ fn preset_command<P: Protocol>(preset: Preset, protocol: P) -> Result<u8> {
     let proofs = presets::proofs(preset);
     let mut rows = Vec::new();
     for (i, proof) in proofs.iter().enumerate() {
-        let command = proof.args.join(" ");
+        let command = proof.args;
         println!(
             "== proof {}/{}: {} (synod-model check {command})",
             i + 1,
@@ -390,7 +390,7 @@ fn preset_command<P: Protocol>(preset: Preset, protocol: P) -> Result<u8> {
         );
         let argv = ["synod-model", "check"]
             .into_iter()
-            .chain(proof.args.iter().copied());
+            .chain(proof.args.split_whitespace());
         let Command::Check(args) = Cli::try_parse_from(argv)?.command else {
             bail!("preset entry '{}' is not a check", proof.name);
         };

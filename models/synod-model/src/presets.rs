@@ -10,8 +10,8 @@ use clap::ValueEnum;
 pub struct Proof {
     /// What it proves, for the summary table.
     pub name: &'static str,
-    /// The `synod-model check` arguments (model and check options).
-    pub args: &'static [&'static str],
+    /// The `synod-model check` arguments (model and check options), separated by spaces.
+    pub args: &'static str,
 }
 
 /// The named sets.
@@ -30,125 +30,42 @@ pub enum Preset {
 const FIVE_NODES: &[Proof] = &[
     Proof {
         name: "5 nodes, 2 proposers, 1 round",
-        args: &["--nodes", "5", "--strategy", "dfs", "--timeout", "600"],
+        args: "--nodes 5 --strategy dfs --timeout 600",
     },
     Proof {
         name: "5 nodes, 2 proposers, one retry each (symmetry)",
-        args: &[
-            "--nodes",
-            "5",
-            "--rounds",
-            "2",
-            "--strategy",
-            "dfs",
-            "--symmetry",
-            "--no-compare",
-            "--timeout",
-            "600",
-        ],
+        args: "--nodes 5 --rounds 2 --strategy dfs --symmetry --no-compare --timeout 600",
     },
     Proof {
         name: "5 nodes, 2 proposers, 1 crash",
-        args: &[
-            "--nodes",
-            "5",
-            "--crashes",
-            "1",
-            "--strategy",
-            "dfs",
-            "--timeout",
-            "300",
-        ],
+        args: "--nodes 5 --crashes 1 --strategy dfs --timeout 300",
     },
     Proof {
         name: "5 nodes, register, clients put:a / cas:-:b",
-        args: &[
-            "--nodes",
-            "5",
-            "--mode",
-            "register",
-            "--strategy",
-            "dfs",
-            "--timeout",
-            "300",
-        ],
+        args: "--nodes 5 --mode register --strategy dfs --timeout 300",
     },
     Proof {
         name: "3 nodes, 2 proposers, 3 rounds",
-        args: &["--rounds", "3", "--strategy", "dfs", "--timeout", "1800"],
+        args: "--rounds 3 --strategy dfs --timeout 1800",
     },
 ];
 
 const SHORTCUTS: &[Proof] = &[
     Proof {
         name: "shortcuts: two writes in a row and a reader",
-        args: &[
-            "--mode",
-            "register",
-            "--ops",
-            "put:a,put:b;read",
-            "--fast",
-            "all",
-            "--strategy",
-            "dfs",
-            "--timeout",
-            "600",
-        ],
+        args: "--mode register --ops put:a,put:b;read --fast all --strategy dfs --timeout 600",
     },
     Proof {
         name: "shortcuts: the home crashes, non-duplicating network",
-        args: &[
-            "--mode",
-            "register",
-            "--ops",
-            "put:a,put:b",
-            "--fast",
-            "all",
-            "--crashes",
-            "1",
-            "--crash-nodes",
-            "1",
-            "--network",
-            "nonduplicating",
-            "--strategy",
-            "dfs",
-            "--timeout",
-            "600",
-        ],
+        args: "--mode register --ops put:a,put:b --fast all --crashes 1 --crash-nodes 1 --network nonduplicating --strategy dfs --timeout 600",
     },
     Proof {
         name: "shortcuts: a retrying writer and a competing CAS",
-        args: &[
-            "--mode",
-            "register",
-            "--ops",
-            "put:a,put:b;cas:-:c",
-            "--rounds",
-            "2,1",
-            "--fast",
-            "all",
-            "--strategy",
-            "dfs",
-            "--timeout",
-            "600",
-        ],
+        args: "--mode register --ops put:a,put:b;cas:-:c --rounds 2,1 --fast all --strategy dfs --timeout 600",
     },
     Proof {
         name: "shortcuts: 5 nodes, a competing proposer",
-        args: &[
-            "--nodes",
-            "5",
-            "--mode",
-            "register",
-            "--ops",
-            "put:a,cas:a:b;cas:a:c",
-            "--fast",
-            "all",
-            "--strategy",
-            "dfs",
-            "--timeout",
-            "600",
-        ],
+        args: "--nodes 5 --mode register --ops put:a,cas:a:b;cas:a:c --fast all --strategy dfs --timeout 600",
     },
 ];
 

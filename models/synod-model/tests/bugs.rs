@@ -12,11 +12,12 @@ use synod_model::counterexample::{listing, to_trace};
 use synod_model::script::parse_scripts;
 use synod_model::{model, Correct, ModelConfig, Protocol};
 
-/// Checks `cfg` with `protocol`; returns the agreement verdict, counterexample length, listing
-/// and trace.
-fn agreement_of<P: Protocol>(
+/// Checks `cfg` with `protocol` (one thread: a deterministic path); returns `property`'s
+/// verdict, counterexample length, listing and trace.
+fn property_of<P: Protocol>(
     cfg: &ModelConfig,
     protocol: P,
+    property: &str,
 ) -> (Verdict, usize, String, Option<Trace<String>>) {
     let model = model::build(cfg, protocol).unwrap();
     let options = CheckOptions {
@@ -24,20 +25,24 @@ fn agreement_of<P: Protocol>(
         ..CheckOptions::default()
     };
     let report = check::run(model.clone(), &options, |_| {});
-    let result = report
-        .results
-        .iter()
-        .find(|r| r.name == "agreement")
-        .unwrap();
+    let result = report.results.iter().find(|r| r.name == property).unwrap();
     match &result.path {
         Some(path) => (
             result.verdict,
             path.clone().into_actions().len(),
             listing(&model, path),
-            Some(to_trace(&model, "agreement", "test", path)),
+            Some(to_trace(&model, property, "test", path)),
         ),
         None => (result.verdict, 0, String::new(), None),
     }
+}
+
+/// [`property_of`] for `agreement`.
+fn agreement_of<P: Protocol>(
+    cfg: &ModelConfig,
+    protocol: P,
+) -> (Verdict, usize, String, Option<Trace<String>>) {
+    property_of(cfg, protocol, "agreement")
 }
 
 #[test]
@@ -140,23 +145,8 @@ fn a_retried_propose_once_that_reapplies_freely_breaks_linearizability() {
 /// `linearizable` verdict and the counterexample's listing.
 fn linearizable_of<P: Protocol>(scripts: &str, fast: FastPaths, protocol: P) -> (Verdict, String) {
     let cfg = ModelConfig::register(3, parse_scripts(scripts).unwrap(), 1).with_fast(fast);
-    let model = model::build(&cfg, protocol).unwrap();
-    let options = CheckOptions {
-        threads: 1,
-        ..CheckOptions::default()
-    };
-    let report = check::run(model.clone(), &options, |_| {});
-    let result = report
-        .results
-        .iter()
-        .find(|r| r.name == "linearizable")
-        .unwrap();
-    let text = result
-        .path
-        .as_ref()
-        .map(|path| listing(&model, path))
-        .unwrap_or_default();
-    (result.verdict, text)
+    let (verdict, _, text, _) = property_of(&cfg, protocol, "linearizable");
+    (verdict, text)
 }
 
 #[test]
