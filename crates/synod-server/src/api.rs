@@ -7,7 +7,7 @@
 //! | `DELETE /v1/kv/{key}` | — | 200 `{"previous": string\|null}` |
 //! | `POST /v1/kv/{key}/cas` | `{"expected": string\|null, "new": string}` | 200 `{"previous": …}`; 409 `{"error":"cas_mismatch","current": …}` |
 //! | `POST /v1/kv/{key}/propose-once` | the value's raw bytes | 200 `{"value": string, "won": bool}` |
-//! | `GET /health` | — | 200 `{"status":"ok","node":N}` |
+//! | `GET /health` | — | 200 `{"status":"ok","node":N,"pid":P}`: the process is alive (P is its process id) |
 //! | `GET /cluster` | — | 200 `{"node":N,"members":[1,2,3],"connected":[2,3],"forwarding":bool}` |
 //! | `GET /metrics` | — | Prometheus text |
 //!
@@ -278,7 +278,12 @@ async fn propose_once(
 
 async fn health(State(api): State<Api>) -> Response {
     match api.forwarder.runtime().failure() {
-        None => Json(json!({"status": "ok", "node": api.forwarder.node().0})).into_response(),
+        None => Json(json!({
+            "status": "ok",
+            "node": api.forwarder.node().0,
+            "pid": std::process::id(),
+        }))
+        .into_response(),
         Some(why) => ApiError::Failed(Failure::Stopped(why)).into_response(),
     }
 }
