@@ -2,7 +2,8 @@
 //!
 //! Each method is one HTTP request, so one Paxos operation on the server. Errors keep the
 //! server's status and its `{"error", "detail"}` body, so a caller can tell "surely not applied"
-//! (`unavailable`) from "outcome unknown" (`indeterminate`, `timeout`).
+//! (`unavailable`) from "outcome unknown" (`indeterminate`, `timeout`), and whether the same
+//! request may be sent to another node ([`ClientError::may_try_elsewhere`]).
 
 use bytes::Bytes;
 use reqwest::{StatusCode, Url};
@@ -14,11 +15,15 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ClientError {
     /// The endpoint is not a valid base URL.
-    #[error("invalid endpoint {0:?}")]
+    #[error("invalid endpoint \"{0}\" (expected http://HOST:PORT)")]
     Endpoint(String),
-    /// The request did not get an HTTP answer (connection refused, timeout…).
-    #[error("request failed: {0}")]
-    Transport(#[from] reqwest::Error),
+    /// The key is not a key (empty); nothing was sent.
+    #[error("{0}")]
+    Key(String),
+    /// The request did not get an HTTP answer (connection refused, timeout…). The message
+    /// carries the cause, so the error has no separate source (a chain would repeat it).
+    #[error("{}", describe_transport(.0))]
+    Transport(reqwest::Error),
     /// The server answered with an error.
     #[error("{status}: {code}: {detail}")]
     Server {
@@ -36,7 +41,89 @@ pub enum ClientError {
     Decode(String),
 }
 
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> Self {
+        ClientError::Transport(e)
+    }
+}
+
+/// Which kind of operation failed, for [`ClientError::may_try_elsewhere`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    /// `get`: changes nothing, so it may be repeated anywhere.
+    Read,
+    /// `put`, `delete`, `cas`, `propose-once`: must not run twice unless it surely did not run.
+    Write,
+}
+
+/// The refusal of the empty key, with the rule.
+pub const EMPTY_KEY: &str = "the key is empty: a key is 1 to 1024 bytes (any bytes)";
+
+/// One line for a failed HTTP exchange: what went wrong, and the innermost cause.
+fn describe_transport(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let url = e.url().map_or_else(String::new, |u| format!("{u}: "));
+    let what = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "no answer within the timeout"
+    } else {
+        "request failed"
+    };
+    if std::ptr::addr_eq(cause, e as &dyn std::error::Error) {
+        format!("{url}{what}")
+    } else {
+        format!("{url}{what} ({cause})")
+    }
+}
+
 impl ClientError {
+    /// Whether the request surely never reached a node: a connection that could not be made
+    /// (refused, no route, name not resolved), or input refused before sending.
+    pub fn not_sent(&self) -> bool {
+        match self {
+            ClientError::Transport(e) => e.is_connect(),
+            ClientError::Endpoint(_) | ClientError::Key(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the operation surely did not take effect: it was never sent, the node refused it
+    /// (a 4xx answer), or it answered `unavailable` (no quorum) or `overloaded` (the key's queue
+    /// is full). `indeterminate`, `timeout`, `stopped` and a lost answer may have taken effect.
+    pub fn surely_not_applied(&self) -> bool {
+        match self {
+            ClientError::Server {
+                status: 503, code, ..
+            } => matches!(code.as_str(), "unavailable" | "overloaded"),
+            ClientError::Server { status, .. } => (400..500).contains(status),
+            other => other.not_sent(),
+        }
+    }
+
+    /// Whether the same request may be sent to another node of the cluster after this error.
+    /// A write may, only when it surely did not take effect here and another node might do
+    /// better: it was never sent (the connection failed), or the node answered `unavailable` or
+    /// `overloaded`. Anything else — no answer in time, a connection lost after sending,
+    /// `indeterminate`, `timeout` — might have applied it, and sending it again could apply it
+    /// twice. A read changes nothing (at most it re-accepts the current value), so it may also
+    /// move on after a timeout, a lost connection or any 503. Bad input (a 4xx, an empty key) is
+    /// the same everywhere: never.
+    pub fn may_try_elsewhere(&self, kind: OpKind) -> bool {
+        match self {
+            ClientError::Transport(e) => e.is_connect() || kind == OpKind::Read,
+            ClientError::Server { status: 503, .. } if kind == OpKind::Read => true,
+            ClientError::Server { status: 503, .. } => self.surely_not_applied(),
+            ClientError::Server { .. }
+            | ClientError::Key(_)
+            | ClientError::Endpoint(_)
+            | ClientError::Decode(_) => false,
+        }
+    }
+
     /// The HTTP status, if the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -82,6 +169,20 @@ pub struct ClusterInfo {
     pub forwarding: bool,
 }
 
+/// What a node says about itself (`GET /health`). Fields a node does not send are `None`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// The node's id.
+    #[serde(default)]
+    pub node: Option<u8>,
+    /// The node's process id (how a launcher tells the node it started from another one
+    /// answering on the same port).
+    #[serde(default)]
+    pub pid: Option<u32>,
+}
+
 /// What `propose-once` chose.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Chosen {
@@ -101,6 +202,21 @@ struct Mismatch {
     current: Option<String>,
 }
 
+/// The error code of Synod's answer for an empty key (`404 {"error": "not_found"}`).
+const EMPTY_KEY_CODE: &str = "not_found";
+
+/// The start of a body, for an error message.
+fn excerpt(text: &str) -> String {
+    const MAX: usize = 200;
+    if text.is_empty() {
+        return "(empty body)".into();
+    }
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 #[derive(Deserialize)]
 struct ErrorBody {
     error: String,
@@ -116,10 +232,16 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client of the node at `endpoint` (e.g. `http://127.0.0.1:8081`), giving up on any
-    /// single HTTP request after `timeout`.
+    /// A client of the node at `endpoint` (e.g. `http://127.0.0.1:8081`, or `localhost:8081`:
+    /// without a scheme, `http://` is meant), giving up on any single HTTP request after
+    /// `timeout`.
     pub fn new(endpoint: &str, timeout: Duration) -> Result<Self, ClientError> {
-        let base = Url::parse(endpoint).map_err(|_| ClientError::Endpoint(endpoint.to_owned()))?;
+        let full = if endpoint.contains("://") {
+            endpoint.to_owned()
+        } else {
+            format!("http://{endpoint}")
+        };
+        let base = Url::parse(&full).map_err(|_| ClientError::Endpoint(endpoint.to_owned()))?;
         if base.cannot_be_a_base() {
             return Err(ClientError::Endpoint(endpoint.to_owned()));
         }
@@ -141,18 +263,30 @@ impl Client {
         url
     }
 
-    fn kv(&self, key: &str, action: Option<&str>) -> Url {
-        match action {
+    fn kv(&self, key: &str, action: Option<&str>) -> Result<Url, ClientError> {
+        if key.is_empty() {
+            return Err(ClientError::Key(EMPTY_KEY.into()));
+        }
+        Ok(match action {
             Some(action) => self.url(&["v1", "kv", key, action]),
             None => self.url(&["v1", "kv", key]),
-        }
+        })
     }
 
-    /// Reads `key` (a linearizable read: a Paxos round). `None` = empty.
+    /// Reads `key` (a linearizable read: a Paxos round). `None` = empty. A 404 is an empty key
+    /// only when it is Synod's own answer for one (`{"error": "not_found"}`); any other 404 (not
+    /// a Synod node, a wrong path prefix) is an error.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, ClientError> {
-        let response = self.http.get(self.kv(key, None)).send().await?;
+        let response = self.http.get(self.kv(key, None)?).send().await?;
         if response.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
+            let text = response.text().await?;
+            return match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(body) if body.error == EMPTY_KEY_CODE => Ok(None),
+                _ => Err(ClientError::Decode(format!(
+                    "404 without Synod's empty-key answer (is this a Synod node?): {}",
+                    excerpt(&text)
+                ))),
+            };
         }
         Ok(Some(ok(response).await?.bytes().await?))
     }
@@ -165,7 +299,7 @@ impl Client {
     ) -> Result<Option<String>, ClientError> {
         let response = self
             .http
-            .put(self.kv(key, None))
+            .put(self.kv(key, None)?)
             .body(value.into())
             .send()
             .await?;
@@ -174,7 +308,7 @@ impl Client {
 
     /// Empties `key`; returns the value it had.
     pub async fn delete(&self, key: &str) -> Result<Option<String>, ClientError> {
-        let response = self.http.delete(self.kv(key, None)).send().await?;
+        let response = self.http.delete(self.kv(key, None)?).send().await?;
         Ok(json::<Previous>(ok(response).await?).await?.previous)
     }
 
@@ -188,7 +322,7 @@ impl Client {
         let body = serde_json::json!({"expected": expected, "new": new});
         let response = self
             .http
-            .post(self.kv(key, Some("cas")))
+            .post(self.kv(key, Some("cas"))?)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_string())
             .send()
@@ -210,17 +344,16 @@ impl Client {
     ) -> Result<Chosen, ClientError> {
         let response = self
             .http
-            .post(self.kv(key, Some("propose-once")))
+            .post(self.kv(key, Some("propose-once"))?)
             .body(value.into())
             .send()
             .await?;
         json(ok(response).await?).await
     }
 
-    /// Whether the node is up and healthy.
-    pub async fn health(&self) -> Result<(), ClientError> {
-        ok(self.http.get(self.url(&["health"])).send().await?).await?;
-        Ok(())
+    /// Whether the node is up and healthy, and who it is.
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        json(ok(self.http.get(self.url(&["health"])).send().await?).await?).await
     }
 
     /// The node's id and its cluster's members.

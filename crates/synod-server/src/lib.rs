@@ -23,6 +23,7 @@
 //! * `server` — a node's configuration and its assembly out of the pieces above.
 //! * `client` — a Rust client for one node's HTTP API.
 //! * `cluster_client` — a client of several nodes that sends each request to its key's home.
+//! * `failover` — one request tried at several nodes in turn, never a write twice.
 //! * [`cli`] — the `serve` and `cluster` commands, shared by the `synod` binary and by the test
 //!   harness (`synod-harness`), whose binary runs nodes through the very same entry point.
 //! * `fault` — with the `fault-injection` feature only (which only `synod-harness` enables): the
@@ -36,6 +37,7 @@ mod backoff;
 pub mod cli;
 mod client;
 mod cluster_client;
+mod failover;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod forward;
@@ -54,8 +56,9 @@ pub mod wire;
 
 pub use api::{router as http_router, ApiConfig};
 pub use backoff::Timing;
-pub use client::{CasOutcome, Chosen, Client, ClientError, ClusterInfo};
+pub use client::{CasOutcome, Chosen, Client, ClientError, ClusterInfo, Health, OpKind, EMPTY_KEY};
 pub use cluster_client::ClusterClient;
+pub use failover::{Failover, FailoverError};
 pub use forward::{ForwardConfig, Forwarder, RunResult, DEFAULT_FORWARD_TIMEOUT};
 pub use home::home_of;
 pub use membership::Membership;

@@ -83,6 +83,9 @@ impl Meta {
 /// Why storage could not be opened or written.
 #[derive(Debug, Error)]
 pub enum StorageError {
+    /// `--data` names something that is not a directory (a regular file, say).
+    #[error("data directory {0} is not a directory (it is a file or another kind of entry): pass the path of a directory, missing or empty with --init")]
+    NotADirectory(PathBuf),
     /// `--data` names a directory that does not exist (and `init` was not asked for).
     #[error("data directory {0} does not exist (pass --init to create a new node there)")]
     MissingDir(PathBuf),
@@ -198,6 +201,9 @@ impl Storage {
         };
         let file = dir.join(DB_FILE);
         let wanted = Meta::current(cluster_id, node_id, membership);
+        if dir.exists() && !dir.is_dir() {
+            return Err(StorageError::NotADirectory(dir.to_owned()));
+        }
         if init {
             if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
                 return Err(StorageError::NotEmpty(dir.to_owned()));
@@ -664,6 +670,15 @@ mod tests {
             Storage::open(&dir, "c", NodeId(1), m3(), false),
             Err(StorageError::MissingDir(_))
         ));
+        // A regular file is named as one, with or without init, and left as it was.
+        std::fs::write(&dir, b"not a directory").unwrap();
+        for init in [false, true] {
+            let err = Storage::open(&dir, "c", NodeId(1), m3(), init).unwrap_err();
+            assert!(matches!(err, StorageError::NotADirectory(_)), "{err}");
+            assert!(err.to_string().contains("is not a directory"), "{err}");
+        }
+        assert_eq!(std::fs::read(&dir).unwrap(), b"not a directory");
+        std::fs::remove_file(&dir).unwrap();
         std::fs::create_dir(&dir).unwrap();
         assert!(matches!(
             Storage::open(&dir, "c", NodeId(1), m3(), false),

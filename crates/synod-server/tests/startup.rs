@@ -1,6 +1,8 @@
 //! Starting and stopping: a node refuses a data directory that is missing, uninitialised,
 //! corrupt, another node's, or created for other members or quorum sizes, with a clear message
-//! and no change to it; `synod cluster` starts a working cluster, stops every child on SIGTERM,
+//! and no change to it (a regular file is called a file; a `--init` that fails, on a busy port
+//! say, leaves nothing behind); `synod cluster` starts a working cluster, stops every child on
+//! SIGTERM,
 //! and with `--data-root` initialises only a whole new cluster (a node that lost its data is
 //! refused).
 
@@ -13,7 +15,7 @@ use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{free_port, TestCluster};
+use support::{free_port, free_run, TestCluster};
 use synod_server::Client;
 
 /// Runs `synod serve` for node `id` of `cluster` with `data` and expects it to fail at start.
@@ -134,16 +136,6 @@ async fn a_node_restarted_with_another_membership_is_refused() {
     let c3 = cluster.client(3);
     let got = support::until_available(|| c3.get("k")).await.unwrap();
     assert_eq!(got, Some(Bytes::from("v")));
-}
-
-/// `base` and `base + 1 .. base + n - 1` all free.
-fn free_run(n: u16) -> u16 {
-    loop {
-        let base = free_port();
-        if (1..n).all(|i| free_port() == base + i) {
-            return base;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,4 +359,93 @@ async fn a_node_runs_from_a_config_file_with_command_line_overrides() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// `synod serve` of a one-node cluster on `http` with `data`; its output once it has exited.
+fn serve_once(http: u16, data: &std::path::Path, init: bool) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_synod"));
+    command
+        .arg("serve")
+        .arg("--id=1")
+        .arg(format!("--peers=1=127.0.0.1:{}", free_port()))
+        .arg(format!("--http=127.0.0.1:{http}"))
+        .arg("--data")
+        .arg(data)
+        .env("SYNOD_LOG", "error")
+        .stdin(Stdio::null());
+    if init {
+        command.arg("--init");
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn a_failed_init_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+
+    // A missing directory (and its missing parent): neither is left behind.
+    let data = dir.path().join("new").join("node-1");
+    let output = serve_once(port, &data, true);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert_eq!(err.matches("Address already in use").count(), 1, "{err}");
+    assert!(
+        !dir.path().join("new").exists(),
+        "the failed --init left {data:?}"
+    );
+
+    // An empty directory stays, empty.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert!(!serve_once(port, &empty, true).status.success());
+    assert!(std::fs::read_dir(&empty).unwrap().next().is_none());
+
+    // So the retry, once the port is free, initialises the node as asked.
+    drop(busy);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synod"))
+        .arg("serve")
+        .arg("--id=1")
+        .arg(format!("--peers=1=127.0.0.1:{}", free_port()))
+        .arg(format!("--http=127.0.0.1:{port}"))
+        .arg("--data")
+        .arg(&data)
+        .arg("--init")
+        .env("SYNOD_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let file = data.join("synod.redb");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !file.is_file() {
+        assert!(child.try_wait().unwrap().is_none(), "the retry failed");
+        assert!(
+            Instant::now() < deadline,
+            "the retry never created its database"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_data_path_that_is_a_file_is_called_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data");
+    std::fs::write(&file, b"not a directory").unwrap();
+    for init in [false, true] {
+        let output = serve_once(free_port(), &file, init);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success());
+        assert!(err.contains("is not a directory"), "{err}");
+        assert!(!err.contains("does not exist"), "{err}");
+        assert!(!err.contains("pass --init to create"), "{err}");
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a directory");
 }

@@ -116,5 +116,6 @@ fn synod_error_kind(error: &ClientError) -> String {
         ClientError::Transport(_) => "transport".into(),
         ClientError::Decode(_) => "decode".into(),
         ClientError::Endpoint(_) => "endpoint".into(),
+        ClientError::Key(_) => "key".into(),
     }
 }

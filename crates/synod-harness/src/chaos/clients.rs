@@ -18,17 +18,10 @@ pub fn now_ns(origin: Instant) -> u64 {
 }
 
 fn status_of(error: &ClientError) -> RecordStatus {
-    match error {
-        ClientError::Server {
-            status: 503, code, ..
-        } => match code.as_str() {
-            "unavailable" | "overloaded" => RecordStatus::Fail,
-            _ => RecordStatus::Unknown,
-        },
-        ClientError::Server { status, .. } if (400..500).contains(status) => RecordStatus::Fail,
-        ClientError::Transport(e) if e.is_connect() => RecordStatus::Fail,
-        ClientError::Endpoint(_) => RecordStatus::Fail,
-        _ => RecordStatus::Unknown,
+    if error.surely_not_applied() {
+        RecordStatus::Fail
+    } else {
+        RecordStatus::Unknown
     }
 }
 

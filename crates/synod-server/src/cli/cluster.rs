@@ -2,9 +2,13 @@
 //! whatever [`NodeCommand`] the caller names) on
 //! loopback (node i gets peer port `base_port + i - 1` and HTTP port `http_base_port + i - 1`),
 //! each with a fresh temporary data directory unless `--data-root` is given (see [`plan_init`]
-//! for when its directories are initialised), waits until every node answers `/health`, prints
-//! the endpoints, and on Ctrl-C or SIGTERM stops every child with SIGTERM (SIGKILL after a grace
-//! period) before removing the temporary directories.
+//! for when its directories are initialised), waits until every node answers `/health` *as
+//! itself* (its node id and the pid of the child just started: another process on the port does
+//! not count), prints the endpoints, and on Ctrl-C or SIGTERM stops every child with SIGTERM
+//! (SIGKILL after a grace period) before removing the temporary directories. The children die
+//! with the launcher even when it is killed with SIGKILL ([`super::parent_death`]). A node that
+//! fails to start stops the others and makes the command fail; so does a node that exits on its
+//! own while the cluster runs (reported when the cluster stops).
 
 use super::serve::{shutdown_signal, Tuning};
 use super::NodeCommand;
@@ -124,6 +128,8 @@ impl LocalCluster {
             if init {
                 command.arg("--init");
             }
+            let (key, value) = super::parent_death::env_for_child();
+            command.env(key, value);
             if std::env::var_os("SYNOD_LOG").is_none() {
                 command.env("SYNOD_LOG", "warn");
             }
@@ -151,7 +157,10 @@ impl LocalCluster {
 
         let outcome = tokio::select! {
             ready = await_ready(&cluster.children) => ready,
-            Some((id, status)) = cluster.exited.recv() => Err(anyhow::anyhow!("node {id} exited during start-up: {status:?}")),
+            Some((id, status)) = cluster.exited.recv() => Err(anyhow::anyhow!(
+                "node {id} {} during start-up (its error is above); the other nodes were stopped",
+                describe_exit(&status)
+            )),
         };
         if let Err(e) = outcome {
             cluster.stop().await;
@@ -194,6 +203,7 @@ pub async fn run_cluster(args: ClusterArgs, node: &NodeCommand) -> anyhow::Resul
         cluster.children[0].http
     );
     let mut running = cluster.children.len();
+    let mut lost = Vec::new();
     loop {
         tokio::select! {
             signal = shutdown_signal() => {
@@ -202,7 +212,8 @@ pub async fn run_cluster(args: ClusterArgs, node: &NodeCommand) -> anyhow::Resul
             }
             Some((id, status)) = cluster.exited.recv() => {
                 running -= 1;
-                eprintln!("node {id} exited: {status:?} ({running} still running)");
+                eprintln!("node {id} {} ({running} still running)", describe_exit(&status));
+                lost.push(id);
                 if running == 0 {
                     break;
                 }
@@ -210,7 +221,31 @@ pub async fn run_cluster(args: ClusterArgs, node: &NodeCommand) -> anyhow::Resul
         }
     }
     cluster.stop().await;
+    if !lost.is_empty() {
+        lost.sort_unstable();
+        bail!(
+            "{} of the cluster exited on {} own while it ran",
+            nodes(&lost),
+            if lost.len() == 1 { "its" } else { "their" }
+        );
+    }
     Ok(())
+}
+
+/// `exited with code 1`, `was killed by signal 9 (SIGKILL)`, … for a child's end.
+fn describe_exit(status: &std::io::Result<ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exited with code {code}"),
+            (None, Some(signal)) => match Signal::try_from(signal) {
+                Ok(name) => format!("was killed by signal {signal} ({name})"),
+                Err(_) => format!("was killed by signal {signal}"),
+            },
+            (None, None) => format!("ended ({status})"),
+        },
+        Err(e) => format!("could not be waited for ({e})"),
+    }
 }
 
 /// Whether the node directories `dirs` (id, path) are to be initialised: `true` if every one is
@@ -272,13 +307,29 @@ fn is_missing_or_empty(dir: &Path) -> anyhow::Result<bool> {
     Ok(entries.next().is_none())
 }
 
+/// Waits until every child answers `/health` as itself: its node id and its own pid. A node
+/// answering with another pid is some other process on the port (a cluster left running, say),
+/// which must not pass for the one just started.
 async fn await_ready(children: &[Child]) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     for child in children {
         let client = Client::new(&child.http, Duration::from_secs(1))?;
-        while client.health().await.is_err() {
+        loop {
+            let last = match client.health().await {
+                Ok(health) if health.pid == child.pid && health.node == Some(child.id) => break,
+                Ok(health) => format!(
+                    "{} answers as node {} (pid {}), not as node {} (pid {}): is another \
+                     cluster using the port?",
+                    child.http,
+                    health.node.map_or("?".into(), |n| n.to_string()),
+                    health.pid.map_or("?".into(), |p| p.to_string()),
+                    child.id,
+                    child.pid.map_or("?".into(), |p| p.to_string()),
+                ),
+                Err(e) => format!("{}: {e}", child.http),
+            };
             if Instant::now() > deadline {
-                bail!("node {} did not become healthy at {}", child.id, child.http);
+                bail!("node {} did not become ready within 20 s: {last}", child.id);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

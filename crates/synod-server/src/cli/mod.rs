@@ -9,11 +9,15 @@
 
 mod cluster;
 mod config_file;
+mod error_line;
+mod init_undo;
+mod parent_death;
 mod process;
 mod serve;
 
 pub use cluster::{run_cluster, ClusterArgs, LocalCluster};
 pub use config_file::expand as expand_config_file;
+pub use error_line::error_line;
 pub use process::start;
 pub use serve::{serve, ServeArgs, Switch, Tuning};
 

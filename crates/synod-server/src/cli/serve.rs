@@ -1,6 +1,7 @@
 //! `synod serve`: run one node until Ctrl-C / SIGTERM (or a storage failure). The harness's
 //! hidden `synod-harness node` is the same command.
 
+use super::init_undo::InitUndo;
 use crate::server::{Server, ServerConfig, DEFAULT_CLUSTER_ID};
 use anyhow::{bail, Context};
 use clap::Args;
@@ -21,11 +22,12 @@ pub struct ServeArgs {
     /// This node's id (1..63).
     #[arg(long)]
     pub id: u8,
-    /// Every member's peer address, this node's included: `1=127.0.0.1:7001,2=...`.
+    /// Every member's peer address, this node's included: `1=127.0.0.1:7001,2=...` (host names
+    /// are resolved at start, IPv4 first: `1=localhost:7001`).
     #[arg(long)]
     pub peers: String,
-    /// The HTTP API's address.
-    #[arg(long)]
+    /// The HTTP API's address, `HOST:PORT` (a host name is resolved at start).
+    #[arg(long, value_parser = resolve_addr)]
     pub http: SocketAddr,
     /// The data directory.
     #[arg(long)]
@@ -136,21 +138,43 @@ impl Tuning {
     }
 }
 
-/// Parses `1=127.0.0.1:7001,2=127.0.0.1:7002`.
+/// Resolves `HOST:PORT` (an IP address or a host name) to one socket address: the first IPv4
+/// address the name has, else its first address, so that every node resolving the same name on
+/// one machine binds and dials the same address.
+pub fn resolve_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let not_host_port =
+        || format!("\"{text}\" is not HOST:PORT (e.g. 127.0.0.1:7001 or localhost:7001)");
+    let (host, port) = text.rsplit_once(':').ok_or_else(not_host_port)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(not_host_port());
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|e| format!("cannot resolve \"{host}\" in \"{text}\": {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("\"{host}\" in \"{text}\" resolves to no address"))
+}
+
+/// Parses `1=127.0.0.1:7001,2=localhost:7002` (host names resolved by [`resolve_addr`]).
 pub fn parse_peers(text: &str) -> anyhow::Result<BTreeMap<NodeId, SocketAddr>> {
     let mut peers = BTreeMap::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (id, addr) = item
             .split_once('=')
-            .with_context(|| format!("peer {item:?} is not ID=HOST:PORT"))?;
+            .with_context(|| format!("peer \"{item}\" is not ID=HOST:PORT"))?;
         let id: u8 = id
             .trim()
             .parse()
-            .with_context(|| format!("peer id {id:?} is not a number"))?;
-        let addr: SocketAddr = addr
-            .trim()
-            .parse()
-            .with_context(|| format!("peer address {addr:?} is not HOST:PORT"))?;
+            .with_context(|| format!("peer id \"{id}\" is not a number"))?;
+        let addr =
+            resolve_addr(addr.trim()).map_err(|e| anyhow::anyhow!("peer {id}'s address {e}"))?;
         if peers.insert(NodeId(id), addr).is_some() {
             bail!("peer {id} is listed twice");
         }
@@ -188,11 +212,22 @@ fn config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
 
 /// Runs the node until a signal or a failure (`synod serve`, `synod-harness node`).
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    super::parent_death::die_with_launcher()?;
     let config = config(args)?;
     let id = config.node_id;
-    let server = Server::start(config)
-        .await
-        .with_context(|| format!("node {id} cannot start"))?;
+    let undo = config
+        .init
+        .then(|| InitUndo::record(&config.data))
+        .flatten();
+    let server = match Server::start(config).await {
+        Ok(server) => server,
+        Err(e) => {
+            if let Some(undo) = undo {
+                undo.undo();
+            }
+            return Err(e).with_context(|| format!("node {id} cannot start"));
+        }
+    };
     println!(
         "synod node {id}: http=http://{} peer={}",
         server.http_addr, server.peer_addr
@@ -268,6 +303,27 @@ mod tests {
         let args = cli.serve.tuning.to_args();
         assert!(args.contains(&"--fast-paths=off".to_owned()), "{args:?}");
         assert!(args.contains(&"--forward=on".to_owned()), "{args:?}");
+    }
+
+    #[test]
+    fn host_names_are_resolved_in_peers_and_http() {
+        let config = parse(&[
+            "--peers=1=localhost:7001,2=127.0.0.1:7002",
+            "--http=localhost:8081",
+        ])
+        .unwrap();
+        let peer = config.peers[&NodeId(1)];
+        assert!(peer.ip().is_loopback() && peer.port() == 7001, "{peer}");
+        assert!(config.http.ip().is_loopback() && config.http.port() == 8081);
+        let err = parse(&["--peers=1=localhost"]).unwrap_err();
+        assert!(err.contains("is not HOST:PORT"), "{err}");
+        let err = parse(&["--peers=1=no-such-host.invalid:7001"]).unwrap_err();
+        assert!(
+            err.contains("cannot resolve \"no-such-host.invalid\""),
+            "{err}"
+        );
+        let err = parse(&["--http=:8081"]).unwrap_err();
+        assert!(err.contains("is not HOST:PORT"), "{err}");
     }
 
     #[test]

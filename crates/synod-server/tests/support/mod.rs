@@ -40,6 +40,36 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// `base` and `base + 1 .. base + n - 1` all free (for `synod cluster`'s consecutive ports).
+pub fn free_run(n: u16) -> u16 {
+    loop {
+        let base = free_port();
+        if (1..n).all(|i| free_port() == base + i) {
+            return base;
+        }
+    }
+}
+
+/// Whether process `pid` is gone (or a zombie nobody reaped yet: it runs no more).
+pub fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => true,
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds; panics with `what` after 20 s.
+pub async fn await_condition(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// One node process.
 pub struct NodeProc {
     pub id: u8,

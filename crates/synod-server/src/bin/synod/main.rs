@@ -1,12 +1,17 @@
 //! The `synod` binary: run a node (`serve`), a local cluster (`cluster`), or talk to a node
 //! (`get`, `put`, `del`, `cas`, `propose-once`). `serve` and `cluster` are the library's
 //! [`synod_server::cli`]; the client commands live in [`kv`]. (Load generation and fault testing
-//! are the `synod-harness` binary's: `cargo run -p synod-harness -- bench|chaos|sim`.)
+//! are the `synod-harness` binary's: `cargo run -p synod-harness -- bench|chaos|sim`.) Errors
+//! are printed once, as one line (`error: context: cause`), and end the process with one of
+//! [`exit`]'s codes.
 
+mod exit;
 mod kv;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use exit::Failure;
+use std::process::ExitCode;
 use synod_server::cli::{self, ClusterArgs, NodeCommand, ServeArgs};
 
 /// A replicated key-value store in which every key is its own Paxos register.
@@ -20,8 +25,10 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run one node.
+    #[command(after_help = exit::NODE_HELP)]
     Serve(ServeArgs),
     /// Start an N-node cluster on loopback as child processes; Ctrl-C stops it.
+    #[command(after_help = exit::NODE_HELP)]
     Cluster(ClusterArgs),
     /// Read a key (a Paxos round).
     Get(kv::GetArgs),
@@ -35,16 +42,30 @@ enum Command {
     ProposeOnce(kv::ProposeOnceArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let (args, runtime) = cli::start("serve")?;
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("error: {}", cli::error_line(&failure.error));
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn run() -> Result<u8, Failure> {
+    let (args, runtime) = cli::start("serve").map_err(Failure::usage)?;
     let cli = Cli::parse_from(args);
+    let node = |result: anyhow::Result<()>| result.map(|()| exit::OK).map_err(Failure::failed);
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => cli::serve(args).await,
+            Command::Serve(args) => node(cli::serve(args).await),
             Command::Cluster(args) => {
-                let node =
-                    NodeCommand::current_exe("serve").context("locating the synod binary")?;
-                cli::run_cluster(args, &node).await
+                let command =
+                    NodeCommand::current_exe("serve").context("locating the synod binary");
+                match command {
+                    Ok(command) => node(cli::run_cluster(args, &command).await),
+                    Err(e) => Err(Failure::failed(e)),
+                }
             }
             Command::Get(args) => kv::get(args).await,
             Command::Put(args) => kv::put(args).await,
