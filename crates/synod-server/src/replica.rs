@@ -379,6 +379,7 @@ impl Replica {
                 if busy && self.config.queue_limit > 0 {
                     let queue = self.queues.entry(key.clone()).or_default();
                     if queue.waiting.len() >= self.config.queue_limit {
+                        tracing::debug!(key = %String::from_utf8_lossy(&key), ?request, "request refused: the key's queue is full");
                         self.metrics.requests_queue_full.inc();
                         effects.replies.push(Reply {
                             request,
@@ -386,6 +387,7 @@ impl Replica {
                         });
                     } else {
                         queue.waiting.push_back((request, op));
+                        tracing::debug!(key = %String::from_utf8_lossy(&key), ?request, waiting = queue.waiting.len(), "request waits behind the key's running one");
                     }
                     return Ok(());
                 }
@@ -489,6 +491,10 @@ impl Replica {
             Output::Reply { request, result } => {
                 self.shortcuts
                     .reply(key, request, result.is_ok(), &self.metrics);
+                tracing::debug!(key = %String::from_utf8_lossy(key), ?request, ok = result.is_ok(), "request answered{}", match &result {
+                    Ok(_) => String::new(),
+                    Err(e) => format!(": {e}"),
+                });
                 match &result {
                     Ok(_) => {
                         self.metrics.requests_ok.inc();
@@ -513,6 +519,7 @@ impl Replica {
                 match timer {
                     Timer::Round => self.metrics.rounds_started.inc(),
                     Timer::Backoff => {
+                        tracing::debug!(key = %String::from_utf8_lossy(key), ?attempt, "round failed (rejected or timed out): retrying after a random backoff");
                         self.metrics.retries.inc();
                         self.metrics.rounds_failed.inc();
                     }

@@ -42,23 +42,37 @@ impl Shortcuts {
 
     /// `key`'s node broadcasts `msg`.
     pub fn broadcast<V>(&mut self, key: &Bytes, msg: &Message<V>, metrics: &Metrics) {
-        let Some((_, path)) = self.running.get_mut(key) else {
+        let Some((request, path)) = self.running.get_mut(key) else {
             return;
         };
+        let key = String::from_utf8_lossy(key);
         *path = match (*path, msg) {
-            (Path::Starting, Message::Accept { .. }) => {
+            (Path::Starting, Message::Accept { ballot, .. }) => {
+                tracing::debug!(%key, ?request, %ballot, "round started: one-round-trip write (Accept, phase 1 reserved)");
                 metrics.fast_writes.inc();
                 Path::FastWrite
             }
-            (Path::Starting, Message::Query { .. }) => Path::FastRead,
-            (Path::Starting, Message::Prepare { .. }) => Path::Classic,
-            (Path::FastWrite, Message::Prepare { .. }) => {
+            (Path::Starting, Message::Query { .. }) => {
+                tracing::debug!(%key, ?request, "round started: one-round-trip read (Query)");
+                Path::FastRead
+            }
+            (Path::Starting, Message::Prepare { ballot }) => {
+                tracing::debug!(%key, ?request, %ballot, "round started: classic round (Prepare)");
+                Path::Classic
+            }
+            (Path::FastWrite, Message::Prepare { ballot }) => {
+                tracing::debug!(%key, ?request, %ballot, "one-round-trip write fell back to a full round (Prepare)");
                 metrics.fast_write_fallbacks.inc();
                 Path::FellBack
             }
-            (Path::FastRead, Message::Prepare { .. }) => {
+            (Path::FastRead, Message::Prepare { ballot }) => {
+                tracing::debug!(%key, ?request, %ballot, "one-round-trip read fell back to a full round (the read quorum's answers differed or timed out)");
                 metrics.fast_read_fallbacks.inc();
                 Path::FellBack
+            }
+            (Path::Classic | Path::FellBack, Message::Prepare { ballot }) => {
+                tracing::debug!(%key, ?request, %ballot, "round started: retry at a higher ballot (Prepare)");
+                *path
             }
             (unchanged, _) => unchanged,
         };
