@@ -13,10 +13,13 @@
 //!   their per-key linearizability check.
 //! * [`oracle`] — the ghost definition of *chosen* (a phase-2 quorum at one ballot), for model
 //!   checks and simulations.
+//! * [`notation`] — the counterexample notation of docs/model.md (`'b'@[1,2]`, `Accept [1,2] 'b'`)
+//!   for any value type, in which replay divergences are told.
 //!
 //! Protocol code never depends on this crate: the direction is `core ← check ← {model, server}`.
 
 pub mod history;
 pub mod linearizability;
+pub mod notation;
 pub mod oracle;
 pub mod trace;

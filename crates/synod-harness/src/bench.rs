@@ -3,10 +3,12 @@
 //! starts (the same [`LocalCluster`] as `synod cluster`, its nodes run by [`run`]'s
 //! [`NodeCommand`]) and stops afterwards.
 //!
-//! Prints a live progress line (ops/s, errors) on stderr and, at the end, throughput, latency
+//! Prints progress on stderr (ok/s and errors/s each second on one live line when stderr is a
+//! terminal; a plain line every 5 s otherwise) and, at the end, throughput, latency
 //! percentiles (p50 / p90 / p99 / p99.9 / max, hdrhistogram) overall and per operation, errors
 //! by kind, and — for Synod — the nodes' fsyncs and mean group-commit batch over the measured
-//! window (from `/metrics`). `--json FILE` writes the same report for machines.
+//! window (from `/metrics`). `--json FILE` writes the same report for machines. The command fails
+//! (exit 1) when more than `--max-error-rate` of the operations failed, or none succeeded.
 //!
 //! The pieces: `workload` (the client loop and the mix), `target` (Synod or etcd behind one
 //! interface), [`etcd`] (etcd's v3 JSON gateway), `report` (histograms and the report).
@@ -22,6 +24,7 @@ pub use workload::Route;
 use anyhow::{bail, Context};
 use clap::Args;
 use report::{Progress, Recorder, Report, ServerStats};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -81,6 +84,9 @@ pub struct BenchArgs {
     /// Also write the report as JSON to FILE.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Fail (exit 1) when more than this fraction of the measured operations failed (0..1).
+    #[arg(long, default_value_t = 0.01)]
+    pub max_error_rate: f64,
     /// Server tuning for the `--cluster` nodes.
     #[command(flatten)]
     pub tuning: Tuning,
@@ -93,6 +99,9 @@ pub async fn run(args: BenchArgs, node: &NodeCommand) -> anyhow::Result<()> {
         || args.read_ratio + args.cas_ratio > 1.0
     {
         bail!("--read-ratio and --cas-ratio must be in 0..1 and add up to at most 1");
+    }
+    if !(0.0..=1.0).contains(&args.max_error_rate) {
+        bail!("--max-error-rate must be in 0..1");
     }
     if args.clients == 0 || args.keys == 0 || args.duration <= 0.0 || args.warmup < 0.0 {
         bail!("--clients, --keys and --duration must be positive, --warmup not negative");
@@ -162,7 +171,7 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
         "warmup_s": args.warmup,
     });
     eprintln!(
-        "bench: {} clients, {} keys, {:.0}% reads, {:.0}% cas, {} B values, {}s warm-up + {}s, route by {:?}, against {}",
+        "bench: {} clients, {} keys, {:.0}% reads, {:.0}% cas, {} B values, {}s warm-up + {}s, --route {}, against {}",
         args.clients,
         args.keys,
         args.read_ratio * 100.0,
@@ -170,7 +179,8 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
         args.value_size,
         args.warmup,
         args.duration,
-        args.route,
+        clap::ValueEnum::to_possible_value(&args.route)
+            .map_or_else(String::new, |v| v.get_name().to_owned()),
         endpoints.join(",")
     );
 
@@ -191,7 +201,8 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
             progress.clone(),
         )));
     }
-    let ticker = tokio::spawn(progress_line(progress.clone(), start, measure_from));
+    let live = std::io::stderr().is_terminal();
+    let ticker = tokio::spawn(progress_line(progress.clone(), start, measure_from, live));
     let server_before = match args.target {
         TargetKind::Synod => {
             tokio::time::sleep_until(measure_from).await;
@@ -205,7 +216,9 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
     }
     let seconds = (Instant::now().min(end) - measure_from).as_secs_f64();
     ticker.abort();
-    eprintln!();
+    if live {
+        eprintln!();
+    }
     let server = match server_before {
         Some(before) => {
             let after = scrape(endpoints, timeout).await;
@@ -220,13 +233,17 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
-    Ok(())
+    report
+        .within_error_rate(args.max_error_rate)
+        .map_err(anyhow::Error::msg)
 }
 
-/// Prints `[ 12s] measuring  4321 ops/s  errors 0` once a second, on one line of stderr.
-async fn progress_line(progress: Arc<Progress>, start: Instant, measure_from: Instant) {
-    let mut last = 0;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+/// Prints `[  12s] measuring     4321 ok/s        0 errors/s` on stderr: with `live` (a
+/// terminal) once a second, rewriting one line; otherwise as a plain line every 5 s, for logs.
+async fn progress_line(progress: Arc<Progress>, start: Instant, measure_from: Instant, live: bool) {
+    let period = Duration::from_secs(if live { 1 } else { 5 });
+    let (mut last_ops, mut last_errors) = (0, 0);
+    let mut tick = tokio::time::interval(period);
     tick.tick().await;
     loop {
         tick.tick().await;
@@ -237,12 +254,20 @@ async fn progress_line(progress: Arc<Progress>, start: Instant, measure_from: In
         } else {
             "measuring"
         };
-        eprint!(
-            "\r[{:>4}s] {phase} {:>8} ops/s  errors {errors}   ",
+        let secs = period.as_secs_f64();
+        let new_errors = errors - last_errors;
+        let line = format!(
+            "[{:>5}s] {phase} {:>8.0} ok/s {:>8.0} errors/s",
             start.elapsed().as_secs(),
-            ops - last
+            (ops - last_ops - new_errors) as f64 / secs,
+            new_errors as f64 / secs,
         );
-        last = ops;
+        if live {
+            eprint!("\r{line}   ");
+        } else {
+            eprintln!("{line}");
+        }
+        (last_ops, last_errors) = (ops, errors);
     }
 }
 

@@ -6,7 +6,8 @@
 //! replica; `Crash` drops the replica (all volatile state) and `Restart` reopens it from disk. A
 //! `Deliver` or `Drop` must name a message that was really sent earlier. After each step the
 //! replica's core outputs and node states must equal the trace's expectations; the first
-//! difference is reported as a [`Divergence`] naming the trace, the step, expected and actual.
+//! difference is reported as a [`Divergence`] naming the trace, the step, expected and actual,
+//! in the counterexample notation of docs/model.md ([`synod_check::notation`]).
 //!
 //! Traces are single-register: every step acts on the key [`TRACE_KEY`].
 
@@ -14,6 +15,7 @@ use bytes::Bytes;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use synod_check::notation;
 use synod_check::trace::{Divergence, Expectation, NodeState, Step, Trace, TraceError};
 use synod_core::{Message, NodeId, Output};
 use synod_server::wire::{self, Envelope, WireError};
@@ -242,8 +244,8 @@ impl Replay<'_> {
         } else {
             Err(self.diverged(
                 step,
-                format!("message {from}→{to} in flight"),
-                format!("{msg:?} was sent"),
+                format!("message n{from} → n{to} in flight"),
+                format!("{} was sent", notation::message(msg)),
                 "it was never sent",
             ))
         }
@@ -291,8 +293,8 @@ impl Replay<'_> {
                 return Err(self.diverged(
                     step,
                     "outputs",
-                    format!("{expected:?}"),
-                    format!("{outputs:?}"),
+                    notation::outputs(expected),
+                    notation::outputs(outputs),
                 ));
             }
         }
@@ -301,9 +303,9 @@ impl Replay<'_> {
             if &actual != expected {
                 return Err(self.diverged(
                     step,
-                    format!("state of node {id}"),
-                    format!("{expected:?}"),
-                    format!("{actual:?}"),
+                    format!("state of n{id}"),
+                    notation::node_state(expected),
+                    notation::node_state(&actual),
                 ));
             }
         }

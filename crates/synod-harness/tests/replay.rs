@@ -61,8 +61,11 @@ fn an_altered_expectation_is_reported_at_its_step() {
         Err(ReplayError::Diverged(d)) => {
             assert_eq!(d.step, t4, "{d}");
             assert_eq!(d.trace, "seed-athens-elanor");
-            assert!(d.what.contains("node 3"), "{d}");
-            assert!(d.actual.contains("round: 1, node: NodeId(5)"), "{d}");
+            // In the counterexample notation of docs/model.md, not Rust's Debug.
+            assert_eq!(d.what, "state of n3", "{d}");
+            assert!(d.expected.starts_with("promised [1,1], accepted "), "{d}");
+            assert!(d.actual.starts_with("promised [1,5], accepted "), "{d}");
+            assert!(!d.to_string().contains("NodeId"), "{d}");
         }
         other => panic!("expected a divergence at step {t4}, got {other:?}"),
     }
@@ -78,6 +81,8 @@ fn an_altered_output_is_reported_at_its_step() {
     match replay(&trace, dir.path()) {
         Err(ReplayError::Diverged(d)) => {
             assert_eq!((d.step, d.what.as_str()), (last, "outputs"), "{d}");
+            assert_eq!(d.expected, "no outputs", "{d}");
+            assert!(d.actual.contains("learned '"), "{d}");
         }
         other => panic!("expected a divergence, got {other:?}"),
     }
@@ -94,7 +99,10 @@ fn a_message_that_was_never_sent_cannot_be_delivered() {
     };
     let dir = tempfile::tempdir().unwrap();
     match replay(&trace, dir.path()) {
-        Err(ReplayError::Diverged(d)) => assert_eq!(d.step, 1, "{d}"),
+        Err(ReplayError::Diverged(d)) => {
+            assert_eq!(d.step, 1, "{d}");
+            assert_eq!(d.expected, "Prepare [9,1] was sent", "{d}");
+        }
         other => panic!("expected a divergence, got {other:?}"),
     }
 }

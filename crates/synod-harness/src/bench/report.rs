@@ -181,6 +181,39 @@ impl Report {
         }
     }
 
+    /// The fraction of measured operations that failed (0 when none ran).
+    pub fn error_rate(&self) -> f64 {
+        let total = self.ok + self.errors;
+        if total == 0 {
+            0.0
+        } else {
+            self.errors as f64 / total as f64
+        }
+    }
+
+    /// Whether the run counts as a success: some operation succeeded, and at most `max_rate`
+    /// of them failed (`bench --max-error-rate`). The error names both.
+    pub fn within_error_rate(&self, max_rate: f64) -> Result<(), String> {
+        if self.ok == 0 {
+            return Err(format!(
+                "no operation succeeded ({} failed); see the errors above",
+                self.errors
+            ));
+        }
+        let rate = self.error_rate();
+        if rate > max_rate {
+            return Err(format!(
+                "{} of {} operations failed ({:.2} %), more than --max-error-rate {} ({:.2} %)",
+                self.errors,
+                self.ok + self.errors,
+                rate * 100.0,
+                max_rate,
+                max_rate * 100.0
+            ));
+        }
+        Ok(())
+    }
+
     /// The human-readable report.
     pub fn text(&self) -> String {
         let mut out = String::new();
@@ -248,5 +281,28 @@ mod tests {
         assert!((5000..=5010).contains(&report.by_op["read"].max_us));
         assert_eq!(report.latency.max_us, report.by_op["read"].max_us);
         assert!(report.text().contains("timeout: 2"));
+    }
+
+    fn report(ok: u64, errors: u64) -> Report {
+        let mut r = Recorder::default();
+        for _ in 0..ok {
+            r.ok(OpKind::Write, Duration::from_micros(10));
+        }
+        for _ in 0..errors {
+            r.error("unavailable".into());
+        }
+        Report::new(serde_json::json!({}), &r, 1.0, None)
+    }
+
+    #[test]
+    fn a_run_fails_above_the_error_rate_or_without_any_success() {
+        assert!(report(99, 1).within_error_rate(0.01).is_ok());
+        let err = report(98, 2).within_error_rate(0.01).unwrap_err();
+        assert!(err.contains("2 of 100 operations failed (2.00 %)"), "{err}");
+        assert!(err.contains("--max-error-rate 0.01"), "{err}");
+        assert!(report(98, 2).within_error_rate(0.5).is_ok());
+        assert!(report(0, 5).within_error_rate(1.0).is_err(), "100 % errors");
+        assert!(report(0, 0).within_error_rate(1.0).is_err(), "nothing ran");
+        assert!(report(10, 0).within_error_rate(0.0).is_ok());
     }
 }

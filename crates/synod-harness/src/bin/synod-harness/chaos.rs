@@ -51,10 +51,18 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         let records = history::read_jsonl(path)?;
         let verdict = history::check(&records)?;
         for key in &verdict.keys {
-            println!(
-                "key {}: {} operations, {:?}",
-                key.key, key.operations, key.result
-            );
+            match &key.result {
+                Ok(()) => println!(
+                    "key {}: {} operations, linearizable",
+                    key.key, key.operations
+                ),
+                Err(violation) => {
+                    println!(
+                        "key {}: {} operations, {violation}",
+                        key.key, key.operations
+                    )
+                }
+            }
         }
         if !verdict.linearizable() {
             bail!("{} is not linearizable", path.display());

@@ -5,12 +5,16 @@
 //! ([`synod_server::cli::serve`], exactly what `synod serve` runs, with the same flags): the
 //! chaos run and `bench --cluster` start their nodes from this very binary, so they never depend
 //! on another package's binary having been built.
+//!
+//! A failure is printed once, as one line (`error: context: cause`), and exits with 1; a bad flag
+//! exits with 2.
 
 mod chaos;
 mod sim;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 use synod_server::cli::{self, NodeCommand, ServeArgs};
 
 /// The command that runs one node from this binary.
@@ -28,6 +32,11 @@ struct Cli {
 enum Command {
     /// Closed-loop load generator against endpoints (or a local `--cluster N`); prints
     /// throughput and latency percentiles.
+    #[command(
+        after_help = "Exit codes:\n  0  the run completed, with at most --max-error-rate \
+        of the operations failed\n  1  more failed than that, none succeeded, or the cluster \
+        could not start\n  2  usage error (bad flag)"
+    )]
     Bench(synod_harness::bench::BenchArgs),
     /// Fault testing: a local cluster under SIGKILLs, partitions and lossy links, with a
     /// linearizability check of the clients' history.
@@ -39,7 +48,17 @@ enum Command {
     Node(ServeArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", cli::error_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let (args, runtime) = cli::start(NODE)?;
     let cli = Cli::parse_from(args);
     runtime.block_on(async move {
