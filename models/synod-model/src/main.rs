@@ -31,7 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check every property exhaustively (exit 0 = all PASS, 1 = FAIL, 2 = INCOMPLETE).
+    /// Check every property exhaustively (exit 0 = all PASS, 1 = FAIL, 2 = INCOMPLETE or a flag
+    /// that does not parse, 3 = an invalid configuration or another error).
     Check(CheckArgs),
     /// Serve stateright's Explorer on 127.0.0.1.
     Explore {
@@ -325,6 +326,11 @@ fn dispatch<P: Protocol>(cli: Cli, protocol: P) -> Result<u8> {
             // Faithful: the Explorer shows nodes exactly as the core holds them.
             let model = model::build(&cfg, protocol)?.faithful();
             let address = format!("127.0.0.1:{port}");
+            // The Explorer's server panics when it cannot bind: find out first, and say so.
+            drop(
+                std::net::TcpListener::bind(address.as_str())
+                    .with_context(|| format!("cannot serve the Explorer on {address} (--port)"))?,
+            );
             println!("Explorer on http://{address}/ (Ctrl-C to stop)");
             model.checker().serve(address.as_str());
             Ok(0)
