@@ -48,10 +48,11 @@ impl ClusterClient {
             };
             let theirs: NodeSet = info.members.iter().map(|&m| NodeId(m)).collect();
             if members.is_some_and(|ours| ours != theirs) {
+                let members: Vec<String> = info.members.iter().map(u8::to_string).collect();
                 return Err(ClientError::Decode(format!(
-                    "{} names other members ({:?}) than the endpoints before it",
+                    "{} names other members ({{{}}}) than the endpoints before it",
                     client.endpoint(),
-                    info.members
+                    members.join(", ")
                 )));
             }
             members = Some(theirs);

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 use synod_check::history::{self, Output, RecordStatus};
+use synod_check::notation;
 use synod_check::oracle::ChosenOracle;
 use synod_core::{
     ClusterSpec, Message, NodeId, Operation, Outcome, Output as CoreOutput, Proposal, RequestError,
@@ -778,9 +779,14 @@ impl World<'_> {
                 let values: BTreeSet<&Bytes> =
                     oracle.chosen().filter_map(|p| p.value.as_ref()).collect();
                 if values.len() > 1 {
+                    let values: Vec<String> = values
+                        .into_iter()
+                        .map(|v| notation::value(&Some(text(v.clone()))))
+                        .collect();
                     report.problems.push(format!(
-                        "agreement broken on {}: {values:?} were all chosen",
-                        text(key.clone())
+                        "agreement broken on {}: {} were all chosen",
+                        text(key.clone()),
+                        values.join(", ")
                     ));
                 }
             }
@@ -789,7 +795,8 @@ impl World<'_> {
             let chosen = self.oracle.get(key).is_some_and(|o| o.is_chosen(p));
             if !chosen {
                 report.problems.push(format!(
-                    "node {node} learned {p:?} on {} but no phase-2 quorum accepted it",
+                    "n{node} learned {} on {} but no phase-2 quorum accepted it",
+                    notation::proposal(&p.clone().map_value(&text)),
                     text(key.clone())
                 ));
             }
