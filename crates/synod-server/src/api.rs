@@ -13,17 +13,19 @@
 //!
 //! Every key operation, reads included, is a Paxos round (a read often a one-round-trip one),
 //! run at the key's home ([`Forwarder::run`]). Values in JSON are UTF-8 strings
-//! (bytes that are not UTF-8 are shown with U+FFFD; `GET` returns exact bytes). Errors are JSON
-//! `{"error": code, "detail": text}`: 400 bad input, 413 value over the size limit, 409 CAS
-//! mismatch, 503 with `Retry-After` when no quorum answered (`unavailable`: surely not applied;
-//! `timeout`: the request timeout passed first; `indeterminate`: the outcome is unknown;
-//! `overloaded`: too many requests wait on the key; `stopped`: the node is failing).
+//! (bytes that are not UTF-8 are shown with U+FFFD; `GET` returns exact bytes). Every error is
+//! JSON `{"error": code, "detail": text}` (`api_error`): 400 bad input, 404 `no_route`, 405,
+//! 413 value over the size limit, 409 CAS mismatch, 503 with `Retry-After` when no quorum
+//! answered (`unavailable`: surely not applied; `timeout`: the request timeout passed first;
+//! `indeterminate`: the outcome is unknown; `overloaded`: too many requests wait on the key;
+//! `stopped`: the node is failing).
 
+use crate::api_error::{self, error_response, error_with, ApiError};
 use crate::forward::Forwarder;
 use crate::wire::Failure;
 use axum::body::Bytes as Body;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,7 +34,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
-use synod_core::{NodeSet, Operation, Outcome, RequestError};
+use synod_core::{NodeSet, Operation, Outcome};
 
 /// API limits and timeouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,10 +84,12 @@ pub fn router(config: ApiConfig, forwarder: Forwarder) -> Router {
         .route("/health", get(health))
         .route("/cluster", get(cluster))
         .route("/metrics", get(metrics))
+        .fallback(api_error::no_route)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(move |request, next| {
             refuse_declared_oversize(limit, config.max_value, request, next)
         }))
+        .layer(middleware::from_fn(api_error::uniform_errors))
         .with_state(Api { config, forwarder })
 }
 
@@ -107,59 +111,6 @@ async fn refuse_declared_oversize(
     match declared {
         Some(length) if length > limit as u64 => ApiError::TooLarge(max_value).into_response(),
         _ => next.run(request).await,
-    }
-}
-
-/// An error answer: bad input, or a request that failed (here or at its key's home).
-#[derive(Debug)]
-enum ApiError {
-    BadInput(String),
-    TooLarge(usize),
-    Failed(Failure),
-}
-
-impl From<Failure> for ApiError {
-    fn from(e: Failure) -> Self {
-        ApiError::Failed(e)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let unavailable = StatusCode::SERVICE_UNAVAILABLE;
-        let (status, code, detail) = match self {
-            ApiError::BadInput(detail) | ApiError::Failed(Failure::BadInput(detail)) => {
-                (StatusCode::BAD_REQUEST, "bad_request", detail)
-            }
-            ApiError::TooLarge(limit) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("values are limited to {limit} bytes"),
-            ),
-            ApiError::Failed(e @ Failure::TooLarge { .. }) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
-            }
-            ApiError::Failed(Failure::Request(RequestError::Indeterminate)) => (
-                unavailable,
-                "indeterminate",
-                "the outcome is unknown: the write took effect once or not at all (never twice); read the key to find out".into(),
-            ),
-            ApiError::Failed(Failure::Request(e @ RequestError::Exhausted { .. })) => {
-                (unavailable, "unavailable", e.to_string())
-            }
-            ApiError::Failed(e @ (Failure::Request(RequestError::Busy) | Failure::QueueFull)) => {
-                (unavailable, "overloaded", e.to_string())
-            }
-            ApiError::Failed(e @ Failure::Timeout { .. }) => (unavailable, "timeout", e.to_string()),
-            ApiError::Failed(Failure::Stopped(why)) => (unavailable, "stopped", why),
-        };
-        let mut response = (status, Json(json!({"error": code, "detail": detail}))).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        response
     }
 }
 
@@ -198,18 +149,23 @@ impl Api {
 fn written(outcome: Outcome<Bytes>) -> Response {
     match outcome {
         Outcome::Written { previous } => Json(json!({"previous": text(&previous)})).into_response(),
-        Outcome::CasMismatch { current } => (
+        Outcome::CasMismatch { current } => error_with(
             StatusCode::CONFLICT,
-            Json(json!({"error": "cas_mismatch", "detail": "the current value differs from the expected one", "current": text(&current)})),
-        )
-            .into_response(),
+            "cas_mismatch",
+            "the current value differs from the expected one".into(),
+            serde_json::Map::from_iter([("current".to_owned(), text(&current))]),
+        ),
         other => unexpected(other),
     }
 }
 
 fn unexpected(outcome: Outcome<Bytes>) -> Response {
     tracing::error!(?outcome, "outcome does not match its operation");
-    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the outcome does not match the operation".into(),
+    )
 }
 
 async fn read(State(api): State<Api>, Path(key): Path<String>) -> Result<Response, ApiError> {
@@ -218,11 +174,11 @@ async fn read(State(api): State<Api>, Path(key): Path<String>) -> Result<Respons
         Outcome::Read { value: Some(v) } => {
             ([(header::CONTENT_TYPE, "application/octet-stream")], v).into_response()
         }
-        Outcome::Read { value: None } => (
+        Outcome::Read { value: None } => error_response(
             StatusCode::NOT_FOUND,
-            Json(json!({"error": "not_found", "detail": "the key is empty"})),
-        )
-            .into_response(),
+            "not_found",
+            "the key is empty".into(),
+        ),
         other => unexpected(other),
     })
 }
@@ -307,52 +263,4 @@ async fn metrics(State(api): State<Api>) -> Response {
         api.forwarder.runtime().metrics().render(),
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn answer(e: ApiError) -> (u16, Option<String>, serde_json::Value) {
-        let response = e.into_response();
-        let status = response.status().as_u16();
-        let retry = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .map(|v| v.to_str().unwrap().to_owned());
-        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
-            .await
-            .unwrap();
-        (status, retry, serde_json::from_slice(&body).unwrap())
-    }
-
-    #[tokio::test]
-    async fn unknown_outcomes_are_a_distinct_503() {
-        let (status, retry, body) =
-            answer(Failure::Request(RequestError::Indeterminate).into()).await;
-        assert_eq!((status, retry.as_deref()), (503, Some("1")));
-        assert_eq!(body["error"], "indeterminate");
-        let (status, retry, body) =
-            answer(Failure::Request(RequestError::Exhausted { attempts: 3 }).into()).await;
-        assert_eq!((status, retry.as_deref()), (503, Some("1")));
-        assert_eq!(body["error"], "unavailable");
-        let (status, _, body) = answer(Failure::Timeout { after_ms: 5 }.into()).await;
-        assert_eq!((status, body["error"].as_str()), (503, Some("timeout")));
-        assert_eq!(
-            body["detail"],
-            "no quorum answered within 5 ms; a write may still take effect"
-        );
-        let (status, _, body) = answer(Failure::QueueFull.into()).await;
-        assert_eq!((status, body["error"].as_str()), (503, Some("overloaded")));
-        let (status, retry, body) = answer(ApiError::TooLarge(10)).await;
-        assert_eq!(
-            (status, retry, body["error"].as_str()),
-            (413, None, Some("too_large"))
-        );
-        // A home's refusal of a forwarded request reads like the node's own.
-        let (status, _, body) = answer(Failure::TooLarge { limit: 10 }.into()).await;
-        assert_eq!((status, body["error"].as_str()), (413, Some("too_large")));
-        let (status, _, body) = answer(Failure::BadInput("keys must be".into()).into()).await;
-        assert_eq!((status, body["error"].as_str()), (400, Some("bad_request")));
-    }
 }

@@ -19,6 +19,7 @@
 //! * `transport` — TCP between peers: handshake, reconnects, bounded queues, frame limits.
 //! * `forward` — client requests run at their key's home: forwarded there, the answer relayed.
 //! * `api` — the HTTP/JSON client API (axum) and `/metrics`.
+//! * `api_error` — one error format, `{"error","detail"}` JSON, for every non-2xx answer.
 //! * `metrics` — counters and histograms, Prometheus text.
 //! * `server` — a node's configuration and its assembly out of the pieces above.
 //! * `client` — a Rust client for one node's HTTP API.
@@ -33,6 +34,7 @@
 //! generator — is the `synod-harness` crate's job; nothing here exists only for it.
 
 mod api;
+mod api_error;
 mod backoff;
 pub mod cli;
 mod client;
