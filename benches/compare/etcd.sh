@@ -17,6 +17,8 @@
 #                         `client` gives each client one endpoint whatever the key; `home` sends
 #                         Synod's requests straight to each key's home (etcd has no home: it runs
 #                         with `client`)
+#   MAX_ERROR_RATE=1      `bench --max-error-rate`: 1 records every cell, errors and all (the table
+#                         reports them); lower it to stop at a cell with more errors than that
 #   CONTENTION=1          also run the single-key contention row: 16 clients, 1 key, requests spread
 #                         over all nodes (--route client), 80 % writes
 #   OUT=bench-results     directory for the JSON reports
@@ -33,6 +35,7 @@ KEYS=${KEYS:-1000}
 VALUE_SIZE=${VALUE_SIZE:-100}
 ROUTE=${ROUTE:-key}
 CONTENTION=${CONTENTION:-1}
+MAX_ERROR_RATE=${MAX_ERROR_RATE:-1}
 OUT=${OUT:-bench-results}
 BENCH_ROOT=${BENCH_ROOT:-/var/tmp}
 
@@ -112,7 +115,7 @@ run() { # system endpoints clients read_ratio round [keys route name]
   local file="$OUT/$1${name:+-$name}-c$3-r$4-$5.json"
   "$harness" bench --target "$1" --endpoints "$2" --clients "$3" --read-ratio "$4" \
     --keys "$keys" --value-size "$VALUE_SIZE" --duration "$DURATION" --warmup "$WARMUP" --route "$route" \
-    --json "$file" >/dev/null
+    --max-error-rate "$MAX_ERROR_RATE" --json "$file" >/dev/null
 }
 
 for round in $(seq 1 "$ROUNDS"); do

@@ -84,6 +84,9 @@ async fn bench_drives_every_operation_and_reports_it() {
             "--route",
             "home",
         ])
+        // A busy machine may fail a few requests (checked by kind below): the error-rate gate
+        // is not what this test is about.
+        .args(["--max-error-rate", "1"])
         .args(["--duration", "1", "--warmup", "0.2", "--json"])
         .arg(&json)
         .output()
