@@ -8,7 +8,8 @@
 //! | `POST /v1/kv/{key}/cas` | `{"expected": string\|null, "new": string}` | 200 `{"previous": …}`; 409 `{"error":"cas_mismatch","current": …}` |
 //! | `POST /v1/kv/{key}/propose-once` | the value's raw bytes | 200 `{"value": string, "won": bool}` |
 //! | `GET /health` | — | 200 `{"status":"ok","node":N,"pid":P}`: the process is alive (P is its process id) |
-//! | `GET /cluster` | — | 200 `{"node":N,"members":[1,2,3],"connected":[2,3],"forwarding":bool}` |
+//! | `GET /ready` | — | 200 `{"ready":true,…}`; 503 `{"error":"not_ready","detail":why,…}` without a quorum of connected members, or when a member refuses this node |
+//! | `GET /v1/cluster` (alias `/cluster`) | — | 200 `{"node":N,"members":[1,2,3],"connected":[2,3],"forwarding":bool,"ready":…,"membership":…,"peers":[…],"refused_handshakes":[…]}` |
 //! | `GET /metrics` | — | Prometheus text |
 //!
 //! Every key operation, reads included, is a Paxos round (a read often a one-round-trip one),
@@ -18,7 +19,8 @@
 //! 413 value over the size limit, 409 CAS mismatch, 503 with `Retry-After` when no quorum
 //! answered (`unavailable`: surely not applied; `timeout`: the request timeout passed first;
 //! `indeterminate`: the outcome is unknown; `overloaded`: too many requests wait on the key;
-//! `stopped`: the node is failing).
+//! `stopped`: the node is failing). Every request is logged at `debug` (method, path, key,
+//! status, latency).
 
 use crate::api_error::{self, error_response, error_with, ApiError};
 use crate::forward::Forwarder;
@@ -33,7 +35,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use synod_core::{NodeSet, Operation, Outcome};
 
 /// API limits and timeouts.
@@ -82,6 +84,8 @@ pub fn router(config: ApiConfig, forwarder: Forwarder) -> Router {
         .route("/v1/kv/{key}/cas", post(cas))
         .route("/v1/kv/{key}/propose-once", post(propose_once))
         .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/v1/cluster", get(cluster))
         .route("/cluster", get(cluster))
         .route("/metrics", get(metrics))
         .fallback(api_error::no_route)
@@ -90,7 +94,28 @@ pub fn router(config: ApiConfig, forwarder: Forwarder) -> Router {
             refuse_declared_oversize(limit, config.max_value, request, next)
         }))
         .layer(middleware::from_fn(api_error::uniform_errors))
+        .layer(middleware::from_fn(log_request))
         .with_state(Api { config, forwarder })
+}
+
+/// Logs every request at `debug`: method, path, key (for key routes), status and latency.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let key = path
+        .strip_prefix("/v1/kv/")
+        .map(|rest| rest.split('/').next().unwrap_or(rest));
+    tracing::debug!(
+        %method,
+        %path,
+        key = %key.unwrap_or(""),
+        status = response.status().as_u16(),
+        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    response
 }
 
 /// Answers 413 at once when a request's `Content-Length` already says its body is over `limit`,
@@ -244,23 +269,50 @@ async fn health(State(api): State<Api>) -> Response {
     }
 }
 
-/// Who this node is and who its members are, so that a client can send each request to its
-/// key's home (`home_of`) itself.
+/// Whether this node can serve requests now: 200, or 503 `not_ready` saying why (no quorum of
+/// members connected both ways, or a member refuses this node's handshake).
+async fn ready(State(api): State<Api>) -> Response {
+    if let Some(why) = api.forwarder.runtime().failure() {
+        return ApiError::Failed(Failure::Stopped(why)).into_response();
+    }
+    let readiness = api.forwarder.peer_status().readiness();
+    let facts = serde_json::Map::from_iter([
+        ("ready".to_owned(), json!(readiness.ready)),
+        ("node".to_owned(), json!(api.forwarder.node().0)),
+        ("connected".to_owned(), json!(readiness.connected)),
+        ("quorum".to_owned(), json!(readiness.quorum)),
+    ]);
+    match readiness.reason {
+        None => Json(facts).into_response(),
+        Some(reason) => error_with(StatusCode::SERVICE_UNAVAILABLE, "not_ready", reason, facts),
+    }
+}
+
+/// Who this node is, who its members are and how it is linked to each (`GET /v1/cluster`, also
+/// `/cluster`): enough for a client to send each request to its key's home (`home_of`) itself,
+/// and for an operator (`synod status`) to see the cluster. `connected` lists the members this
+/// node has a live connection to (the one requests are forwarded on); `peers[].connected` says
+/// whether a member is connected both ways.
 async fn cluster(State(api): State<Api>) -> Response {
     let ids = |set: NodeSet| set.iter().map(|m| m.0).collect::<Vec<u8>>();
+    let status = api.forwarder.peer_status();
+    let readiness = status.readiness();
     Json(json!({
         "node": api.forwarder.node().0,
         "members": ids(api.forwarder.members()),
         "connected": ids(api.forwarder.connected()),
         "forwarding": api.forwarder.config().enabled,
+        "ready": readiness.ready,
+        "not_ready": readiness.reason,
+        "membership": status.membership(),
+        "peers": status.members(),
+        "refused_handshakes": status.strangers(),
     }))
     .into_response()
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        api.forwarder.runtime().metrics().render(),
-    )
-        .into_response()
+    let mut text = api.forwarder.runtime().metrics().render();
+    api.forwarder.peer_status().render_metrics(&mut text);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -27,6 +27,7 @@
 
 use crate::home::home_of;
 use crate::metrics::Metrics;
+use crate::peer_status::PeerStatus;
 use crate::replica::ReplyError;
 use crate::runtime::{RuntimeHandle, Submitted};
 use crate::transport::{Inbox, InboxClosed, Link, Outbox};
@@ -161,6 +162,11 @@ impl Forwarder {
         &self.inner.runtime
     }
 
+    /// What this node knows about its links to each member.
+    pub fn peer_status(&self) -> &Arc<PeerStatus> {
+        self.inner.outbox.peer_status()
+    }
+
     fn metrics(&self) -> &Metrics {
         self.inner.runtime.metrics()
     }
@@ -197,6 +203,7 @@ impl Forwarder {
     ) -> RunResult {
         let sent_on = *link.borrow_and_update();
         if !sent_on.up {
+            tracing::debug!(%home, key = %String::from_utf8_lossy(&key), "no connection to the key's home: proposing here");
             return self.unreachable(key, op, deadline).await;
         }
         let id = self
@@ -222,8 +229,10 @@ impl Forwarder {
         });
         if !self.inner.outbox.send_item(home, item) {
             // Never queued, so never executed: proposing here is safe.
+            tracing::debug!(%home, key = %String::from_utf8_lossy(&key), "the queue to the key's home is full: proposing here");
             return self.unreachable(key, op, deadline).await;
         }
+        tracing::debug!(%home, ?id, key = %String::from_utf8_lossy(&key), "forwarded to the key's home");
         self.metrics().forwards_sent.inc();
         let patience = deadline.min(Instant::now() + self.inner.config.timeout);
         let lost = async {
@@ -246,6 +255,7 @@ impl Forwarder {
         }
         if matches!(op, Operation::Read) {
             // Reading twice changes nothing.
+            tracing::debug!(%home, ?id, "the home did not answer a forwarded read: reading here");
             return self.unreachable(key, op, deadline).await;
         }
         tracing::debug!(%home, ?id, "the home did not answer a forwarded write: indeterminate");
@@ -401,5 +411,9 @@ impl Inbox for Forwarder {
 
     fn metrics(&self) -> &Arc<Metrics> {
         self.inner.runtime.metrics()
+    }
+
+    fn peer_status(&self) -> &Arc<PeerStatus> {
+        Forwarder::peer_status(self)
     }
 }

@@ -17,8 +17,10 @@
 //! * `runtime` — the thread that drives the replica: batching, timers, client replies.
 //! * `timer_table` — which core timers are armed, by generation (shared with the simulation).
 //! * `transport` — TCP between peers: handshake, reconnects, bounded queues, frame limits.
+//! * `peer_status` — what a node knows about its links to each member: readiness, the member
+//!   view, per-peer metrics, the log lines of a peer that becomes unreachable and recovers.
 //! * `forward` — client requests run at their key's home: forwarded there, the answer relayed.
-//! * `api` — the HTTP/JSON client API (axum) and `/metrics`.
+//! * `api` — the HTTP/JSON client API (axum), `/health`, `/ready`, `/v1/cluster` and `/metrics`.
 //! * `api_error` — one error format, `{"error","detail"}` JSON, for every non-2xx answer.
 //! * `metrics` — counters and histograms, Prometheus text.
 //! * `server` — a node's configuration and its assembly out of the pieces above.
@@ -46,6 +48,7 @@ mod forward;
 mod home;
 mod membership;
 mod metrics;
+mod peer_status;
 mod replica;
 mod request_ids;
 mod runtime;
@@ -63,8 +66,9 @@ pub use cluster_client::ClusterClient;
 pub use failover::{Failover, FailoverError};
 pub use forward::{ForwardConfig, Forwarder, RunResult, DEFAULT_FORWARD_TIMEOUT};
 pub use home::home_of;
-pub use membership::Membership;
+pub use membership::{Addresses, Membership};
 pub use metrics::{Counter, Distribution, Metrics};
+pub use peer_status::{PeerStatus, Readiness};
 pub use replica::{
     Effects, Event, Outgoing, Replica, ReplicaConfig, ReplicaError, Reply, ReplyError,
     TimerCommand, DEFAULT_CACHE_LIMIT, DEFAULT_QUEUE_LIMIT,

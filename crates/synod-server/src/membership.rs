@@ -9,10 +9,13 @@
 //! ([`crate::wire`], [`crate::transport`]).
 //!
 //! Peer *addresses* are not part of it: they are not safety-relevant (a node may move to a new
-//! address with its disk), and nodes legitimately see each other at different addresses (e.g.
-//! through the chaos run's proxies).
+//! address with its disk), so they are not recorded. They are compared at the handshake, though
+//! ([`Addresses`]): nodes that list a member at different addresses are misconfigured (two
+//! processes may be running as that member). Nodes that legitimately see each other at different
+//! addresses (behind proxies, as in the chaos run) turn that comparison off.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use synod_core::{ClusterSpec, NodeId, NodeSet};
 
@@ -79,6 +82,35 @@ impl fmt::Display for Membership {
     }
 }
 
+/// Every member's peer address as one node lists it (its `--peers`), sent in its handshakes so
+/// that the receiver can compare it with its own list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Addresses(pub BTreeMap<NodeId, String>);
+
+impl Addresses {
+    /// What differs between `self` (ours) and `other` (theirs), e.g. `node 3 at 10.0.0.3:7001
+    /// here, 10.0.0.9:7001 there` (empty if nothing differs).
+    pub fn differences(&self, other: &Addresses, here: &str, there: &str) -> String {
+        let ids: std::collections::BTreeSet<NodeId> =
+            self.0.keys().chain(other.0.keys()).copied().collect();
+        let at = |list: &Addresses, id: NodeId| match list.0.get(&id) {
+            Some(address) => format!("at {address}"),
+            None => "not listed".to_owned(),
+        };
+        ids.into_iter()
+            .filter(|id| self.0.get(id) != other.0.get(id))
+            .map(|id| {
+                format!(
+                    "node {id} {} {here}, {} {there}",
+                    at(self, id),
+                    at(other, id)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// A node set shown as `{1, 2, 3}`.
 struct Ids(NodeSet);
 
@@ -113,5 +145,24 @@ mod tests {
         );
         let of = Membership::of(&ClusterSpec::new([NodeId(3), NodeId(1), NodeId(2)]).unwrap());
         assert_eq!(of, ours, "order of the member list does not matter");
+    }
+
+    #[test]
+    fn address_differences_name_each_member_that_differs() {
+        let list = |entries: &[(u8, &str)]| {
+            Addresses(
+                entries
+                    .iter()
+                    .map(|&(id, a)| (NodeId(id), a.to_owned()))
+                    .collect(),
+            )
+        };
+        let ours = list(&[(1, "h:1"), (2, "h:2"), (3, "h:3")]);
+        assert_eq!(ours.differences(&ours, "here", "there"), "");
+        let theirs = list(&[(1, "h:1"), (2, "h:9"), (3, "h:3"), (4, "h:4")]);
+        assert_eq!(
+            ours.differences(&theirs, "on node 1", "on node 4"),
+            "node 2 at h:2 on node 1, at h:9 on node 4; node 4 not listed on node 1, at h:4 on node 4"
+        );
     }
 }

@@ -61,6 +61,8 @@ pub struct ServerConfig {
     pub api: ApiConfig,
     /// Limit on every peer frame.
     pub max_frame: usize,
+    /// Require peers' handshakes to list the same member addresses as `peers`.
+    pub check_addresses: bool,
 }
 
 impl ServerConfig {
@@ -87,6 +89,7 @@ impl ServerConfig {
             timing: Timing::default(),
             api: ApiConfig::default(),
             max_frame: crate::wire::DEFAULT_MAX_FRAME,
+            check_addresses: true,
         }
     }
 
@@ -179,6 +182,7 @@ impl Server {
         let mut transport = TransportConfig::new(&config.cluster_id, config.node_id, config.peers);
         transport.max_frame = config.max_frame;
         transport.quorums = quorums;
+        transport.check_addresses = config.check_addresses;
         let outbox = transport::start_outbound(&transport, metrics);
         let runtime = runtime::start(
             replica,

@@ -11,27 +11,31 @@
 //!
 //! **Inbound**: a listener accepts connections; each must open with a handshake naming this
 //! cluster, a member node id, and this node's [`Membership`] — the same member ids and quorum
-//! sizes (anything else is refused, counted and logged, naming what differs). Every node dials
-//! every other, so two nodes started with different `--peers` id sets, `--q1` or `--q2` refuse
-//! each other's connections on both sides. Every frame is bounded by the frame limit; a frame
-//! that is oversized or does not decode, or an envelope whose sender differs from the
-//! handshake's, closes that connection with a log line before any of its items is used. The
-//! node itself keeps running.
+//! sizes — and, unless either side does not compare them, the same member [`Addresses`]
+//! (anything else is refused, counted and logged, naming what differs). The receiver answers
+//! every handshake with a [`HandshakeReply`]: a refusal says why, so the dialling node knows it
+//! is refused and why, too. Every node dials every other, so two nodes started with different
+//! `--peers`, `--q1` or `--q2` refuse each other's connections on both sides. Every frame is
+//! bounded by the frame limit; a frame that is oversized or does not decode, or an envelope whose
+//! sender differs from the handshake's, closes that connection with a log line before any of its
+//! items is used. The node itself keeps running.
 //!
-//! Connections are one-way: a node writes only on connections it opened and reads only on
-//! connections it accepted.
+//! Connections are one-way: after the reply to the handshake, a node writes only on connections
+//! it opened and reads only on connections it accepted. Every event of a link is reported to the
+//! node's [`PeerStatus`] (readiness, `/v1/cluster`, per-peer metrics, and the log lines of a peer
+//! that becomes unreachable and reachable again).
 
-use crate::membership::Membership;
+use crate::membership::{Addresses, Membership};
 use crate::metrics::Metrics;
+use crate::peer_status::PeerStatus;
 use crate::replica::Outgoing;
-use crate::wire::{self, BatchBuilder, Handshake, Item, WireError};
+use crate::wire::{self, BatchBuilder, Handshake, HandshakeReply, Item, WireError};
 use futures::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use synod_core::{NodeId, NodeSet};
-use tokio::io::AsyncReadExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -48,6 +52,9 @@ pub struct TransportConfig {
     pub peers: BTreeMap<NodeId, SocketAddr>,
     /// Phase-1 and phase-2 quorum sizes (sent and required in handshakes with the member ids).
     pub quorums: (usize, usize),
+    /// Send the member addresses in handshakes and require peers' to match (off where nodes
+    /// reach each other at different addresses, e.g. through proxies).
+    pub check_addresses: bool,
     /// Limit on every frame, both directions.
     pub max_frame: usize,
     /// Items waiting per peer before new ones are dropped.
@@ -75,6 +82,7 @@ impl TransportConfig {
             node_id,
             peers,
             quorums: (majority.q1, majority.q2),
+            check_addresses: true,
             max_frame: wire::DEFAULT_MAX_FRAME,
             queue_capacity: 4096,
             max_batch: 512,
@@ -97,6 +105,26 @@ impl TransportConfig {
             q2: self.quorums.1,
         }
     }
+
+    /// Every member's peer address as this node lists it.
+    pub fn addresses(&self) -> Addresses {
+        Addresses(
+            self.peers
+                .iter()
+                .map(|(&id, addr)| (id, addr.to_string()))
+                .collect(),
+        )
+    }
+
+    /// The handshake this node sends.
+    pub fn handshake(&self) -> Handshake {
+        let hello = Handshake::new(&self.cluster_id, self.node_id, self.membership());
+        if self.check_addresses {
+            hello.with_addresses(self.addresses())
+        } else {
+            hello
+        }
+    }
 }
 
 /// The state of this node's outbound connection to one peer.
@@ -109,12 +137,14 @@ pub struct Link {
     pub connections: u64,
 }
 
-/// The sending side: one bounded queue per peer, and its connection's [`Link`].
+/// The sending side: one bounded queue per peer, and its connection's [`Link`]; and the
+/// [`PeerStatus`] both sides report to.
 #[derive(Clone, Debug)]
 pub struct Outbox {
     queues: HashMap<NodeId, mpsc::Sender<Item>>,
     links: HashMap<NodeId, watch::Receiver<Link>>,
     metrics: Arc<Metrics>,
+    status: Arc<PeerStatus>,
 }
 
 impl Outbox {
@@ -145,10 +175,21 @@ impl Outbox {
     pub fn link(&self, peer: NodeId) -> Option<watch::Receiver<Link>> {
         self.links.get(&peer).cloned()
     }
+
+    /// What this node knows about its links to each member.
+    pub fn peer_status(&self) -> &Arc<PeerStatus> {
+        &self.status
+    }
 }
 
 /// Starts one connection task per peer and returns the outbox that feeds them.
 pub fn start_outbound(config: &TransportConfig, metrics: Arc<Metrics>) -> Outbox {
+    let status = Arc::new(PeerStatus::new(
+        config.node_id,
+        config.membership(),
+        config.addresses(),
+        config.check_addresses,
+    ));
     let mut queues = HashMap::new();
     let mut links = HashMap::new();
     for (&peer, &addr) in &config.peers {
@@ -166,12 +207,29 @@ pub fn start_outbound(config: &TransportConfig, metrics: Arc<Metrics>) -> Outbox
             rx,
             link,
             metrics.clone(),
+            status.clone(),
         ));
     }
     Outbox {
         queues,
         links,
         metrics,
+        status,
+    }
+}
+
+/// Why an outbound connection ended.
+#[derive(Debug)]
+enum Ended {
+    /// The connection failed or the peer closed it.
+    Io(std::io::Error),
+    /// The peer refused the handshake (reported to the [`PeerStatus`]).
+    Refused,
+}
+
+impl From<std::io::Error> for Ended {
+    fn from(e: std::io::Error) -> Self {
+        Ended::Io(e)
     }
 }
 
@@ -182,22 +240,15 @@ async fn outbound(
     mut queue: mpsc::Receiver<Item>,
     link: watch::Sender<Link>,
     metrics: Arc<Metrics>,
+    status: Arc<PeerStatus>,
 ) {
-    let handshake = wire::encode_handshake(&Handshake::new(
-        &config.cluster_id,
-        config.node_id,
-        config.membership(),
-    ));
+    let handshake = wire::encode_handshake(&config.handshake());
     let mut wait = config.reconnect_min;
-    let mut failures = 0u32;
     loop {
         let stream = match TcpStream::connect(addr).await {
             Ok(stream) => stream,
             Err(e) => {
-                failures += 1;
-                if failures == 1 || failures.is_power_of_two() {
-                    tracing::debug!(%peer, %addr, "cannot connect ({failures} tries): {e}");
-                }
+                status.connect_failed(peer, &e);
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(config.reconnect_max);
                 if queue.is_closed() {
@@ -210,56 +261,91 @@ async fn outbound(
         let (read, write) = stream.into_split();
         let mut framed = FramedWrite::new(write, wire::codec(config.max_frame));
         if let Err(e) = framed.send(handshake.clone()).await {
-            tracing::debug!(%peer, "handshake failed: {e}");
+            status.connect_failed(peer, &e);
+            tokio::time::sleep(wait).await;
             continue;
         }
-        tracing::info!(%peer, %addr, "connected to peer");
+        tracing::debug!(%peer, %addr, "connected to peer");
         link.send_modify(|l| {
             l.up = true;
             l.connections += 1;
         });
+        status.outbound_up(peer);
         wait = config.reconnect_min;
-        failures = 0;
-        let outcome = pump(&config, &mut queue, &mut framed, read, &metrics).await;
+        let outcome = pump(
+            &config,
+            peer,
+            &mut queue,
+            &mut framed,
+            read,
+            &metrics,
+            &status,
+        )
+        .await;
         link.send_modify(|l| l.up = false);
+        status.outbound_down(peer);
         match outcome {
             Ok(()) => return,
-            Err(e) => tracing::info!(%peer, "connection to peer lost: {e}"),
+            // Logged by the status; the peer is asked again after the longest wait.
+            Err(Ended::Refused) => tokio::time::sleep(config.reconnect_max).await,
+            Err(Ended::Io(e)) => tracing::info!(%peer, "connection to peer lost: {e}"),
         }
     }
 }
 
-/// Resolves when the peer closes the connection (or it fails): the peer never writes on a
-/// connection this node opened, so whatever is read is discarded until the end.
-async fn peer_closed(mut read: OwnedReadHalf) {
-    let mut buf = [0u8; 256];
-    while let Ok(n) = read.read(&mut buf).await {
-        if n == 0 {
-            return;
-        }
-    }
-}
-
-/// Sends batches from the queue until it closes (Ok) or the connection fails or the peer closes
-/// it (Err).
-async fn pump(
-    config: &TransportConfig,
-    queue: &mut mpsc::Receiver<Item>,
-    framed: &mut FramedWrite<OwnedWriteHalf, tokio_util::codec::LengthDelimitedCodec>,
+/// Reads what the peer writes on a connection this node opened — its one reply to the
+/// handshake, then nothing — and resolves when the connection ends, saying why.
+async fn replies(
     read: OwnedReadHalf,
-    metrics: &Metrics,
-) -> std::io::Result<()> {
-    let mut batch = BatchBuilder::new();
-    let mut closed = std::pin::pin!(peer_closed(read));
+    max_frame: usize,
+    peer: NodeId,
+    status: &PeerStatus,
+) -> Ended {
+    let mut frames = FramedRead::new(read, wire::codec(max_frame));
     loop {
-        let first = tokio::select! {
-            first = queue.recv() => first,
-            () = &mut closed => {
-                return Err(std::io::Error::new(
+        let frame = match frames.next().await {
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => return Ended::Io(e),
+            None => {
+                return Ended::Io(std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "the peer closed the connection",
                 ))
             }
+        };
+        match wire::decode_reply(&frame) {
+            Ok(HandshakeReply::Accepted) => status.accepted_by(peer),
+            Ok(HandshakeReply::Refused(reason)) => {
+                status.refused_by(peer, reason);
+                return Ended::Refused;
+            }
+            Err(e) => {
+                return Ended::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the peer wrote something else than a handshake reply: {e}"),
+                ))
+            }
+        }
+    }
+}
+
+/// Sends batches from the queue until it closes (Ok) or the connection fails, the peer closes
+/// it or refuses the handshake (Err).
+async fn pump(
+    config: &TransportConfig,
+    peer: NodeId,
+    queue: &mut mpsc::Receiver<Item>,
+    framed: &mut FramedWrite<OwnedWriteHalf, tokio_util::codec::LengthDelimitedCodec>,
+    read: OwnedReadHalf,
+    metrics: &Metrics,
+    status: &PeerStatus,
+) -> Result<(), Ended> {
+    let mut batch = BatchBuilder::new();
+    let mut closed = std::pin::pin!(replies(read, config.max_frame, peer, status));
+    loop {
+        let first = tokio::select! {
+            first = queue.recv() => first,
+            ended = &mut closed => return Err(ended),
         };
         let Some(first) = first else { return Ok(()) };
         let mut next = Some(first);
@@ -274,6 +360,7 @@ async fn pump(
             } else {
                 if batch.size_with(encoded.len()) > config.max_frame {
                     send_frame(config, framed, batch.finish(), metrics).await?;
+                    status.frame_sent(peer);
                 }
                 batch.push(&encoded);
             }
@@ -283,6 +370,7 @@ async fn pump(
         }
         if !batch.is_empty() {
             send_frame(config, framed, batch.finish(), metrics).await?;
+            status.frame_sent(peer);
         }
     }
 }
@@ -312,6 +400,9 @@ pub trait Inbox: Clone + Send + Sync + 'static {
 
     /// The node's metrics (frames received, malformed, refused handshakes).
     fn metrics(&self) -> &Arc<Metrics>;
+
+    /// What the node knows about its links to each member.
+    fn peer_status(&self) -> &Arc<PeerStatus>;
 }
 
 /// The [`Inbox`] has stopped taking items (the replica stopped).
@@ -333,7 +424,7 @@ pub async fn serve_inbound(listener: TcpListener, config: TransportConfig, inbox
         let config = config.clone();
         let inbox = inbox.clone();
         tokio::spawn(async move {
-            if let Err(e) = inbound(stream, &config, &inbox).await {
+            if let Err(e) = inbound(stream, remote, &config, &inbox).await {
                 tracing::warn!(%remote, "peer connection closed: {e}");
             }
         });
@@ -364,6 +455,16 @@ pub enum InboundError {
         /// What differs, in words.
         differences: String,
     },
+    /// The peer lists other member addresses.
+    #[error("refused: node {peer} lists other peer addresses than this node ({}); every node must be started with the same --peers (or with --check-addresses off where nodes reach each other at different addresses)", .ours.differences(.theirs, "here", "there"))]
+    WrongAddresses {
+        /// The node the handshake names.
+        peer: NodeId,
+        /// The peer's addresses.
+        theirs: Addresses,
+        /// This node's.
+        ours: Addresses,
+    },
     /// The bytes were not valid.
     #[error(transparent)]
     Wire(#[from] WireError),
@@ -383,20 +484,64 @@ pub enum InboundError {
     Stopped,
 }
 
+impl InboundError {
+    /// The refusal as the refused node is told it (a [`HandshakeReply::Refused`]): both nodes
+    /// named, no "here" and "there".
+    fn told(&self, config: &TransportConfig) -> String {
+        let me = config.node_id;
+        let on = |node: NodeId| format!("on node {node}");
+        match self {
+            InboundError::WrongCluster(theirs) => format!(
+                "node {me} belongs to cluster {:?}, not {theirs:?}",
+                config.cluster_id
+            ),
+            InboundError::UnknownNode(node) => format!(
+                "node {node} is not one of node {me}'s peers (it runs with {})",
+                config.membership()
+            ),
+            InboundError::WrongMembership {
+                peer, theirs, ours, ..
+            } => format!(
+                "node {me} runs with {ours}, node {peer} with {theirs} ({}); every node must be started with the same --peers ids, --q1 and --q2",
+                ours.differences(theirs, &on(me), &on(*peer))
+            ),
+            InboundError::WrongAddresses { peer, theirs, ours } => format!(
+                "node {me} and node {peer} list other peer addresses ({}); every node must be started with the same --peers (or with --check-addresses off where nodes reach each other at different addresses)",
+                ours.differences(theirs, &on(me), &on(*peer))
+            ),
+            other => format!("node {me} refused the handshake: {other}"),
+        }
+    }
+}
+
 async fn inbound(
     stream: TcpStream,
+    remote: SocketAddr,
     config: &TransportConfig,
     inbox: &impl Inbox,
 ) -> Result<(), InboundError> {
     let metrics = inbox.metrics().clone();
+    let status = inbox.peer_status().clone();
     let mut frames = FramedRead::new(stream, wire::codec(config.max_frame));
-    let peer = match handshake(&mut frames, config).await {
+    let admitted = match handshake(&mut frames, config).await {
+        Ok(hello) => admit(&hello, config).map_err(|e| (Some(hello.node_id), e)),
+        Err(e) => Err((None, e)),
+    };
+    let peer = match admitted {
         Ok(peer) => peer,
-        Err(e) => {
+        Err((claimed, e)) => {
             metrics.handshakes_refused.inc();
-            return Err(e);
+            let told = e.told(config);
+            status.refused(claimed, remote, &e, told.clone());
+            if !matches!(e, InboundError::NoHandshake) {
+                // Best effort: the connection is closed either way.
+                let _ = reply(&mut frames, config, &HandshakeReply::Refused(told)).await;
+            }
+            return Ok(());
         }
     };
+    reply(&mut frames, config, &HandshakeReply::Accepted).await?;
+    let _open = status.inbound_opened(peer);
     tracing::info!(%peer, "peer connected");
     while let Some(frame) = frames.next().await {
         let items = frame
@@ -412,6 +557,7 @@ async fn inbound(
         match items {
             Ok(items) => {
                 metrics.frames_received.inc();
+                status.frame_received(peer);
                 inbox
                     .deliver(items)
                     .await
@@ -426,17 +572,34 @@ async fn inbound(
     Ok(())
 }
 
+/// Writes the one reply to a handshake on an accepted connection.
+async fn reply(
+    frames: &mut FramedRead<TcpStream, tokio_util::codec::LengthDelimitedCodec>,
+    config: &TransportConfig,
+    reply: &HandshakeReply,
+) -> std::io::Result<()> {
+    let mut out = FramedWrite::new(frames.get_mut(), wire::codec(config.max_frame));
+    tokio::time::timeout(config.write_timeout, out.send(wire::encode_reply(reply)))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out"))?
+}
+
+/// Reads and decodes the first frame of an accepted connection.
 async fn handshake(
     frames: &mut FramedRead<TcpStream, tokio_util::codec::LengthDelimitedCodec>,
     config: &TransportConfig,
-) -> Result<NodeId, InboundError> {
+) -> Result<Handshake, InboundError> {
     let first = tokio::time::timeout(config.handshake_timeout, frames.next())
         .await
         .map_err(|_| InboundError::NoHandshake)?
         .ok_or(InboundError::NoHandshake)??;
-    let hello = wire::decode_handshake(&first)?;
+    Ok(wire::decode_handshake(&first)?)
+}
+
+/// Judges a handshake: the node it names, if it is accepted.
+fn admit(hello: &Handshake, config: &TransportConfig) -> Result<NodeId, InboundError> {
     if hello.cluster_id != config.cluster_id {
-        return Err(InboundError::WrongCluster(hello.cluster_id));
+        return Err(InboundError::WrongCluster(hello.cluster_id.clone()));
     }
     let ours = config.membership();
     if hello.membership != ours {
@@ -449,6 +612,16 @@ async fn handshake(
     }
     if hello.node_id == config.node_id || !config.members().contains(hello.node_id) {
         return Err(InboundError::UnknownNode(hello.node_id));
+    }
+    if let (true, Some(theirs)) = (config.check_addresses, &hello.addresses) {
+        let ours = config.addresses();
+        if *theirs != ours {
+            return Err(InboundError::WrongAddresses {
+                peer: hello.node_id,
+                theirs: theirs.clone(),
+                ours,
+            });
+        }
     }
     Ok(hello.node_id)
 }
@@ -496,6 +669,7 @@ mod tests {
         assert_eq!(
             hello,
             Handshake::new("c", NodeId(1), Membership::majority(config.members()))
+                .with_addresses(config.addresses())
         );
         let mut received = Vec::new();
         let mut frame_count = 0;
@@ -514,6 +688,43 @@ mod tests {
             frame_count < 60 && frame_count > 1,
             "batched, and split at the frame limit ({frame_count} frames)"
         );
+    }
+
+    #[test]
+    fn handshakes_listing_other_addresses_are_refused_naming_the_difference() {
+        let peers = |third: &str| {
+            BTreeMap::from([
+                (NodeId(1), "127.0.0.1:7001".parse().unwrap()),
+                (NodeId(2), "127.0.0.1:7002".parse().unwrap()),
+                (NodeId(3), third.parse().unwrap()),
+            ])
+        };
+        let mut ours = TransportConfig::new("c", NodeId(1), peers("127.0.0.1:7003"));
+        let mut theirs = TransportConfig::new("c", NodeId(2), peers("127.0.0.1:9003"));
+        let err = admit(&theirs.handshake(), &ours).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "refused: node 2 lists other peer addresses than this node (node 3 at \
+                 127.0.0.1:7003 here, at 127.0.0.1:9003 there)"
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.told(&ours),
+            "node 1 and node 2 list other peer addresses (node 3 at 127.0.0.1:7003 on node 1, \
+             at 127.0.0.1:9003 on node 2); every node must be started with the same --peers (or \
+             with --check-addresses off where nodes reach each other at different addresses)"
+        );
+        // Same addresses: accepted. A handshake stating none, or a receiver that does not
+        // compare them: accepted.
+        let same = TransportConfig::new("c", NodeId(2), peers("127.0.0.1:7003"));
+        assert_eq!(admit(&same.handshake(), &ours).unwrap(), NodeId(2));
+        theirs.check_addresses = false;
+        assert_eq!(theirs.handshake().addresses, None);
+        assert_eq!(admit(&theirs.handshake(), &ours).unwrap(), NodeId(2));
+        theirs.check_addresses = true;
+        ours.check_addresses = false;
+        assert_eq!(admit(&theirs.handshake(), &ours).unwrap(), NodeId(2));
     }
 
     #[tokio::test]

@@ -3,9 +3,10 @@
 //! A peer connection carries length-delimited frames (tokio-util's `LengthDelimitedCodec`,
 //! 4-byte big-endian length, with a hard size limit on every frame, [`DEFAULT_MAX_FRAME`] unless
 //! configured). The first frame is a [`Handshake`] naming the protocol, its version, the
-//! cluster, the sending node and the [`Membership`] (member ids, q1, q2) it runs with; every
-//! later frame is a postcard-encoded `Vec<Item>` — several items batched into one frame. An
-//! [`Item`] is one of:
+//! cluster, the sending node, the [`Membership`] (member ids, q1, q2) it runs with and the member
+//! [`Addresses`] it lists; the receiver answers it with one [`HandshakeReply`] (accepted, or
+//! refused and why) and writes nothing else. Every later frame is a postcard-encoded `Vec<Item>`
+//! — several items batched into one frame. An [`Item`] is one of:
 //!
 //! * [`Item::Protocol`]: an [`Envelope`], one protocol message for one key:
 //!   `{from, key, Message<Bytes>}`, the core's message type verbatim;
@@ -15,7 +16,7 @@
 //! Decoding never panics: anything that is not a well-formed frame is a [`WireError`], which
 //! the transport answers by closing that one connection.
 
-use crate::membership::Membership;
+use crate::membership::{Addresses, Membership};
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use synod_core::{Message, NodeId, Operation, Outcome, RequestError, RequestId};
@@ -26,8 +27,9 @@ use tokio_util::codec::LengthDelimitedCodec;
 pub const WIRE_MAGIC: [u8; 4] = *b"SYND";
 /// The wire format version this build speaks. Version 2 added the membership to the handshake;
 /// version 3 the core's one-round-trip messages (`Accept.next`, `Query`, `Report`) and frames of
-/// [`Item`]s (forwarded requests and their answers besides protocol envelopes).
-pub const WIRE_VERSION: u16 = 3;
+/// [`Item`]s (forwarded requests and their answers besides protocol envelopes); version 4 the
+/// member addresses to the handshake and the receiver's [`HandshakeReply`].
+pub const WIRE_VERSION: u16 = 4;
 /// Default limit on one frame (handshake or batch), in bytes.
 pub const DEFAULT_MAX_FRAME: usize = 4 * 1024 * 1024;
 /// The longest cluster id accepted.
@@ -134,6 +136,20 @@ pub struct Handshake {
     pub node_id: NodeId,
     /// The member ids and quorum sizes the sender runs with (the receiver requires its own).
     pub membership: Membership,
+    /// The member addresses the sender lists (the receiver requires its own, unless either
+    /// side does not compare addresses: `None`).
+    pub addresses: Option<Addresses>,
+}
+
+/// The receiver's answer to a [`Handshake`]: the only frame a node writes on a connection it
+/// accepted. A refusal says why, naming both nodes, and the connection is closed after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HandshakeReply {
+    /// The handshake is accepted: frames of items follow from the sender.
+    Accepted,
+    /// The handshake is refused, and why (e.g. `node 2 runs with members {1, 2, 3} …, node 4
+    /// with members {1, 2, 3, 4} …`).
+    Refused(String),
 }
 
 /// The fields every version's handshake starts with: read first, so that a peer of another
@@ -146,7 +162,7 @@ struct HandshakeHead {
 
 impl Handshake {
     /// The handshake of node `node_id` of `cluster_id` running with `membership`, in this
-    /// build's version.
+    /// build's version, stating no addresses.
     pub fn new(cluster_id: &str, node_id: NodeId, membership: Membership) -> Self {
         Handshake {
             magic: WIRE_MAGIC,
@@ -154,6 +170,15 @@ impl Handshake {
             cluster_id: cluster_id.to_owned(),
             node_id,
             membership,
+            addresses: None,
+        }
+    }
+
+    /// The same handshake stating the member addresses the sender lists.
+    pub fn with_addresses(self, addresses: Addresses) -> Self {
+        Handshake {
+            addresses: Some(addresses),
+            ..self
         }
     }
 }
@@ -216,6 +241,16 @@ pub fn decode_handshake(frame: &[u8]) -> Result<Handshake, WireError> {
         return Err(WireError::ClusterIdTooLong);
     }
     Ok(handshake)
+}
+
+/// Encodes a handshake reply frame's payload.
+pub fn encode_reply(reply: &HandshakeReply) -> Bytes {
+    Bytes::from(postcard::to_allocvec(reply).expect("a reply always serializes"))
+}
+
+/// Decodes a handshake reply frame's payload.
+pub fn decode_reply(frame: &[u8]) -> Result<HandshakeReply, WireError> {
+    decode_exact(frame)
 }
 
 /// An [`Item::Protocol`] by reference: the same encoding, without cloning the envelope.
@@ -520,13 +555,34 @@ mod tests {
         let mut v1_as_current = v1.clone();
         v1_as_current[4] = WIRE_VERSION as u8;
         assert_eq!(&current[..v1.len()], &v1_as_current[..]);
-        // A version-2 peer (before the one-round-trip messages) is told so, too.
-        let mut v2 = current.to_vec();
-        v2[4] = 2;
-        assert!(matches!(
-            decode_handshake(&v2),
-            Err(WireError::UnsupportedVersion(2))
-        ));
+        // A version-2 peer (before the one-round-trip messages) is told so, too, and a
+        // version-3 one (before the addresses and the reply).
+        for old in [2, 3] {
+            let mut earlier = current.to_vec();
+            earlier[4] = old;
+            assert!(matches!(
+                decode_handshake(&earlier),
+                Err(WireError::UnsupportedVersion(v)) if v == u16::from(old)
+            ));
+        }
+    }
+
+    #[test]
+    fn addresses_and_replies_travel() {
+        let addresses = Addresses(
+            (1..=3)
+                .map(|i| (NodeId(i), format!("127.0.0.1:700{i}")))
+                .collect(),
+        );
+        let hello = Handshake::new("prod", NodeId(2), three()).with_addresses(addresses);
+        assert_eq!(decode_handshake(&encode_handshake(&hello)).unwrap(), hello);
+        for reply in [
+            HandshakeReply::Accepted,
+            HandshakeReply::Refused("node 1 runs with …".into()),
+        ] {
+            assert_eq!(decode_reply(&encode_reply(&reply)).unwrap(), reply);
+        }
+        assert!(decode_reply(&[7]).is_err());
     }
 
     #[tokio::test]

@@ -8,16 +8,12 @@ mod support;
 
 use bytes::Bytes;
 use futures::SinkExt;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use support::{free_port, TestCluster};
+use std::time::Duration;
+use support::{free_port, LoggedNode, TestCluster};
 use synod_core::{Ballot, Message, NodeId};
 use synod_server::wire::{self, Envelope, Handshake};
-use synod_server::{Client, Membership};
+use synod_server::Membership;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedWrite;
@@ -39,7 +35,8 @@ fn evil_accept(from: u8, key: &'static str, value: &'static str) -> Bytes {
 }
 
 /// Opens a peer connection, sends `frames` (payloads; the codec adds lengths) and then the raw
-/// `tail` bytes, and reports whether the node closed the connection (EOF or reset).
+/// `tail` bytes, and reports whether the node closed the connection (EOF or reset). The node
+/// writes nothing there but its one reply to a handshake (accepted or refused).
 async fn send(peer: SocketAddr, frames: Vec<Bytes>, tail: &[u8]) -> bool {
     let stream = TcpStream::connect(peer).await.unwrap();
     let mut framed = FramedWrite::new(stream, wire::codec(usize::MAX >> 1));
@@ -52,12 +49,25 @@ async fn send(peer: SocketAddr, frames: Vec<Bytes>, tail: &[u8]) -> bool {
     if stream.write_all(tail).await.is_err() {
         return true;
     }
-    let mut buf = [0u8; 16];
-    match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
-        Ok(Ok(0)) | Ok(Err(_)) => true,
-        Ok(Ok(_)) => panic!("the node never writes on inbound peer connections"),
-        Err(_) => false,
+    let mut written = Vec::new();
+    let mut buf = [0u8; 256];
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(n)) => written.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
+    if !written.is_empty() {
+        let length = u32::from_be_bytes(written[..4].try_into().unwrap()) as usize;
+        assert_eq!(
+            written.len(),
+            4 + length,
+            "one frame, then nothing: {written:?}"
+        );
+        wire::decode_reply(&written[4..]).expect("a handshake reply");
     }
+    closed
 }
 
 /// The membership of [`TestCluster::start(3, ..)`](TestCluster::start): nodes 1–3, majorities.
@@ -155,69 +165,6 @@ async fn bad_peer_frames_are_refused_and_change_no_state() {
             std::time::Instant::now() < deadline,
             "control accept never applied"
         );
-    }
-}
-
-/// A `synod serve` process whose stderr (its log) is collected.
-struct LoggedNode {
-    child: Child,
-    log: Arc<Mutex<String>>,
-    client: Client,
-}
-
-impl LoggedNode {
-    fn start(dir: &Path, id: u8, peers: &str, http: u16, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_synod"))
-            .arg("serve")
-            .arg(format!("--id={id}"))
-            .arg(format!("--peers={peers}"))
-            .arg(format!("--http=127.0.0.1:{http}"))
-            .arg("--data")
-            .arg(dir.join(format!("node-{id}")))
-            .arg("--init")
-            .args(support::FAST)
-            .args(extra)
-            .env("SYNOD_LOG", "warn")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let client =
-            Client::new(&format!("http://127.0.0.1:{http}"), Duration::from_secs(10)).unwrap();
-        LoggedNode { child, log, client }
-    }
-
-    /// Waits until the log contains `text` (panics after 20 s).
-    async fn await_log(&self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.log.lock().unwrap().contains(text) {
-            assert!(
-                Instant::now() < deadline,
-                "no {text:?} in the log:\n{}",
-                self.log.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for LoggedNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -138,6 +138,8 @@ impl ChaosCluster {
             .arg("--data")
             .arg(&node.data)
             .arg("--cluster-id=chaos")
+            // Every node reaches the others through proxies, at addresses of its own.
+            .arg("--check-addresses=off")
             .args(&self.serve_args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env(

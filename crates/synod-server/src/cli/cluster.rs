@@ -130,7 +130,8 @@ impl LocalCluster {
             }
             let (key, value) = super::parent_death::env_for_child();
             command.env(key, value);
-            if std::env::var_os("SYNOD_LOG").is_none() {
+            // Quiet children unless the user chose a filter (either variable).
+            if std::env::var_os("SYNOD_LOG").is_none() && std::env::var_os("RUST_LOG").is_none() {
                 command.env("SYNOD_LOG", "warn");
             }
             let mut child = match command.spawn() {

@@ -24,7 +24,7 @@ use std::ffi::OsString;
 
 /// The flags that take `on` or `off` (a boolean in the file): `false` must say `off`, not be
 /// left out as a false presence flag is — that would leave the feature on.
-const SWITCHES: [&str; 2] = ["fast_paths", "forward"];
+const SWITCHES: [&str; 3] = ["fast_paths", "forward", "check_addresses"];
 
 /// Expands a `COMMAND … --config FILE …` command line into flags, where `command` is the
 /// binary's serve command (`serve` for `synod`, `node` for `synod-harness`); other commands pass

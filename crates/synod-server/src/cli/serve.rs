@@ -112,6 +112,10 @@ pub struct Tuning {
     #[arg(long, default_value_t = crate::forward::DEFAULT_FORWARD_TIMEOUT.as_millis() as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub forward_timeout_ms: u64,
+    /// Require peers' handshakes to list the same member addresses as `--peers` (`off` where
+    /// nodes reach each other at different addresses, e.g. through proxies).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub check_addresses: Switch,
 }
 
 impl Tuning {
@@ -129,6 +133,7 @@ impl Tuning {
             format!("--fast-paths={}", self.fast_paths.arg()),
             format!("--forward={}", self.forward.arg()),
             format!("--forward-timeout-ms={}", self.forward_timeout_ms),
+            format!("--check-addresses={}", self.check_addresses.arg()),
         ];
         if let (Some(q1), Some(q2)) = (self.q1, self.q2) {
             args.push(format!("--q1={q1}"));
@@ -207,6 +212,7 @@ fn config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
     config.api.request_timeout = Duration::from_millis(t.request_timeout_ms);
     config.api.max_value = t.max_value_bytes;
     config.max_frame = t.max_frame_bytes;
+    config.check_addresses = t.check_addresses.on();
     Ok(config)
 }
 

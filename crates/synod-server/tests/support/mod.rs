@@ -5,10 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use synod_server::{Client, ClientError};
 
@@ -309,4 +311,86 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         }
     }
     files
+}
+
+/// A `synod serve` process whose stderr (its log) is collected.
+pub struct LoggedNode {
+    pub child: Child,
+    pub log: Arc<Mutex<String>>,
+    pub client: Client,
+}
+
+impl LoggedNode {
+    /// Starts `synod serve --init` as node `id` with `peers`, HTTP on `http`, data in
+    /// `dir/node-<id>`, the [`FAST`] settings plus `extra`, logging at `warn`.
+    pub fn start(dir: &Path, id: u8, peers: &str, http: u16, extra: &[&str]) -> Self {
+        Self::start_with_env(dir, id, peers, http, extra, &[])
+    }
+
+    /// The same with environment variables `env` (e.g. another `SYNOD_LOG`).
+    pub fn start_with_env(
+        dir: &Path,
+        id: u8,
+        peers: &str,
+        http: u16,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_synod"))
+            .arg("serve")
+            .arg(format!("--id={id}"))
+            .arg(format!("--peers={peers}"))
+            .arg(format!("--http=127.0.0.1:{http}"))
+            .arg("--data")
+            .arg(dir.join(format!("node-{id}")))
+            .arg("--init")
+            .args(FAST)
+            .args(extra)
+            .env("SYNOD_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let client =
+            Client::new(&format!("http://127.0.0.1:{http}"), Duration::from_secs(10)).unwrap();
+        LoggedNode { child, log, client }
+    }
+
+    /// Waits until the log contains `text` (panics after 20 s).
+    pub async fn await_log(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.log.lock().unwrap().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} in the log:\n{}",
+                self.log.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// How many times the log contains `text` so far.
+    pub fn count(&self, text: &str) -> usize {
+        self.log.lock().unwrap().matches(text).count()
+    }
+}
+
+impl Drop for LoggedNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,12 +1,13 @@
 //! The `synod` binary: run a node (`serve`), a local cluster (`cluster`), or talk to a node
-//! (`get`, `put`, `del`, `cas`, `propose-once`). `serve` and `cluster` are the library's
-//! [`synod_server::cli`]; the client commands live in [`kv`]. (Load generation and fault testing
+//! (`get`, `put`, `del`, `cas`, `propose-once`, `status`). `serve` and `cluster` are the
+//! library's [`synod_server::cli`]; the client commands live in [`kv`], `status` in [`status`]. (Load generation and fault testing
 //! are the `synod-harness` binary's: `cargo run -p synod-harness -- bench|chaos|sim`.) Errors
 //! are printed once, as one line (`error: context: cause`), and end the process with one of
 //! [`exit`]'s codes.
 
 mod exit;
 mod kv;
+mod status;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -40,6 +41,10 @@ enum Command {
     Cas(kv::CasArgs),
     /// Propose a value unless one is already chosen; prints the chosen value.
     ProposeOnce(kv::ProposeOnceArgs),
+    /// Show a node's view of the cluster: ready or not and why, the membership, every member's
+    /// link.
+    #[command(after_help = status::HELP)]
+    Status(status::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +77,13 @@ fn run() -> Result<u8, Failure> {
             Command::Del(args) => kv::del(args).await,
             Command::Cas(args) => kv::cas(args).await,
             Command::ProposeOnce(args) => kv::propose_once(args).await,
+            Command::Status(args) => match status::status(args).await {
+                Ok(ready) => Ok(if ready { exit::OK } else { exit::FAILED }),
+                Err(error) => Err(Failure {
+                    code: exit::UNREACHABLE,
+                    error,
+                }),
+            },
         }
     })
 }

@@ -1,0 +1,690 @@
+//! What this node knows about its links to each member, and what it tells about them: whether
+//! it is ready (`/ready`: it reaches a quorum of its members and no member refuses it), the
+//! per-member view of `/v1/cluster`, the per-peer metrics, and the log lines of a peer that
+//! becomes unreachable (`warn`, once) and reachable again (`info`).
+//!
+//! A member is **connected** when both directions work: this node's connection to it is up
+//! (its handshake sent and not refused) and the member's connection to this node is open (its
+//! handshake accepted here). Paxos needs both: requests leave on the first, answers arrive on the
+//! second. The transport reports every event here; nothing here does I/O.
+
+use crate::membership::{Addresses, Membership};
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use synod_core::NodeId;
+
+/// How long a refused handshake counts (against readiness, and in the views) after it happened.
+/// A refusing peer is re-dialled every second, so an ongoing disagreement stays fresh.
+pub const REFUSAL_MEMORY: Duration = Duration::from_secs(10);
+/// How long a peer must stay unreachable before that is logged at `warn` (nodes started
+/// together take a moment to come up).
+pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(2);
+/// How many refused handshakes of non-members are remembered.
+const STRANGERS: usize = 16;
+
+/// The links of one node to its members.
+#[derive(Debug)]
+pub struct PeerStatus {
+    node: NodeId,
+    membership: Membership,
+    addresses: Addresses,
+    checks_addresses: bool,
+    peers: BTreeMap<NodeId, Peer>,
+    strangers: Mutex<VecDeque<Refusal>>,
+    epoch: Instant,
+}
+
+/// One member's links, as this node sees them.
+#[derive(Debug, Default)]
+struct Peer {
+    outbound: AtomicBool,
+    inbound: AtomicU32,
+    frames_sent: AtomicU64,
+    frames_received: AtomicU64,
+    /// Milliseconds after `epoch`, plus one, of the last thing received from the peer (0: never).
+    last_contact: AtomicU64,
+    state: Mutex<PeerState>,
+}
+
+#[derive(Debug, Default)]
+struct PeerState {
+    /// Since when this node has failed to connect (`None`: connected, or never tried).
+    down_since: Option<Instant>,
+    /// Whether the peer's unreachability was logged (and its recovery is to be).
+    warned: bool,
+    /// The peer's latest refusal of this node's handshake.
+    refused_us: Option<Refusal>,
+    /// This node's latest refusal of the peer's handshake.
+    refused_them: Option<Refusal>,
+}
+
+/// A refused handshake.
+#[derive(Clone, Debug)]
+struct Refusal {
+    /// The node the handshake named, if it named one.
+    node: Option<NodeId>,
+    /// Where it came from (refusals of this node by a peer: the peer's address).
+    remote: String,
+    /// Why, naming both nodes.
+    reason: String,
+    at: Instant,
+}
+
+impl Refusal {
+    fn fresh(&self) -> bool {
+        self.at.elapsed() < REFUSAL_MEMORY
+    }
+}
+
+/// Whether this node can serve: `/ready`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Readiness {
+    /// It reaches a quorum and no member refuses it.
+    pub ready: bool,
+    /// The members it is connected to both ways, itself included.
+    pub connected: Vec<u8>,
+    /// How many members a request needs: the larger of q1 and q2.
+    pub quorum: usize,
+    /// Why it is not ready (`None` when ready).
+    pub reason: Option<String>,
+}
+
+/// One member in `/v1/cluster`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemberView {
+    /// Its id.
+    pub id: u8,
+    /// Its peer address, as this node lists it.
+    pub address: String,
+    /// Whether it is this node.
+    #[serde(rename = "self")]
+    pub this: bool,
+    /// Connected both ways (always true for this node itself).
+    pub connected: bool,
+    /// This node's connection to it is up.
+    pub outbound: bool,
+    /// Its connection to this node is open.
+    pub inbound: bool,
+    /// Milliseconds since anything arrived from it (`None`: never, or this node itself).
+    pub last_contact_ms: Option<u64>,
+    /// A handshake refused in the last [`REFUSAL_MEMORY`], either way, and why.
+    pub refused: Option<String>,
+    /// Frames sent to it.
+    pub frames_sent: u64,
+    /// Frames received from it.
+    pub frames_received: u64,
+}
+
+/// A refused handshake of a node that is not a member, in `/v1/cluster`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StrangerView {
+    /// The node id its handshake named, if any.
+    pub node: Option<u8>,
+    /// The address it connected from.
+    pub remote: String,
+    /// Why it was refused.
+    pub reason: String,
+    /// Milliseconds since.
+    pub age_ms: u64,
+}
+
+/// This node's view of the membership, in `/v1/cluster`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MembershipView {
+    /// Every member's id and peer address.
+    pub members: Vec<MemberAddress>,
+    /// Phase-1 quorum size.
+    pub q1: usize,
+    /// Phase-2 quorum size.
+    pub q2: usize,
+    /// Members a request needs (the larger of q1 and q2).
+    pub quorum: usize,
+    /// Whether peers' handshakes must list the same addresses.
+    pub check_addresses: bool,
+}
+
+/// A member's id and address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemberAddress {
+    /// The id.
+    pub id: u8,
+    /// The peer address.
+    pub address: String,
+}
+
+/// Counts an open inbound connection of a peer until dropped.
+#[derive(Debug)]
+pub struct InboundOpen<'a> {
+    peer: &'a Peer,
+}
+
+impl Drop for InboundOpen<'_> {
+    fn drop(&mut self) {
+        self.peer.inbound.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl PeerStatus {
+    /// Node `node`'s links to the members listed in `addresses` (itself included), running with
+    /// `membership`; `checks_addresses` is only shown.
+    pub fn new(
+        node: NodeId,
+        membership: Membership,
+        addresses: Addresses,
+        checks_addresses: bool,
+    ) -> Self {
+        let peers = addresses
+            .0
+            .keys()
+            .filter(|&&id| id != node)
+            .map(|&id| (id, Peer::default()))
+            .collect();
+        PeerStatus {
+            node,
+            membership,
+            addresses,
+            checks_addresses,
+            peers,
+            strangers: Mutex::new(VecDeque::new()),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn peer(&self, id: NodeId) -> Option<&Peer> {
+        self.peers.get(&id)
+    }
+
+    fn address(&self, id: NodeId) -> &str {
+        self.addresses.0.get(&id).map_or("?", String::as_str)
+    }
+
+    fn touch(&self, peer: &Peer) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        peer.last_contact.store(ms + 1, Ordering::Relaxed);
+    }
+
+    /// This node could not connect to `id` (or lost the connection while sending its
+    /// handshake). Logged at `warn` once the peer has been unreachable for
+    /// [`UNREACHABLE_GRACE`], and not again until it is reachable.
+    pub fn connect_failed(&self, id: NodeId, error: &dyn std::fmt::Display) {
+        let Some(peer) = self.peer(id) else { return };
+        let mut state = lock(&peer.state);
+        let since = *state.down_since.get_or_insert_with(Instant::now);
+        if !state.warned && since.elapsed() >= UNREACHABLE_GRACE {
+            state.warned = true;
+            tracing::warn!(
+                peer = %id,
+                address = self.address(id),
+                "node {id} is unreachable (for {:.1} s): {error}; retrying, logged again when it is reachable",
+                since.elapsed().as_secs_f64()
+            );
+        } else {
+            tracing::debug!(peer = %id, address = self.address(id), "cannot connect: {error}");
+        }
+    }
+
+    /// This node's connection to `id` is up (its handshake sent).
+    pub fn outbound_up(&self, id: NodeId) {
+        let Some(peer) = self.peer(id) else { return };
+        peer.outbound.store(true, Ordering::Relaxed);
+        let mut state = lock(&peer.state);
+        if let Some(since) = state.down_since.take() {
+            if std::mem::take(&mut state.warned) {
+                tracing::info!(
+                    peer = %id,
+                    address = self.address(id),
+                    "node {id} is reachable again (after {:.1} s)",
+                    since.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+
+    /// This node's connection to `id` ended.
+    pub fn outbound_down(&self, id: NodeId) {
+        let Some(peer) = self.peer(id) else { return };
+        peer.outbound.store(false, Ordering::Relaxed);
+        lock(&peer.state)
+            .down_since
+            .get_or_insert_with(Instant::now);
+    }
+
+    /// `id` accepted this node's handshake.
+    pub fn accepted_by(&self, id: NodeId) {
+        let Some(peer) = self.peer(id) else { return };
+        self.touch(peer);
+        if let Some(refusal) = lock(&peer.state).refused_us.take() {
+            tracing::info!(peer = %id, "node {id} accepts this node's handshake again (it refused: {})", refusal.reason);
+        }
+    }
+
+    /// `id` refused this node's handshake, saying why. Logged at `warn` when the reason is new.
+    pub fn refused_by(&self, id: NodeId, reason: String) {
+        let Some(peer) = self.peer(id) else { return };
+        self.touch(peer);
+        let mut state = lock(&peer.state);
+        let new = state.refused_us.as_ref().is_none_or(|r| r.reason != reason);
+        if new {
+            tracing::warn!(peer = %id, "node {id} refuses this node's handshake: {reason}");
+        } else {
+            tracing::debug!(peer = %id, "node {id} refuses this node's handshake: {reason}");
+        }
+        state.refused_us = Some(Refusal {
+            node: Some(id),
+            remote: self.address(id).to_owned(),
+            reason,
+            at: Instant::now(),
+        });
+    }
+
+    /// This node refused a handshake from `remote` naming node `claimed`: `error` is what it
+    /// logs (at `warn` when new for that node), `reason` what the peer was told.
+    pub fn refused(
+        &self,
+        claimed: Option<NodeId>,
+        remote: SocketAddr,
+        error: &dyn std::fmt::Display,
+        reason: String,
+    ) {
+        let refusal = Refusal {
+            node: claimed,
+            remote: remote.to_string(),
+            reason,
+            at: Instant::now(),
+        };
+        let previous = match claimed.and_then(|id| self.peer(id)) {
+            Some(peer) => lock(&peer.state).refused_them.replace(refusal.clone()),
+            None => {
+                let mut strangers = lock(&self.strangers);
+                let index = strangers
+                    .iter()
+                    .position(|r| r.node == claimed && r.remote_ip() == refusal.remote_ip());
+                let previous = index.and_then(|i| strangers.remove(i));
+                strangers.push_back(refusal.clone());
+                if strangers.len() > STRANGERS {
+                    strangers.pop_front();
+                }
+                previous
+            }
+        };
+        if previous.is_some_and(|p| p.reason == refusal.reason && p.fresh()) {
+            tracing::debug!(%remote, "peer connection refused: {error}");
+        } else {
+            tracing::warn!(%remote, "peer connection closed: {error}");
+        }
+    }
+
+    /// This node accepted `id`'s handshake: its connection counts as open until the returned
+    /// guard is dropped.
+    pub fn inbound_opened(&self, id: NodeId) -> Option<InboundOpen<'_>> {
+        let peer = self.peer(id)?;
+        peer.inbound.fetch_add(1, Ordering::Relaxed);
+        self.touch(peer);
+        lock(&peer.state).refused_them = None;
+        Some(InboundOpen { peer })
+    }
+
+    /// A frame went to `id`.
+    pub fn frame_sent(&self, id: NodeId) {
+        if let Some(peer) = self.peer(id) {
+            peer.frames_sent.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A frame arrived from `id`.
+    pub fn frame_received(&self, id: NodeId) {
+        if let Some(peer) = self.peer(id) {
+            peer.frames_received.fetch_add(1, Ordering::Relaxed);
+            self.touch(peer);
+        }
+    }
+
+    fn connected(peer: &Peer) -> bool {
+        peer.outbound.load(Ordering::Relaxed) && peer.inbound.load(Ordering::Relaxed) > 0
+    }
+
+    fn last_contact_ms(&self, peer: &Peer) -> Option<u64> {
+        let at = peer.last_contact.load(Ordering::Relaxed).checked_sub(1)?;
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Some(now.saturating_sub(at))
+    }
+
+    /// The fresh refusals involving `id` in words: its refusal of this node, and (`both`) this
+    /// node's refusal of it.
+    fn refusals(&self, id: NodeId, peer: &Peer, both: bool) -> Vec<String> {
+        let state = lock(&peer.state);
+        let mut out = Vec::new();
+        if let Some(r) = state.refused_us.as_ref().filter(|r| r.fresh()) {
+            out.push(format!("node {id} refuses this node: {}", r.reason));
+        }
+        if let Some(r) = state.refused_them.as_ref().filter(|r| both && r.fresh()) {
+            out.push(format!("this node refuses node {id}: {}", r.reason));
+        }
+        out
+    }
+
+    /// What is wrong with the link to `id`, in words.
+    fn link_problem(&self, id: NodeId, peer: &Peer) -> String {
+        let outbound = peer.outbound.load(Ordering::Relaxed);
+        let inbound = peer.inbound.load(Ordering::Relaxed) > 0;
+        let mut text = format!(
+            "node {id} ({}): {}",
+            self.address(id),
+            match (outbound, inbound) {
+                (true, true) => "connected",
+                (true, false) =>
+                    "this node is connected to it, but it is not connected to this node",
+                (false, true) => "it is connected to this node, but this node cannot connect to it",
+                (false, false) => "not connected",
+            }
+        );
+        match self.last_contact_ms(peer) {
+            Some(ms) => {
+                let _ = write!(text, ", last contact {:.1} s ago", ms as f64 / 1000.0);
+            }
+            None => text.push_str(", never in contact"),
+        }
+        text
+    }
+
+    /// The larger of the quorum sizes: how many members a request needs.
+    pub fn quorum(&self) -> usize {
+        self.membership.q1.max(self.membership.q2)
+    }
+
+    /// Whether this node can serve now, and if not, why. A member's refusal of this node's
+    /// handshake counts (the two disagree about the cluster: quorums counted over different
+    /// members need not intersect); this node's refusals of others do not (a node of another
+    /// cluster dialling here says nothing about this node).
+    pub fn readiness(&self) -> Readiness {
+        let mut connected = vec![self.node.0];
+        let mut problems = Vec::new();
+        let mut refusals = Vec::new();
+        for (&id, peer) in &self.peers {
+            if Self::connected(peer) {
+                connected.push(id.0);
+            } else {
+                problems.push(self.link_problem(id, peer));
+            }
+            refusals.extend(self.refusals(id, peer, false));
+        }
+        connected.sort_unstable();
+        let quorum = self.quorum();
+        let mut reasons = Vec::new();
+        if connected.len() < quorum {
+            reasons.push(format!(
+                "this node (node {}) is connected to {} of {} members ({}) and a quorum needs {quorum}; {}",
+                self.node,
+                connected.len(),
+                self.membership.members.len(),
+                ids(&connected),
+                problems.join("; ")
+            ));
+        }
+        reasons.extend(refusals);
+        Readiness {
+            ready: reasons.is_empty(),
+            connected,
+            quorum,
+            reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        }
+    }
+
+    /// Every member's link, this node included, by id.
+    pub fn members(&self) -> Vec<MemberView> {
+        self.addresses
+            .0
+            .iter()
+            .map(|(&id, address)| match self.peer(id) {
+                None => MemberView {
+                    id: id.0,
+                    address: address.clone(),
+                    this: true,
+                    connected: true,
+                    outbound: true,
+                    inbound: true,
+                    last_contact_ms: None,
+                    refused: None,
+                    frames_sent: 0,
+                    frames_received: 0,
+                },
+                Some(peer) => {
+                    let refusals = self.refusals(id, peer, true);
+                    MemberView {
+                        id: id.0,
+                        address: address.clone(),
+                        this: false,
+                        connected: Self::connected(peer),
+                        outbound: peer.outbound.load(Ordering::Relaxed),
+                        inbound: peer.inbound.load(Ordering::Relaxed) > 0,
+                        last_contact_ms: self.last_contact_ms(peer),
+                        refused: (!refusals.is_empty()).then(|| refusals.join("; ")),
+                        frames_sent: peer.frames_sent.load(Ordering::Relaxed),
+                        frames_received: peer.frames_received.load(Ordering::Relaxed),
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// The fresh refused handshakes of nodes that are not members, oldest first.
+    pub fn strangers(&self) -> Vec<StrangerView> {
+        lock(&self.strangers)
+            .iter()
+            .filter(|r| r.fresh())
+            .map(|r| StrangerView {
+                node: r.node.map(|n| n.0),
+                remote: r.remote.clone(),
+                reason: r.reason.clone(),
+                age_ms: u64::try_from(r.at.elapsed().as_millis()).unwrap_or(u64::MAX),
+            })
+            .collect()
+    }
+
+    /// This node's membership and member addresses.
+    pub fn membership(&self) -> MembershipView {
+        MembershipView {
+            members: self
+                .addresses
+                .0
+                .iter()
+                .map(|(id, address)| MemberAddress {
+                    id: id.0,
+                    address: address.clone(),
+                })
+                .collect(),
+            q1: self.membership.q1,
+            q2: self.membership.q2,
+            quorum: self.quorum(),
+            check_addresses: self.checks_addresses,
+        }
+    }
+
+    /// The per-peer metrics, Prometheus text (appended to the node's own).
+    pub fn render_metrics(&self, out: &mut String) {
+        type Value = fn(&PeerStatus, &Peer) -> Option<String>;
+        let families: [(&str, &str, &str, Value); 4] = [
+            (
+                "synod_peer_connected",
+                "gauge",
+                "1 if this node and the peer are connected both ways, else 0",
+                |_, p| Some(u8::from(PeerStatus::connected(p)).to_string()),
+            ),
+            (
+                "synod_peer_sent_frames_total",
+                "counter",
+                "frames sent to the peer",
+                |_, p| Some(p.frames_sent.load(Ordering::Relaxed).to_string()),
+            ),
+            (
+                "synod_peer_received_frames_total",
+                "counter",
+                "frames received from the peer",
+                |_, p| Some(p.frames_received.load(Ordering::Relaxed).to_string()),
+            ),
+            (
+                "synod_peer_last_contact_age_seconds",
+                "gauge",
+                "seconds since anything arrived from the peer (absent: never)",
+                |s, p| {
+                    s.last_contact_ms(p)
+                        .map(|ms| format!("{:.3}", ms as f64 / 1000.0))
+                },
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (id, peer) in &self.peers {
+                if let Some(v) = value(self, peer) {
+                    let _ = writeln!(out, "{name}{{peer=\"{id}\"}} {v}");
+                }
+            }
+        }
+    }
+}
+
+impl Refusal {
+    fn remote_ip(&self) -> &str {
+        self.remote
+            .rsplit_once(':')
+            .map_or(self.remote.as_str(), |(ip, _)| ip)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `{1, 2}`.
+fn ids(ids: &[u8]) -> String {
+    let list: Vec<String> = ids.iter().map(u8::to_string).collect();
+    format!("{{{}}}", list.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn three() -> PeerStatus {
+        let addresses = Addresses(
+            (1..=3)
+                .map(|i| (NodeId(i), format!("127.0.0.1:700{i}")))
+                .collect(),
+        );
+        let membership = Membership::majority((1..=3).map(NodeId).collect());
+        PeerStatus::new(NodeId(1), membership, addresses, true)
+    }
+
+    #[test]
+    fn ready_needs_a_quorum_connected_both_ways() {
+        let status = three();
+        let not = status.readiness();
+        assert!(!not.ready);
+        assert_eq!((not.connected, not.quorum), (vec![1], 2));
+        let reason = not.reason.unwrap();
+        assert!(
+            reason.contains("connected to 1 of 3 members ({1}) and a quorum needs 2"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("node 2 (127.0.0.1:7002): not connected, never in contact"),
+            "{reason}"
+        );
+        // One direction is not enough.
+        status.outbound_up(NodeId(2));
+        assert!(!status.readiness().ready);
+        let open = status.inbound_opened(NodeId(2)).unwrap();
+        let ready = status.readiness();
+        assert_eq!((ready.ready, ready.connected), (true, vec![1, 2]));
+        assert_eq!(ready.reason, None);
+        drop(open);
+        let reason = status.readiness().reason.unwrap();
+        assert!(
+            reason.contains(
+                "this node is connected to it, but it is not connected to this node, last contact"
+            ),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_member_refusing_this_node_makes_it_not_ready_even_with_a_quorum() {
+        let status = three();
+        for id in [2, 3] {
+            status.outbound_up(NodeId(id));
+            std::mem::forget(status.inbound_opened(NodeId(id)));
+        }
+        assert!(status.readiness().ready);
+        status.refused_by(NodeId(3), "node 3 runs with members {1, 2, 3, 4} …".into());
+        let not = status.readiness();
+        assert!(!not.ready);
+        assert_eq!(
+            not.reason.as_deref(),
+            Some("node 3 refuses this node: node 3 runs with members {1, 2, 3, 4} …")
+        );
+        let view = status.members();
+        assert_eq!(
+            view[2].refused.as_deref(),
+            Some("node 3 refuses this node: node 3 runs with members {1, 2, 3, 4} …")
+        );
+        status.accepted_by(NodeId(3));
+        assert!(status.readiness().ready);
+        // This node refusing a member's handshake is shown, but does not make it unready.
+        let remote = "127.0.0.1:5554".parse().unwrap();
+        status.refused(
+            Some(NodeId(2)),
+            remote,
+            &"refused",
+            "node 1 is in cluster …".into(),
+        );
+        assert!(status.readiness().ready);
+        assert_eq!(
+            status.members()[1].refused.as_deref(),
+            Some("this node refuses node 2: node 1 is in cluster …")
+        );
+        // A stranger refused here does not matter to readiness, but is shown.
+        let remote = "127.0.0.1:5555".parse().unwrap();
+        status.refused(Some(NodeId(4)), remote, &"refused", "not a member".into());
+        assert!(status.readiness().ready);
+        let strangers = status.strangers();
+        assert_eq!(strangers.len(), 1);
+        assert_eq!(
+            (strangers[0].node, strangers[0].reason.as_str()),
+            (Some(4), "not a member")
+        );
+    }
+
+    #[test]
+    fn per_peer_metrics_are_labelled() {
+        let status = three();
+        status.frame_sent(NodeId(2));
+        status.frame_received(NodeId(3));
+        let mut text = String::new();
+        status.render_metrics(&mut text);
+        assert!(
+            text.contains("synod_peer_connected{peer=\"2\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("synod_peer_sent_frames_total{peer=\"2\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("synod_peer_received_frames_total{peer=\"3\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("synod_peer_last_contact_age_seconds{peer=\"3\"} "),
+            "{text}"
+        );
+        assert!(
+            !text.contains("synod_peer_last_contact_age_seconds{peer=\"2\"}"),
+            "{text}"
+        );
+    }
+}
