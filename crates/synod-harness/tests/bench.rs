@@ -1,7 +1,8 @@
 //! `synod-harness bench` against a running 3-node cluster: it drives reads, writes and
 //! compare-and-sets through every node, each sent to its key's home (`--route home`), and its
 //! JSON report accounts for them and for the nodes' fsyncs. The cluster is the library's `LocalCluster` (what `synod cluster` and
-//! `bench --cluster` run), its nodes started as `synod-harness node`.
+//! `bench --cluster` run), its nodes started as `synod-harness node`. A run in which every
+//! operation fails exits with 1.
 
 use clap::Parser;
 use std::net::TcpListener;
@@ -144,4 +145,20 @@ async fn bench_drives_every_operation_and_reports_it() {
         "{ok_after} - {ok_before} < {ok}"
     );
     cluster.stop().await;
+}
+
+#[test]
+fn a_run_of_errors_fails_the_command() {
+    // Nothing listens on the endpoint: every operation fails, and the command must say so.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let output = Command::new(HARNESS)
+        .args(["bench", "--endpoints", &endpoint, "--clients", "1"])
+        .args(["--duration", "0.3", "--warmup", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: no operation succeeded"), "{stderr}");
 }
