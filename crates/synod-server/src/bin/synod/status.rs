@@ -11,8 +11,9 @@ use std::time::Duration;
 /// `synod status` options.
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// The node to ask.
-    #[arg(long, env = "SYNOD_ENDPOINT", default_value = "http://127.0.0.1:8081")]
+    /// The node to ask (`localhost:8081` means `http://localhost:8081`).
+    #[arg(long, env = "SYNOD_ENDPOINT", default_value = "http://127.0.0.1:8081",
+          value_parser = endpoint)]
     pub endpoint: String,
     /// `text` for people, `json` for programs (the node's `/v1/cluster` answer).
     #[arg(long, value_enum, default_value_t = Output::Text)]
@@ -36,10 +37,17 @@ pub const HELP: &str = "Exit codes:\n  0  the node is ready\n  1  the node answe
      ready (the output says why)\n  2  usage error (bad flag)\n  3  the node could not be asked \
      (no answer, or not a synod node)";
 
+/// An endpoint as the client reads it, without a trailing `/`.
+fn endpoint(text: &str) -> Result<String, String> {
+    let client =
+        synod_server::Client::new(text, Duration::from_secs(1)).map_err(|e| e.to_string())?;
+    Ok(client.endpoint().as_str().trim_end_matches('/').to_owned())
+}
+
 /// Asks the node and prints its view; `Ok(true)` when it is ready, `Err` when it could not be
 /// asked.
 pub async fn status(args: StatusArgs) -> anyhow::Result<bool> {
-    let base = args.endpoint.trim_end_matches('/');
+    let base = args.endpoint.as_str();
     let url = format!("{base}/v1/cluster");
     let http = reqwest::Client::builder()
         .timeout(Duration::from_millis(args.timeout_ms))
@@ -48,11 +56,13 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<bool> {
         .get(&url)
         .send()
         .await
+        .map_err(reqwest::Error::without_url)
         .with_context(|| format!("asking {url}"))?;
     let code = response.status();
     let text = response
         .text()
         .await
+        .map_err(reqwest::Error::without_url)
         .with_context(|| format!("reading the answer of {url}"))?;
     let view: Value = serde_json::from_str(&text)
         .ok()
