@@ -201,11 +201,15 @@ impl Storage {
         };
         let file = dir.join(DB_FILE);
         let wanted = Meta::current(cluster_id, node_id, membership);
-        if dir.exists() && !dir.is_dir() {
-            return Err(StorageError::NotADirectory(dir.to_owned()));
-        }
+        // What `dir` is, told apart from "cannot look" (a permission problem is not "missing").
+        let exists = match std::fs::metadata(dir) {
+            Ok(meta) if !meta.is_dir() => return Err(StorageError::NotADirectory(dir.to_owned())),
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(io(e)),
+        };
         if init {
-            if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
+            if exists && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
                 return Err(StorageError::NotEmpty(dir.to_owned()));
             }
             let existing = nearest_existing_ancestor(dir);
@@ -215,11 +219,18 @@ impl Storage {
             sync_new_entries(dir, &existing)?;
             return Ok(storage);
         }
-        if !dir.is_dir() {
+        if !exists {
             return Err(StorageError::MissingDir(dir.to_owned()));
         }
-        if !file.is_file() {
-            return Err(StorageError::NotInitialised(dir.to_owned()));
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.is_file() => {}
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StorageError::Io {
+                    path: file.clone(),
+                    source: e,
+                })
+            }
+            _ => return Err(StorageError::NotInitialised(dir.to_owned())),
         }
         // A read-write open writes to the file even if nothing is committed. So when the
         // database allows a read-only open (it was closed cleanly), its meta record is judged on
