@@ -1,4 +1,5 @@
-//! `synod cluster` cannot lie: its nodes die with it even when it is killed with SIGKILL, and a
+//! `synod cluster` cannot lie: its nodes die with it even when it is killed with SIGKILL (each
+//! in its own process group, so a Ctrl-C reaches only the launcher, which stops them), and a
 //! node that cannot start — its port held by another node, which answers `/health` in its stead
 //! — makes the command fail (exit ≠ 0, never "up") after stopping the nodes that did start.
 
@@ -26,6 +27,13 @@ fn cluster_command(nodes: u8, peer_base: u16, http_base: u16) -> Command {
     command
 }
 
+/// The process group of `pid` (field 5 of `/proc/PID/stat`).
+fn process_group(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let (_, rest) = stat.rsplit_once(')').unwrap();
+    rest.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_nodes_die_with_a_killed_launcher() {
     let (peer_base, http_base) = (free_run(3), free_run(3));
@@ -45,6 +53,15 @@ async fn the_nodes_die_with_a_killed_launcher() {
         }
     }
     assert_eq!(pids.len(), 3, "the launcher prints each node's pid");
+    // Each node in its own process group: a Ctrl-C at the terminal reaches only the launcher,
+    // which stops the nodes itself.
+    for &pid in &pids {
+        assert_eq!(
+            process_group(pid),
+            pid,
+            "node {pid} shares the launcher's group"
+        );
+    }
     let client = Client::new(
         &format!("http://127.0.0.1:{http_base}"),
         Duration::from_secs(5),

@@ -124,6 +124,9 @@ impl LocalCluster {
                 .args(args.tuning.to_args())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
+                // Their own process group: a Ctrl-C at the terminal reaches the launcher only,
+                // which stops them itself (so their exits are never taken for failures).
+                .process_group(0)
                 .kill_on_drop(true);
             if init {
                 command.arg("--init");
