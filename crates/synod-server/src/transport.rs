@@ -14,7 +14,8 @@
 //! sizes — and, unless either side does not compare them, the same member [`Addresses`]
 //! (anything else is refused, counted and logged, naming what differs). The receiver answers
 //! every handshake with a [`HandshakeReply`]: a refusal says why, so the dialling node knows it
-//! is refused and why, too. Every node dials every other, so two nodes started with different
+//! is refused and why, too (and counts its next connection to that peer as up only once the peer
+//! accepts it). Every node dials every other, so two nodes started with different
 //! `--peers`, `--q1` or `--q2` refuse each other's connections on both sides. Every frame is
 //! bounded by the frame limit; a frame that is oversized or does not decode, or an envelope whose
 //! sender differs from the handshake's, closes that connection with a log line before any of its
@@ -244,6 +245,11 @@ async fn outbound(
 ) {
     let handshake = wire::encode_handshake(&config.handshake());
     let mut wait = config.reconnect_min;
+    // Whether the peer refused the last handshake: then a new connection counts as up only once
+    // the peer accepts it, so that nothing (a forwarded request) is sent into a connection the
+    // peer is about to refuse again. (Otherwise it counts as up at once: a peer reached through a
+    // proxy that relays nothing back never answers.)
+    let mut refused = false;
     loop {
         let stream = match TcpStream::connect(addr).await {
             Ok(stream) => stream,
@@ -260,10 +266,36 @@ async fn outbound(
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
         let mut framed = FramedWrite::new(write, wire::codec(config.max_frame));
+        let mut answers = FramedRead::new(read, wire::codec(config.max_frame));
         if let Err(e) = framed.send(handshake.clone()).await {
             status.connect_failed(peer, &e);
             tokio::time::sleep(wait).await;
             continue;
+        }
+        if refused {
+            let answered = tokio::time::timeout(
+                config.handshake_timeout,
+                read_reply(&mut answers, peer, &status),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(Ended::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no answer to the handshake",
+                )))
+            });
+            match answered {
+                Ok(()) => refused = false,
+                Err(Ended::Refused) => {
+                    tokio::time::sleep(config.reconnect_max).await;
+                    continue;
+                }
+                Err(Ended::Io(e)) => {
+                    status.connect_failed(peer, &e);
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
         }
         tracing::debug!(%peer, %addr, "connected to peer");
         link.send_modify(|l| {
@@ -277,7 +309,7 @@ async fn outbound(
             peer,
             &mut queue,
             &mut framed,
-            read,
+            answers,
             &metrics,
             &status,
         )
@@ -287,44 +319,53 @@ async fn outbound(
         match outcome {
             Ok(()) => return,
             // Logged by the status; the peer is asked again after the longest wait.
-            Err(Ended::Refused) => tokio::time::sleep(config.reconnect_max).await,
+            Err(Ended::Refused) => {
+                refused = true;
+                tokio::time::sleep(config.reconnect_max).await;
+            }
             Err(Ended::Io(e)) => tracing::info!(%peer, "connection to peer lost: {e}"),
         }
     }
 }
 
-/// Reads what the peer writes on a connection this node opened — its one reply to the
-/// handshake, then nothing — and resolves when the connection ends, saying why.
-async fn replies(
-    read: OwnedReadHalf,
-    max_frame: usize,
-    peer: NodeId,
-    status: &PeerStatus,
-) -> Ended {
-    let mut frames = FramedRead::new(read, wire::codec(max_frame));
+type Answers = FramedRead<OwnedReadHalf, tokio_util::codec::LengthDelimitedCodec>;
+
+/// Reads the peer's next frame on a connection this node opened — the peer writes only its one
+/// reply to the handshake there — and reports it: `Ok` if it accepted the handshake, `Err` if it
+/// refused it, wrote something else, or the connection ended.
+async fn read_reply(answers: &mut Answers, peer: NodeId, status: &PeerStatus) -> Result<(), Ended> {
+    let frame = match answers.next().await {
+        Some(Ok(frame)) => frame,
+        Some(Err(e)) => return Err(Ended::Io(e)),
+        None => {
+            return Err(Ended::Io(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "the peer closed the connection",
+            )))
+        }
+    };
+    match wire::decode_reply(&frame) {
+        Ok(HandshakeReply::Accepted) => {
+            status.accepted_by(peer);
+            Ok(())
+        }
+        Ok(HandshakeReply::Refused(reason)) => {
+            status.refused_by(peer, reason);
+            Err(Ended::Refused)
+        }
+        Err(e) => Err(Ended::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the peer wrote something else than a handshake reply: {e}"),
+        ))),
+    }
+}
+
+/// Reads what the peer writes on a connection this node opened until the connection ends, and
+/// says why it ended.
+async fn replies(mut answers: Answers, peer: NodeId, status: &PeerStatus) -> Ended {
     loop {
-        let frame = match frames.next().await {
-            Some(Ok(frame)) => frame,
-            Some(Err(e)) => return Ended::Io(e),
-            None => {
-                return Ended::Io(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "the peer closed the connection",
-                ))
-            }
-        };
-        match wire::decode_reply(&frame) {
-            Ok(HandshakeReply::Accepted) => status.accepted_by(peer),
-            Ok(HandshakeReply::Refused(reason)) => {
-                status.refused_by(peer, reason);
-                return Ended::Refused;
-            }
-            Err(e) => {
-                return Ended::Io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("the peer wrote something else than a handshake reply: {e}"),
-                ))
-            }
+        if let Err(ended) = read_reply(&mut answers, peer, status).await {
+            return ended;
         }
     }
 }
@@ -336,12 +377,12 @@ async fn pump(
     peer: NodeId,
     queue: &mut mpsc::Receiver<Item>,
     framed: &mut FramedWrite<OwnedWriteHalf, tokio_util::codec::LengthDelimitedCodec>,
-    read: OwnedReadHalf,
+    answers: Answers,
     metrics: &Metrics,
     status: &PeerStatus,
 ) -> Result<(), Ended> {
     let mut batch = BatchBuilder::new();
-    let mut closed = std::pin::pin!(replies(read, config.max_frame, peer, status));
+    let mut closed = std::pin::pin!(replies(answers, peer, status));
     loop {
         let first = tokio::select! {
             first = queue.recv() => first,
@@ -725,6 +766,48 @@ mod tests {
         theirs.check_addresses = true;
         ours.check_addresses = false;
         assert_eq!(admit(&theirs.handshake(), &ours).unwrap(), NodeId(2));
+    }
+
+    #[tokio::test]
+    async fn after_a_refusal_a_connection_counts_as_up_only_once_the_peer_accepts() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peers = BTreeMap::from([
+            (NodeId(1), "127.0.0.1:1".parse().unwrap()),
+            (NodeId(2), listener.local_addr().unwrap()),
+        ]);
+        let mut config = TransportConfig::new("c", NodeId(1), peers);
+        config.reconnect_max = Duration::from_millis(20);
+        let outbox = start_outbound(&config, Arc::new(Metrics::default()));
+        let mut link = outbox.link(NodeId(2)).unwrap();
+        let accept = || async {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut framed = tokio_util::codec::Framed::new(stream, wire::codec(1 << 16));
+            wire::decode_handshake(&framed.next().await.unwrap().unwrap()).unwrap();
+            framed
+        };
+        // Refused: the first connection was up (nothing told otherwise yet), and is down.
+        let mut first = accept().await;
+        let refusal = HandshakeReply::Refused("node 2 runs with …".into());
+        first.send(wire::encode_reply(&refusal)).await.unwrap();
+        link.wait_for(|l| l.connections == 1 && !l.up)
+            .await
+            .unwrap();
+        let refused = outbox.peer_status().members()[1].refused.clone();
+        assert_eq!(
+            refused.as_deref(),
+            Some("node 2 refuses this node: node 2 runs with …")
+        );
+        // A connection the peer closes without answering never counts as up...
+        drop(accept().await);
+        // ...and one it accepts does.
+        let mut third = accept().await;
+        third
+            .send(wire::encode_reply(&HandshakeReply::Accepted))
+            .await
+            .unwrap();
+        let up = *link.wait_for(|l| l.up).await.unwrap();
+        assert_eq!(up.connections, 2, "the unanswered connection never counted");
+        assert_eq!(outbox.peer_status().members()[1].refused, None);
     }
 
     #[tokio::test]
