@@ -1,5 +1,5 @@
-//! Fuzz target: the peer frame decoders (handshakes, frames of items, frames of protocol
-//! envelopes only). Any bytes must decode to a value or a `WireError`;
+//! Fuzz target: the peer frame decoders (handshakes, handshake replies, frames of items, frames
+//! of protocol envelopes only). Any bytes must decode to a value or a `WireError`;
 //! a batch that decodes must re-encode to the very same bytes (the decoder accepts only the
 //! canonical encoding, so nothing is silently reinterpreted).
 
@@ -10,6 +10,7 @@ use synod_server::wire;
 
 fuzz_target!(|data: &[u8]| {
     let _ = wire::decode_handshake(data);
+    let _ = wire::decode_reply(data);
     if let Ok(envelopes) = wire::decode_batch(data) {
         let _ = wire::encode_batch(&envelopes);
     }
