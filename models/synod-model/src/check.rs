@@ -14,6 +14,7 @@
 
 use crate::model::SynodModel;
 use crate::properties::SystemState;
+use crate::quorum_transitions::{QuorumAction, QuorumModel};
 use crate::Protocol;
 use stateright::actor::{ActorModelAction, Id};
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
@@ -49,6 +50,9 @@ pub struct CheckOptions {
     pub timeout: Option<Duration>,
     /// Call the progress callback this often.
     pub progress_every: Duration,
+    /// Deliver a quorum's worth of votes as one action where that is sound
+    /// ([`crate::quorum_transitions`]).
+    pub quorum_transitions: bool,
 }
 
 impl Default for CheckOptions {
@@ -60,6 +64,7 @@ impl Default for CheckOptions {
             max_depth: None,
             timeout: None,
             progress_every: Duration::from_secs(3),
+            quorum_transitions: true,
         }
     }
 }
@@ -160,13 +165,40 @@ impl<P: Protocol> CheckReport<P> {
     }
 }
 
-/// Checks `model`, calling `on_progress` every `options.progress_every` while it runs.
+/// Checks `model`, calling `on_progress` every `options.progress_every` while it runs. With
+/// `options.quorum_transitions`, where they apply ([`QuorumModel::applies`]), the checker
+/// explores the [`QuorumModel`] over `model`, and every discovery is expanded back into
+/// `model`'s own steps.
 pub fn run<P: Protocol>(
     model: SynodModel<P>,
     options: &CheckOptions,
     on_progress: impl FnMut(&Progress),
 ) -> CheckReport<P> {
-    let mut builder = model
+    if options.quorum_transitions && QuorumModel::applies(&model) {
+        let quorum = QuorumModel::new(model.clone());
+        explore(quorum, &model, options, on_progress, |path| {
+            expand(&model, path)
+        })
+    } else {
+        explore(model.clone(), &model, options, on_progress, |path| path)
+    }
+}
+
+/// Runs the checker over `explored` (`model` itself, or a model whose actions stand for
+/// sequences of `model`'s: `to_model` turns its paths into `model`'s).
+fn explore<P, M>(
+    explored: M,
+    model: &SynodModel<P>,
+    options: &CheckOptions,
+    on_progress: impl FnMut(&Progress),
+    to_model: impl Fn(Path<SystemState<P>, M::Action>) -> Path<SystemState<P>, Action>,
+) -> CheckReport<P>
+where
+    P: Protocol,
+    M: Model<State = SystemState<P>> + Send + Sync + 'static,
+    M::Action: Clone + PartialEq + Send + Sync,
+{
+    let mut builder = explored
         .checker()
         .threads(options.threads.max(1))
         .finish_when(HasDiscoveries::AnyFailures);
@@ -181,13 +213,44 @@ pub fn run<P: Protocol>(
     }
     let start = Instant::now();
     if options.symmetry || options.strategy == Strategy::Dfs {
-        finish(builder.spawn_dfs(), start, options, on_progress)
+        finish(
+            builder.spawn_dfs(),
+            model,
+            start,
+            options,
+            on_progress,
+            to_model,
+        )
     } else {
-        finish(builder.spawn_bfs(), start, options, on_progress)
+        finish(
+            builder.spawn_bfs(),
+            model,
+            start,
+            options,
+            on_progress,
+            to_model,
+        )
     }
 }
 
-fn sample<P: Protocol, C: Checker<SynodModel<P>>>(checker: &C, start: Instant) -> Progress {
+/// `path` of the [`QuorumModel`] over `model` as a path of `model`: every quorum action
+/// expanded into its deliveries.
+fn expand<P: Protocol>(
+    model: &SynodModel<P>,
+    path: Path<SystemState<P>, QuorumAction>,
+) -> Path<SystemState<P>, Action> {
+    let steps = path.into_vec();
+    let init = steps[0].0.clone();
+    let actions: Vec<Action> = steps
+        .into_iter()
+        .filter_map(|(_, a)| a)
+        .flat_map(QuorumAction::expand)
+        .collect();
+    Path::from_actions(model, init, &actions)
+        .expect("a quorum action is a sequence of the wrapped model's steps")
+}
+
+fn sample<M: Model, C: Checker<M>>(checker: &C, start: Instant) -> Progress {
     Progress {
         total: checker.state_count(),
         unique: checker.unique_state_count(),
@@ -196,12 +259,20 @@ fn sample<P: Protocol, C: Checker<SynodModel<P>>>(checker: &C, start: Instant) -
     }
 }
 
-fn finish<P: Protocol, C: Checker<SynodModel<P>>>(
+fn finish<P, M, C>(
     mut checker: C,
+    model: &SynodModel<P>,
     start: Instant,
     options: &CheckOptions,
     mut on_progress: impl FnMut(&Progress),
-) -> CheckReport<P> {
+    to_model: impl Fn(Path<SystemState<P>, M::Action>) -> Path<SystemState<P>, Action>,
+) -> CheckReport<P>
+where
+    P: Protocol,
+    M: Model<State = SystemState<P>>,
+    M::Action: Clone + PartialEq,
+    C: Checker<M>,
+{
     let handles = checker.handles();
     let (done_tx, done_rx) = mpsc::channel();
     let joiner = std::thread::spawn(move || {
@@ -218,7 +289,6 @@ fn finish<P: Protocol, C: Checker<SynodModel<P>>>(
     let timed_out = options.timeout.is_some_and(|t| progress.elapsed >= t);
     let depth_bounded = options.max_depth.is_some_and(|d| progress.depth >= d);
     let mut discoveries = checker.discoveries();
-    let model = checker.model();
     let failed = model
         .properties()
         .iter()
@@ -231,7 +301,7 @@ fn finish<P: Protocol, C: Checker<SynodModel<P>>>(
             let path = discoveries.remove(p.name).map(|path| {
                 shorten(
                     model,
-                    path,
+                    to_model(path),
                     p.condition,
                     p.expectation == Expectation::Sometimes,
                 )

@@ -11,7 +11,8 @@
 //! * [`model`] — builds the stateright model; [`check`] — runs it and classifies the result.
 //! * [`counterexample`] — renders a path as a message-sequence listing and a core trace.
 //! * [`presets`] — named sets of larger proofs (`check --preset`).
-//! * [`symmetry`] — symmetry reduction over interchangeable nodes.
+//! * [`symmetry`] — symmetry reduction over interchangeable nodes; [`quorum_transitions`] — a
+//!   quorum's worth of votes delivered as one action.
 //! * [`bugs`] — buggy test doubles that the checker must catch.
 //! * [`walk`] — every reachable state, one by one, for tools and tests.
 //! * [`trace_export`] — model paths as trace files; [`trace_check`] — trace files replayed in the model; [`step_outputs`] — a step's core outputs.
@@ -28,6 +29,7 @@ pub mod model;
 pub mod presets;
 pub mod properties;
 pub mod protocol;
+pub mod quorum_transitions;
 pub mod register_spec;
 pub mod script;
 pub mod step_outputs;

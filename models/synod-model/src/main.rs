@@ -15,6 +15,7 @@ use synod_model::bugs::{
 use synod_model::check::{self, CheckOptions, Strategy, Verdict};
 use synod_model::counterexample::{listing, slug, to_trace};
 use synod_model::presets::{self, Preset};
+use synod_model::quorum_transitions::QuorumModel;
 use synod_model::script::parse_scripts;
 use synod_model::{model, Correct, Mode, ModelConfig, NetworkKind, Protocol};
 
@@ -234,6 +235,10 @@ struct CheckArgs {
     /// docs/model.md), for a skeptic's rerun. Slower by orders of magnitude.
     #[arg(long, conflicts_with = "symmetry")]
     no_reduce: bool,
+    /// Deliver votes one by one, never a quorum's worth as one action (the quorum transitions of
+    /// docs/model.md), keeping the other reductions: to compare the two.
+    #[arg(long)]
+    no_quorum_transitions: bool,
 }
 
 impl ModelArgs {
@@ -451,18 +456,21 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
         max_depth: args.max_depth,
         timeout: args.timeout.map(Duration::from_secs),
         progress_every: Duration::from_secs(args.progress.max(1)),
+        quorum_transitions: !args.no_quorum_transitions && !args.no_reduce,
     };
+    let model = model::build(&cfg, protocol)?;
+    let quorum_transitions = options.quorum_transitions && QuorumModel::applies(&model);
     println!(
-        "checking   strategy={:?} threads={} symmetry={} max-depth={} timeout={}",
+        "checking   strategy={:?} threads={} symmetry={} quorum-transitions={} max-depth={} timeout={}",
         options.strategy,
         options.threads,
         options.symmetry,
+        if quorum_transitions { "on" } else { "off" },
         options.max_depth.map_or("none".into(), |d| d.to_string()),
         options
             .timeout
             .map_or("none".into(), |t| format!("{}s", t.as_secs()))
     );
-    let model = model::build(&cfg, protocol)?;
     let model = if args.no_reduce {
         println!("reductions off (--no-reduce): stateright's plain actor model");
         model.unnormalized()

@@ -5,12 +5,14 @@
 //! everything; the fully normalized one, which forgets settled learned values and replies, on
 //! the rest.
 
+use stateright::Model;
 use std::collections::BTreeSet;
 use synod_core::{AcceptorState, Proposal, ReplyResult};
 use synod_model::actor::ActorState;
 use synod_model::ghost::AcceptRecord;
-use synod_model::model::{build, SynodModel};
+use synod_model::model::build;
 use synod_model::properties::SystemState;
+use synod_model::quorum_transitions::QuorumModel;
 use synod_model::script::parse_scripts;
 use synod_model::walk::each_reachable_state;
 use synod_model::{Correct, ModelConfig, Value};
@@ -51,7 +53,10 @@ fn observe(state: &SystemState<Correct>, outcomes: bool) -> Observation {
 }
 
 /// Every reachable observation and the number of states.
-fn reachable(model: &SynodModel<Correct>, outcomes: bool) -> (BTreeSet<Observation>, usize) {
+fn reachable<M>(model: &M, outcomes: bool) -> (BTreeSet<Observation>, usize)
+where
+    M: Model<State = SystemState<Correct>>,
+{
     let mut observed = BTreeSet::new();
     let states = each_reachable_state(model, |state| {
         observed.insert(observe(state, outcomes));
@@ -127,4 +132,65 @@ fn register_one_client_reading_with_fast_paths() {
         &ModelConfig::register(3, parse_scripts("read").unwrap(), 1)
             .with_fast(synod_core::FastPaths::ALL),
     );
+}
+
+/// Quorum transitions (a quorum's worth of votes as one action) lose nothing either: on
+/// configurations whose quorums need two votes from other nodes, the quorum-transition model
+/// observes what the model it wraps does, in fewer states.
+fn assert_quorum_transitions_lose_nothing(cfg: &ModelConfig) {
+    let full = build(cfg, Correct).unwrap();
+    assert!(QuorumModel::applies(&full));
+    let (wrapped, wrapped_states) = reachable(&full, false);
+    let (quorum, quorum_states) = reachable(&QuorumModel::new(full), false);
+    assert_eq!(
+        quorum, wrapped,
+        "the quorum-transition model observes what the wrapped one does"
+    );
+    assert!(
+        quorum_states < wrapped_states,
+        "quorum transitions reduce: {quorum_states} < {wrapped_states}"
+    );
+}
+
+#[test]
+fn quorum_transitions_five_nodes_two_proposers() {
+    assert_quorum_transitions_lose_nothing(&ModelConfig::consensus(5, 2, 1));
+}
+
+#[test]
+fn quorum_transitions_four_nodes_one_proposer_with_a_crash() {
+    assert_quorum_transitions_lose_nothing(&ModelConfig {
+        crashes: 1,
+        ..ModelConfig::consensus(4, 1, 1)
+    });
+}
+
+/// A retry: the failed round's tally is dropped unread, and the next round counts afresh.
+#[test]
+fn quorum_transitions_four_nodes_one_proposer_retrying() {
+    assert_quorum_transitions_lose_nothing(&ModelConfig::consensus(4, 1, 2));
+}
+
+#[test]
+fn quorum_transitions_four_nodes_register_two_clients() {
+    assert_quorum_transitions_lose_nothing(&ModelConfig::register(
+        4,
+        parse_scripts("put:a;cas:-:b").unwrap(),
+        1,
+    ));
+}
+
+/// Networks that do not duplicate: a delivered vote is gone, and one left out stays in flight
+/// (unordered), or waits behind its channel's earlier messages (ordered).
+#[test]
+fn quorum_transitions_four_nodes_non_duplicating_networks() {
+    for network in [
+        synod_model::NetworkKind::UnorderedNonDuplicating,
+        synod_model::NetworkKind::Ordered,
+    ] {
+        assert_quorum_transitions_lose_nothing(&ModelConfig {
+            network,
+            ..ModelConfig::consensus(4, 2, 1)
+        });
+    }
 }
