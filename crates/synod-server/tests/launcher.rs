@@ -37,7 +37,12 @@ fn process_group(pid: u32) -> u32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_nodes_die_with_a_killed_launcher() {
     let (peer_base, http_base) = (free_run(3), free_run(3));
+    // A data root of the test's own: a launcher killed with SIGKILL cannot remove its
+    // temporary directory.
+    let root = tempfile::tempdir().unwrap();
     let mut launcher = cluster_command(3, peer_base, http_base)
+        .arg("--data-root")
+        .arg(root.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
