@@ -93,7 +93,7 @@ async fn a_port_held_by_another_node_fails_the_launch_and_stops_the_rest() {
     let (peer_base, http_base) = (free_run(2), free_run(2));
     // Another node already serves HTTP on the port `synod cluster` will give its node 2.
     let dir = tempfile::tempdir().unwrap();
-    let mut squatter = Command::new(env!("CARGO_BIN_EXE_synod"))
+    let squatter = Command::new(env!("CARGO_BIN_EXE_synod"))
         .arg("serve")
         .arg("--id=2")
         .arg(format!("--peers=2=127.0.0.1:{}", free_port()))
@@ -106,6 +106,7 @@ async fn a_port_held_by_another_node_fails_the_launch_and_stops_the_rest() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    let mut squatter = KillOnDrop(squatter);
     let squatter_client = Client::new(
         &format!("http://127.0.0.1:{}", http_base + 1),
         Duration::from_secs(1),
@@ -156,11 +157,21 @@ async fn a_port_held_by_another_node_fails_the_launch_and_stops_the_rest() {
     assert!(!output.status.success(), "{stdout}");
     assert!(
         !stdout.contains("is up"),
-        "another node's /health passed for node 2:\n{stdout}"
+        "another node's /health passed for the node just started:\n{stdout}"
     );
     // The other node was not disturbed.
     let health = squatter_client.health().await.unwrap();
-    assert_eq!(health.pid, Some(squatter.id()));
-    squatter.kill().unwrap();
-    squatter.wait().unwrap();
+    assert_eq!(health.pid, Some(squatter.0.id()));
+    squatter.0.kill().unwrap();
+    squatter.0.wait().unwrap();
+}
+
+/// A process killed when the test ends, failed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
