@@ -8,6 +8,10 @@ use crate::check::Action;
 use crate::config::{node_id, Mode, ModelConfig, Value};
 use crate::message::ModelMsg;
 use crate::model::SynodModel;
+pub use crate::notation::{
+    fmt_acceptor, fmt_action, fmt_envelope, fmt_model_msg, fmt_msg, fmt_phase, fmt_proposal,
+    fmt_result, fmt_value, who,
+};
 use crate::properties::{history, SystemState};
 use crate::Protocol;
 use stateright::actor::ActorModelAction;
@@ -18,78 +22,23 @@ use synod_check::trace::{
     Expectation, NodeState as TraceNodeState, Step, Trace, TraceConfig, TraceStep,
     TRACE_FORMAT_VERSION,
 };
-use synod_core::{Message, Operation, Outcome, Phase, Proposal, ReplyResult};
+use synod_core::{Message, Operation};
 
-/// A proposal as `v@[round,node]` (`∅` for the empty register).
-pub fn fmt_proposal(p: &Proposal<Value>) -> String {
-    format!("{}@{}", fmt_value(&p.value), p.ballot)
-}
-
-fn fmt_value(v: &Option<Value>) -> String {
-    v.map_or("∅".to_string(), |c| format!("'{c}'"))
-}
-
-/// A protocol message in one line.
-pub fn fmt_msg(m: &Message<Value>) -> String {
-    match m {
-        Message::Prepare { ballot } => format!("Prepare {ballot}"),
-        Message::Promise { ballot, accepted } => format!(
-            "Promise {ballot} (accepted {})",
-            accepted.as_ref().map_or("nothing".into(), fmt_proposal)
-        ),
-        Message::Accept {
-            ballot,
-            value,
-            next: None,
-        } => format!("Accept {ballot} {}", fmt_value(value)),
-        Message::Accept {
-            ballot,
-            value,
-            next: Some(next),
-        } => format!("Accept {ballot} {} (and promise {next})", fmt_value(value)),
-        Message::Accepted { ballot } => format!("Accepted {ballot}"),
-        Message::Reject { ballot, promised } => format!("Reject {ballot} (promised {promised})"),
-        Message::Commit { ballot, value } => format!("Commit {ballot} {}", fmt_value(value)),
-        Message::Query { request } => format!("Query (read {})", request.0),
-        Message::Report { request, accepted } => format!(
-            "Report (read {}: accepted {})",
-            request.0,
-            accepted.as_ref().map_or("nothing".into(), fmt_proposal)
-        ),
-    }
-}
-
-fn fmt_result(r: &ReplyResult<Value>) -> String {
-    match r {
-        Ok(Outcome::Chosen { value, won }) => format!("chosen '{value}' (won: {won})"),
-        Ok(Outcome::Written { previous }) => format!("written (previous {})", fmt_value(previous)),
-        Ok(Outcome::CasMismatch { current }) => {
-            format!("cas mismatch (current {})", fmt_value(current))
-        }
-        Ok(Outcome::Read { value }) => format!("read {}", fmt_value(value)),
-        Err(e) => format!("error: {e}"),
-    }
-}
-
-fn fmt_phase(p: &Phase<Value>) -> String {
-    match p {
-        Phase::Idle => "idle".into(),
-        Phase::Preparing { ballot, .. } => format!("preparing {ballot}"),
-        Phase::Accepting { proposal, .. } => format!("accepting {}", fmt_proposal(proposal)),
-        Phase::Reading { .. } => "reading".into(),
-        Phase::Backoff => "backoff".into(),
-    }
-}
-
-fn node_of<P: Protocol>(state: &SystemState<P>, index: usize) -> Option<&NodeState> {
+/// The state of node `index`, if that actor is a node.
+pub fn node_of<P: Protocol>(state: &SystemState<P>, index: usize) -> Option<&NodeState> {
     match state.actor_states.get(index).map(|s| &**s) {
         Some(ActorState::Node(n)) => Some(n),
         _ => None,
     }
 }
 
-/// The visible changes of node `index` between two states.
-fn changes<P: Protocol>(before: &SystemState<P>, after: &SystemState<P>, index: usize) -> String {
+/// The visible changes of node `index` between two states: the `   ⇒ nX: …` line of a listing,
+/// or nothing.
+pub fn changes<P: Protocol>(
+    before: &SystemState<P>,
+    after: &SystemState<P>,
+    index: usize,
+) -> String {
     let (Some(b), Some(a)) = (node_of(before, index), node_of(after, index)) else {
         return String::new();
     };
@@ -135,12 +84,70 @@ fn changes<P: Protocol>(before: &SystemState<P>, after: &SystemState<P>, index: 
     }
 }
 
-fn who(model_nodes: usize, id: usize) -> String {
-    if id < model_nodes {
-        format!("n{}", id + 1)
-    } else {
-        format!("client{}", id - model_nodes + 1)
+/// The listing's line for `action` (a crash also says what it kept, read from the state
+/// `after`), and the node whose changes the `⇒` line under it shows.
+pub fn step_line<P: Protocol>(
+    model_nodes: usize,
+    action: &Action,
+    after: &SystemState<P>,
+) -> (String, Option<usize>) {
+    let line = fmt_action(model_nodes, action);
+    match action {
+        ActorModelAction::Deliver { dst, .. } => (line, Some(usize::from(*dst))),
+        ActorModelAction::Timeout(id, _) | ActorModelAction::Recover(id) => {
+            (line, Some(usize::from(*id)))
+        }
+        ActorModelAction::Crash(id) => {
+            let durable = node_of(after, usize::from(*id))
+                .map(|s| format!(" (durable: {})", fmt_acceptor(&s.durable)))
+                .unwrap_or_default();
+            (format!("{line}{durable}"), None)
+        }
+        ActorModelAction::Drop(_) | ActorModelAction::SelectRandom { .. } => (line, None),
     }
+}
+
+/// Node `index` of `state` in one line: `n1 promised [1,1] accepted 'a'@[1,1] proposer
+/// accepting 'a'@[1,1] learned –`, then what else it holds (a durable state that differs from
+/// the live one, its reply, pending timers, a crash); a client's requests sent and answered.
+pub fn actor_line<P: Protocol>(model_nodes: usize, state: &SystemState<P>, index: usize) -> String {
+    let name = who(model_nodes, index);
+    let mut line = match state.actor_states.get(index).map(|s| &**s) {
+        Some(ActorState::Node(n)) => {
+            let live = n.node.acceptor().state();
+            let mut line = format!(
+                "{name} promised {} accepted {} proposer {} learned {}",
+                live.promised,
+                live.accepted.as_ref().map_or("–".into(), fmt_proposal),
+                fmt_phase(n.node.proposer().phase()),
+                n.node.learned().map_or("–".into(), fmt_proposal)
+            );
+            if n.durable != *live {
+                let _ = write!(line, " (durable: {})", fmt_acceptor(&n.durable));
+            }
+            if let Some(reply) = &n.ghost.reply {
+                let _ = write!(line, " replied {}", fmt_result(reply));
+            }
+            line
+        }
+        Some(ActorState::Client(c)) => {
+            format!("{name} sent {} answered {}", c.sent, c.answered)
+        }
+        None => name,
+    };
+    let mut timers: Vec<String> = state
+        .timers_set
+        .get(index)
+        .map(|t| t.iter().map(|t| format!("{t:?}")).collect())
+        .unwrap_or_default();
+    timers.sort();
+    if !timers.is_empty() {
+        let _ = write!(line, " timers {}", timers.join(","));
+    }
+    if state.crashed.get(index).copied() == Some(true) {
+        line.push_str(" CRASHED");
+    }
+    line
 }
 
 /// The numbered listing of `path`: who sent what to whom, and what changed.
@@ -163,62 +170,7 @@ pub fn listing<P: Protocol>(model: &SynodModel<P>, path: &Path<SystemState<P>, A
             continue;
         };
         let after = &pair[1].0;
-        let (line, touched) = match action {
-            ActorModelAction::Deliver { src, dst, msg } => {
-                let (s, d) = (usize::from(*src), usize::from(*dst));
-                let what = match msg {
-                    ModelMsg::Peer(m) => fmt_msg(m),
-                    ModelMsg::Request { op, .. } => {
-                        format!("request {}", crate::script::format_op(op))
-                    }
-                    ModelMsg::Reply { result, .. } => format!("reply: {}", fmt_result(result)),
-                };
-                (format!("{} → {}: {what}", who(n, s), who(n, d)), Some(d))
-            }
-            ActorModelAction::Drop(env) => {
-                let what = match &env.msg {
-                    ModelMsg::Peer(m) => fmt_msg(m),
-                    other => format!("{other:?}"),
-                };
-                (
-                    format!(
-                        "LOST {} → {}: {what}",
-                        who(n, usize::from(env.src)),
-                        who(n, usize::from(env.dst))
-                    ),
-                    None,
-                )
-            }
-            ActorModelAction::Timeout(id, timer) => {
-                let i = usize::from(*id);
-                (format!("{}: {timer:?} timer fires", who(n, i)), Some(i))
-            }
-            ActorModelAction::Crash(id) => {
-                let i = usize::from(*id);
-                let durable = node_of(after, i).map(|s| {
-                    format!(
-                        " (durable: promised {}, accepted {})",
-                        s.durable.promised,
-                        s.durable
-                            .accepted
-                            .as_ref()
-                            .map_or("nothing".into(), fmt_proposal)
-                    )
-                });
-                (
-                    format!("{} CRASHES{}", who(n, i), durable.unwrap_or_default()),
-                    None,
-                )
-            }
-            ActorModelAction::Recover(id) => {
-                let i = usize::from(*id);
-                (
-                    format!("{} restarts from its durable state", who(n, i)),
-                    Some(i),
-                )
-            }
-            ActorModelAction::SelectRandom { .. } => ("random choice".into(), None),
-        };
+        let (line, touched) = step_line(n, action, after);
         let _ = writeln!(out, "{:>2}. {line}", k + 1);
         if let Some(i) = touched {
             let c = changes(before, after, i);

@@ -9,7 +9,9 @@
 //! * [`actor`] — node and client actors (core outputs → stateright commands).
 //! * [`properties`] — agreement, validity, learned-is-chosen, linearizability, reachability.
 //! * [`model`] — builds the stateright model; [`check`] — runs it and classifies the result.
-//! * [`counterexample`] — renders a path as a message-sequence listing and a core trace.
+//! * [`counterexample`] — renders a path as a message-sequence listing and a core trace;
+//!   [`notation`] — the one-line rendering of values, messages and actions it shares with the
+//!   Explorer; [`sequence_diagram`] — a path as SVG (the model's `as_svg`).
 //! * [`presets`] — named sets of larger proofs (`check --preset`).
 //! * [`symmetry`] — symmetry reduction over interchangeable nodes; [`quorum_transitions`] — a
 //!   quorum's worth of votes delivered as one action.
@@ -26,12 +28,14 @@ pub mod counterexample;
 pub mod ghost;
 pub mod message;
 pub mod model;
+pub mod notation;
 pub mod presets;
 pub mod properties;
 pub mod protocol;
 pub mod quorum_transitions;
 pub mod register_spec;
 pub mod script;
+pub mod sequence_diagram;
 pub mod step_outputs;
 pub mod symmetry;
 pub mod trace_check;

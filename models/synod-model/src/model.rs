@@ -52,8 +52,8 @@
 //! network, and timers fire at any time anyway — so every node state reachable with drops is
 //! reachable without them ([`ModelConfig::explores_drops`]).
 //!
-//! The wrapper delegates everything else (actions, transitions, Explorer rendering) to
-//! `ActorModel`, and carries the properties of [`crate::properties`].
+//! The wrapper delegates everything else (actions, transitions) to `ActorModel`, renders actions
+//! and paths in the listings' notation, and carries the properties of [`crate::properties`].
 
 use crate::actor::{actor_of, actors, ActorState, NodeState, SynodActor};
 use crate::client_history::ClientHistory;
@@ -610,7 +610,7 @@ impl<P: Protocol> Model for SynodModel<P> {
     }
 
     fn format_action(&self, action: &Self::Action) -> String {
-        self.actors.format_action(action)
+        crate::notation::fmt_action(self.cfg.nodes, action)
     }
 
     fn format_step(&self, last: &Self::State, action: Self::Action) -> Option<String> {
@@ -618,7 +618,7 @@ impl<P: Protocol> Model for SynodModel<P> {
     }
 
     fn as_svg(&self, path: Path<Self::State, Self::Action>) -> Option<String> {
-        self.actors.as_svg(path)
+        Some(crate::sequence_diagram::svg(self.cfg.nodes, &path))
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
