@@ -12,6 +12,9 @@
 //! * [`counterexample`] — renders a path as a message-sequence listing and a core trace;
 //!   [`notation`] — the one-line rendering of values, messages and actions it shares with the
 //!   Explorer; [`sequence_diagram`] — a path as SVG (the model's `as_svg`).
+//! * [`explorer`] — the Explorer's server (`synod-model explore`): [`state_view`], the compact
+//!   state text; [`state_properties`], every property at one state; [`explorer_path`], paths as
+//!   action indices.
 //! * [`presets`] — named sets of larger proofs (`check --preset`).
 //! * [`symmetry`] — symmetry reduction over interchangeable nodes; [`quorum_transitions`] — a
 //!   quorum's worth of votes delivered as one action.
@@ -25,6 +28,8 @@ pub mod check;
 pub mod client_history;
 pub mod config;
 pub mod counterexample;
+pub mod explorer;
+pub mod explorer_path;
 pub mod ghost;
 pub mod message;
 pub mod model;
@@ -36,6 +41,8 @@ pub mod quorum_transitions;
 pub mod register_spec;
 pub mod script;
 pub mod sequence_diagram;
+pub mod state_properties;
+pub mod state_view;
 pub mod step_outputs;
 pub mod symmetry;
 pub mod trace_check;

@@ -14,6 +14,8 @@ use synod_model::bugs::{
 };
 use synod_model::check::{self, CheckOptions, Strategy, Verdict};
 use synod_model::counterexample::{listing, slug, to_trace};
+use synod_model::explorer;
+use synod_model::explorer_path;
 use synod_model::presets::{self, Preset};
 use synod_model::quorum_transitions::QuorumModel;
 use synod_model::script::parse_scripts;
@@ -35,7 +37,8 @@ enum Command {
     /// Check every property exhaustively (exit 0 = all PASS, 1 = FAIL, 2 = INCOMPLETE or a flag
     /// that does not parse, 3 = an invalid configuration or another error).
     Check(CheckArgs),
-    /// Serve stateright's Explorer on 127.0.0.1.
+    /// Serve the Explorer on 127.0.0.1: states in the listings' notation, every property judged
+    /// at the state shown, paths as the URLs `check` prints (docs/explorer.md).
     Explore {
         #[command(flatten)]
         model: ModelArgs,
@@ -328,16 +331,14 @@ fn dispatch<P: Protocol>(cli: Cli, protocol: P) -> Result<u8> {
         Command::Explore { model: m, port } => {
             let cfg = m.config()?;
             println!("{cfg}\nprotocol   {}", protocol.name());
-            // Faithful: the Explorer shows nodes exactly as the core holds them.
-            let model = model::build(&cfg, protocol)?.faithful();
+            let model = model::build(&cfg, protocol.clone())?;
             let address = format!("127.0.0.1:{port}");
-            // The Explorer's server panics when it cannot bind: find out first, and say so.
-            drop(
-                std::net::TcpListener::bind(address.as_str())
-                    .with_context(|| format!("cannot serve the Explorer on {address} (--port)"))?,
-            );
+            let listener = std::net::TcpListener::bind(address.as_str())
+                .with_context(|| format!("cannot serve the Explorer on {address} (--port)"))?;
             println!("Explorer on http://{address}/ (Ctrl-C to stop)");
-            model.checker().serve(address.as_str());
+            // Faithful: the Explorer shows nodes exactly as the core holds them.
+            explorer::serve(listener, explorer::Explorer::new(&model, protocol.name()))
+                .with_context(|| format!("serving the Explorer on {address}"))?;
             Ok(0)
         }
         Command::Simulate {
@@ -559,10 +560,12 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
     for (name, path) in examples {
         println!("\nexample of '{name}':");
         print!("{}", listing(&model, &path));
+        print_explore(&args.model, &model, &path);
     }
     for (name, path) in failures {
         println!("\ncounterexample to '{name}':");
         print!("{}", listing(&model, &path));
+        print_explore(&args.model, &model, &path);
     }
     let code = report.exit_code();
     println!(
@@ -574,6 +577,91 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
         }
     );
     Ok(code)
+}
+
+/// The Explorer's port in the commands `check` prints.
+const EXPLORE_PORT: u16 = 3000;
+
+/// After a listing: the `explore` command for its configuration and the URL of its path there.
+fn print_explore<P: Protocol>(
+    m: &ModelArgs,
+    model: &model::SynodModel<P>,
+    path: &stateright::Path<synod_model::properties::SystemState<P>, check::Action>,
+) {
+    match explorer_path::encode(&model.faithful(), path) {
+        Ok(indices) => {
+            println!(
+                "explore:   synod-model explore {}--port {EXPLORE_PORT}",
+                model_flags(m)
+            );
+            println!("open:      {}", explorer_path::url(EXPLORE_PORT, &indices));
+        }
+        Err(e) => println!("explore:   (no Explorer link: {e})"),
+    }
+}
+
+/// The model flags of `m` that differ from their defaults, each followed by a space.
+fn model_flags(m: &ModelArgs) -> String {
+    let Ok(Command::Explore { model: d, .. }) =
+        Cli::try_parse_from(["synod-model", "explore"]).map(|c| c.command)
+    else {
+        unreachable!("explore parses without flags");
+    };
+    let name = |v: Option<clap::builder::PossibleValue>| {
+        v.map_or(String::new(), |v| v.get_name().to_string())
+    };
+    let list = |ids: &[usize]| {
+        ids.iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut flags = Vec::new();
+    let mut flag = |differs: bool, text: String| {
+        if differs {
+            flags.push(text);
+        }
+    };
+    flag(m.nodes != d.nodes, format!("--nodes {}", m.nodes));
+    let mode = name(m.mode.to_possible_value());
+    flag(
+        mode != name(d.mode.to_possible_value()),
+        format!("--mode {mode}"),
+    );
+    flag(
+        m.proposers != d.proposers,
+        format!("--proposers {}", m.proposers),
+    );
+    flag(m.ops != d.ops, format!("--ops \"{}\"", m.ops));
+    flag(
+        m.rounds != d.rounds,
+        format!(
+            "--rounds {}",
+            list(&m.rounds.iter().map(|r| *r as usize).collect::<Vec<_>>())
+        ),
+    );
+    let network = name(m.network.to_possible_value());
+    flag(
+        network != name(d.network.to_possible_value()),
+        format!("--network {network}"),
+    );
+    flag(m.lossy, "--lossy".into());
+    flag(m.crashes != d.crashes, format!("--crashes {}", m.crashes));
+    flag(
+        !m.crash_nodes.is_empty(),
+        format!("--crash-nodes {}", list(&m.crash_nodes)),
+    );
+    flag(m.allow_unsafe_quorums, "--allow-unsafe-quorums".into());
+    flag(m.q1.is_some(), format!("--q1 {}", m.q1.unwrap_or_default()));
+    flag(m.q2.is_some(), format!("--q2 {}", m.q2.unwrap_or_default()));
+    let fast = name(m.fast.to_possible_value());
+    flag(
+        fast != name(d.fast.to_possible_value()),
+        format!("--fast {fast}"),
+    );
+    let bug = name(m.bug.to_possible_value());
+    flag(m.bug != BugArg::None, format!("--bug {bug}"));
+    flags.iter().map(|f| format!("{f} ")).collect()
 }
 
 /// Random walks. Never PASS (walks are no proof): a violated property is FAIL with its listing
