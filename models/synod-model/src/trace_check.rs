@@ -24,6 +24,7 @@ use crate::Correct;
 use stateright::actor::{ActorModelAction, Envelope, Id};
 use stateright::Model;
 use std::collections::BTreeMap;
+use synod_check::notation;
 use synod_check::trace::{Divergence, Expectation, NodeState as TraceNodeState, Step, Trace};
 use synod_core::{Message, NodeId, Operation, Output};
 use thiserror::Error;
@@ -312,8 +313,8 @@ fn compare(
         if actual.as_ref() != Some(expected) {
             return Err(diverged(
                 "outputs".into(),
-                format!("{expected:?}"),
-                format!("{actual:?}"),
+                notation::outputs(expected),
+                actual.map_or("no node event".into(), |a| notation::outputs(&a)),
             ));
         }
     }
@@ -323,7 +324,7 @@ fn compare(
             _ => {
                 return Err(diverged(
                     format!("state of node {id}"),
-                    format!("{expected:?}"),
+                    notation::node_state(expected),
                     "no such node".into(),
                 ))
             }
@@ -331,8 +332,8 @@ fn compare(
         if &actual != expected {
             return Err(diverged(
                 format!("state of node {id}"),
-                format!("{expected:?}"),
-                format!("{actual:?}"),
+                notation::node_state(expected),
+                notation::node_state(&actual),
             ));
         }
     }

@@ -48,7 +48,10 @@ fn an_altered_node_expectation_is_reported_at_its_step() {
         Err(CheckError::Diverged(d)) => {
             assert_eq!(d.step, step, "{d}");
             assert_eq!(d.what, format!("state of node {id}"), "{d}");
-            assert!(d.expected.contains("round: 7"), "{d}");
+            // In the notation of the listings, not Rust's Debug output.
+            assert!(d.expected.starts_with("promised [7,3], "), "{d}");
+            assert!(d.actual.starts_with("promised ["), "{d}");
+            assert!(!d.actual.contains("Ballot"), "{d}");
         }
         other => panic!("expected a divergence at step {step}, got {other:?}"),
     }
@@ -63,6 +66,8 @@ fn an_altered_output_is_reported_at_its_step() {
         Err(CheckError::Diverged(d)) => {
             assert_eq!(d.step, step, "{d}");
             assert_eq!(d.what, "outputs", "{d}");
+            assert_eq!(d.expected, "no outputs", "{d}");
+            assert!(!d.actual.contains("Broadcast {"), "{d}");
         }
         other => panic!("expected a divergence at step {step}, got {other:?}"),
     }
