@@ -264,8 +264,10 @@ async fn an_unreachable_peer_is_logged_once_and_again_when_it_recovers() {
         .await;
     node1.await_log("round started").await;
 
-    let json = [("SYNOD_LOG", "info"), ("SYNOD_LOG_FORMAT", "json")];
-    let node2 = LoggedNode::start_with_env(dir.path(), 2, &peers, free_port(), &[], &json);
+    // The format from the global flag (SYNOD_LOG_FORMAT is the unit-tested alternative).
+    let info = [("SYNOD_LOG", "info")];
+    let json = ["--log-format=json"];
+    let node2 = LoggedNode::start_with_env(dir.path(), 2, &peers, free_port(), &json, &info);
     node1.await_log("node 2 is reachable again (after ").await;
     assert_eq!(node1.count("is reachable again"), 1);
     let log = node1.log.lock().unwrap().clone();
@@ -304,4 +306,18 @@ fn an_invalid_log_filter_is_refused_at_start_naming_the_variable() {
         stderr.contains("invalid SYNOD_LOG_FORMAT=\"yaml\""),
         "{stderr}"
     );
+    let output = Command::new(env!("CARGO_BIN_EXE_synod"))
+        .args([
+            "--log-format",
+            "yaml",
+            "status",
+            "--endpoint",
+            "http://127.0.0.1:1",
+        ])
+        .env_remove("SYNOD_LOG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid --log-format \"yaml\""), "{stderr}");
 }

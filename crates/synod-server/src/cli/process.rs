@@ -4,9 +4,10 @@
 //!
 //! Logging follows the usual conventions. The filter is `SYNOD_LOG`, else `RUST_LOG`, else
 //! `info` (`SYNOD_LOG` wins when both are set; an empty variable counts as unset); a filter that
-//! does not parse is an error at start-up naming the variable. `SYNOD_LOG_FORMAT` is `text`
-//! (the default) or `json` (one JSON object per line). Colour only when stderr is a terminal and
-//! `NO_COLOR` is unset.
+//! does not parse is an error at start-up naming the variable. The format is `text` (the
+//! default) or `json` (one JSON object per line), from the global `--log-format` flag, else
+//! `SYNOD_LOG_FORMAT`; the flag is passed on to child processes (`synod cluster`'s nodes) through
+//! that variable. Colour only when stderr is a terminal and `NO_COLOR` is unset.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -64,10 +65,39 @@ fn var(name: &str) -> anyhow::Result<Option<String>> {
     }
 }
 
-/// Installs the stderr logger configured by the environment (see the module docs).
-fn init_logging() -> anyhow::Result<()> {
+/// The value of the global `--log-format` flag in `args` (`--log-format json` or
+/// `--log-format=json`, before any `--`), if it is there.
+pub fn log_format_flag(args: &[OsString]) -> Option<String> {
+    let mut args = args.iter().map(|a| a.to_string_lossy());
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            return None;
+        }
+        if arg == "--log-format" {
+            return Some(args.next().map_or_else(String::new, |v| v.into_owned()));
+        }
+        if let Some(value) = arg.strip_prefix("--log-format=") {
+            return Some(value.to_owned());
+        }
+    }
+    None
+}
+
+/// Installs the stderr logger configured by `--log-format` in `args` and the environment (see
+/// the module docs).
+fn init_logging(args: &[OsString]) -> anyhow::Result<()> {
     let filter = log_filter(var(SYNOD_LOG)?.as_deref(), var(RUST_LOG)?.as_deref())?;
-    let format = log_format(var(SYNOD_LOG_FORMAT)?.as_deref())?;
+    let format = match log_format_flag(args) {
+        Some(flag) => {
+            let format = log_format(Some(&flag)).map_err(|_| {
+                anyhow::anyhow!("invalid --log-format {flag:?}: expected \"text\" or \"json\"")
+            })?;
+            // Child processes (a launcher's nodes) log the same way.
+            std::env::set_var(SYNOD_LOG_FORMAT, &flag);
+            format
+        }
+        None => log_format(var(SYNOD_LOG_FORMAT)?.as_deref())?,
+    };
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -82,8 +112,9 @@ fn init_logging() -> anyhow::Result<()> {
 /// Sets up logging, expands a `--config` file for `node_subcommand`, and returns the arguments
 /// to parse and the runtime to run the command on.
 pub fn start(node_subcommand: &str) -> anyhow::Result<(Vec<OsString>, tokio::runtime::Runtime)> {
-    init_logging()?;
-    let args = super::expand_config_file(std::env::args_os().collect(), node_subcommand)?;
+    let args: Vec<OsString> = std::env::args_os().collect();
+    init_logging(&args)?;
+    let args = super::expand_config_file(args, node_subcommand)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -93,6 +124,30 @@ pub fn start(node_subcommand: &str) -> anyhow::Result<(Vec<OsString>, tokio::run
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_format_flag_is_found_in_either_spelling_before_any_double_dash() {
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            log_format_flag(&args(&["synod", "--log-format", "json", "serve"])),
+            Some("json".into())
+        );
+        assert_eq!(
+            log_format_flag(&args(&["synod", "serve", "--log-format=text"])),
+            Some("text".into())
+        );
+        assert_eq!(log_format_flag(&args(&["synod", "serve"])), None);
+        assert_eq!(
+            log_format_flag(&args(&["synod", "put", "--", "--log-format", "json"])),
+            None,
+            "after -- it is a value, not a flag"
+        );
+        assert_eq!(
+            log_format_flag(&args(&["synod", "--log-format"])),
+            Some(String::new()),
+            "a missing value is an invalid format, not no flag"
+        );
+    }
 
     #[test]
     fn synod_log_wins_over_rust_log_and_info_is_the_default() {

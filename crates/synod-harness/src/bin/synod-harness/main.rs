@@ -26,6 +26,10 @@ const NODE: &str = "node";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as `text` or `json` (default text, or SYNOD_LOG_FORMAT); the filter is RUST_LOG
+    /// or SYNOD_LOG. Read before the command runs (synod_server::cli::start).
+    #[arg(long = "log-format", global = true, value_name = "FORMAT", value_parser = ["text", "json"])]
+    _log_format: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
