@@ -190,3 +190,27 @@ fn a_counterexample_printed_by_check_opens_in_a_browser_at_its_violating_state()
         "the page shows an error:\n{dom}"
     );
 }
+
+#[test]
+fn every_example_check_prints_ends_with_the_explore_command_and_its_url() {
+    let out = Command::new(BIN)
+        .args(["check", "--examples", "--mode", "register"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let listings: Vec<&str> = text.split("\nexample of '").skip(1).collect();
+    assert!(listings.len() >= 3, "{text}");
+    for listing in listings {
+        let command = line_after(listing, "explore:");
+        assert_eq!(
+            command, "synod-model explore --mode register --port 3000",
+            "{listing}"
+        );
+        let url = line_after(listing, "open:");
+        assert!(
+            url.starts_with("http://127.0.0.1:3000/#/steps/0/"),
+            "{listing}"
+        );
+    }
+}
