@@ -35,6 +35,16 @@ pub enum Strategy {
     Dfs,
 }
 
+impl fmt::Display for Strategy {
+    /// As the `--strategy` flag spells it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strategy::Bfs => "bfs",
+            Strategy::Dfs => "dfs",
+        })
+    }
+}
+
 /// How to run a check.
 #[derive(Clone, Debug)]
 pub struct CheckOptions {

@@ -462,7 +462,7 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
     let model = model::build(&cfg, protocol)?;
     let quorum_transitions = options.quorum_transitions && QuorumModel::applies(&model);
     println!(
-        "checking   strategy={:?} threads={} symmetry={} quorum-transitions={} max-depth={} timeout={}",
+        "checking   strategy={} threads={} symmetry={} quorum-transitions={} max-depth={} timeout={}",
         options.strategy,
         options.threads,
         options.symmetry,
@@ -560,7 +560,6 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
     for (name, path) in examples {
         println!("\nexample of '{name}':");
         print!("{}", listing(&model, &path));
-        print_explore(&args.model, &model, &path);
     }
     for (name, path) in failures {
         println!("\ncounterexample to '{name}':");
