@@ -560,6 +560,7 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
     for (name, path) in examples {
         println!("\nexample of '{name}':");
         print!("{}", listing(&model, &path));
+        print_explore(&args.model, &model, &path);
     }
     for (name, path) in failures {
         println!("\ncounterexample to '{name}':");
