@@ -61,7 +61,7 @@ use crate::config::node_id;
 use crate::config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
 use crate::ghost::AcceptHistory;
 use crate::message::ModelMsg;
-use crate::properties::{history, properties_for, Checked, SystemState};
+use crate::properties::{history, properties_of, Checked, SystemState};
 use crate::Protocol;
 use stateright::actor::{ActorModel, ActorModelAction, Envelope, Id, LossyNetwork, Network};
 use stateright::{Model, Path, Property};
@@ -622,14 +622,7 @@ impl<P: Protocol> Model for SynodModel<P> {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        properties_for::<P, Self>(&self.cfg)
-            .into_iter()
-            .map(|(expectation, name, condition)| Property {
-                expectation,
-                name,
-                condition,
-            })
-            .collect()
+        properties_of::<P, Self>(&self.cfg)
     }
 
     fn within_boundary(&self, state: &Self::State) -> bool {

@@ -40,7 +40,7 @@ use crate::config::{node_id, Mode, ModelConfig, Value};
 use crate::ghost::{shortcut, AcceptHistory, Ghost};
 use crate::Protocol;
 use stateright::actor::ActorModelState;
-use stateright::Expectation;
+use stateright::{Expectation, Model, Property};
 use std::collections::BTreeSet;
 use synod_core::{Node, Operation, Outcome};
 
@@ -56,6 +56,21 @@ pub trait Checked {
 
 /// A property's signature.
 pub type Condition<M, P> = fn(&M, &SystemState<P>) -> bool;
+
+/// [`properties_for`] `cfg` as stateright properties of model `M`.
+pub fn properties_of<P: Protocol, M>(cfg: &ModelConfig) -> Vec<Property<M>>
+where
+    M: Checked + Model<State = SystemState<P>>,
+{
+    properties_for::<P, M>(cfg)
+        .into_iter()
+        .map(|(expectation, name, condition)| Property {
+            expectation,
+            name,
+            condition,
+        })
+        .collect()
+}
 
 /// The properties that apply to `cfg`, in report order.
 pub fn properties_for<P: Protocol, M: Checked>(

@@ -42,7 +42,7 @@ use crate::check::Action;
 use crate::config::{node_id, ModelConfig};
 use crate::message::ModelMsg;
 use crate::model::SynodModel;
-use crate::properties::{properties_for, Checked, SystemState};
+use crate::properties::{properties_of, Checked, SystemState};
 use crate::value::Value;
 use crate::Protocol;
 use stateright::actor::{ActorModelAction, Id};
@@ -294,14 +294,7 @@ impl<P: Protocol> Model for QuorumModel<P> {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        properties_for::<P, Self>(&self.inner.cfg)
-            .into_iter()
-            .map(|(expectation, name, condition)| Property {
-                expectation,
-                name,
-                condition,
-            })
-            .collect()
+        properties_of::<P, Self>(&self.inner.cfg)
     }
 
     fn within_boundary(&self, state: &Self::State) -> bool {
