@@ -21,10 +21,8 @@ use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
 use std::fmt;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use synod_core::Timer;
 
-/// A step of the model.
-pub type Action = ActorModelAction<crate::message::ModelMsg, Timer, ()>;
+pub use crate::message::Action;
 
 /// Search order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 //! the trace tooling understand.
 
 use crate::actor::{ActorState, NodeState, PROPOSE_REQUEST};
-use crate::check::Action;
 use crate::config::{node_id, Mode, ModelConfig, Value};
+use crate::message::Action;
 use crate::message::ModelMsg;
 use crate::model::SynodModel;
 pub use crate::notation::{

@@ -127,7 +127,7 @@ impl<P: Protocol> Explorer<P> {
     fn state(
         &self,
         indices: &[usize],
-        path: &stateright::Path<crate::properties::SystemState<P>, crate::check::Action>,
+        path: &stateright::Path<crate::properties::SystemState<P>, crate::message::Action>,
     ) -> Json {
         let model = &self.model;
         let n = model.cfg.nodes;

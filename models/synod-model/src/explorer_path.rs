@@ -4,7 +4,7 @@
 //! order, which changes from one process to the next, so a path `check` prints would open another
 //! path in the Explorer. The same indices make the Explorer's `#/steps/0/…` URLs.
 
-use crate::check::Action;
+use crate::message::Action;
 use crate::model::SynodModel;
 use crate::properties::SystemState;
 use crate::Protocol;

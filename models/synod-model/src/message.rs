@@ -3,7 +3,12 @@
 //! knows whom to answer and can ignore a duplicated request.
 
 use crate::value::Value;
-use synod_core::{Operation, ReplyResult, RequestId};
+use stateright::actor::ActorModelAction;
+use synod_core::{Operation, ReplyResult, RequestId, Timer};
+
+/// A step of the model: a delivery, drop, timeout, crash or restart of these messages and the
+/// core's timers.
+pub type Action = ActorModelAction<ModelMsg, Timer, ()>;
 
 /// The messages of the model: protocol messages between nodes, and client traffic.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -63,7 +63,7 @@ use crate::ghost::AcceptHistory;
 use crate::message::ModelMsg;
 use crate::properties::{history, properties_of, Checked, SystemState};
 use crate::Protocol;
-use stateright::actor::{ActorModel, ActorModelAction, Envelope, Id, LossyNetwork, Network};
+use stateright::actor::{ActorModel, Envelope, Id, LossyNetwork, Network};
 use stateright::{Model, Path, Property};
 use std::sync::Arc;
 use synod_core::{Input, Message, Node, Outcome, Output, Phase, RequestId, Timer};
@@ -589,7 +589,7 @@ impl<P: Protocol> Checked for SynodModel<P> {
 
 impl<P: Protocol> Model for SynodModel<P> {
     type State = SystemState<P>;
-    type Action = ActorModelAction<crate::message::ModelMsg, Timer, ()>;
+    type Action = crate::message::Action;
 
     fn init_states(&self) -> Vec<Self::State> {
         self.actors

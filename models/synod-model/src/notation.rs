@@ -4,12 +4,9 @@
 //! Depends on nothing but the model's vocabulary, so that the model itself can render with it.
 
 use crate::config::Value;
-use crate::message::ModelMsg;
+use crate::message::{Action, ModelMsg};
 use stateright::actor::{ActorModelAction, Id};
-use synod_core::{AcceptorState, Message, Outcome, Phase, Proposal, ReplyResult, Timer};
-
-/// A step of the model (the same type as `crate::check::Action`).
-pub type Action = ActorModelAction<ModelMsg, Timer, ()>;
+use synod_core::{AcceptorState, Message, Outcome, Phase, Proposal, ReplyResult};
 
 /// A proposal as `v@[round,node]` (`∅` for the empty register).
 pub fn fmt_proposal(p: &Proposal<Value>) -> String {

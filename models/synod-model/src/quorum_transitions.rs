@@ -38,8 +38,8 @@
 //! turns it back into its deliveries, replayed in the wrapped (and then the faithful) model.
 
 use crate::actor::{ActorState, SynodActor};
-use crate::check::Action;
 use crate::config::{node_id, ModelConfig};
+use crate::message::Action;
 use crate::message::ModelMsg;
 use crate::model::SynodModel;
 use crate::properties::{properties_of, Checked, SystemState};

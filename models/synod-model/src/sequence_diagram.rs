@@ -4,8 +4,9 @@
 //! `Accept [1,2] 'b'`), and a dot for a timer, crash or restart. The columns are as wide as the
 //! longest label, so no label is cut off.
 
+use crate::message::Action;
 use crate::message::ModelMsg;
-use crate::notation::{fmt_model_msg, fmt_proposal, fmt_value, who, Action};
+use crate::notation::{fmt_model_msg, fmt_proposal, fmt_value, who};
 use crate::properties::SystemState;
 use crate::Protocol;
 use stateright::actor::{ActorModelAction, Envelope};

@@ -3,8 +3,8 @@
 //! reductions dropped on it, one line per node, one line per envelope in flight, the chosen
 //! proposals, and every property judged at this state.
 
-use crate::check::Action;
 use crate::counterexample::{actor_line, changes, fmt_envelope, step_line};
+use crate::message::Action;
 use crate::model::SynodModel;
 use crate::properties::SystemState;
 use crate::state_properties::{chosen_proposals, judge};

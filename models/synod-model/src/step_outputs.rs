@@ -3,8 +3,8 @@
 //! expected outputs, and trace validation compares them with a trace's expectations.
 
 use crate::actor::{ActorState, SynodActor, PROPOSE_REQUEST};
-use crate::check::Action;
 use crate::config::{node_id, ModelConfig, Value};
+use crate::message::Action;
 use crate::message::{request_owner, ModelMsg};
 use crate::model::SynodModel;
 use crate::properties::SystemState;

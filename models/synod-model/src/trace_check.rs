@@ -13,8 +13,8 @@
 //! string is itself; otherwise its first letter, or the first free letter).
 
 use crate::actor::{ActorState, PROPOSE_REQUEST};
-use crate::check::Action;
 use crate::config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
+use crate::message::Action;
 use crate::message::{request_id, ModelMsg};
 use crate::model::build;
 use crate::model::SynodModel;

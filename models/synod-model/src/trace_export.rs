@@ -11,10 +11,10 @@
 //! step carries every node's state. Same model, same bytes.
 
 use crate::actor::ActorState;
-use crate::check::Action;
 use crate::config::{node_id, ModelConfig, NetworkKind, Value};
 use crate::counterexample::{slug, to_trace};
 use crate::ghost::shortcut;
+use crate::message::Action;
 use crate::message::ModelMsg;
 use crate::model::{build, SynodModel};
 use crate::properties::{history, SystemState};
