@@ -34,7 +34,7 @@ const FIVE_NODES: &[Proof] = &[
     },
     Proof {
         name: "5 nodes, 2 proposers, one retry each (symmetry)",
-        args: "--nodes 5 --rounds 2 --strategy dfs --symmetry --no-compare --timeout 600",
+        args: "--nodes 5 --rounds 2 --strategy dfs --symmetry --no-compare --timeout 1200",
     },
     Proof {
         name: "5 nodes, 2 proposers, 1 crash",
