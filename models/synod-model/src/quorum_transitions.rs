@@ -91,11 +91,13 @@ enum VoteEffect {
 type TallyKey = (bool, Ballot);
 
 impl<P: Protocol> QuorumModel<P> {
-    /// Whether quorum transitions are sound for `model`: its nodes step through the correct
-    /// protocol's tallies only with the one-round-trip shortcuts off (a reservation keeps
-    /// counting `Accepted` votes after the learner's quorum, so those deliveries would be
-    /// absorbed with no completion to follow), and the model is reduced at all (with
-    /// `--no-reduce` it is stateright's plain actor model).
+    /// Whether quorum transitions are sound for `model`: only with the one-round-trip shortcuts
+    /// off (a reservation keeps counting `Accepted` votes after the learner's quorum, so those
+    /// deliveries would be absorbed with no completion to follow), and only if the model is
+    /// reduced at all (with `--no-reduce` it is stateright's plain actor model). The buggy
+    /// doubles of [`crate::bugs`] change acceptors, `Promise` contents or what a completed phase 1
+    /// proposes, never how a tally is kept, so the argument holds for them too (and
+    /// `tests/bugs.rs` shows each still FAILs).
     pub fn applies(model: &SynodModel<P>) -> bool {
         !model.cfg.is_fast() && model.normalization != crate::model::Normalization::Off
     }
