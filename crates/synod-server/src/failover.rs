@@ -126,32 +126,9 @@ mod tests {
         format!("http://{addr}")
     }
 
-    /// A server that accepts and reads requests but never answers; counts its connections.
-    async fn silent() -> (String, Arc<AtomicUsize>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let count = Arc::new(AtomicUsize::new(0));
-        let seen = count.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                seen.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 4096];
-                    while socket.read(&mut buf).await.is_ok_and(|n| n > 0) {}
-                });
-            }
-        });
-        (format!("http://{addr}"), count)
-    }
-
-    /// A server answering every request with `status` and the JSON `body`; counts its
-    /// connections.
-    async fn answering(status: &'static str, body: &'static str) -> (String, Arc<AtomicUsize>) {
-        let response = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-             connection: close\r\n\r\n{body}",
-            body.len()
-        );
+    /// A server on 127.0.0.1 that counts its connections and, on each, reads a request and
+    /// writes `response`, or (`None`) keeps reading and never answers.
+    async fn counting_server(response: Option<String>) -> (String, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let count = Arc::new(AtomicUsize::new(0));
@@ -162,6 +139,10 @@ mod tests {
                 let response = response.clone();
                 tokio::spawn(async move {
                     let mut buf = [0u8; 4096];
+                    let Some(response) = response else {
+                        while socket.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+                        return;
+                    };
                     let _ = socket.read(&mut buf).await;
                     let _ = socket.write_all(response.as_bytes()).await;
                     let _ = socket.shutdown().await;
@@ -169,6 +150,22 @@ mod tests {
             }
         });
         (format!("http://{addr}"), count)
+    }
+
+    /// A server that accepts and reads requests but never answers; counts its connections.
+    async fn silent() -> (String, Arc<AtomicUsize>) {
+        counting_server(None).await
+    }
+
+    /// A server answering every request with `status` and the JSON `body`; counts its
+    /// connections.
+    async fn answering(status: &'static str, body: &'static str) -> (String, Arc<AtomicUsize>) {
+        counting_server(Some(format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n{body}",
+            body.len()
+        )))
+        .await
     }
 
     const OK: &str = "200 OK";
