@@ -16,6 +16,8 @@
 //!   state text; [`state_properties`], every property at one state; [`explorer_path`], paths as
 //!   action indices.
 //! * [`presets`] — named sets of larger proofs (`check --preset`).
+//! * [`report`] — the verdicts as JSON records (`--json`); [`junit`] — the same as JUnit XML
+//!   (`--junit`).
 //! * [`symmetry`] — symmetry reduction over interchangeable nodes; [`quorum_transitions`] — a
 //!   quorum's worth of votes delivered as one action.
 //! * [`bugs`] — buggy test doubles that the checker must catch.
@@ -31,6 +33,7 @@ pub mod counterexample;
 pub mod explorer;
 pub mod explorer_path;
 pub mod ghost;
+pub mod junit;
 pub mod message;
 pub mod model;
 pub mod notation;
@@ -39,6 +42,7 @@ pub mod properties;
 pub mod protocol;
 pub mod quorum_transitions;
 pub mod register_spec;
+pub mod report;
 pub mod script;
 pub mod sequence_diagram;
 pub mod state_properties;

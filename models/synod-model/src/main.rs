@@ -16,8 +16,12 @@ use synod_model::check::{self, CheckOptions, Strategy, Verdict};
 use synod_model::counterexample::{listing, slug, to_trace};
 use synod_model::explorer;
 use synod_model::explorer_path;
+use synod_model::junit;
 use synod_model::presets::{self, Preset};
 use synod_model::quorum_transitions::QuorumModel;
+use synod_model::report::{
+    self, CheckRecord, CheckRun, Configuration, PropertyRecord, TraceRecord, TraceRun,
+};
 use synod_model::script::parse_scripts;
 use synod_model::{model, Correct, Mode, ModelConfig, NetworkKind, Protocol};
 
@@ -86,6 +90,8 @@ enum TracesCommand {
         /// Trace files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        reports: ReportArgs,
     },
 }
 
@@ -197,10 +203,47 @@ struct ModelArgs {
     bug: BugArg,
 }
 
+/// Machine-readable copies of the verdicts (docs/ci.md describes both formats).
+#[derive(Args, Clone, Default)]
+struct ReportArgs {
+    /// Also write the verdicts as JSON to FILE: configuration, per property kind and verdict,
+    /// state counts, depth, time, peak memory, trace files.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Also write the verdicts as JUnit XML to FILE: one test case per property; a FAIL is a
+    /// failure carrying the counterexample listing, an INCOMPLETE an error (never a pass).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    fn write_checks(&self, run: &CheckRun) -> Result<()> {
+        self.write(run, || junit::check_run(run))
+    }
+
+    fn write_traces(&self, run: &TraceRun) -> Result<()> {
+        self.write(run, || junit::trace_run(run))
+    }
+
+    fn write(&self, json: &impl serde::Serialize, xml: impl FnOnce() -> String) -> Result<()> {
+        if let Some(file) = &self.json {
+            report::write_json(file, json)
+                .with_context(|| format!("writing {}", file.display()))?;
+        }
+        if let Some(file) = &self.junit {
+            report::write_file(file, &xml())
+                .with_context(|| format!("writing {}", file.display()))?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Args)]
 struct CheckArgs {
     #[command(flatten)]
     model: ModelArgs,
+    #[command(flatten)]
+    reports: ReportArgs,
     /// Search strategy.
     #[arg(long, value_enum, default_value = "bfs")]
     strategy: StrategyArg,
@@ -367,31 +410,84 @@ fn traces_command(action: &TracesCommand) -> Result<u8> {
             println!("{} traces exported to {}", written.len(), out.display());
             Ok(0)
         }
-        TracesCommand::Check { files } => {
-            let mut code = 0;
+        TracesCommand::Check { files, reports } => {
+            let mut records = Vec::new();
+            let mut error = None;
             for file in files {
-                let text = std::fs::read_to_string(file)
-                    .with_context(|| format!("reading {}", file.display()))?;
-                let trace = synod_check::trace::Trace::<String>::from_json(&text)
-                    .with_context(|| format!("reading {}", file.display()))?;
-                match synod_model::trace_check::check_trace(&trace) {
-                    Ok(steps) => println!("OK        {} ({steps} steps)", file.display()),
-                    Err(synod_model::trace_check::CheckError::Diverged(d)) => {
-                        println!("DIVERGES  {}: {d}", file.display());
-                        code = 1;
+                let record = check_trace_file(file);
+                match record.verdict {
+                    "PASS" => println!(
+                        "OK        {} ({} steps)",
+                        record.file,
+                        record.steps.unwrap_or_default()
+                    ),
+                    "FAIL" => println!(
+                        "DIVERGES  {}: {}",
+                        record.file,
+                        record.message.as_deref().unwrap_or_default()
+                    ),
+                    _ => {
+                        let message = format!(
+                            "{}: {}",
+                            record.file,
+                            record.message.as_deref().unwrap_or_default()
+                        );
+                        error.get_or_insert(message);
                     }
-                    Err(e) => bail!("{}: {e}", file.display()),
+                }
+                let stop =
+                    record.verdict == "ERROR" && reports.json.is_none() && reports.junit.is_none();
+                records.push(record);
+                if stop {
+                    break;
                 }
             }
-            Ok(code)
+            let run = TraceRun::new(records);
+            reports.write_traces(&run)?;
+            if let Some(message) = error {
+                bail!("{message}");
+            }
+            Ok(run.exit_code)
         }
     }
 }
 
-/// `check --preset`: every proof of `preset` in turn, then a summary table.
-fn preset_command<P: Protocol>(preset: Preset, protocol: P) -> Result<u8> {
+/// One trace file replayed in the model, as a record (PASS, FAIL with the divergence, or
+/// ERROR when it cannot be read or expressed in the model).
+fn check_trace_file(file: &std::path::Path) -> TraceRecord {
+    let outcome = std::fs::read_to_string(file)
+        .map_err(anyhow::Error::from)
+        .and_then(|text| Ok(synod_check::trace::Trace::<String>::from_json(&text)?))
+        .with_context(|| format!("reading {}", file.display()))
+        .map(|trace| synod_model::trace_check::check_trace(&trace));
+    let (verdict, steps, message) = match outcome {
+        Ok(Ok(steps)) => ("PASS", Some(steps), None),
+        Ok(Err(synod_model::trace_check::CheckError::Diverged(d))) => {
+            ("FAIL", None, Some(d.to_string()))
+        }
+        Ok(Err(e)) => ("ERROR", None, Some(e.to_string())),
+        Err(e) => ("ERROR", None, Some(format!("{e:#}"))),
+    };
+    TraceRecord {
+        file: file.display().to_string(),
+        verdict,
+        steps,
+        message,
+    }
+}
+
+/// `check --preset`: every proof of `preset` in turn, then a summary table. Each proof writes
+/// its counterexamples under its own directory of `traces` (`NN-<name>`), and `reports` gets
+/// one record per proof.
+fn preset_command<P: Protocol>(
+    preset: Preset,
+    protocol: P,
+    traces: &std::path::Path,
+    reports: &ReportArgs,
+) -> Result<u8> {
     let proofs = presets::proofs(preset);
     let mut rows = Vec::new();
+    let mut records = Vec::new();
     for (i, proof) in proofs.iter().enumerate() {
         let command = proof.args;
         println!(
@@ -403,12 +499,19 @@ fn preset_command<P: Protocol>(preset: Preset, protocol: P) -> Result<u8> {
         let argv = ["synod-model", "check"]
             .into_iter()
             .chain(proof.args.split_whitespace());
-        let Command::Check(args) = Cli::try_parse_from(argv)?.command else {
+        let Command::Check(mut args) = Cli::try_parse_from(argv)?.command else {
             bail!("preset entry '{}' is not a check", proof.name);
         };
+        args.traces = traces.join(format!("{:02}-{}", i + 1, slug(proof.name)));
         let started = Instant::now();
-        let code = check_command(args, protocol.clone())?;
-        rows.push((proof.name, command, code, started.elapsed()));
+        let record = run_check(
+            &args,
+            protocol.clone(),
+            proof.name,
+            &format!("synod-model check {command}"),
+        )?;
+        rows.push((proof.name, command, record.exit_code, started.elapsed()));
+        records.push(record);
         println!();
     }
     println!("| proof | command (`synod-model check …`) | result | time |");
@@ -424,8 +527,9 @@ fn preset_command<P: Protocol>(preset: Preset, protocol: P) -> Result<u8> {
             elapsed.as_secs_f64()
         );
     }
-    let codes: Vec<u8> = rows.iter().map(|r| r.2).collect();
-    Ok(presets::combined_exit_code(&codes))
+    let run = CheckRun::new(records);
+    reports.write_checks(&run)?;
+    Ok(run.exit_code)
 }
 
 fn print_config(cfg: &ModelConfig, protocol_name: &str) {
@@ -435,8 +539,27 @@ fn print_config(cfg: &ModelConfig, protocol_name: &str) {
 
 fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
     if let Some(preset) = args.preset {
-        return preset_command(preset, protocol);
+        return preset_command(preset, protocol, &args.traces, &args.reports);
     }
+    let command = std::iter::once("synod-model".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let record = run_check(&args, protocol, "check", &command)?;
+    let run = CheckRun::new(vec![record]);
+    args.reports.write_checks(&run)?;
+    Ok(run.exit_code)
+}
+
+/// One check of one configuration: prints its header, progress, table and listings, writes its
+/// counterexample trace files, and returns its record (named `name`, rerun by `command`).
+fn run_check<P: Protocol>(
+    args: &CheckArgs,
+    protocol: P,
+    name: &str,
+    command: &str,
+) -> Result<CheckRecord> {
+    let started = Instant::now();
     let cfg = args.model.config()?;
     let protocol_name = protocol.name();
     print_config(&cfg, protocol.name());
@@ -479,6 +602,8 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
         model
     };
     let report = check::run(model.clone(), &options, |p| println!("progress   {p}"));
+    let seconds = started.elapsed().as_secs_f64();
+    let peak_rss_bytes = report::peak_rss_bytes();
     println!("done       {}", report.progress);
     if options.symmetry && !args.no_compare {
         let plain = CheckOptions {
@@ -517,12 +642,11 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
     println!("{}-+-----------+------------+------", "-".repeat(width));
     let mut failures = Vec::new();
     let mut examples = Vec::new();
+    let mut properties = Vec::new();
     for r in &report.results {
-        let kind = match r.kind {
-            Expectation::Always => "always",
-            Expectation::Sometimes => "sometimes",
-            Expectation::Eventually => "eventually",
-        };
+        let kind = report::kind_name(&r.kind);
+        let mut record = PropertyRecord::new(r.name, &r.kind, r.verdict);
+        record.steps = r.path.as_ref().map(|p| p.clone().into_actions().len());
         let trace = match (&r.verdict, &r.path) {
             (Verdict::Fail, Some(path)) => {
                 let file = args.traces.join(format!("{}.trace.json", slug(r.name)));
@@ -539,16 +663,22 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
                 );
                 std::fs::write(&file, trace.to_json())
                     .with_context(|| format!("writing {}", file.display()))?;
-                failures.push((r.name, path.clone()));
+                failures.push((properties.len(), path.clone()));
+                record.trace_file = Some(file.display().to_string());
                 file.display().to_string()
             }
             (Verdict::Pass, Some(path)) => {
                 if args.examples {
-                    examples.push((r.name, path.clone()));
+                    examples.push((properties.len(), path.clone()));
                 }
                 format!("example in {} steps", path.clone().into_actions().len())
             }
-            (Verdict::Fail, None) => "no example exists".into(),
+            (Verdict::Fail, None) => {
+                record.listing = Some(
+                    "no example exists: the exhaustive run never reached this scenario".into(),
+                );
+                "no example exists".into()
+            }
             _ => "-".into(),
         };
         println!(
@@ -556,16 +686,25 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
             r.name,
             r.verdict.to_string()
         );
+        properties.push(record);
     }
-    for (name, path) in examples {
-        println!("\nexample of '{name}':");
-        print!("{}", listing(&model, &path));
-        print_explore(&args.model, &model, &path);
-    }
-    for (name, path) in failures {
-        println!("\ncounterexample to '{name}':");
-        print!("{}", listing(&model, &path));
-        print_explore(&args.model, &model, &path);
+    for (heading, paths) in [("example of", examples), ("counterexample to", failures)] {
+        for (i, path) in paths {
+            let record = &mut properties[i];
+            let text = listing(&model, &path);
+            println!("\n{heading} '{}':", record.name);
+            print!("{text}");
+            record.listing = Some(text);
+            match explore_link(&args.model, &model, &path) {
+                Ok((command, url)) => {
+                    println!("explore:   {command}");
+                    println!("open:      {url}");
+                    record.explore_command = Some(command);
+                    record.explore_url = Some(url);
+                }
+                Err(e) => println!("explore:   (no Explorer link: {e})"),
+            }
+        }
     }
     let code = report.exit_code();
     println!(
@@ -576,28 +715,46 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
             _ => "INCOMPLETE (not a proof: raise the bounds or the timeout)",
         }
     );
-    Ok(code)
+    Ok(CheckRecord {
+        name: name.to_string(),
+        command: command.to_string(),
+        configuration: Configuration::new(
+            &cfg,
+            protocol_name,
+            &options,
+            quorum_transitions,
+            args.no_reduce,
+        ),
+        verdict: report::verdict_of_code(code),
+        exit_code: code,
+        exhaustive: report.exhaustive,
+        unique_states: report.progress.unique,
+        total_states: report.progress.total,
+        depth: report.progress.depth,
+        seconds,
+        peak_rss_bytes,
+        properties,
+    })
 }
 
 /// The Explorer's port in the commands `check` prints.
 const EXPLORE_PORT: u16 = 3000;
 
-/// After a listing: the `explore` command for its configuration and the URL of its path there.
-fn print_explore<P: Protocol>(
+/// For a listing: the `explore` command for its configuration and the URL of its path there,
+/// or why the path has none.
+fn explore_link<P: Protocol>(
     m: &ModelArgs,
     model: &model::SynodModel<P>,
     path: &stateright::Path<synod_model::properties::SystemState<P>, check::Action>,
-) {
-    match explorer_path::encode(&model.faithful(), path) {
-        Ok(indices) => {
-            println!(
-                "explore:   synod-model explore {}--port {EXPLORE_PORT}",
-                model_flags(m)
-            );
-            println!("open:      {}", explorer_path::url(EXPLORE_PORT, &indices));
-        }
-        Err(e) => println!("explore:   (no Explorer link: {e})"),
-    }
+) -> Result<(String, String), String> {
+    let indices = explorer_path::encode(&model.faithful(), path).map_err(|e| e.to_string())?;
+    Ok((
+        format!(
+            "synod-model explore {}--port {EXPLORE_PORT}",
+            model_flags(m)
+        ),
+        explorer_path::url(EXPLORE_PORT, &indices),
+    ))
 }
 
 /// The model flags of `m` that differ from their defaults, each followed by a space.

@@ -23,7 +23,11 @@ pub enum Preset {
     /// The one-round-trip shortcuts beyond CI: a reader racing two writes, a home crash on a
     /// non-duplicating network, five nodes, a retrying writer.
     Shortcuts,
-    /// Every proof of every preset.
+    /// The CI-sized configurations of `tests/ci_configs.rs` (which pins their state counts):
+    /// seconds in a release build, so that every pull request's model check can report a
+    /// verdict table and counterexamples (docs/ci.md). Not part of `all`.
+    Ci,
+    /// Every proof of `five-nodes` and `shortcuts`.
     All,
 }
 
@@ -69,11 +73,47 @@ const SHORTCUTS: &[Proof] = &[
     },
 ];
 
+const CI: &[Proof] = &[
+    Proof {
+        name: "3 nodes, 2 proposers, 1 round",
+        args: "--timeout 300",
+    },
+    Proof {
+        name: "3 nodes, 2 proposers, 1 crash, lossy",
+        args: "--crashes 1 --lossy --timeout 300",
+    },
+    Proof {
+        name: "3 nodes, 2 proposers, one retry each",
+        args: "--rounds 2 --strategy dfs --timeout 300",
+    },
+    Proof {
+        name: "5 nodes, 2 proposers, 1 round",
+        args: "--nodes 5 --strategy dfs --timeout 300",
+    },
+    Proof {
+        name: "register, clients put:a / cas:-:b",
+        args: "--mode register --timeout 300",
+    },
+    Proof {
+        name: "register, ordered network",
+        args: "--mode register --network ordered --timeout 300",
+    },
+    Proof {
+        name: "register, a retried propose-once racing a put",
+        args: "--mode register --ops once:a;put:b --rounds 2,1 --strategy dfs --timeout 300",
+    },
+    Proof {
+        name: "shortcuts: two writes in a row",
+        args: "--mode register --ops put:a,put:b --fast all --timeout 300",
+    },
+];
+
 /// The proofs of `preset`, in the order they run.
 pub fn proofs(preset: Preset) -> Vec<Proof> {
     match preset {
         Preset::FiveNodes => FIVE_NODES.to_vec(),
         Preset::Shortcuts => SHORTCUTS.to_vec(),
+        Preset::Ci => CI.to_vec(),
         Preset::All => FIVE_NODES.iter().chain(SHORTCUTS).copied().collect(),
     }
 }
