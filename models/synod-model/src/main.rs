@@ -476,15 +476,10 @@ fn check_trace_file(file: &std::path::Path) -> TraceRecord {
     }
 }
 
-/// `check --preset`: every proof of `preset` in turn, then a summary table. Each proof writes
-/// its counterexamples under its own directory of `traces` (`NN-<name>`), and `reports` gets
-/// one record per proof.
-fn preset_command<P: Protocol>(
-    preset: Preset,
-    protocol: P,
-    traces: &std::path::Path,
-    reports: &ReportArgs,
-) -> Result<u8> {
+/// `check --preset`: every proof of `preset` in turn, with the `--bug` of `outer`, then a
+/// summary table. Each proof writes its counterexamples under its own directory of `outer`'s
+/// `--traces` (`NN-<name>`), and `outer`'s `--json`/`--junit` get one record per proof.
+fn preset_command<P: Protocol>(preset: Preset, protocol: P, outer: &CheckArgs) -> Result<u8> {
     let proofs = presets::proofs(preset);
     let mut rows = Vec::new();
     let mut records = Vec::new();
@@ -502,14 +497,19 @@ fn preset_command<P: Protocol>(
         let Command::Check(mut args) = Cli::try_parse_from(argv)?.command else {
             bail!("preset entry '{}' is not a check", proof.name);
         };
-        args.traces = traces.join(format!("{:02}-{}", i + 1, slug(proof.name)));
+        args.traces = outer
+            .traces
+            .join(format!("{:02}-{}", i + 1, slug(proof.name)));
+        // The buggy double runs already (`protocol`); the flag makes the rerun and explore
+        // commands name it too.
+        args.model.bug = outer.model.bug;
+        let bug = match outer.model.bug.to_possible_value() {
+            Some(v) if outer.model.bug != BugArg::None => format!(" --bug {}", v.get_name()),
+            _ => String::new(),
+        };
+        let rerun = format!("synod-model check {command}{bug}");
         let started = Instant::now();
-        let record = run_check(
-            &args,
-            protocol.clone(),
-            proof.name,
-            &format!("synod-model check {command}"),
-        )?;
+        let record = run_check(&args, protocol.clone(), proof.name, &rerun)?;
         rows.push((proof.name, command, record.exit_code, started.elapsed()));
         records.push(record);
         println!();
@@ -528,7 +528,7 @@ fn preset_command<P: Protocol>(
         );
     }
     let run = CheckRun::new(records);
-    reports.write_checks(&run)?;
+    outer.reports.write_checks(&run)?;
     Ok(run.exit_code)
 }
 
@@ -539,7 +539,7 @@ fn print_config(cfg: &ModelConfig, protocol_name: &str) {
 
 fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
     if let Some(preset) = args.preset {
-        return preset_command(preset, protocol, &args.traces, &args.reports);
+        return preset_command(preset, protocol, &args);
     }
     let command = std::iter::once("synod-model".to_string())
         .chain(std::env::args().skip(1))

@@ -241,12 +241,17 @@ fn a_preset_writes_one_record_per_proof_and_combines_their_verdicts() {
     assert!(checks.len() >= 5, "{} checks", checks.len());
     let mut files = std::collections::BTreeSet::new();
     for check in checks {
-        assert!(check["command"]
-            .as_str()
-            .unwrap()
-            .starts_with("synod-model check"));
+        let command = check["command"].as_str().unwrap();
+        assert!(
+            command.starts_with("synod-model check")
+                && command.ends_with(" --bug accept-below-promise"),
+            "{command}"
+        );
         assert_eq!(check["configuration"]["protocol"], "accept-below-promise");
         for p in check["properties"].as_array().unwrap() {
+            if let Some(explore) = p["explore_command"].as_str() {
+                assert!(explore.contains("--bug accept-below-promise"), "{explore}");
+            }
             if let Some(file) = p["trace_file"].as_str() {
                 assert!(Path::new(file).exists(), "{file}");
                 assert!(files.insert(file.to_string()), "{file} written twice");
