@@ -458,7 +458,6 @@ fn check_trace_file(file: &std::path::Path) -> TraceRecord {
     let outcome = std::fs::read_to_string(file)
         .map_err(anyhow::Error::from)
         .and_then(|text| Ok(synod_check::trace::Trace::<String>::from_json(&text)?))
-        .with_context(|| format!("reading {}", file.display()))
         .map(|trace| synod_model::trace_check::check_trace(&trace));
     let (verdict, steps, message) = match outcome {
         Ok(Ok(steps)) => ("PASS", Some(steps), None),
@@ -466,7 +465,7 @@ fn check_trace_file(file: &std::path::Path) -> TraceRecord {
             ("FAIL", None, Some(d.to_string()))
         }
         Ok(Err(e)) => ("ERROR", None, Some(e.to_string())),
-        Err(e) => ("ERROR", None, Some(format!("{e:#}"))),
+        Err(e) => ("ERROR", None, Some(format!("cannot read it: {e:#}"))),
     };
     TraceRecord {
         file: file.display().to_string(),

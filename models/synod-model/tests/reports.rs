@@ -312,6 +312,12 @@ fn traces_check_reports_one_record_per_file() {
     let (code, text, json, xml) = run(&dir, &["traces", "check", missing.to_str().unwrap()]);
     assert_eq!(code, 3, "{text}");
     assert_eq!(json["verdict"], "ERROR");
+    let message = json["traces"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("cannot read it: "), "{message}");
+    assert!(
+        text.contains(&format!("{}: cannot read it", missing.display())),
+        "{text}"
+    );
     assert_eq!((xml.attr("tests"), xml.attr("errors")), ("1", "1"));
     assert_eq!(cases_len_errors(&xml), 1);
 }
