@@ -30,7 +30,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use synod_server::cli::{ClusterArgs, LocalCluster, NodeCommand, Tuning};
-use synod_server::{Client, ClusterClient, DEFAULT_CLUSTER_ID};
+use synod_server::{Client, ClientOptions, ClusterClient, DEFAULT_CLUSTER_ID};
 use target::Target;
 use tokio::time::Instant;
 use workload::Mix;
@@ -90,6 +90,9 @@ pub struct BenchArgs {
     /// Server tuning for the `--cluster` nodes.
     #[command(flatten)]
     pub tuning: Tuning,
+    /// Run the `--cluster` with peer mutual TLS and HTTPS (as `synod cluster --tls`).
+    #[arg(long, requires = "cluster")]
+    pub tls: bool,
 }
 
 /// Runs the benchmark; a `--cluster` is started with `node` (`synod-harness node`).
@@ -107,7 +110,7 @@ pub async fn run(args: BenchArgs, node: &NodeCommand) -> anyhow::Result<()> {
         bail!("--clients, --keys and --duration must be positive, --warmup not negative");
     }
     let Some(nodes) = args.cluster else {
-        return bench(&args, &args.endpoints).await;
+        return bench(&args, &args.endpoints, &ClientOptions::default()).await;
     };
     if args.target != TargetKind::Synod {
         bail!("--cluster starts Synod nodes; it cannot be combined with --target etcd");
@@ -120,6 +123,7 @@ pub async fn run(args: BenchArgs, node: &NodeCommand) -> anyhow::Result<()> {
             data_root: None,
             cluster_id: DEFAULT_CLUSTER_ID.to_owned(),
             tuning: args.tuning.clone(),
+            tls: args.tls,
         },
         node,
     )
@@ -128,23 +132,29 @@ pub async fn run(args: BenchArgs, node: &NodeCommand) -> anyhow::Result<()> {
         "started a local cluster: {}",
         cluster.endpoints().join(", ")
     );
-    let outcome = bench(&args, &cluster.endpoints()).await;
+    let outcome = bench(&args, &cluster.endpoints(), cluster.client_options()).await;
     cluster.stop().await;
     outcome
 }
 
-async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
+async fn bench(
+    args: &BenchArgs,
+    endpoints: &[String],
+    options: &ClientOptions,
+) -> anyhow::Result<()> {
     if endpoints.is_empty() {
         bail!("no endpoints");
     }
     let timeout = Duration::from_millis(args.timeout_ms);
     let targets = endpoints
         .iter()
-        .map(|e| Target::new(args.target, e, timeout).with_context(|| format!("endpoint {e}")))
+        .map(|e| {
+            Target::new(args.target, e, timeout, options).with_context(|| format!("endpoint {e}"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let homes = match (args.route, args.target) {
         (Route::Home, TargetKind::Synod) => Some(Arc::new(
-            ClusterClient::connect(endpoints, timeout)
+            ClusterClient::connect_with(endpoints, timeout, options)
                 .await
                 .context("asking the nodes who they are (--route home)")?,
         )),
@@ -206,7 +216,7 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
     let server_before = match args.target {
         TargetKind::Synod => {
             tokio::time::sleep_until(measure_from).await;
-            Some(scrape(endpoints, timeout).await)
+            Some(scrape(endpoints, timeout, options).await)
         }
         TargetKind::Etcd => None,
     };
@@ -221,7 +231,7 @@ async fn bench(args: &BenchArgs, endpoints: &[String]) -> anyhow::Result<()> {
     }
     let server = match server_before {
         Some(before) => {
-            let after = scrape(endpoints, timeout).await;
+            let after = scrape(endpoints, timeout, options).await;
             Some(server_stats(&before, &after, seconds))
         }
         None => None,
@@ -284,10 +294,10 @@ struct Scrape {
     forwards: f64,
 }
 
-async fn scrape(endpoints: &[String], timeout: Duration) -> Scrape {
+async fn scrape(endpoints: &[String], timeout: Duration, options: &ClientOptions) -> Scrape {
     let mut total = Scrape::default();
     for endpoint in endpoints {
-        let Ok(client) = Client::new(endpoint, timeout) else {
+        let Ok(client) = Client::with_options(endpoint, timeout, options) else {
             continue;
         };
         let Ok(text) = client.metrics().await else {

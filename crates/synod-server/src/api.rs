@@ -19,10 +19,12 @@
 //! 413 value over the size limit, 409 CAS mismatch, 503 with `Retry-After` when no quorum
 //! answered (`unavailable`: surely not applied; `timeout`: the request timeout passed first;
 //! `indeterminate`: the outcome is unknown; `overloaded`: too many requests wait on the key;
-//! `stopped`: the node is failing). Every request is logged at `debug` (method, path, key,
+//! `stopped`: the node is failing; 401 `unauthorized` / 403 `forbidden` when the node requires
+//! bearer tokens, see `auth`). Every request is logged at `debug` (method, path, key,
 //! status, latency).
 
 use crate::api_error::{self, error_response, error_with, ApiError};
+use crate::auth::{self, SharedTokens};
 use crate::forward::Forwarder;
 use crate::wire::Failure;
 use axum::body::Bytes as Body;
@@ -78,8 +80,18 @@ pub struct CasRequest {
 
 /// The router of the node whose requests `forwarder` runs.
 pub fn router(config: ApiConfig, forwarder: Forwarder) -> Router {
+    secured_router(config, forwarder, None)
+}
+
+/// The same, requiring bearer tokens from `tokens` when given (`auth`: 401/403 before the
+/// request is run).
+pub fn secured_router(
+    config: ApiConfig,
+    forwarder: Forwarder,
+    tokens: Option<SharedTokens>,
+) -> Router {
     let limit = config.max_value.saturating_mul(2).saturating_add(64 * 1024);
-    Router::new()
+    let routes = Router::new()
         .route("/v1/kv/{key}", get(read).put(put).delete(delete))
         .route("/v1/kv/{key}/cas", post(cas))
         .route("/v1/kv/{key}/propose-once", post(propose_once))
@@ -92,7 +104,14 @@ pub fn router(config: ApiConfig, forwarder: Forwarder) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(move |request, next| {
             refuse_declared_oversize(limit, config.max_value, request, next)
-        }))
+        }));
+    let routes = match tokens {
+        Some(tokens) => routes.layer(middleware::from_fn(move |request, next| {
+            auth::authorize(tokens.clone(), request, next)
+        })),
+        None => routes,
+    };
+    routes
         .layer(middleware::from_fn(api_error::uniform_errors))
         .layer(middleware::from_fn(log_request))
         .with_state(Api { config, forwarder })

@@ -5,6 +5,7 @@
 //! (`unavailable`) from "outcome unknown" (`indeterminate`, `timeout`), and whether the same
 //! request may be sent to another node ([`ClientError::may_try_elsewhere`]).
 
+use crate::client_options::ClientOptions;
 use bytes::Bytes;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
@@ -236,6 +237,15 @@ impl Client {
     /// without a scheme, `http://` is meant), giving up on any single HTTP request after
     /// `timeout`.
     pub fn new(endpoint: &str, timeout: Duration) -> Result<Self, ClientError> {
+        Self::with_options(endpoint, timeout, &ClientOptions::default())
+    }
+
+    /// The same, over HTTPS with `options`' CA and client certificate, sending its token.
+    pub fn with_options(
+        endpoint: &str,
+        timeout: Duration,
+        options: &ClientOptions,
+    ) -> Result<Self, ClientError> {
         let full = if endpoint.contains("://") {
             endpoint.to_owned()
         } else {
@@ -245,7 +255,19 @@ impl Client {
         if base.cannot_be_a_base() {
             return Err(ClientError::Endpoint(endpoint.to_owned()));
         }
-        let http = reqwest::Client::builder().timeout(timeout).build()?;
+        let mut builder = reqwest::Client::builder().timeout(timeout);
+        if let Some(tls) = &options.tls {
+            builder = builder.use_preconfigured_tls((**tls).clone());
+        }
+        if let Some(token) = &options.token {
+            let mut value = reqwest::header::HeaderValue::try_from(format!("Bearer {token}"))
+                .map_err(|_| ClientError::Key("the token is not a valid header value".into()))?;
+            value.set_sensitive(true);
+            let headers =
+                reqwest::header::HeaderMap::from_iter([(reqwest::header::AUTHORIZATION, value)]);
+            builder = builder.default_headers(headers);
+        }
+        let http = builder.build()?;
         Ok(Client { base, http })
     }
 
@@ -359,6 +381,15 @@ impl Client {
     /// The node's id and its cluster's members.
     pub async fn cluster(&self) -> Result<ClusterInfo, ClientError> {
         json(ok(self.http.get(self.url(&["cluster"])).send().await?).await?).await
+    }
+
+    /// `GET path` (e.g. `/v1/cluster`) as it came: the status and the body as text, whatever
+    /// they are (for `synod status`, which judges the answer itself).
+    pub async fn get_raw(&self, path: &str) -> Result<(u16, String), reqwest::Error> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let response = self.http.get(self.url(&segments)).send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await?))
     }
 
     /// The node's metrics (Prometheus text).

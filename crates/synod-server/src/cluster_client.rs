@@ -8,6 +8,7 @@
 //! endpoint that did, which forwards it or proposes itself.
 
 use crate::client::{CasOutcome, Chosen, Client, ClientError};
+use crate::client_options::ClientOptions;
 use crate::home::home_of;
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -30,9 +31,18 @@ impl ClusterClient {
         endpoints: &[impl AsRef<str>],
         timeout: Duration,
     ) -> Result<Self, ClientError> {
+        Self::connect_with(endpoints, timeout, &ClientOptions::default()).await
+    }
+
+    /// The same with TLS and token `options`.
+    pub async fn connect_with(
+        endpoints: &[impl AsRef<str>],
+        timeout: Duration,
+        options: &ClientOptions,
+    ) -> Result<Self, ClientError> {
         let clients = endpoints
             .iter()
-            .map(|e| Client::new(e.as_ref(), timeout))
+            .map(|e| Client::with_options(e.as_ref(), timeout, options))
             .collect::<Result<Vec<_>, _>>()?;
         let mut by_node = BTreeMap::new();
         let mut members: Option<NodeSet> = None;

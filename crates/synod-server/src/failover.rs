@@ -7,6 +7,7 @@
 //! Every other error ends the attempt there, so a write is never sent twice.
 
 use crate::client::{Client, ClientError, OpKind};
+use crate::client_options::ClientOptions;
 use std::future::Future;
 use std::time::Duration;
 
@@ -76,12 +77,21 @@ impl std::error::Error for FailoverError {}
 impl Failover {
     /// Clients of `endpoints` (at least one), each request giving up after `timeout`.
     pub fn new(endpoints: &[impl AsRef<str>], timeout: Duration) -> Result<Self, ClientError> {
+        Self::with_options(endpoints, timeout, &ClientOptions::default())
+    }
+
+    /// The same with TLS and token `options`.
+    pub fn with_options(
+        endpoints: &[impl AsRef<str>],
+        timeout: Duration,
+        options: &ClientOptions,
+    ) -> Result<Self, ClientError> {
         if endpoints.is_empty() {
             return Err(ClientError::Endpoint("no endpoint given".into()));
         }
         let clients = endpoints
             .iter()
-            .map(|e| Client::new(e.as_ref(), timeout))
+            .map(|e| Client::with_options(e.as_ref(), timeout, options))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Failover { clients })
     }

@@ -18,14 +18,22 @@
 //! * `timer_table` — which core timers are armed, by generation (shared with the simulation).
 //! * `transport` — TCP between peers: handshake, reconnects, bounded queues, frame limits.
 //! * `peer_status` — what a node knows about its links to each member: readiness, the member
+//! * `tls` — rustls configurations from PEM files: mutual TLS 1.3 between peers (each node named
+//!   `synod-node-<id>` in its certificate), HTTPS for clients, the client's side of both.
+//! * `reloadable` — a value (TLS configuration, token list) swapped on SIGHUP under its readers.
 //!   view, per-peer metrics, the log lines of a peer that becomes unreachable and recovers.
 //! * `forward` — client requests run at their key's home: forwarded there, the answer relayed.
 //! * `api` — the HTTP/JSON client API (axum), `/health`, `/ready`, `/v1/cluster` and `/metrics`.
 //! * `api_error` — one error format, `{"error","detail"}` JSON, for every non-2xx answer.
+//! * `auth` — bearer tokens (hashed in a token file): read or read-write per key prefix, 401/403.
+//! * `certs` — a CA, node and client certificates made with rcgen (`cluster --tls`, `certs`).
+//! * `https` — the TLS listener that serves the client API over HTTPS.
+//! * `security` — a node's TLS and token files, loaded at start and reloaded on SIGHUP.
 //! * `metrics` — counters and histograms, Prometheus text.
 //! * `server` — a node's configuration and its assembly out of the pieces above.
 //! * `client` — a Rust client for one node's HTTP API.
 //! * `cluster_client` — a client of several nodes that sends each request to its key's home.
+//! * `client_options` — a client's CA, certificate and bearer token for secured nodes.
 //! * `failover` — one request tried at several nodes in turn, never a write twice.
 //! * [`cli`] — the `serve` and `cluster` commands, shared by the `synod` binary and by the test
 //!   harness (`synod-harness`), whose binary runs nodes through the very same entry point.
@@ -38,31 +46,41 @@
 mod api;
 mod api_error;
 mod backoff;
+mod auth;
 pub mod cli;
+mod certs;
 mod client;
 mod cluster_client;
+mod client_options;
 mod failover;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod forward;
 mod home;
 mod membership;
+mod https;
 mod metrics;
 mod peer_status;
 mod replica;
+mod reloadable;
 mod request_ids;
 mod runtime;
 mod server;
+mod security;
 mod shortcuts;
 mod storage;
 mod timer_table;
 mod transport;
+mod tls;
 pub mod wire;
 
 pub use api::{router as http_router, ApiConfig};
 pub use backoff::Timing;
+pub use auth::{hash_token, new_token, Access, Tokens};
 pub use client::{CasOutcome, Chosen, Client, ClientError, ClusterInfo, Health, OpKind, EMPTY_KEY};
+pub use certs::{ensure_ca, issue, make_cluster, Issued, Subject, DEFAULT_DAYS};
 pub use cluster_client::ClusterClient;
+pub use client_options::ClientOptions;
 pub use failover::{Failover, FailoverError};
 pub use forward::{ForwardConfig, Forwarder, RunResult, DEFAULT_FORWARD_TIMEOUT};
 pub use home::home_of;
@@ -79,6 +97,8 @@ pub use runtime::{
     Submitted,
 };
 pub use server::{Server, ServerConfig, ServerError, DEFAULT_CLUSTER_ID};
+pub use security::{SecurityConfig, SecurityError};
 pub use storage::{Meta, Storage, StorageError, WriteBatch, STORAGE_FORMAT_VERSION};
 pub use timer_table::TimerTable;
 pub use transport::{start_outbound, Link, Outbox, TransportConfig};
+pub use tls::{node_name, CertFiles, HttpTlsFiles, PeerTlsFiles};

@@ -9,11 +9,13 @@
 use crate::api::{self, ApiConfig};
 use crate::backoff::Timing;
 use crate::forward::{ForwardConfig, Forwarder, DEFAULT_FORWARD_TIMEOUT};
+use crate::https::TlsListener;
 use crate::metrics::Metrics;
 use crate::replica::{
     Replica, ReplicaConfig, ReplicaError, DEFAULT_CACHE_LIMIT, DEFAULT_QUEUE_LIMIT,
 };
 use crate::runtime::{self, RuntimeConfig, RuntimeHandle};
+use crate::security::{Security, SecurityConfig, SecurityError};
 use crate::transport::{self, TransportConfig};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -63,6 +65,8 @@ pub struct ServerConfig {
     pub max_frame: usize,
     /// Require peers' handshakes to list the same member addresses as `peers`.
     pub check_addresses: bool,
+    /// Peer TLS, HTTPS and tokens (all off by default).
+    pub security: SecurityConfig,
 }
 
 impl ServerConfig {
@@ -90,6 +94,7 @@ impl ServerConfig {
             api: ApiConfig::default(),
             max_frame: crate::wire::DEFAULT_MAX_FRAME,
             check_addresses: true,
+            security: SecurityConfig::default(),
         }
     }
 
@@ -124,6 +129,9 @@ pub enum ServerError {
     /// This node has no peer address in the member list.
     #[error("node {0} is not in the peer list")]
     NotListed(NodeId),
+    /// A certificate, key or token file is not usable.
+    #[error(transparent)]
+    Security(#[from] SecurityError),
     /// A port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -142,6 +150,7 @@ pub struct Server {
     /// The peer listener's bound address.
     pub peer_addr: SocketAddr,
     runtime: RuntimeHandle,
+    security: Security,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -157,6 +166,7 @@ impl Server {
         let quorums = (cluster.quorums().q1(), cluster.quorums().q2());
         let members = cluster.members();
         let forward = config.forward();
+        let security = Security::load(&config.security)?;
         let replica = Replica::open(
             &config.data,
             ReplicaConfig {
@@ -183,6 +193,8 @@ impl Server {
         transport.max_frame = config.max_frame;
         transport.quorums = quorums;
         transport.check_addresses = config.check_addresses;
+        transport.tls = security.peer();
+        let transport_tls = transport.tls.is_some();
         let outbox = transport::start_outbound(&transport, metrics);
         let runtime = runtime::start(
             replica,
@@ -198,17 +210,33 @@ impl Server {
             transport,
             forwarder.clone(),
         ));
-        let app = api::router(config.api, forwarder);
-        let http = tokio::spawn(async move {
-            if let Err(e) = axum::serve(http_listener, app).await {
-                tracing::error!("http server failed: {e}");
+        let app = api::secured_router(config.api, forwarder, security.tokens());
+        let http = match security.http() {
+            None => tokio::spawn(async move {
+                if let Err(e) = axum::serve(http_listener, app).await {
+                    tracing::error!("http server failed: {e}");
+                }
+            }),
+            Some(acceptor) => {
+                let listener = TlsListener::new(http_listener, acceptor).map_err(|source| {
+                    ServerError::Bind {
+                        addr: http_addr,
+                        source,
+                    }
+                })?;
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!("https server failed: {e}");
+                    }
+                })
             }
-        });
-        tracing::info!(node = %config.node_id, %peer_addr, %http_addr, data = %config.data.display(), "node started");
+        };
+        tracing::info!(node = %config.node_id, %peer_addr, %http_addr, peer_tls = transport_tls, https = security.http().is_some(), tokens = security.tokens().is_some(), data = %config.data.display(), "node started");
         Ok(Server {
             http_addr,
             peer_addr,
             runtime,
+            security,
             tasks: vec![inbound, http],
         })
     }
@@ -216,6 +244,17 @@ impl Server {
     /// Resolves if the node stops on its own (a storage failure), with the reason.
     pub async fn stopped(&self) -> String {
         self.runtime.stopped_reason().await
+    }
+
+    /// Whether clients are served over HTTPS.
+    pub fn https(&self) -> bool {
+        self.security.http().is_some()
+    }
+
+    /// Reads the certificate, key and token files again and uses them for new connections and
+    /// requests (all or nothing); says what was reloaded.
+    pub fn reload_security(&self) -> Result<String, SecurityError> {
+        self.security.reload()
     }
 
     /// The handle to the replica.

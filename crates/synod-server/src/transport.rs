@@ -21,6 +21,13 @@
 //! sender differs from the handshake's, closes that connection with a log line before any of its
 //! items is used. The node itself keeps running.
 //!
+//! **TLS** (when the node runs with `--peer-cert/--peer-key/--peer-ca`): every connection is
+//! TLS 1.3 with certificates on both sides, signed by the cluster CA; the dialling node requires
+//! the peer's certificate to name the node it dials (`synod-node-<id>`), and the accepting node
+//! requires the dialler's certificate to name the node its handshake claims. A connection that
+//! is not TLS, or whose certificate fails either test, is refused like a bad handshake: counted
+//! in `handshakes_refused`, logged, and closed before any frame of it is read as an item.
+//!
 //! Connections are one-way: after the reply to the handshake, a node writes only on connections
 //! it opened and reads only on connections it accepted. Every event of a link is reported to the
 //! node's [`PeerStatus`] (readiness, `/v1/cluster`, per-peer metrics, and the log lines of a peer
@@ -30,14 +37,16 @@ use crate::membership::{Addresses, Membership};
 use crate::metrics::Metrics;
 use crate::peer_status::PeerStatus;
 use crate::replica::Outgoing;
+use crate::tls::{certifies_node, PeerTls, SharedPeerTls};
 use crate::wire::{self, BatchBuilder, Handshake, HandshakeReply, Item, WireError};
 use futures::{SinkExt, StreamExt};
+use rustls::pki_types::CertificateDer;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use synod_core::{NodeId, NodeSet};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -71,7 +80,23 @@ pub struct TransportConfig {
     /// A frame that cannot be written within this time means the connection is dead (a peer
     /// that vanished without closing it): it is dropped and re-dialled.
     pub write_timeout: Duration,
+    /// Mutual TLS on every peer connection (`None`: plain TCP).
+    pub tls: Option<SharedPeerTls>,
 }
+
+/// A peer connection's bytes: plain TCP or TLS.
+trait PeerIo: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> PeerIo for T {}
+
+/// The reading half of an outbound connection.
+type PeerRead = Box<dyn AsyncRead + Send + Unpin>;
+
+/// The writing half of an outbound connection.
+type PeerWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// An accepted connection, read frame by frame.
+type Inbound = FramedRead<Box<dyn PeerIo>, tokio_util::codec::LengthDelimitedCodec>;
 
 impl TransportConfig {
     /// Defaults (majority quorums among others) for node `node_id` of `cluster_id` with these
@@ -91,6 +116,7 @@ impl TransportConfig {
             reconnect_min: Duration::from_millis(20),
             reconnect_max: Duration::from_secs(1),
             write_timeout: Duration::from_secs(5),
+            tls: None,
         }
     }
 
@@ -264,7 +290,15 @@ async fn outbound(
             }
         };
         let _ = stream.set_nodelay(true);
-        let (read, write) = stream.into_split();
+        let (read, write) = match open(&config, peer, stream).await {
+            Ok(halves) => halves,
+            Err(e) => {
+                status.connect_failed(peer, &e);
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(config.reconnect_max);
+                continue;
+            }
+        };
         let mut framed = FramedWrite::new(write, wire::codec(config.max_frame));
         let mut answers = FramedRead::new(read, wire::codec(config.max_frame));
         if let Err(e) = framed.send(handshake.clone()).await {
@@ -328,7 +362,30 @@ async fn outbound(
     }
 }
 
-type Answers = FramedRead<OwnedReadHalf, tokio_util::codec::LengthDelimitedCodec>;
+/// Splits a new outbound connection, after the TLS handshake when TLS is on (the peer's
+/// certificate must name `peer`).
+async fn open(
+    config: &TransportConfig,
+    peer: NodeId,
+    stream: TcpStream,
+) -> std::io::Result<(PeerRead, PeerWrite)> {
+    let Some(tls) = &config.tls else {
+        let (read, write) = stream.into_split();
+        return Ok((Box::new(read), Box::new(write)));
+    };
+    let connector = tls.0.get().connector.clone();
+    let stream = tokio::time::timeout(
+        config.handshake_timeout,
+        connector.connect(PeerTls::server_name(peer), stream),
+    )
+    .await
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no TLS handshake in time"))?
+    .map_err(|e| std::io::Error::new(e.kind(), format!("TLS: {e}")))?;
+    let (read, write) = tokio::io::split(stream);
+    Ok((Box::new(read), Box::new(write)))
+}
+
+type Answers = FramedRead<PeerRead, tokio_util::codec::LengthDelimitedCodec>;
 
 /// Reads the peer's next frame on a connection this node opened — the peer writes only its one
 /// reply to the handshake there — and reports it: `Ok` if it accepted the handshake, `Err` if it
@@ -376,7 +433,7 @@ async fn pump(
     config: &TransportConfig,
     peer: NodeId,
     queue: &mut mpsc::Receiver<Item>,
-    framed: &mut FramedWrite<OwnedWriteHalf, tokio_util::codec::LengthDelimitedCodec>,
+    framed: &mut FramedWrite<PeerWrite, tokio_util::codec::LengthDelimitedCodec>,
     answers: Answers,
     metrics: &Metrics,
     status: &PeerStatus,
@@ -418,7 +475,7 @@ async fn pump(
 
 async fn send_frame(
     config: &TransportConfig,
-    framed: &mut FramedWrite<OwnedWriteHalf, tokio_util::codec::LengthDelimitedCodec>,
+    framed: &mut FramedWrite<PeerWrite, tokio_util::codec::LengthDelimitedCodec>,
     frame: bytes::Bytes,
     metrics: &Metrics,
 ) -> std::io::Result<()> {
@@ -523,6 +580,16 @@ pub enum InboundError {
     /// The replica stopped.
     #[error("replica stopped")]
     Stopped,
+    /// The TLS handshake failed (not TLS, a certificate of another CA, none at all, or none in
+    /// time).
+    #[error("refused: TLS handshake failed: {0}")]
+    Tls(String),
+    /// The peer's certificate does not name the node its handshake claims.
+    #[error("refused: the handshake claims node {claimed}, but the peer's certificate does not name {}", crate::tls::node_name(*.claimed))]
+    NotCertified {
+        /// The node the handshake names.
+        claimed: NodeId,
+    },
 }
 
 impl InboundError {
@@ -563,9 +630,25 @@ async fn inbound(
 ) -> Result<(), InboundError> {
     let metrics = inbox.metrics().clone();
     let status = inbox.peer_status().clone();
+    let (stream, cert) = match secure(stream, config).await {
+        Ok(secured) => secured,
+        Err(e) => {
+            metrics.handshakes_refused.inc();
+            status.refused(None, remote, &e, e.to_string());
+            return Ok(());
+        }
+    };
     let mut frames = FramedRead::new(stream, wire::codec(config.max_frame));
     let admitted = match handshake(&mut frames, config).await {
-        Ok(hello) => admit(&hello, config).map_err(|e| (Some(hello.node_id), e)),
+        Ok(hello) => match &cert {
+            Some(cert) if !certifies_node(cert, hello.node_id) => Err((
+                Some(hello.node_id),
+                InboundError::NotCertified {
+                    claimed: hello.node_id,
+                },
+            )),
+            _ => admit(&hello, config).map_err(|e| (Some(hello.node_id), e)),
+        },
         Err(e) => Err((None, e)),
     };
     let peer = match admitted {
@@ -613,9 +696,33 @@ async fn inbound(
     Ok(())
 }
 
+/// The accepted connection as the node reads it: after the TLS handshake when TLS is on, with the
+/// certificate the peer presented (the verifier has checked it chains to the cluster CA).
+async fn secure(
+    stream: TcpStream,
+    config: &TransportConfig,
+) -> Result<(Box<dyn PeerIo>, Option<CertificateDer<'static>>), InboundError> {
+    let Some(tls) = &config.tls else {
+        return Ok((Box::new(stream), None));
+    };
+    let acceptor = tls.0.get().acceptor.clone();
+    let stream = tokio::time::timeout(config.handshake_timeout, acceptor.accept(stream))
+        .await
+        .map_err(|_| InboundError::Tls("none in time".into()))?
+        .map_err(|e| InboundError::Tls(e.to_string()))?;
+    let cert = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .cloned()
+        .ok_or_else(|| InboundError::Tls("the peer presented no certificate".into()))?;
+    Ok((Box::new(stream), Some(cert)))
+}
+
 /// Writes the one reply to a handshake on an accepted connection.
 async fn reply(
-    frames: &mut FramedRead<TcpStream, tokio_util::codec::LengthDelimitedCodec>,
+    frames: &mut Inbound,
     config: &TransportConfig,
     reply: &HandshakeReply,
 ) -> std::io::Result<()> {
@@ -627,7 +734,7 @@ async fn reply(
 
 /// Reads and decodes the first frame of an accepted connection.
 async fn handshake(
-    frames: &mut FramedRead<TcpStream, tokio_util::codec::LengthDelimitedCodec>,
+    frames: &mut Inbound,
     config: &TransportConfig,
 ) -> Result<Handshake, InboundError> {
     let first = tokio::time::timeout(config.handshake_timeout, frames.next())

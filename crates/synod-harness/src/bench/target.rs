@@ -4,7 +4,7 @@
 
 use super::etcd::{CasDone, EtcdClient};
 use std::time::Duration;
-use synod_server::{CasOutcome, Client, ClientError};
+use synod_server::{CasOutcome, Client, ClientError, ClientOptions};
 
 /// Which system the endpoints belong to.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -60,9 +60,14 @@ pub enum Target {
 
 impl Target {
     /// A client of `endpoint`, giving up on one request after `timeout`.
-    pub fn new(kind: TargetKind, endpoint: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        kind: TargetKind,
+        endpoint: &str,
+        timeout: Duration,
+        options: &ClientOptions,
+    ) -> anyhow::Result<Self> {
         Ok(match kind {
-            TargetKind::Synod => Target::Synod(Client::new(endpoint, timeout)?),
+            TargetKind::Synod => Target::Synod(Client::with_options(endpoint, timeout, options)?),
             TargetKind::Etcd => Target::Etcd(EtcdClient::new(endpoint, timeout)?),
         })
     }

@@ -8,11 +8,14 @@
 //! (SIGKILL after a grace period) before removing the temporary directories. The children die
 //! with the launcher even when it is killed with SIGKILL ([`super::parent_death`]). A node that
 //! fails to start stops the others and makes the command fail; so does a node that exits on its
-//! own while the cluster runs (reported when the cluster stops).
+//! own while the cluster runs (reported when the cluster stops). With `--tls`, a throw-away CA
+//! and node certificates are made in `ROOT/tls` and every node runs peer mutual TLS and HTTPS.
 
+use super::security_args::SecurityArgs;
 use super::serve::{shutdown_signal, Tuning};
 use super::NodeCommand;
 use crate::client::Client;
+use crate::client_options::ClientOptions;
 use crate::server::DEFAULT_CLUSTER_ID;
 use anyhow::{bail, Context};
 use clap::Args;
@@ -46,6 +49,10 @@ pub struct ClusterArgs {
     /// Timeouts and limits, passed on to every node.
     #[command(flatten)]
     pub tuning: Tuning,
+    /// Secure the cluster: make a throw-away CA and node certificates in `ROOT/tls` (reusing the
+    /// CA a `--data-root` already holds) and run every node with peer mutual TLS and HTTPS.
+    #[arg(long)]
+    pub tls: bool,
 }
 
 struct Child {
@@ -63,6 +70,7 @@ pub struct LocalCluster {
     exited: Exits,
     root: PathBuf,
     temp: Option<tempfile::TempDir>,
+    client: ClientOptions,
 }
 
 impl LocalCluster {
@@ -104,12 +112,24 @@ impl LocalCluster {
             Some(_) => plan_init(&dirs)?,
             None => true,
         };
+        let certs = root.join("tls");
+        let client = if args.tls {
+            let hosts = ["localhost".to_owned(), "127.0.0.1".to_owned()];
+            let ids = (1..=args.nodes).map(synod_core::NodeId);
+            crate::certs::make_cluster(&certs, &args.cluster_id, ids, &hosts, "admin", 30)
+                .context("making the cluster's certificates")?;
+            ClientOptions::default().with_tls(&certs.join("ca.pem"), None)?
+        } else {
+            ClientOptions::default()
+        };
+        let scheme = if args.tls { "https" } else { "http" };
         let (exited_tx, exited) = mpsc::unbounded_channel::<(u8, std::io::Result<ExitStatus>)>();
         let mut cluster = LocalCluster {
             children: Vec::new(),
             exited,
             root,
             temp,
+            client,
         };
         for (i, data) in dirs {
             let http = format!("127.0.0.1:{}", port(args.http_base_port, i)?);
@@ -130,6 +150,20 @@ impl LocalCluster {
                 .kill_on_drop(true);
             if init {
                 command.arg("--init");
+            }
+            if args.tls {
+                let own = |suffix: &str| certs.join(format!("node-{i}{suffix}.pem"));
+                command.args(
+                    SecurityArgs {
+                        peer_cert: Some(own("")),
+                        peer_key: Some(own("-key")),
+                        peer_ca: Some(certs.join("ca.pem")),
+                        http_cert: Some(own("")),
+                        http_key: Some(own("-key")),
+                        ..SecurityArgs::default()
+                    }
+                    .to_args(),
+                );
             }
             let (key, value) = super::parent_death::env_for_child();
             command.env(key, value);
@@ -154,13 +188,13 @@ impl LocalCluster {
             cluster.children.push(Child {
                 id: i,
                 pid,
-                http: format!("http://{http}"),
+                http: format!("{scheme}://{http}"),
             });
         }
         drop(exited_tx);
 
         let outcome = tokio::select! {
-            ready = await_ready(&cluster.children) => ready,
+            ready = await_ready(&cluster.children, &cluster.client) => ready,
             Some((id, status)) = cluster.exited.recv() => Err(anyhow::anyhow!(
                 "node {id} {} during start-up (its error is above); the other nodes were stopped",
                 describe_exit(&status)
@@ -176,6 +210,16 @@ impl LocalCluster {
     /// The nodes' HTTP endpoints (`http://127.0.0.1:PORT`), node 1 first.
     pub fn endpoints(&self) -> Vec<String> {
         self.children.iter().map(|c| c.http.clone()).collect()
+    }
+
+    /// How a client reaches the nodes (the CA to trust when the cluster runs TLS).
+    pub fn client_options(&self) -> &ClientOptions {
+        &self.client
+    }
+
+    /// The directory of the cluster's certificates (with `--tls`).
+    pub fn certs_dir(&self) -> PathBuf {
+        self.root.join("tls")
     }
 
     /// SIGTERM to every child, then waits (SIGKILL for those still running after 5 s), then
@@ -202,10 +246,22 @@ pub async fn run_cluster(args: ClusterArgs, node: &NodeCommand) -> anyhow::Resul
             child.pid.unwrap_or(0)
         );
     }
-    println!(
-        "try: synod put --endpoint {} greeting hello; press Ctrl-C to stop",
-        cluster.children[0].http
-    );
+    if args.tls {
+        println!(
+            "TLS: peers use mutual TLS, clients HTTPS; CA and certificates in {}",
+            cluster.certs_dir().display()
+        );
+        println!(
+            "try: SYNOD_CACERT={} synod put --endpoint {} greeting hello; press Ctrl-C to stop",
+            cluster.certs_dir().join("ca.pem").display(),
+            cluster.children[0].http
+        );
+    } else {
+        println!(
+            "try: synod put --endpoint {} greeting hello; press Ctrl-C to stop",
+            cluster.children[0].http
+        );
+    }
     let mut running = cluster.children.len();
     let mut lost = Vec::new();
     loop {
@@ -314,10 +370,10 @@ fn is_missing_or_empty(dir: &Path) -> anyhow::Result<bool> {
 /// Waits until every child answers `/health` as itself: its node id and its own pid. A node
 /// answering with another pid is some other process on the port (a cluster left running, say),
 /// which must not pass for the one just started.
-async fn await_ready(children: &[Child]) -> anyhow::Result<()> {
+async fn await_ready(children: &[Child], options: &ClientOptions) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     for child in children {
-        let client = Client::new(&child.http, Duration::from_secs(1))?;
+        let client = Client::with_options(&child.http, Duration::from_secs(1), options)?;
         loop {
             let last = match client.health().await {
                 Ok(health) if health.pid == child.pid && health.node == Some(child.id) => break,

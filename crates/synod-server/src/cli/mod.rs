@@ -13,12 +13,14 @@ mod error_line;
 mod init_undo;
 mod parent_death;
 mod process;
+mod security_args;
 mod serve;
 
 pub use cluster::{run_cluster, ClusterArgs, LocalCluster};
 pub use config_file::expand as expand_config_file;
 pub use error_line::error_line;
 pub use process::start;
+pub use security_args::SecurityArgs;
 pub use serve::{serve, ServeArgs, Switch, Tuning};
 
 use std::ffi::OsString;

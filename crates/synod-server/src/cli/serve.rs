@@ -2,6 +2,7 @@
 //! hidden `synod-harness node` is the same command.
 
 use super::init_undo::InitUndo;
+use super::security_args::SecurityArgs;
 use crate::server::{Server, ServerConfig, DEFAULT_CLUSTER_ID};
 use anyhow::{bail, Context};
 use clap::Args;
@@ -41,6 +42,9 @@ pub struct ServeArgs {
     /// Timeouts and limits.
     #[command(flatten)]
     pub tuning: Tuning,
+    /// TLS and tokens.
+    #[command(flatten)]
+    pub security: SecurityArgs,
 }
 
 /// A feature turned `on` or `off`.
@@ -213,6 +217,7 @@ fn config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
     config.api.max_value = t.max_value_bytes;
     config.max_frame = t.max_frame_bytes;
     config.check_addresses = t.check_addresses.on();
+    config.security = args.security.config();
     Ok(config)
 }
 
@@ -234,15 +239,25 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             return Err(e).with_context(|| format!("node {id} cannot start"));
         }
     };
+    let scheme = if server.https() { "https" } else { "http" };
     println!(
-        "synod node {id}: http=http://{} peer={}",
+        "synod node {id}: http={scheme}://{} peer={}",
         server.http_addr, server.peer_addr
     );
-    tokio::select! {
-        reason = server.stopped() => bail!("node {id} stopped: {reason}"),
-        signal = shutdown_signal() => {
-            tracing::info!(node = %id, "{signal}: shutting down");
-            Ok(())
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("installing a SIGHUP handler")?;
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            reason = server.stopped() => bail!("node {id} stopped: {reason}"),
+            signal = &mut shutdown => {
+                tracing::info!(node = %id, "{signal}: shutting down");
+                return Ok(());
+            }
+            _ = hangup.recv() => match server.reload_security() {
+                Ok(done) => tracing::warn!(node = %id, "SIGHUP: {done}"),
+                Err(e) => tracing::error!(node = %id, "SIGHUP: nothing reloaded: {e}"),
+            },
         }
     }
 }

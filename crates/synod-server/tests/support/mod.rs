@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use synod_server::{Client, ClientError};
+use synod_server::{CertFiles, Client, ClientError, ClientOptions};
 
 /// Short timeouts so failure paths finish quickly.
 pub const FAST: &[&str] = &[
@@ -88,17 +88,56 @@ pub struct TestCluster {
     pub peers: String,
     pub cluster_id: String,
     pub extra: Vec<String>,
+    /// With TLS: the directory of the cluster's CA and certificates (`synod_server::make_cluster`).
+    pub tls: Option<PathBuf>,
+    /// How this cluster's own clients connect (CA, client certificate, token).
+    pub options: ClientOptions,
 }
 
 impl TestCluster {
     /// Starts `n` nodes with the [`FAST`] settings plus `extra` flags, and waits until all are
     /// healthy.
     pub async fn start(n: u8, extra: &[&str]) -> Self {
+        let mut cluster = Self::layout(n, extra, false);
+        cluster.launch().await;
+        cluster
+    }
+
+    /// Starts `n` nodes with peer mutual TLS and HTTPS (certificates made in `dir/tls`: a CA,
+    /// `node-<i>` and `client-admin`), plus `extra`; with `client_certs`, HTTPS clients must
+    /// present a certificate of the cluster CA (this cluster's clients present `client-admin`);
+    /// with `token`, this cluster's clients send it.
+    pub async fn start_tls(n: u8, extra: &[&str], client_certs: bool, token: Option<&str>) -> Self {
+        let mut cluster = Self::layout(n, extra, true);
+        let certs = cluster.tls.clone().unwrap();
+        let admin = CertFiles {
+            cert: certs.join("client-admin.pem"),
+            key: certs.join("client-admin-key.pem"),
+        };
+        let mut options = ClientOptions::default()
+            .with_tls(&certs.join("ca.pem"), client_certs.then_some(&admin))
+            .unwrap();
+        if client_certs {
+            cluster.extra.push(format!(
+                "--http-client-ca={}",
+                certs.join("ca.pem").display()
+            ));
+        }
+        if let Some(token) = token {
+            options = options.with_token(token);
+        }
+        cluster.options = options;
+        cluster.launch().await;
+        cluster
+    }
+
+    fn layout(n: u8, extra: &[&str], tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let scheme = if tls { "https" } else { "http" };
         let nodes: Vec<NodeProc> = (1..=n)
             .map(|id| NodeProc {
                 id,
-                http: format!("http://127.0.0.1:{}", free_port()),
+                http: format!("{scheme}://127.0.0.1:{}", free_port()),
                 peer: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
                 data: dir.path().join(format!("node-{id}")),
                 child: None,
@@ -109,20 +148,31 @@ impl TestCluster {
             .map(|n| format!("{}={}", n.id, n.peer))
             .collect::<Vec<_>>()
             .join(",");
-        let mut cluster = TestCluster {
+        let certs = dir.path().join("tls");
+        if tls {
+            let hosts = ["localhost".to_owned(), "127.0.0.1".to_owned()];
+            let ids = (1..=n).map(synod_core::NodeId);
+            synod_server::make_cluster(&certs, "test-cluster", ids, &hosts, "admin", 1).unwrap();
+        }
+        TestCluster {
             dir,
             nodes,
             peers,
             cluster_id: "test-cluster".into(),
             extra: FAST.iter().chain(extra).map(|s| s.to_string()).collect(),
-        };
+            tls: tls.then_some(certs),
+            options: ClientOptions::default(),
+        }
+    }
+
+    async fn launch(&mut self) {
+        let n = u8::try_from(self.nodes.len()).unwrap();
         for id in 1..=n {
-            cluster.spawn(id, true);
+            self.spawn(id, true);
         }
         for id in 1..=n {
-            cluster.await_healthy(id).await;
+            self.await_healthy(id).await;
         }
-        cluster
     }
 
     fn node(&mut self, id: u8) -> &mut NodeProc {
@@ -137,14 +187,12 @@ impl TestCluster {
             .arg("serve")
             .arg(format!("--id={id}"))
             .arg(format!("--peers={}", self.peers))
-            .arg(format!(
-                "--http={}",
-                node.http.trim_start_matches("http://")
-            ))
+            .arg(format!("--http={}", node.http.split("://").last().unwrap()))
             .arg("--data")
             .arg(&node.data)
             .arg(format!("--cluster-id={}", self.cluster_id))
             .args(&self.extra)
+            .args(self.tls_args(id))
             .env("SYNOD_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null());
@@ -152,6 +200,25 @@ impl TestCluster {
             command.arg("--init");
         }
         command
+    }
+
+    /// Node `id`'s TLS flags (none without TLS).
+    fn tls_args(&self, id: u8) -> Vec<String> {
+        let Some(certs) = &self.tls else {
+            return Vec::new();
+        };
+        let file = |name: String| certs.join(name).display().to_string();
+        let (cert, key) = (
+            file(format!("node-{id}.pem")),
+            file(format!("node-{id}-key.pem")),
+        );
+        vec![
+            format!("--peer-cert={cert}"),
+            format!("--peer-key={key}"),
+            format!("--peer-ca={}", file("ca.pem".into())),
+            format!("--http-cert={cert}"),
+            format!("--http-key={key}"),
+        ]
     }
 
     fn spawn(&mut self, id: u8, init: bool) {
@@ -241,9 +308,10 @@ impl TestCluster {
 
     /// A client of node `id` (its HTTP timeout is above the server's request timeout).
     pub fn client(&self, id: u8) -> Client {
-        Client::new(
+        Client::with_options(
             &self.nodes[usize::from(id) - 1].http,
             Duration::from_secs(10),
+            &self.options,
         )
         .unwrap()
     }

@@ -4,6 +4,7 @@
 //! or, with `--output json`, one JSON object on stdout; exit codes are [`crate::exit`]'s.
 
 use crate::exit::{self, Failure};
+use crate::secure::ClientSecurity;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use std::io::{Read, Write};
@@ -33,6 +34,9 @@ pub struct Connection {
     /// `text` for people, `json` for programs (one object on stdout).
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// TLS and token.
+    #[command(flatten)]
+    pub security: ClientSecurity,
 }
 
 /// How results are printed.
@@ -57,7 +61,9 @@ impl Connection {
                 std::env::var("SYNOD_ENDPOINT").unwrap_or_else(|_| DEFAULT_ENDPOINT.to_owned()),
             );
         }
-        Failover::new(&endpoints, Duration::from_millis(self.timeout_ms)).map_err(Failure::usage)
+        let options = self.security.options().map_err(Failure::usage)?;
+        Failover::with_options(&endpoints, Duration::from_millis(self.timeout_ms), &options)
+            .map_err(Failure::usage)
     }
 }
 

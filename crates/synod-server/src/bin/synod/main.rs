@@ -1,12 +1,14 @@
 //! The `synod` binary: run a node (`serve`), a local cluster (`cluster`), or talk to a node
-//! (`get`, `put`, `del`, `cas`, `propose-once`, `status`). `serve` and `cluster` are the
+//! (`get`, `put`, `del`, `cas`, `propose-once`, `status`), or make TLS material (`certs`, `token`). `serve` and `cluster` are the
 //! library's [`synod_server::cli`]; the client commands live in [`kv`], `status` in [`status`]. (Load generation and fault testing
 //! are the `synod-harness` binary's: `cargo run -p synod-harness -- bench|chaos|sim`.) Errors
 //! are printed once, as one line (`error: context: cause`), and end the process with one of
 //! [`exit`]'s codes.
 
+mod certs;
 mod exit;
 mod kv;
+mod secure;
 mod status;
 
 use anyhow::Context;
@@ -49,6 +51,10 @@ enum Command {
     /// link.
     #[command(after_help = status::HELP)]
     Status(status::StatusArgs),
+    /// Make a CA and node and client certificates for TLS (docs/security.md).
+    Certs(certs::CertsArgs),
+    /// Make a bearer token: prints it, and its hashed entry for `serve --token-file`.
+    Token(certs::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +87,8 @@ fn run() -> Result<u8, Failure> {
             Command::Del(args) => kv::del(args).await,
             Command::Cas(args) => kv::cas(args).await,
             Command::ProposeOnce(args) => kv::propose_once(args).await,
+            Command::Certs(args) => node(certs::certs(args)),
+            Command::Token(args) => node(certs::token(args)),
             Command::Status(args) => match status::status(args).await {
                 Ok(ready) => Ok(if ready { exit::OK } else { exit::FAILED }),
                 Err(error) => Err(Failure {

@@ -2,6 +2,7 @@
 //! ready, its membership, and every member's link (connected or not, last contact, frames,
 //! refused handshakes and why) — or as the node's JSON with `--output json`.
 
+use crate::secure::ClientSecurity;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
@@ -21,6 +22,9 @@ pub struct StatusArgs {
     /// How long to wait for the node's answer, in ms.
     #[arg(long, default_value_t = 5000)]
     pub timeout_ms: u64,
+    /// TLS and token.
+    #[command(flatten)]
+    pub security: ClientSecurity,
 }
 
 /// How `status` prints.
@@ -49,21 +53,14 @@ fn endpoint(text: &str) -> Result<String, String> {
 pub async fn status(args: StatusArgs) -> anyhow::Result<bool> {
     let base = args.endpoint.as_str();
     let url = format!("{base}/v1/cluster");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_millis(args.timeout_ms))
-        .build()?;
-    let response = http
-        .get(&url)
-        .send()
+    let options = args.security.options()?;
+    let client =
+        synod_server::Client::with_options(base, Duration::from_millis(args.timeout_ms), &options)?;
+    let (code, text) = client
+        .get_raw("/v1/cluster")
         .await
         .map_err(reqwest::Error::without_url)
         .with_context(|| format!("asking {url}"))?;
-    let code = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(reqwest::Error::without_url)
-        .with_context(|| format!("reading the answer of {url}"))?;
     let view: Value = serde_json::from_str(&text)
         .ok()
         .filter(|v: &Value| v.get("peers").is_some() && v.get("membership").is_some())
