@@ -47,7 +47,7 @@ fn group_commit(c: &mut Criterion) {
     for (label, parent) in bench_dirs() {
         let dir = tempfile::tempdir_in(&parent).expect("temporary directory");
         let one = Membership::majority([NodeId(1)].into_iter().collect());
-        let storage = Storage::open(&dir.path().join("node"), "bench", NodeId(1), one, true)
+        let mut storage = Storage::open(&dir.path().join("node"), "bench", NodeId(1), one, true)
             .expect("fresh storage");
         for keys in [1usize, 16, 256] {
             let batch = batch(keys, 1);

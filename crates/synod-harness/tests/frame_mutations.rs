@@ -24,7 +24,7 @@ fn replica(disk: &SimDisk) -> Replica {
         cache_limit: 1024,
     };
     let storage = Storage::open_with_backend(
-        disk.backend(),
+        disk.backends(synod_harness::sim::SIM_STORAGE),
         Path::new("fuzz"),
         "c",
         NodeId(1),

@@ -53,7 +53,21 @@ fn run_all(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                 let Some(&seed) = seeds.get(i) else { return };
-                let report = sim::run(seed, &config(seed));
+                // A broken invariant inside the replica (an injected bug can make a learner
+                // see two values chosen at one ballot) fails the seed like a failed check.
+                let run = std::panic::AssertUnwindSafe(|| sim::run(seed, &config(seed)));
+                let report = std::panic::catch_unwind(run).unwrap_or_else(|panic| SimReport {
+                    seed,
+                    problems: vec![format!(
+                        "panicked: {}",
+                        panic
+                            .downcast_ref::<String>()
+                            .map(String::as_str)
+                            .or_else(|| panic.downcast_ref::<&str>().copied())
+                            .unwrap_or("?")
+                    )],
+                    ..SimReport::default()
+                });
                 totals.lock().unwrap().add(&report);
                 if keep(&report) {
                     kept.lock().unwrap().push(report);
@@ -72,6 +86,9 @@ struct SimTotals {
     operations: u64,
     unknown: u64,
     crashes: u64,
+    power_losses: u64,
+    power_cuts_in_commit: u64,
+    unsynced_torn: u64,
     frames_lost: u64,
     partitions: u64,
 }
@@ -82,6 +99,9 @@ impl SimTotals {
         self.operations += r.history.len() as u64;
         self.unknown += r.unknown as u64;
         self.crashes += r.crashes;
+        self.power_losses += r.power_losses;
+        self.power_cuts_in_commit += r.power_cuts_in_commit;
+        self.unsynced_torn += r.unsynced_torn;
         self.frames_lost += r.network.lost;
         self.partitions += r.network.partitions;
     }
@@ -112,7 +132,13 @@ fn every_simulated_seed_is_linearizable_and_agrees() {
         failed[0].replay_command()
     );
     assert!(
-        totals.crashes > 0 && totals.frames_lost > 0 && totals.partitions > 0 && totals.unknown > 0,
+        totals.crashes > 0
+            && totals.power_losses > 0
+            && totals.power_cuts_in_commit > 0
+            && totals.unsynced_torn > 0
+            && totals.frames_lost > 0
+            && totals.partitions > 0
+            && totals.unknown > 0,
         "the faults really happen: {totals:?}"
     );
 }
@@ -154,4 +180,33 @@ fn the_checks_catch_messages_sent_before_the_fsync() {
 #[test]
 fn the_checks_catch_a_write_acknowledged_before_its_accept_quorum() {
     assert_caught(Bug::AckBeforeAcceptQuorum, 5);
+}
+
+#[test]
+fn power_losses_catch_a_node_that_never_fsyncs_its_log() {
+    assert_caught(Bug::SkipLogFsync, 3);
+}
+
+#[test]
+fn process_crashes_alone_cannot_catch_a_skipped_log_fsync() {
+    // The same bug without power losses: the page cache survives every crash, so the node
+    // loses nothing and every seed passes — the catch above is the power-loss disk's alone.
+    let (failed, totals) = run_all(
+        (0..300).collect(),
+        |seed| SimConfig {
+            nodes: 3,
+            fault_scale: 4.0,
+            power_loss: false,
+            bug: Some(Bug::SkipLogFsync),
+            ..ci_config(seed)
+        },
+        |r| !r.passed(),
+    );
+    assert!(totals.crashes > 0, "{totals:?}");
+    assert!(
+        failed.is_empty(),
+        "without power losses a skipped fsync is invisible, but {} seeds failed; first:\n{}",
+        failed.len(),
+        failed[0]
+    );
 }

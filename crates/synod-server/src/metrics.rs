@@ -30,6 +30,32 @@ impl Counter {
     }
 }
 
+/// A value that goes up and down (set where it is known).
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicU64);
+
+impl Gauge {
+    /// Sets the value.
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The bytes this process caused to be written to storage, as the kernel counts them
+/// (`write_bytes` in `/proc/self/io`: page-cache pages dirtied, whole pages), if the system
+/// reports it. A node writes nothing else to disk, so this is what its store costs the disk.
+pub fn os_write_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// A distribution of values (sizes, or latencies in microseconds).
 #[derive(Debug)]
 pub struct Distribution(Mutex<Histogram<u64>>);
@@ -98,6 +124,16 @@ pub struct Metrics {
     pub requests_timed_out: Counter,
     /// Storage transactions committed (each one fsync).
     pub fsyncs: Counter,
+    /// Bytes appended to the acceptor log.
+    pub log_bytes: Counter,
+    /// Times the log's pending changes were applied to the database.
+    pub log_applies: Counter,
+    /// Acceptor states applied to the database from the log.
+    pub log_applied_states: Counter,
+    /// Idle keys dropped from the replica's cache (reloaded from storage when touched).
+    pub cache_evictions: Counter,
+    /// Keys whose protocol state is in memory.
+    pub cached_keys: Gauge,
     /// Peer frames sent.
     pub frames_sent: Counter,
     /// Peer frames received.
@@ -140,7 +176,7 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &Counter); 24] = [
+        let counters: [(&str, &str, &Counter); 28] = [
             (
                 "synod_rounds_started_total",
                 "Paxos rounds started by this node",
@@ -195,6 +231,26 @@ impl Metrics {
                 "synod_fsyncs_total",
                 "storage transactions made durable (one fsync each)",
                 &self.fsyncs,
+            ),
+            (
+                "synod_log_bytes_total",
+                "bytes appended to the acceptor log",
+                &self.log_bytes,
+            ),
+            (
+                "synod_log_applies_total",
+                "times the acceptor log was applied to the database (one fsync each)",
+                &self.log_applies,
+            ),
+            (
+                "synod_log_applied_states_total",
+                "acceptor states applied from the log to the database",
+                &self.log_applied_states,
+            ),
+            (
+                "synod_cache_evictions_total",
+                "idle keys dropped from the in-memory cache",
+                &self.cache_evictions,
             ),
             (
                 "synod_peer_frames_sent_total",
@@ -269,6 +325,17 @@ impl Metrics {
                 counter.get()
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP synod_cached_keys keys whose protocol state is in memory\n# TYPE synod_cached_keys gauge\nsynod_cached_keys {}",
+            self.cached_keys.get()
+        );
+        if let Some(bytes) = os_write_bytes() {
+            let _ = writeln!(
+                out,
+                "# HELP synod_process_write_bytes_total bytes this process caused to be written to storage (/proc/self/io write_bytes)\n# TYPE synod_process_write_bytes_total counter\nsynod_process_write_bytes_total {bytes}"
+            );
+        }
         self.batch_inputs.render(
             &mut out,
             "synod_batch_inputs",
@@ -310,6 +377,14 @@ mod tests {
             "large values are kept, not clamped: {text}"
         );
         assert!(text.contains("synod_fsyncs_total 3\n"), "{text}");
+        m.cache_evictions.add(2);
+        m.cached_keys.set(7);
+        let text = m.render();
+        assert!(text.contains("synod_cache_evictions_total 2\n"), "{text}");
+        assert!(text.contains("synod_cached_keys 7\n"), "{text}");
+        if std::path::Path::new("/proc/self/io").exists() {
+            assert!(text.contains("synod_process_write_bytes_total "), "{text}");
+        }
         assert!(text.contains("synod_batch_inputs_count 1\n"), "{text}");
         assert!(
             text.contains("synod_batch_inputs{quantile=\"0.5\"} 4\n"),

@@ -295,6 +295,12 @@ impl Replica {
             .expect("storage is only absent during restart")
     }
 
+    fn storage_mut(&mut self) -> &mut Storage {
+        self.storage
+            .as_mut()
+            .expect("storage is only absent during restart")
+    }
+
     /// The protocol state of `key` (loading it from disk if it is not in memory).
     pub fn node_state(&mut self, key: &Bytes) -> Result<NodeState<Bytes>, ReplicaError> {
         Ok(NodeState::of(self.node(key)?))
@@ -342,7 +348,15 @@ impl Replica {
         let batch = writes.finish();
         if !batch.is_empty() {
             let started = Instant::now();
-            if self.storage().commit(&batch)? {
+            let committed = self.storage_mut().commit(&batch)?;
+            self.metrics.log_bytes.add(committed.log_bytes);
+            if committed.applied > 0 {
+                self.metrics.log_applies.inc();
+                self.metrics
+                    .log_applied_states
+                    .add(committed.applied as u64);
+            }
+            if committed.durable {
                 self.metrics.fsyncs.inc();
                 self.metrics
                     .fsync_latency_us
@@ -361,8 +375,13 @@ impl Replica {
         self.durable_through = effects.batch;
         effects.persisted = batch.acceptors.len();
         if self.nodes.len() > self.config.cache_limit {
+            let before = self.nodes.len();
             self.nodes.retain(|_, node| node.has_request());
+            self.metrics
+                .cache_evictions
+                .add((before - self.nodes.len()) as u64);
         }
+        self.metrics.cached_keys.set(self.nodes.len() as u64);
         Ok(effects)
     }
 

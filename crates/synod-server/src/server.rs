@@ -57,6 +57,8 @@ pub struct ServerConfig {
     pub forward_timeout: Duration,
     /// Requests waiting per key.
     pub queue_limit: usize,
+    /// Keys whose protocol state is kept in memory (idle ones beyond it are evicted).
+    pub cache_limit: usize,
     /// Round timeout and backoff.
     pub timing: Timing,
     /// HTTP limits and request timeout.
@@ -90,6 +92,7 @@ impl ServerConfig {
             forwarding: true,
             forward_timeout: DEFAULT_FORWARD_TIMEOUT,
             queue_limit: DEFAULT_QUEUE_LIMIT,
+            cache_limit: DEFAULT_CACHE_LIMIT,
             timing: Timing::default(),
             api: ApiConfig::default(),
             max_frame: crate::wire::DEFAULT_MAX_FRAME,
@@ -174,7 +177,7 @@ impl Server {
                 node_id: config.node_id,
                 cluster,
                 queue_limit: config.queue_limit,
-                cache_limit: DEFAULT_CACHE_LIMIT,
+                cache_limit: config.cache_limit,
             },
             config.init,
             metrics.clone(),

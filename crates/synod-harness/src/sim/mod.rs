@@ -6,7 +6,8 @@
 //! simulated clock (round timeouts and the production randomized backoff), lets a few clients
 //! issue random operations on a few hot keys ([`crate::workload`]), and crashes and restarts
 //! nodes at random points — before a batch, after a batch's commit but before (or halfway
-//! through) its sends, and at random times. Every peer message goes through the wire codec.
+//! through) its sends, and at random times — some of them with a power loss, after which each
+//! disk keeps only what was synced plus a random part of the rest ([`disk`]). Every peer message goes through the wire codec.
 //! The proposers take the one-round-trip shortcuts ([`SimConfig::fast_paths`]), as a node's do
 //! by default. When the clients are done, every fault heals, every node restarts, and every client reads
 //! every key.
@@ -30,7 +31,7 @@ use std::fmt;
 use synod_check::history::Record;
 use synod_core::FastPaths;
 
-pub use world::run;
+pub use world::{run, SIM_STORAGE};
 
 /// A bug the harness can inject around the (correct) replica.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +42,10 @@ pub enum Bug {
     /// An `Accepted` counts as a vote of every member: the proposer acknowledges a write after
     /// one real accept instead of a phase-2 quorum.
     AckBeforeAcceptQuorum,
+    /// The node never fsyncs its acceptor log and trusts the page cache: its disk's log
+    /// `sync_data` does nothing. A process crash loses nothing (the page cache survives); only a
+    /// power loss drops the acknowledged records.
+    SkipLogFsync,
 }
 
 /// The shape of a run.
@@ -61,6 +66,9 @@ pub struct SimConfig {
     pub fast_paths: FastPaths,
     /// Multiplies the crash rates (1.0 = the default fault mix).
     pub fault_scale: f64,
+    /// Whether a random crash may also be a power loss (the disk drops, keeps or tears every
+    /// write that was not synced): the run draws a probability for it between 0.2 and 0.6.
+    pub power_loss: bool,
     /// An injected bug, if any.
     pub bug: Option<Bug>,
 }
@@ -79,6 +87,7 @@ impl SimConfig {
             max_attempts: 3,
             fast_paths: FastPaths::ALL,
             fault_scale: 1.0,
+            power_loss: true,
             bug: None,
         }
     }
@@ -105,6 +114,14 @@ pub struct SimReport {
     pub crashes_after_persist: u64,
     /// Restarts from disk.
     pub restarts: u64,
+    /// Crashes that were also power losses.
+    pub power_losses: u64,
+    /// Of which the power went out inside a storage commit (a sync failed).
+    pub power_cuts_in_commit: u64,
+    /// Unsynced writes a power loss dropped whole.
+    pub unsynced_dropped: u64,
+    /// Unsynced writes a power loss tore.
+    pub unsynced_torn: u64,
     /// What the network did.
     pub network: NetworkStats,
     /// Operations that returned.
@@ -140,7 +157,7 @@ impl fmt::Display for SimReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "seed {}: {} nodes, {} operations (ok {}, fail {}, unknown {}), {} batches, {} crashes ({} before a batch, {} after a commit), {} restarts, {} frames ({} lost, {} duplicated, {} long-delayed), {} partitions, {:.3} s simulated",
+            "seed {}: {} nodes, {} operations (ok {}, fail {}, unknown {}), {} batches, {} crashes ({} before a batch, {} after a commit, {} power losses ({} inside a commit): {} unsynced writes dropped, {} torn), {} restarts, {} frames ({} lost, {} duplicated, {} long-delayed), {} partitions, {:.3} s simulated",
             self.seed,
             self.nodes,
             self.history.len(),
@@ -151,6 +168,10 @@ impl fmt::Display for SimReport {
             self.crashes,
             self.crashes_before_batch,
             self.crashes_after_persist,
+            self.power_losses,
+            self.power_cuts_in_commit,
+            self.unsynced_dropped,
+            self.unsynced_torn,
             self.restarts,
             self.network.frames,
             self.network.lost,

@@ -28,9 +28,9 @@ use synod_core::{
 };
 use synod_server::wire::{self, Envelope};
 use synod_server::Membership;
-use synod_server::Storage;
 use synod_server::Timing;
 use synod_server::{Effects, Event, Replica, ReplicaConfig, ReplyError, TimerCommand, TimerTable};
+use synod_server::{Storage, StorageOptions};
 
 const CLUSTER_ID: &str = "sim";
 /// How long a client waits for a reply before it gives up (the outcome is then unknown).
@@ -106,6 +106,8 @@ struct RunFaults {
     partition_every: u64,
     /// Mean time between random crashes (µs), 0 = none.
     crash_every: u64,
+    /// Probability that a crash is also a power loss.
+    power_loss: f64,
 }
 
 struct World<'a> {
@@ -148,6 +150,11 @@ pub fn run(seed: u64, config: &SimConfig) -> SimReport {
         } else {
             0
         },
+        power_loss: if config.power_loss {
+            rng.gen_range(0.2..0.6)
+        } else {
+            0.0
+        },
     };
     let network = Network::new(NetworkFaults::random(&mut rng));
     let timing = Timing {
@@ -173,6 +180,7 @@ pub fn run(seed: u64, config: &SimConfig) -> SimReport {
     let mut nodes = Vec::new();
     for (i, &id) in members.iter().enumerate() {
         let disk = SimDisk::new();
+        disk.skip_log_sync(config.bug == Some(Bug::SkipLogFsync));
         let replica = open(&disk, &replica_config[i], true)
             .map_err(|e| report.problems.push(format!("node {id} cannot start: {e}")))
             .ok();
@@ -221,10 +229,17 @@ pub fn run(seed: u64, config: &SimConfig) -> SimReport {
     world.finish()
 }
 
+/// The simulation's storage sizes: a log of a few kilobytes, so that runs apply it to the
+/// database and start it over many times, and a power loss can meet either file mid-write.
+pub const SIM_STORAGE: StorageOptions = StorageOptions {
+    apply_log_bytes: 6 * 1024,
+    log_preallocate: 8 * 1024,
+};
+
 fn open(disk: &SimDisk, config: &ReplicaConfig, init: bool) -> Result<Replica, String> {
     let label = PathBuf::from(format!("sim-disk-{}", config.node_id));
     let storage = Storage::open_with_backend(
-        disk.backend(),
+        disk.backends(SIM_STORAGE),
         &label,
         CLUSTER_ID,
         config.node_id,
@@ -345,6 +360,9 @@ impl World<'_> {
             Ev::Crash(node) => {
                 if self.faulty {
                     self.crash(node);
+                    if self.rng.gen_bool(self.faults.power_loss) {
+                        self.power_loss(node);
+                    }
                     if self.faults.crash_every > 0 {
                         let t = self.rng.gen_range(0..2 * self.faults.crash_every);
                         let n = self.rng.gen_range(0..self.nodes.len());
@@ -463,12 +481,28 @@ impl World<'_> {
         if self.nodes[node].replica.is_none() {
             return;
         }
+        // A power cut during this batch's commit (or the database apply it may trigger).
+        if self.faulty
+            && self
+                .rng
+                .gen_bool(self.faults.power_loss * self.faults.crash)
+        {
+            let n = self.rng.gen_range(0..3);
+            self.nodes[node].disk.cut_power_at_sync(n);
+        }
         let id = self.nodes[node].id;
         let result = self.nodes[node]
             .replica
             .as_mut()
             .expect("checked above")
             .handle_batch(events);
+        if self.nodes[node].disk.disarm() {
+            // The power went out inside the commit: nothing of the batch left the node.
+            self.report.power_cuts_in_commit += 1;
+            self.crash(node);
+            self.power_loss(node);
+            return;
+        }
         let effects = match result {
             Ok(effects) => effects,
             Err(e) => {
@@ -498,6 +532,9 @@ impl World<'_> {
             }
             self.report.crashes_after_persist += 1;
             self.crash(node);
+            if self.rng.gen_bool(self.faults.power_loss) {
+                self.power_loss(node);
+            }
             return;
         }
         self.carry_out(node, effects);
@@ -625,6 +662,15 @@ impl World<'_> {
         }
         let down = self.rng.gen_range(1_000..400_000);
         self.at(down, Ev::Restart(node));
+    }
+
+    /// The node (already crashed) loses power: its disk keeps what was synced, and each
+    /// unsynced write is dropped, kept or torn.
+    fn power_loss(&mut self, node: usize) {
+        let loss = self.nodes[node].disk.power_loss(&mut self.rng);
+        self.report.power_losses += 1;
+        self.report.unsynced_dropped += loss.dropped;
+        self.report.unsynced_torn += loss.torn;
     }
 
     fn restart(&mut self, node: usize) {

@@ -40,7 +40,7 @@ fn node() -> &'static Node {
                 cache_limit: 1024,
             };
             let storage = Storage::open_with_backend(
-                disk.backend(),
+                disk.backends(synod_harness::sim::SIM_STORAGE),
                 std::path::Path::new("fuzz"),
                 "fuzz",
                 id,

@@ -94,6 +94,7 @@ mod tests {
             http = "127.0.0.1:8082"
             init = true
             round_timeout_ms = 200
+            cache_limit = 50000
             fast_paths = false
             forward = "off"
             [peers]
@@ -105,6 +106,7 @@ mod tests {
         assert_eq!(
             got,
             [
+                "--cache-limit=50000",
                 "--fast-paths=off",
                 "--forward=off",
                 "--http=127.0.0.1:8082",

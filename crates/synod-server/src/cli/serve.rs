@@ -104,6 +104,11 @@ pub struct Tuning {
     /// Requests that may wait behind a running one on the same key.
     #[arg(long, default_value_t = crate::replica::DEFAULT_QUEUE_LIMIT)]
     pub queue_limit: usize,
+    /// Keys whose protocol state is kept in memory; beyond it, idle keys are evicted after each
+    /// batch and reloaded from storage when touched (`synod_cache_evictions_total`).
+    #[arg(long, default_value_t = crate::replica::DEFAULT_CACHE_LIMIT as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub cache_limit: u32,
     /// One-round-trip writes and reads (`off`: classic two-phase rounds, for comparisons).
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub fast_paths: Switch,
@@ -134,6 +139,7 @@ impl Tuning {
             format!("--max-value-bytes={}", self.max_value_bytes),
             format!("--max-frame-bytes={}", self.max_frame_bytes),
             format!("--queue-limit={}", self.queue_limit),
+            format!("--cache-limit={}", self.cache_limit),
             format!("--fast-paths={}", self.fast_paths.arg()),
             format!("--forward={}", self.forward.arg()),
             format!("--forward-timeout-ms={}", self.forward_timeout_ms),
@@ -203,6 +209,7 @@ fn config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
     config.quorums = t.q1.zip(t.q2);
     config.max_attempts = t.max_attempts;
     config.queue_limit = t.queue_limit;
+    config.cache_limit = t.cache_limit as usize;
     config.fast_paths = if t.fast_paths.on() {
         FastPaths::ALL
     } else {

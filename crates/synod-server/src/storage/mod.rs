@@ -1,168 +1,79 @@
-//! Durable state of one node, in a redb database inside its data directory.
+//! Durable state of one node: an append-only acceptor log in front of a redb database, both in
+//! the node's data directory.
 //!
-//! Three tables: `acceptors` (key → postcard `AcceptorState<Bytes>`: what Paxos needs to survive
-//! a crash), `committed` (key → postcard `Proposal<Bytes>`: the highest-ballot value this node
-//! learned was chosen, kept for operators), and `meta` (the cluster id, node id and format version
-//! the directory belongs to, and the [`Membership`] — member ids and quorum sizes — it was
-//! created for; and, under its own key, how many times the node was started, which makes its
-//! request ids unique across restarts).
+//! **Layout.** `synod.redb` holds three tables: `acceptors` (key → postcard
+//! `AcceptorState<Bytes>`: what Paxos needs to survive a crash), `committed` (key → postcard
+//! `Proposal<Bytes>`: the highest-ballot value this node learned was chosen, kept for
+//! operators), and `meta` (the cluster id, node id and format version the directory belongs to,
+//! the [`Membership`] — member ids and quorum sizes — it was created for, how many times the
+//! node was started, and the log epoch). `synod.log` ([`log`]) holds the acceptor-state changes
+//! not yet applied to the database, as checksummed records of the current epoch.
 //!
-//! [`Storage::commit`] writes a whole batch — many keys — in **one** transaction with
-//! `Durability::Immediate`: one fsync for the batch (group commit). When it returns, the batch is
-//! on disk; the caller releases the batch's messages only then.
+//! **Write path.** [`Storage::commit`] appends a whole batch — many keys — to the log as **one**
+//! record and makes it durable with **one** `fdatasync` (group commit); the batch's states also
+//! go into an in-memory table of pending changes, which reads consult before the database. When
+//! it returns, the batch is on disk; the caller releases the batch's messages only then. Once the
+//! log holds [`StorageOptions::apply_log_bytes`], every pending change is applied to the
+//! database in one transaction, which also records the next log epoch (one fsync for many
+//! thousands of changes), and the log starts over at offset 0 in that epoch. The cost of a
+//! commit is a small append: it does not depend on the size of the tree.
+//!
+//! **Recovery.** Opening reads the log's records of the epoch the database records, stopping at
+//! the first that is not whole (a torn tail is dropped whole; see [`log`]), applies them to the
+//! database with the next epoch in one durable transaction, and starts an empty log in it. So
+//! every start begins a fresh epoch: no record written after a torn one can ever be read.
+//!
+//! **What a crash at each point leaves.** Before the append's `fdatasync` returns: the record
+//! is whole, torn or absent, and nothing was sent that depends on it; a torn one fails its
+//! checksum and is dropped with everything after it. After it returns: the record is durable
+//! and is replayed. During an apply: the database transaction either committed (the states and
+//! the new epoch together: the log's records are now stale and ignored) or not (the old epoch
+//! and its log are still current and replayed again; replay is idempotent because a record
+//! holds the latest states of its keys and records are replayed in order).
 //!
 //! Opening is strict, because an acceptor that forgets a promise can break agreement:
 //! * without `init`, the database must already exist (a missing directory or a directory without
-//!   a database is an error, never a silent re-initialisation);
-//! * with `init`, the directory must be missing or empty, and a fresh database is created; the
-//!   directory is fsynced afterwards (and so is every directory `init` created, in its parent), so
-//!   that a power loss cannot make the new file vanish after the node started using it;
+//!   a database is an error, never a silent re-initialisation), and so must its log;
+//! * with `init`, the directory must be missing or empty, and a fresh database and log are
+//!   created; the directory is fsynced afterwards (and so is every directory `init` created, in
+//!   its parent), so that a power loss cannot make the new files vanish after the node started
+//!   using them;
 //! * an existing database is integrity-checked, and its meta record must name the same cluster
 //!   id and node id, in a known format version, and the same membership (member ids, q1, q2):
 //!   a node restarted with another `--peers` id set or other quorum sizes is refused, because
 //!   quorums counted over different configurations need not intersect.
 //!
-//! Format version 1 (before the membership was recorded) had no place for it: such a database
-//! is adopted on its first start by this build — the membership it is started with is recorded
-//! (the meta record is rewritten as version 2, durably) with a warning in the log — and checked
-//! from then on.
+//! Older format versions are upgraded on their first start by this build: version 1 (before the
+//! membership was recorded) adopts the membership it is started with, with a warning in the log;
+//! versions 1 and 2 (before the acceptor log) get an empty log; then the meta record is rewritten
+//! as version 3, durably.
+
+mod dirs;
+mod error;
+pub mod log;
+pub mod log_file;
+mod meta;
 
 use crate::membership::Membership;
 use bytes::Bytes;
+use dirs::{nearest_existing_ancestor, sync_new_entries};
+pub use error::StorageError;
+use log::{Log, LOG_FILE};
+pub use log_file::{LogFile, MemoryLog};
+use meta::{judge, read_meta, write_meta, Judgement, ACCEPTORS, COMMITTED, INCARNATION_KEY, META};
+pub use meta::{Meta, DB_FILE, STORAGE_FORMAT_VERSION};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use synod_core::{AcceptorState, NodeId, Proposal};
-use thiserror::Error;
 
-/// The on-disk format version this build writes (it also reads, and upgrades, version 1).
-pub const STORAGE_FORMAT_VERSION: u32 = 2;
-/// The database's file name inside the data directory.
-pub const DB_FILE: &str = "synod.redb";
-
-const ACCEPTORS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("acceptors");
-const COMMITTED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("committed");
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const META_KEY: &str = "meta";
-/// The `meta` table's count of starts (see [`Storage::next_incarnation`]).
-const INCARNATION_KEY: &str = "incarnation";
-
-/// Whose data a directory holds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Meta {
-    /// [`STORAGE_FORMAT_VERSION`] at creation.
-    pub format_version: u32,
-    /// The cluster id.
-    pub cluster_id: String,
-    /// The node id.
-    pub node_id: NodeId,
-    /// The member ids and quorum sizes the directory was created for.
-    pub membership: Membership,
-}
-
-/// The meta record of format version 1 (the prefix of [`Meta`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct MetaV1 {
-    format_version: u32,
-    cluster_id: String,
-    node_id: NodeId,
-}
-
-impl Meta {
-    /// The meta record this build writes for node `node_id` of `cluster_id` with `membership`.
-    fn current(cluster_id: &str, node_id: NodeId, membership: Membership) -> Self {
-        Meta {
-            format_version: STORAGE_FORMAT_VERSION,
-            cluster_id: cluster_id.to_owned(),
-            node_id,
-            membership,
-        }
-    }
-}
-
-/// Why storage could not be opened or written.
-#[derive(Debug, Error)]
-pub enum StorageError {
-    /// `--data` names something that is not a directory (a regular file, say).
-    #[error("data directory {0} is not a directory (it is a file or another kind of entry): pass the path of a directory, missing or empty with --init")]
-    NotADirectory(PathBuf),
-    /// `--data` names a directory that does not exist (and `init` was not asked for).
-    #[error("data directory {0} does not exist (pass --init to create a new node there)")]
-    MissingDir(PathBuf),
-    /// The directory exists but holds no database (and `init` was not asked for).
-    #[error("data directory {0} holds no synod database (pass --init to create a new node there)")]
-    NotInitialised(PathBuf),
-    /// `init` was asked for, but the directory is not empty.
-    #[error("refusing to initialise {0}: the directory is not empty (it may hold a node's state)")]
-    NotEmpty(PathBuf),
-    /// Another process has the database open.
-    #[error("database {0} is in use by another process (is this node already running?)")]
-    InUse(PathBuf),
-    /// The database file is damaged or not a database.
-    #[error("database {path} is corrupt: {detail}")]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// What redb reported.
-        detail: String,
-    },
-    /// The directory belongs to another node or cluster.
-    #[error("data directory {path} belongs to node {found_node} of cluster {found_cluster:?}, not node {node} of cluster {cluster:?}")]
-    WrongOwner {
-        /// The directory.
-        path: PathBuf,
-        /// Cluster id on disk.
-        found_cluster: String,
-        /// Node id on disk.
-        found_node: NodeId,
-        /// The cluster id this node runs with.
-        cluster: String,
-        /// The node id this node runs with.
-        node: NodeId,
-    },
-    /// The directory was created for other members or quorum sizes than this node runs with.
-    #[error("refusing to start: data directory {path} was initialised for {recorded}, but this node was started with {given} ({differences}); start it with the recorded --peers ids, --q1 and --q2 (changing the membership of a cluster is not supported yet)")]
-    WrongMembership {
-        /// The directory.
-        path: PathBuf,
-        /// The membership recorded at `init`.
-        recorded: Membership,
-        /// The membership this node runs with.
-        given: Membership,
-        /// What differs, in words.
-        differences: String,
-    },
-    /// Written by an unknown format version.
-    #[error("data directory {path} has storage format version {found}; this build reads versions 1 to {STORAGE_FORMAT_VERSION}")]
-    UnsupportedFormat {
-        /// The directory.
-        path: PathBuf,
-        /// The version found.
-        found: u32,
-    },
-    /// A record could not be decoded.
-    #[error("corrupt record in table {table}: {source}")]
-    Record {
-        /// The table.
-        table: &'static str,
-        /// The decoding error.
-        source: postcard::Error,
-    },
-    /// A file system error.
-    #[error("i/o error on {path}: {source}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// Any other database error.
-    #[error("database error: {0}")]
-    Db(#[from] redb::Error),
-}
+/// The `meta` table's log epoch (absent = 0): the log's records of this epoch are not yet
+/// applied to the database.
+const LOG_EPOCH_KEY: &str = "log_epoch";
 
 /// What one batch makes durable.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteBatch {
     /// The latest acceptor state of each key whose acceptor changed.
     pub acceptors: Vec<(Bytes, AcceptorState<Bytes>)>,
@@ -177,10 +88,78 @@ impl WriteBatch {
     }
 }
 
+/// How the log and the database are sized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StorageOptions {
+    /// Apply the pending changes to the database once the log holds this many bytes (it bounds
+    /// the memory of the pending table and the replay at a restart).
+    pub apply_log_bytes: u64,
+    /// Bytes of zeros the log file is created with (appends overwrite them in place).
+    pub log_preallocate: u64,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions {
+            apply_log_bytes: 32 << 20,
+            log_preallocate: 33 << 20,
+        }
+    }
+}
+
+/// What [`Storage::commit`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Whether the batch was made durable (it changed an acceptor state).
+    pub durable: bool,
+    /// Bytes appended to the log.
+    pub log_bytes: u64,
+    /// Pending changes applied to the database after the append (0 = no apply).
+    pub applied: usize,
+}
+
+/// Acceptor states and chosen values logged but not yet applied to the database.
+#[derive(Debug, Default)]
+struct Pending {
+    acceptors: HashMap<Bytes, AcceptorState<Bytes>>,
+    committed: HashMap<Bytes, Proposal<Bytes>>,
+}
+
+impl Pending {
+    fn add(&mut self, batch: &WriteBatch) {
+        for (key, state) in &batch.acceptors {
+            self.acceptors.insert(key.clone(), state.clone());
+        }
+        for (key, proposal) in &batch.committed {
+            match self.committed.get(key) {
+                Some(old) if old.ballot >= proposal.ballot => {}
+                _ => {
+                    self.committed.insert(key.clone(), proposal.clone());
+                }
+            }
+        }
+    }
+}
+
+/// The two files (or their stand-ins) a [`Storage`] runs on, for [`Storage::open_with_backend`].
+#[derive(Debug)]
+pub struct Backends<B> {
+    /// The database's storage.
+    pub db: B,
+    /// The acceptor log's.
+    pub log: Box<dyn LogFile>,
+    /// Sizes.
+    pub options: StorageOptions,
+}
+
 /// An open data directory.
 #[derive(Debug)]
 pub struct Storage {
     db: Database,
+    log: Log,
+    log_path: PathBuf,
+    pending: Pending,
+    options: StorageOptions,
     dir: PathBuf,
     meta: Meta,
 }
@@ -200,6 +179,8 @@ impl Storage {
             source,
         };
         let file = dir.join(DB_FILE);
+        let log_path = dir.join(LOG_FILE);
+        let options = StorageOptions::default();
         let wanted = Meta::current(cluster_id, node_id, membership);
         // What `dir` is, told apart from "cannot look" (a permission problem is not "missing").
         let exists = match std::fs::metadata(dir) {
@@ -215,7 +196,8 @@ impl Storage {
             let existing = nearest_existing_ancestor(dir);
             std::fs::create_dir_all(dir).map_err(io)?;
             let db = Database::create(&file).map_err(|e| corrupt(&file, e))?;
-            let storage = Self::initialise(db, dir, wanted)?;
+            let log = create_log_file(&log_path)?;
+            let storage = Self::initialise(db, log, dir, &log_path, wanted, options)?;
             sync_new_entries(dir, &existing)?;
             return Ok(storage);
         }
@@ -246,15 +228,46 @@ impl Storage {
             .set_check_integrity_on_open(true)
             .open(&file)
             .map_err(|e| corrupt(&file, e))?;
-        Self::verify(db, dir, &file, wanted)
+        let record = read_meta(&db, &file)?;
+        let log: Box<dyn LogFile> = match judge(&record, dir, &wanted)? {
+            Judgement::Matches => match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&log_path)
+            {
+                Ok(log) => Box::new(log),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(StorageError::Corrupt {
+                        path: log_path,
+                        detail: "the acceptor log is missing (states it held may be lost)".into(),
+                    })
+                }
+                Err(source) => {
+                    return Err(StorageError::Io {
+                        path: log_path,
+                        source,
+                    })
+                }
+            },
+            // Before version 3 there was no log: a file by that name is a leftover of an
+            // upgrade that did not finish, and holds nothing the database relies on.
+            Judgement::Adopt | Judgement::Upgrade => {
+                let _ = std::fs::remove_file(&log_path);
+                let log = create_log_file(&log_path)?;
+                sync_new_entries(dir, dir)?;
+                log
+            }
+        };
+        Self::verify(db, log, dir, &log_path, wanted, options)
     }
 
-    /// Opens (or with `init`, creates) a database on any redb storage backend — an in-memory
-    /// disk for the deterministic simulation, whose bytes survive a simulated crash. `label`
-    /// names it in errors and in [`Storage::dir`]. The same meta checks as [`Storage::open`]
-    /// apply; an uninitialised backend opened without `init` is reported as corrupt (no meta).
+    /// Opens (or with `init`, creates) storage on any redb storage backend and log file — the
+    /// deterministic simulation's power-loss disk, whose bytes survive a simulated crash. `label`
+    /// names it in errors and in [`Storage::dir`]. The same meta checks and the same recovery
+    /// as [`Storage::open`] apply; an uninitialised backend opened without `init` is reported as
+    /// corrupt (no meta).
     pub fn open_with_backend(
-        backend: impl redb::StorageBackend,
+        backends: Backends<impl redb::StorageBackend>,
         label: &Path,
         cluster_id: &str,
         node_id: NodeId,
@@ -264,17 +277,32 @@ impl Storage {
         let wanted = Meta::current(cluster_id, node_id, membership);
         let db = Database::builder()
             .set_check_integrity_on_open(!init)
-            .create_with_backend(backend)
+            .create_with_backend(backends.db)
             .map_err(|e| corrupt(label, e))?;
+        let log_path = label.join(LOG_FILE);
         if init {
-            Self::initialise(db, label, wanted)
+            Self::initialise(db, backends.log, label, &log_path, wanted, backends.options)
         } else {
-            Self::verify(db, label, label, wanted)
+            Self::verify(db, backends.log, label, &log_path, wanted, backends.options)
         }
     }
 
-    /// Writes the meta record and creates the tables of a new database.
-    fn initialise(db: Database, dir: &Path, wanted: Meta) -> Result<Self, StorageError> {
+    /// Writes the meta record and creates the tables of a new database, and preallocates its
+    /// log (epoch 0).
+    fn initialise(
+        db: Database,
+        log_file: Box<dyn LogFile>,
+        dir: &Path,
+        log_path: &Path,
+        wanted: Meta,
+        options: StorageOptions,
+    ) -> Result<Self, StorageError> {
+        let log = Log::new(log_file, 0);
+        log.preallocate(options.log_preallocate)
+            .map_err(|source| StorageError::Io {
+                path: log_path.to_owned(),
+                source,
+            })?;
         let txn = db.begin_write().map_err(db_err)?;
         {
             txn.open_table(ACCEPTORS).map_err(db_err)?;
@@ -283,30 +311,127 @@ impl Storage {
         write_meta(txn, &wanted)?;
         Ok(Storage {
             db,
+            log,
+            log_path: log_path.to_owned(),
+            pending: Pending::default(),
+            options,
             dir: dir.to_owned(),
             meta: wanted,
         })
     }
 
     /// Checks that an existing database belongs to `wanted`'s cluster and node and was created
-    /// for its membership (adopting it if the database predates recorded memberships).
-    fn verify(db: Database, dir: &Path, file: &Path, wanted: Meta) -> Result<Self, StorageError> {
-        let record = read_meta(&db, file)?;
-        if judge(&record, dir, &wanted)? == Judgement::Adopt {
-            tracing::warn!(
-                data = %dir.display(),
-                "the data directory (storage format version 1) has no recorded membership: \
-                 adopting the one this node was started with ({}) and recording it; \
-                 later starts must match it",
-                wanted.membership
-            );
+    /// for its membership (upgrading it if it predates recorded memberships or the log), then
+    /// recovers the log's tail into it.
+    fn verify(
+        db: Database,
+        log_file: Box<dyn LogFile>,
+        dir: &Path,
+        log_path: &Path,
+        wanted: Meta,
+        options: StorageOptions,
+    ) -> Result<Self, StorageError> {
+        let record = read_meta(&db, log_path)?;
+        let judgement = judge(&record, dir, &wanted)?;
+        match judgement {
+            Judgement::Matches => {}
+            Judgement::Adopt => {
+                tracing::warn!(
+                    data = %dir.display(),
+                    "the data directory (storage format version 1) has no recorded membership: \
+                     adopting the one this node was started with ({}) and recording it; \
+                     later starts must match it",
+                    wanted.membership
+                );
+            }
+            Judgement::Upgrade => {}
+        }
+        let epoch = read_epoch(&db)?;
+        let log = Log::new(log_file, epoch);
+        if judgement != Judgement::Matches {
+            // The log (just created, empty) is sized before the meta record says it exists.
+            log.preallocate(options.log_preallocate)
+                .map_err(|source| StorageError::Io {
+                    path: log_path.to_owned(),
+                    source,
+                })?;
             write_meta(db.begin_write().map_err(db_err)?, &wanted)?;
         }
-        Ok(Storage {
+        let mut storage = Storage {
             db,
+            log,
+            log_path: log_path.to_owned(),
+            pending: Pending::default(),
+            options,
             dir: dir.to_owned(),
             meta: wanted,
-        })
+        };
+        storage.recover()?;
+        Ok(storage)
+    }
+
+    /// Replays the log's whole records of the recorded epoch into the database and starts the
+    /// next epoch (see the module docs: even an empty tail moves to a new epoch, so that a
+    /// record left behind a torn one can never be read as part of the log).
+    fn recover(&mut self) -> Result<(), StorageError> {
+        let tail = self.log.scan(&self.log_path)?;
+        if !tail.batches.is_empty() {
+            tracing::info!(
+                records = tail.batches.len(),
+                bytes = tail.bytes,
+                epoch = self.log.epoch(),
+                "replaying the acceptor log into the database"
+            );
+        }
+        for batch in &tail.batches {
+            self.pending.add(batch);
+        }
+        self.apply()?;
+        Ok(())
+    }
+
+    /// Applies every pending change to the database in one durable transaction that also
+    /// records the next log epoch, and starts the log over in it. Returns how many acceptor
+    /// states were applied. Called by [`Storage::commit`] when the log is full and at every
+    /// open; a caller may also call it to bound the next restart's replay (a clean shutdown).
+    pub fn apply(&mut self) -> Result<usize, StorageError> {
+        let next = self.log.epoch() + 1;
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let applied = self.pending.acceptors.len();
+        {
+            let mut acceptors = txn.open_table(ACCEPTORS).map_err(db_err)?;
+            let mut states: Vec<_> = self.pending.acceptors.iter().collect();
+            // In key order: neighbouring inserts touch the same leaves.
+            states.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (key, state) in states {
+                let bytes = postcard::to_allocvec(state).expect("acceptor state serializes");
+                acceptors
+                    .insert(key.as_ref(), bytes.as_slice())
+                    .map_err(db_err)?;
+            }
+            let mut committed = txn.open_table(COMMITTED).map_err(db_err)?;
+            for (key, proposal) in &self.pending.committed {
+                let newer = match committed.get(key.as_ref()).map_err(db_err)? {
+                    Some(old) => postcard::from_bytes::<Proposal<Bytes>>(old.value())
+                        .map_or(true, |old| old.ballot < proposal.ballot),
+                    None => true,
+                };
+                if newer {
+                    let bytes = postcard::to_allocvec(proposal).expect("proposal serializes");
+                    committed
+                        .insert(key.as_ref(), bytes.as_slice())
+                        .map_err(db_err)?;
+                }
+            }
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            let bytes = postcard::to_allocvec(&next).expect("a number serializes");
+            meta.insert(LOG_EPOCH_KEY, bytes.as_slice())
+                .map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        self.log.restart_at(next);
+        self.pending = Pending::default();
+        Ok(applied)
     }
 
     /// The data directory.
@@ -319,6 +444,11 @@ impl Storage {
         &self.meta
     }
 
+    /// Acceptor states logged but not yet applied to the database.
+    pub fn pending_states(&self) -> usize {
+        self.pending.acceptors.len()
+    }
+
     /// Counts one more start of this node: the incarnation counter in the `meta` table (absent
     /// = 0) is incremented and made durable (one fsync) before the new value is returned, so no
     /// two processes on this directory ever get the same number (see `request_ids`).
@@ -326,15 +456,7 @@ impl Storage {
         let txn = self.db.begin_write().map_err(db_err)?;
         let next = {
             let mut table = txn.open_table(META).map_err(db_err)?;
-            let current = match table.get(INCARNATION_KEY).map_err(db_err)? {
-                Some(record) => postcard::from_bytes::<u64>(record.value()).map_err(|source| {
-                    StorageError::Record {
-                        table: "meta",
-                        source,
-                    }
-                })?,
-                None => 0,
-            };
+            let current = read_counter(&table, INCARNATION_KEY)?;
             // Saturating: a count this high is refused by whoever uses it, never wrapped to 0.
             let next = current.saturating_add(1);
             let bytes = postcard::to_allocvec(&next).expect("a number serializes");
@@ -349,12 +471,20 @@ impl Storage {
 
     /// The persisted acceptor state of `key`, if it was ever persisted.
     pub fn acceptor(&self, key: &[u8]) -> Result<Option<AcceptorState<Bytes>>, StorageError> {
+        if let Some(state) = self.pending.acceptors.get(key) {
+            return Ok(Some(state.clone()));
+        }
         self.read(ACCEPTORS, "acceptors", key)
     }
 
     /// The highest-ballot chosen value this node recorded for `key`.
     pub fn committed(&self, key: &[u8]) -> Result<Option<Proposal<Bytes>>, StorageError> {
-        self.read(COMMITTED, "committed", key)
+        let stored: Option<Proposal<Bytes>> = self.read(COMMITTED, "committed", key)?;
+        Ok(match (self.pending.committed.get(key), stored) {
+            (Some(p), Some(s)) if s.ballot >= p.ballot => Some(s),
+            (Some(p), _) => Some(p.clone()),
+            (None, s) => s,
+        })
     }
 
     fn read<T: for<'de> Deserialize<'de>>(
@@ -373,53 +503,83 @@ impl Storage {
             .map_err(|source| StorageError::Record { table, source })
     }
 
-    /// Writes `batch` in one transaction. A batch with acceptor states is made durable (one
-    /// fsync) before this returns, and `true` is returned. A batch of committed values only is
-    /// written without an fsync (they are a record for operators, not protocol state; the next
-    /// durable commit carries them to disk) and `false` is returned. A committed value only
-    /// replaces a recorded one of a lower ballot.
-    pub fn commit(&self, batch: &WriteBatch) -> Result<bool, StorageError> {
+    /// Appends `batch` to the log as one record. A batch with acceptor states is made durable
+    /// (one `fdatasync`) before this returns ([`Committed::durable`]). A batch of committed
+    /// values only is appended without one (they are a record for operators, not protocol
+    /// state; the next durable append carries them to disk). A committed value only replaces a
+    /// recorded one of a lower ballot. When the log is full, the pending changes are applied to
+    /// the database first ([`Storage::apply`]).
+    pub fn commit(&mut self, batch: &WriteBatch) -> Result<Committed, StorageError> {
         #[cfg(feature = "fault-injection")]
         if crate::fault::forget_persist() {
-            return Ok(true);
+            return Ok(Committed {
+                durable: true,
+                ..Committed::default()
+            });
         }
-        let mut txn = self.db.begin_write().map_err(db_err)?;
         let durable = !batch.acceptors.is_empty();
-        if !durable {
-            txn.set_durability(redb::Durability::None).map_err(db_err)?;
-        }
-        {
-            let mut acceptors = txn.open_table(ACCEPTORS).map_err(db_err)?;
+        if cfg!(debug_assertions) {
             for (key, state) in &batch.acceptors {
                 let bytes = postcard::to_allocvec(state).expect("acceptor state serializes");
-                if cfg!(debug_assertions) {
-                    let stored = acceptors
-                        .get(key.as_ref())
-                        .map_err(db_err)?
-                        .and_then(|old| postcard::from_bytes(old.value()).ok());
-                    check_acceptor_write(state, &bytes, stored.as_ref());
-                }
-                acceptors
-                    .insert(key.as_ref(), bytes.as_slice())
-                    .map_err(db_err)?;
-            }
-            let mut committed = txn.open_table(COMMITTED).map_err(db_err)?;
-            for (key, proposal) in &batch.committed {
-                let newer = match committed.get(key.as_ref()).map_err(db_err)? {
-                    Some(old) => postcard::from_bytes::<Proposal<Bytes>>(old.value())
-                        .map_or(true, |old| old.ballot < proposal.ballot),
-                    None => true,
-                };
-                if newer {
-                    let bytes = postcard::to_allocvec(proposal).expect("proposal serializes");
-                    committed
-                        .insert(key.as_ref(), bytes.as_slice())
-                        .map_err(db_err)?;
-                }
+                let stored = self.acceptor(key).ok().flatten();
+                check_acceptor_write(state, &bytes, stored.as_ref());
             }
         }
-        txn.commit().map_err(db_err)?;
-        Ok(durable)
+        let log_bytes = self
+            .log
+            .append(batch, durable)
+            .map_err(|source| StorageError::Io {
+                path: self.log_path.clone(),
+                source,
+            })?;
+        self.pending.add(batch);
+        let applied = if self.log.appended() >= self.options.apply_log_bytes {
+            self.apply()?
+        } else {
+            0
+        };
+        Ok(Committed {
+            durable,
+            log_bytes,
+            applied,
+        })
+    }
+}
+
+/// A new, empty log file at `path`, durable (its directory entry is the caller's to sync).
+fn create_log_file(path: &Path) -> Result<Box<dyn LogFile>, StorageError> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|source| StorageError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(Box::new(file))
+}
+
+/// The log epoch the database records.
+fn read_epoch(db: &Database) -> Result<u64, StorageError> {
+    let txn = db.begin_read().map_err(db_err)?;
+    let table = txn.open_table(META).map_err(db_err)?;
+    read_counter(&table, LOG_EPOCH_KEY)
+}
+
+/// A `u64` in the `meta` table (absent = 0).
+fn read_counter(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<u64, StorageError> {
+    match table.get(key).map_err(db_err)? {
+        Some(record) => {
+            postcard::from_bytes::<u64>(record.value()).map_err(|source| StorageError::Record {
+                table: "meta",
+                source,
+            })
+        }
+        None => Ok(0),
     }
 }
 
@@ -449,130 +609,6 @@ fn check_acceptor_write(
             == Some(state),
         "storage invariant: a stored acceptor state decodes to what was encoded"
     );
-}
-
-/// The meta record's bytes.
-fn read_meta(db: &impl ReadableDatabase, file: &Path) -> Result<Vec<u8>, StorageError> {
-    let txn = db.begin_read().map_err(db_err)?;
-    let table = txn.open_table(META).map_err(|e| corrupt(file, e))?;
-    let record = table
-        .get(META_KEY)
-        .map_err(|e| corrupt(file, e))?
-        .ok_or_else(|| StorageError::Corrupt {
-            path: file.to_owned(),
-            detail: "no meta record".into(),
-        })?;
-    Ok(record.value().to_vec())
-}
-
-/// Whether a database may be used by the node `wanted` describes.
-#[derive(Debug, PartialEq, Eq)]
-enum Judgement {
-    /// Its meta record matches.
-    Matches,
-    /// Its meta record (format version 1) has no membership: record `wanted`'s.
-    Adopt,
-}
-
-/// Judges the meta `record` of the database in `dir` against `wanted`: an unknown format
-/// version, another owner or another membership is an error.
-fn judge(record: &[u8], dir: &Path, wanted: &Meta) -> Result<Judgement, StorageError> {
-    let decode_err = |source| StorageError::Record {
-        table: "meta",
-        source,
-    };
-    let (version, _) = postcard::take_from_bytes::<u32>(record).map_err(decode_err)?;
-    let (cluster_id, node_id, recorded) = match version {
-        1 => {
-            let old: MetaV1 = postcard::from_bytes(record).map_err(decode_err)?;
-            (old.cluster_id, old.node_id, None)
-        }
-        STORAGE_FORMAT_VERSION => {
-            let meta: Meta = postcard::from_bytes(record).map_err(decode_err)?;
-            (meta.cluster_id, meta.node_id, Some(meta.membership))
-        }
-        found => {
-            return Err(StorageError::UnsupportedFormat {
-                path: dir.to_owned(),
-                found,
-            })
-        }
-    };
-    if cluster_id != wanted.cluster_id || node_id != wanted.node_id {
-        return Err(StorageError::WrongOwner {
-            path: dir.to_owned(),
-            found_cluster: cluster_id,
-            found_node: node_id,
-            cluster: wanted.cluster_id.clone(),
-            node: wanted.node_id,
-        });
-    }
-    match recorded {
-        None => Ok(Judgement::Adopt),
-        Some(recorded) if recorded == wanted.membership => Ok(Judgement::Matches),
-        Some(recorded) => Err(StorageError::WrongMembership {
-            path: dir.to_owned(),
-            differences: recorded.differences(&wanted.membership, "recorded", "given"),
-            recorded,
-            given: wanted.membership,
-        }),
-    }
-}
-
-/// Writes the meta record and commits `txn` (durably).
-fn write_meta(txn: redb::WriteTransaction, meta: &Meta) -> Result<(), StorageError> {
-    {
-        let mut table = txn.open_table(META).map_err(db_err)?;
-        let bytes = postcard::to_allocvec(meta).expect("meta serializes");
-        table.insert(META_KEY, bytes.as_slice()).map_err(db_err)?;
-    }
-    txn.commit().map_err(db_err)
-}
-
-/// The directory that names `path` in its parent (`.` for a bare relative name).
-fn parent_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// `dir` itself if it exists, else the nearest of its ancestors that does.
-fn nearest_existing_ancestor(dir: &Path) -> PathBuf {
-    let mut current = dir.to_owned();
-    while !current.exists() {
-        let parent = parent_of(&current);
-        if parent == current {
-            break;
-        }
-        current = parent;
-    }
-    current
-}
-
-/// After `init` created the database in `dir` (and `dir` itself, and any missing ancestors up
-/// to `existing`): fsyncs `dir`, so the database file's directory entry is durable, and every
-/// directory above it up to `existing`, so the entries of the directories `init` created are
-/// durable too. Without this a power loss could make the new database vanish after the node
-/// had started promising.
-fn sync_new_entries(dir: &Path, existing: &Path) -> Result<(), StorageError> {
-    let mut current = dir.to_owned();
-    loop {
-        std::fs::File::open(&current)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| StorageError::Io {
-                path: current.clone(),
-                source,
-            })?;
-        if current == existing {
-            return Ok(());
-        }
-        let parent = parent_of(&current);
-        if parent == current {
-            return Ok(());
-        }
-        current = parent;
-    }
 }
 
 fn db_err<E: Into<redb::Error>>(e: E) -> StorageError {
@@ -640,7 +676,7 @@ mod tests {
     fn a_restart_recovers_exactly_what_was_committed() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("n1");
-        let s = Storage::open(&dir, "c", NodeId(1), m3(), true).unwrap();
+        let mut s = Storage::open(&dir, "c", NodeId(1), m3(), true).unwrap();
         assert_eq!(s.acceptor(b"k").unwrap(), None);
         let batch = WriteBatch {
             acceptors: vec![
@@ -671,6 +707,59 @@ mod tests {
             Some(state(2, Some(b"v")).accepted.unwrap())
         );
         assert_eq!(s.meta().node_id, NodeId(1));
+    }
+
+    #[test]
+    fn a_torn_last_record_is_dropped_whole_and_synced_ones_survive_applies() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("n1");
+        let mut s = Storage::open(&dir, "c", NodeId(1), m3(), true).unwrap();
+        let one = |key: &'static [u8], round| WriteBatch {
+            acceptors: vec![(Bytes::from_static(key), state(round, Some(b"v")))],
+            committed: vec![],
+        };
+        let first = s.commit(&one(b"a", 2)).unwrap().log_bytes;
+        let second = s.commit(&one(b"b", 3)).unwrap().log_bytes;
+        assert_eq!(s.pending_states(), 2);
+        drop(s);
+        // The second record loses its last byte (a write cut short): it is dropped whole.
+        let log = dir.join(LOG_FILE);
+        let mut bytes = std::fs::read(&log).unwrap();
+        let second_end = first + second;
+        bytes[second_end as usize - 1] ^= 0xff;
+        std::fs::write(&log, &bytes).unwrap();
+        let mut s = Storage::open(&dir, "c", NodeId(1), m3(), false).unwrap();
+        assert_eq!(s.acceptor(b"a").unwrap(), Some(state(2, Some(b"v"))));
+        assert_eq!(
+            s.acceptor(b"b").unwrap(),
+            None,
+            "the torn record is not applied"
+        );
+        assert_eq!(
+            s.pending_states(),
+            0,
+            "recovery applied the tail to the database"
+        );
+        // A new record after the recovery, then an explicit apply: both survive a reopen.
+        s.commit(&one(b"c", 4)).unwrap();
+        assert_eq!(s.apply().unwrap(), 1);
+        s.commit(&one(b"d", 5)).unwrap();
+        drop(s);
+        let s = Storage::open(&dir, "c", NodeId(1), m3(), false).unwrap();
+        for (key, round) in [(&b"a"[..], 2), (b"c", 4), (b"d", 5)] {
+            assert_eq!(s.acceptor(key).unwrap(), Some(state(round, Some(b"v"))));
+        }
+        assert_eq!(s.acceptor(b"b").unwrap(), None);
+    }
+
+    #[test]
+    fn a_missing_log_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("n1");
+        drop(Storage::open(&dir, "c", NodeId(1), m3(), true).unwrap());
+        std::fs::remove_file(dir.join(LOG_FILE)).unwrap();
+        let err = Storage::open(&dir, "c", NodeId(1), m3(), false).unwrap_err();
+        assert!(err.to_string().contains("acceptor log is missing"), "{err}");
     }
 
     #[test]
@@ -747,6 +836,8 @@ mod tests {
 
 #[cfg(test)]
 mod membership_tests {
+    use super::dirs::parent_of;
+    use super::meta::{MetaV1, META_KEY};
     use super::*;
     use synod_core::NodeSet;
 
@@ -881,7 +972,7 @@ mod membership_tests {
         }
         assert!(matches!(
             Storage::open(&dir, "c", NodeId(1), m, false),
-            Err(StorageError::UnsupportedFormat { found: 3, .. })
+            Err(StorageError::UnsupportedFormat { found: 4, .. })
         ));
     }
 }

@@ -29,6 +29,8 @@ struct Cli {
     _log_format: Option<String>,
 }
 
+// Parsed once per process: the size of the `serve` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run one node.

@@ -1,0 +1,284 @@
+//! The acceptor log (`synod.log`): every batch of acceptor-state changes is appended here as one
+//! checksummed record and made durable with one `fdatasync`, before it reaches the indexed
+//! store.
+//!
+//! A record is a 24-byte header and a postcard-encoded [`WriteBatch`]:
+//!
+//! ```text
+//! epoch: u64 LE | seq: u64 LE | len: u32 LE | crc32: u32 LE | payload: len bytes
+//! ```
+//!
+//! The CRC-32 covers the first 20 header bytes and the payload. `epoch` is the log generation
+//! (recorded in the database each time the log's contents are applied to it; every record of
+//! the current generation carries it), and `seq` counts records from 0 within the epoch. The
+//! file is preallocated with zeros (so that an append overwrites allocated blocks and
+//! `fdatasync` has no file-size metadata to write) and reused from offset 0 in each epoch.
+//!
+//! [`scan`] reads the current epoch's records from offset 0 and stops at the first one that is
+//! not whole: a header of another epoch (a stale record of an earlier generation, or the
+//! preallocated zeros), a sequence number out of order, a length running past the file, or a
+//! checksum mismatch. With one `fdatasync` per append and never a write behind an unsynced one
+//! that the caller relied on, only records that were never reported durable can be found torn,
+//! and they are dropped whole — a record is applied entirely or not at all. A record whose
+//! checksum holds but whose payload does not decode was damaged in a way a torn write cannot
+//! produce; that is reported as corruption, not dropped.
+
+use super::error::StorageError;
+use super::log_file::LogFile;
+use super::WriteBatch;
+use std::path::Path;
+
+/// The log's file name inside the data directory.
+pub const LOG_FILE: &str = "synod.log";
+const HEADER: usize = 24;
+/// Largest payload read back (a larger length is a torn or foreign header, not a record).
+const MAX_PAYLOAD: u64 = 1 << 31;
+
+/// The write position in the current epoch of the log.
+#[derive(Debug)]
+pub struct Log {
+    file: Box<dyn LogFile>,
+    epoch: u64,
+    seq: u64,
+    end: u64,
+}
+
+/// What [`scan`] found.
+#[derive(Debug)]
+pub struct Tail {
+    /// The whole records of the epoch, in order.
+    pub batches: Vec<WriteBatch>,
+    /// Bytes they take.
+    pub bytes: u64,
+}
+
+impl Log {
+    /// A log on `file` whose epoch `epoch` starts empty at offset 0 (whatever the file holds is
+    /// of earlier epochs).
+    pub fn new(file: Box<dyn LogFile>, epoch: u64) -> Self {
+        Log {
+            file,
+            epoch,
+            seq: 0,
+            end: 0,
+        }
+    }
+
+    /// Bytes appended in the current epoch.
+    pub fn appended(&self) -> u64 {
+        self.end
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Starts epoch `epoch` (the database now records it: the previous epoch's records are
+    /// applied) at offset 0.
+    pub fn restart_at(&mut self, epoch: u64) {
+        debug_assert!(epoch > self.epoch, "log invariant: epochs only grow");
+        self.epoch = epoch;
+        self.seq = 0;
+        self.end = 0;
+    }
+
+    /// Appends `batch` as one record; with `sync`, it is durable when this returns. Returns the
+    /// record's size in bytes.
+    pub fn append(&mut self, batch: &WriteBatch, sync: bool) -> std::io::Result<u64> {
+        let record = encode(self.epoch, self.seq, batch);
+        self.file.write(self.end, &record)?;
+        if sync {
+            self.file.sync_data()?;
+        }
+        self.seq += 1;
+        self.end += record.len() as u64;
+        Ok(record.len() as u64)
+    }
+
+    /// Writes `len` zero bytes from offset 0 (over whatever the file held) and syncs them: the
+    /// space later appends overwrite in place.
+    pub fn preallocate(&self, len: u64) -> std::io::Result<()> {
+        let chunk = vec![0u8; 1 << 20];
+        let mut at = 0;
+        while at < len {
+            let n = (len - at).min(chunk.len() as u64);
+            self.file.write(at, &chunk[..n as usize])?;
+            at += n;
+        }
+        self.file.sync_data()
+    }
+
+    /// Reads the whole records of epoch `epoch` (see the module docs).
+    pub fn scan(&self, path: &Path) -> Result<Tail, StorageError> {
+        scan(self.file.as_ref(), self.epoch, path)
+    }
+}
+
+/// One record's bytes.
+fn encode(epoch: u64, seq: u64, batch: &WriteBatch) -> Vec<u8> {
+    let mut record = vec![0u8; HEADER];
+    postcard::to_io(batch, &mut record).expect("a batch serializes");
+    let len = u32::try_from(record.len() - HEADER).expect("a batch is under 4 GiB");
+    record[0..8].copy_from_slice(&epoch.to_le_bytes());
+    record[8..16].copy_from_slice(&seq.to_le_bytes());
+    record[16..20].copy_from_slice(&len.to_le_bytes());
+    let crc = checksum(&record[0..20], &record[HEADER..]);
+    record[20..24].copy_from_slice(&crc.to_le_bytes());
+    record
+}
+
+fn checksum(header: &[u8], payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(header);
+    hasher.update(payload);
+    hasher.finalize()
+}
+
+/// Reads the whole records of `epoch` in `file` from offset 0.
+fn scan(file: &dyn LogFile, epoch: u64, path: &Path) -> Result<Tail, StorageError> {
+    let io = |source| StorageError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file_len = file.file_len().map_err(io)?;
+    let mut tail = Tail {
+        batches: Vec::new(),
+        bytes: 0,
+    };
+    let mut at = 0u64;
+    let mut header = [0u8; HEADER];
+    loop {
+        if at + HEADER as u64 > file_len {
+            break;
+        }
+        file.read(at, &mut header).map_err(io)?;
+        let word = |range: std::ops::Range<usize>| {
+            let mut b = [0u8; 8];
+            b[..range.len()].copy_from_slice(&header[range]);
+            u64::from_le_bytes(b)
+        };
+        let (rec_epoch, seq, len, crc) = (word(0..8), word(8..16), word(16..20), word(20..24));
+        let end = at + HEADER as u64 + len;
+        if rec_epoch != epoch
+            || seq != tail.batches.len() as u64
+            || len > MAX_PAYLOAD
+            || end > file_len
+        {
+            break;
+        }
+        let mut payload = vec![0u8; len as usize];
+        file.read(at + HEADER as u64, &mut payload).map_err(io)?;
+        if checksum(&header[0..20], &payload) as u64 != crc {
+            break;
+        }
+        let batch = postcard::from_bytes(&payload).map_err(|e| StorageError::Corrupt {
+            path: path.to_owned(),
+            detail: format!(
+                "log record {seq} of epoch {epoch} at offset {at} has a valid checksum but does not decode: {e}"
+            ),
+        })?;
+        tail.batches.push(batch);
+        at = end;
+    }
+    tail.bytes = at;
+    Ok(tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::log_file::MemoryLog;
+    use super::*;
+    use bytes::Bytes;
+    use synod_core::{AcceptorState, Ballot, NodeId, Proposal};
+
+    fn batch(round: u64) -> WriteBatch {
+        let ballot = Ballot::new(round, NodeId(1));
+        WriteBatch {
+            acceptors: vec![(
+                Bytes::from_static(b"k"),
+                AcceptorState {
+                    promised: ballot,
+                    accepted: Some(Proposal {
+                        ballot,
+                        value: Some(Bytes::from(vec![7u8; 50])),
+                    }),
+                },
+            )],
+            committed: vec![],
+        }
+    }
+
+    /// A log on a shared in-memory file, and a way to read and rewrite its bytes.
+    #[derive(Debug, Clone, Default)]
+    struct Shared(std::sync::Arc<MemoryLog>);
+    impl LogFile for Shared {
+        fn file_len(&self) -> std::io::Result<u64> {
+            self.0.file_len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+            self.0.read(offset, out)
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+            self.0.write(offset, data)
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn records_of_the_epoch_come_back_in_order_and_a_torn_tail_is_dropped_whole() {
+        let file = Shared::default();
+        let mut log = Log::new(Box::new(file.clone()), 5);
+        log.preallocate(4096).unwrap();
+        let sizes: Vec<u64> = (1..=3)
+            .map(|r| log.append(&batch(r), true).unwrap())
+            .collect();
+        let tail = log.scan(Path::new("log")).unwrap();
+        assert_eq!(tail.batches, vec![batch(1), batch(2), batch(3)]);
+        assert_eq!(tail.bytes, sizes.iter().sum::<u64>());
+
+        // Tear the last record: every prefix of it, and a flipped byte, drops it whole.
+        let last = sizes[0] + sizes[1];
+        for cut in [1, HEADER as u64, sizes[2] - 1] {
+            let torn = Shared::default();
+            let mut bytes = vec![0u8; 4096];
+            file.read(0, &mut bytes).unwrap();
+            // What the torn part holds instead: anything but the record's bytes.
+            for b in &mut bytes[(last + cut) as usize..(last + sizes[2]) as usize] {
+                *b ^= 0x5a;
+            }
+            torn.write(0, &bytes).unwrap();
+            let tail = scan(&torn, 5, Path::new("log")).unwrap();
+            assert_eq!(tail.batches, vec![batch(1), batch(2)], "cut at {cut}");
+            assert_eq!(tail.bytes, last);
+        }
+        let mut byte = [0u8];
+        file.read(last + HEADER as u64 + 3, &mut byte).unwrap();
+        file.write(last + HEADER as u64 + 3, &[byte[0] ^ 0x40])
+            .unwrap();
+        assert_eq!(scan(&file, 5, Path::new("log")).unwrap().batches.len(), 2);
+
+        // Another epoch's records are stale: none of them is read.
+        assert!(scan(&file, 6, Path::new("log")).unwrap().batches.is_empty());
+        let mut next = Log::new(Box::new(file.clone()), 6);
+        next.append(&batch(9), true).unwrap();
+        assert_eq!(next.scan(Path::new("log")).unwrap().batches, vec![batch(9)]);
+    }
+
+    #[test]
+    fn a_record_whose_checksum_holds_but_does_not_decode_is_corruption() {
+        let file = Shared::default();
+        let payload = [0xffu8; 4];
+        let mut record = vec![0u8; HEADER];
+        record[16..20].copy_from_slice(&4u32.to_le_bytes());
+        record.extend_from_slice(&payload);
+        let crc = checksum(&record[0..20], &payload);
+        record[20..24].copy_from_slice(&crc.to_le_bytes());
+        file.write(0, &record).unwrap();
+        let err = scan(&file, 0, Path::new("synod.log")).unwrap_err();
+        assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("does not decode"), "{err}");
+    }
+}
