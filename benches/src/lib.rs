@@ -8,10 +8,12 @@
 //! * [`wire_link`] — the same harness with every message through the server's wire codec.
 //! * [`bench_dirs`] — the disk and tmpfs directories the storage benchmarks run in.
 //! * [`percentiles`] — the percentile summary the measuring commands print.
+//! * [`storage_data`] — the keys and acceptor states the storage benchmarks write.
 
 mod bench_dirs;
 pub mod memory_cluster;
 pub mod percentiles;
+pub mod storage_data;
 pub mod wire_link;
 
 pub use bench_dirs::bench_dirs;

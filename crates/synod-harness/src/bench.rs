@@ -292,6 +292,10 @@ struct Scrape {
     fast_writes: f64,
     fast_reads: f64,
     forwards: f64,
+    /// `synod_process_write_bytes_total`: bytes the node processes wrote to storage (OS count).
+    write_bytes: f64,
+    /// `synod_log_bytes_total`: bytes appended to the acceptor logs.
+    log_bytes: f64,
 }
 
 async fn scrape(endpoints: &[String], timeout: Duration, options: &ClientOptions) -> Scrape {
@@ -312,6 +316,8 @@ async fn scrape(endpoints: &[String], timeout: Duration, options: &ClientOptions
         total.fast_writes += node.fast_writes;
         total.fast_reads += node.fast_reads;
         total.forwards += node.forwards;
+        total.write_bytes += node.write_bytes;
+        total.log_bytes += node.log_bytes;
     }
     total
 }
@@ -334,6 +340,8 @@ fn parse_metrics(text: &str) -> Scrape {
             "synod_fast_writes_total" => s.fast_writes = value,
             "synod_fast_reads_total" => s.fast_reads = value,
             "synod_forwards_sent_total" => s.forwards = value,
+            "synod_process_write_bytes_total" => s.write_bytes = value,
+            "synod_log_bytes_total" => s.log_bytes = value,
             _ => {}
         }
     }
@@ -356,6 +364,9 @@ fn server_stats(before: &Scrape, after: &Scrape, seconds: f64) -> ServerStats {
         fast_writes: (after.fast_writes - before.fast_writes).max(0.0) as u64,
         fast_reads: (after.fast_reads - before.fast_reads).max(0.0) as u64,
         forwards: (after.forwards - before.forwards).max(0.0) as u64,
+        written_bytes: (after.write_bytes - before.write_bytes).max(0.0) as u64,
+        log_bytes: (after.log_bytes - before.log_bytes).max(0.0) as u64,
+        state_changes: (after.persists_sum - before.persists_sum).max(0.0) as u64,
     }
 }
 
@@ -379,6 +390,8 @@ mod tests {
             fast_writes: 7.0,
             fast_reads: 0.0,
             forwards: 0.0,
+            write_bytes: 8192.0,
+            log_bytes: 0.0,
         };
         let stats = server_stats(&before, &after, 2.0);
         assert_eq!(stats.fsyncs, 20);
@@ -386,5 +399,7 @@ mod tests {
         assert_eq!(stats.mean_batch, 5.0);
         assert_eq!(stats.rejects, 2);
         assert_eq!(stats.fast_writes, 5);
+        assert_eq!(stats.written_bytes, 8192);
+        assert_eq!(stats.state_changes, 100);
     }
 }

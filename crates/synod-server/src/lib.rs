@@ -86,7 +86,7 @@ pub use failover::{Failover, FailoverError};
 pub use forward::{ForwardConfig, Forwarder, RunResult, DEFAULT_FORWARD_TIMEOUT};
 pub use home::home_of;
 pub use membership::{Addresses, Membership};
-pub use metrics::{Counter, Distribution, Metrics};
+pub use metrics::{os_write_bytes, Counter, Distribution, Metrics};
 pub use peer_status::{PeerStatus, Readiness};
 pub use replica::{
     Effects, Event, Outgoing, Replica, ReplicaConfig, ReplicaError, Reply, ReplyError,

@@ -120,6 +120,12 @@ pub struct ServerStats {
     pub fast_reads: u64,
     /// Requests a node forwarded to their key's home.
     pub forwards: u64,
+    /// Bytes the node processes caused to be written to storage (the OS's count, summed).
+    pub written_bytes: u64,
+    /// Bytes appended to the acceptor logs.
+    pub log_bytes: u64,
+    /// Acceptor states written (summed over the nodes).
+    pub state_changes: u64,
 }
 
 /// The final report.
@@ -245,6 +251,15 @@ impl Report {
             }
         }
         if let Some(s) = &self.server {
+            let per = |n: u64, d: u64| if d > 0 { n as f64 / d as f64 } else { 0.0 };
+            out.push_str(&format!(
+                "storage: {} bytes written by the nodes (OS count): {:.0} B per operation over all nodes, {:.0} B per acceptor-state change, {:.0} B per fsync; {} B appended to the logs\n",
+                s.written_bytes,
+                per(s.written_bytes, self.ok),
+                per(s.written_bytes, s.state_changes),
+                per(s.written_bytes, s.fsyncs),
+                s.log_bytes,
+            ));
             out.push_str(&format!(
                 "server: {} fsyncs ({:.0}/s over all nodes), mean group-commit batch {:.2} acceptor states, {} rejects, {} retries, {} one-round-trip writes, {} one-round-trip reads, {} forwarded\n",
                 s.fsyncs, s.fsyncs_per_s, s.mean_batch, s.rejects, s.retries, s.fast_writes, s.fast_reads, s.forwards
