@@ -11,6 +11,8 @@
 //!   whose sequential specification is the core's own [`synod_core::Operation::apply`].
 //! * [`history`] — client histories as JSON lines (the format both fault harnesses save) and
 //!   their per-key linearizability check.
+//! * [`append`] — the list encoding of the append workload and a direct check of its histories
+//!   (lost, duplicated and reordered appends).
 //! * [`oracle`] — the ghost definition of *chosen* (a phase-2 quorum at one ballot), for model
 //!   checks and simulations.
 //! * [`notation`] — the counterexample notation of docs/model.md (`'b'@[1,2]`, `Accept [1,2] 'b'`)
@@ -18,6 +20,7 @@
 //!
 //! Protocol code never depends on this crate: the direction is `core ← check ← {model, server}`.
 
+pub mod append;
 pub mod history;
 pub mod linearizability;
 pub mod notation;

@@ -1,11 +1,16 @@
 //! The node's one test seam, compiled only with the `fault-injection` cargo feature (off by
-//! default): a bug switch that lets the chaos run show it catches a node breaking its durability
+//! default): bug switches that let the chaos run show it catches a node breaking its durability
 //! promise.
 //!
-//! `SYNOD_FAULT=forget-persist` in a node's environment makes [`crate::storage::Storage::commit`]
-//! report success without writing anything: every promise and accept is answered at once but
-//! never reaches the disk, so a SIGKILLed node restarts having forgotten them — the extreme
-//! case of "replying to a prepare before the fsync".
+//! `SYNOD_FAULT` in a node's environment makes [`crate::storage::Storage::commit`] report success
+//! without writing anything:
+//!
+//! * `forget-persist` — on every commit: every promise and accept is answered at once but never
+//!   reaches the disk, so a SIGKILLed node restarts having forgotten them — the extreme case of
+//!   "replying to a prepare before the fsync";
+//! * `forget-some-persists` — on one commit in ten, at random: a key's state is lost only if the
+//!   node is killed before its next commit of that key, so only some kills lose anything — a
+//!   rarer bug, for measuring how often a test run catches one.
 //!
 //! Only `synod-harness` enables the feature (in its dependency on this crate), and its chaos run
 //! starts the nodes from its own binary (`synod-harness node`, the same entry point as
@@ -14,16 +19,27 @@
 //! same cargo invocation as the harness (`cargo build --workspace`), cargo's feature unification
 //! compiles it in, still inert unless `SYNOD_FAULT` is set.
 
+use rand::Rng;
 use std::sync::OnceLock;
 
-/// Whether storage commits are skipped (read once from `SYNOD_FAULT`).
-pub fn forget_persist() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| {
-        let on = std::env::var("SYNOD_FAULT").is_ok_and(|v| v == "forget-persist");
-        if on {
-            tracing::warn!("fault injection: storage commits are skipped (forget-persist)");
+/// The share of commits skipped, read once from `SYNOD_FAULT` (0 = none).
+fn skipped_share() -> f64 {
+    static SHARE: OnceLock<f64> = OnceLock::new();
+    *SHARE.get_or_init(|| {
+        let share = match std::env::var("SYNOD_FAULT").as_deref() {
+            Ok("forget-persist") => 1.0,
+            Ok("forget-some-persists") => 0.1,
+            _ => 0.0,
+        };
+        if share > 0.0 {
+            tracing::warn!("fault injection: {share} of storage commits are skipped");
         }
-        on
+        share
     })
+}
+
+/// Whether this storage commit is skipped.
+pub fn forget_persist() -> bool {
+    let share = skipped_share();
+    share >= 1.0 || share > 0.0 && rand::thread_rng().gen_bool(share)
 }
