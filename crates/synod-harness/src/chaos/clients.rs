@@ -6,8 +6,13 @@
 //! 4xx, or a connection that could not even be opened is `fail`; a 503 `timeout`,
 //! `indeterminate` or `stopped`, any other error after the request may have left (a reset, a
 //! client timeout), or an answer that does not parse is `unknown`.
+//!
+//! With `resolve` on, a client whose `cas` or `propose-once` ended `unknown` reads the key (a few
+//! times, each read recorded) until [`crate::workload::resolve`] settles the write's fate, and
+//! records the write as settled; other unknowns stay `unknown`.
 
-use crate::workload::{ClientWorkload, Planned};
+use crate::workload::resolve::{self, Resolution};
+use crate::workload::{ClientWorkload, KeyKind, Planned};
 use std::time::{Duration, Instant};
 use synod_check::history::{OpKind, Output, Record, RecordStatus};
 use synod_server::{CasOutcome, Client, ClientError};
@@ -62,6 +67,18 @@ pub async fn invoke(client: &Client, planned: &Planned) -> (RecordStatus, Option
     }
 }
 
+/// Reads of the key a client makes to settle one unknown write before it gives up.
+const SETTLE_READS: usize = 8;
+
+/// How a client behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientOptions {
+    /// When it gives up on one HTTP request (the operation is then `unknown`).
+    pub timeout: Duration,
+    /// Whether it settles unknown writes by reading ([`crate::workload::resolve`]).
+    pub resolve: bool,
+}
+
 /// One client's loop: operations until `until`, against random endpoints.
 pub async fn run_client(
     id: u64,
@@ -70,13 +87,13 @@ pub async fn run_client(
     seed: u64,
     origin: Instant,
     until: Instant,
-    timeout: Duration,
+    options: ClientOptions,
 ) -> anyhow::Result<Vec<Record>> {
     use rand::{Rng, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let clients = endpoints
         .iter()
-        .map(|e| Client::new(e, timeout))
+        .map(|e| Client::new(e, options.timeout))
         .collect::<Result<Vec<_>, _>>()?;
     let mut history = Vec::new();
     while Instant::now() < until {
@@ -88,11 +105,71 @@ pub async fn run_client(
         if let Some(output) = &output {
             workload.observe(&planned, output);
         }
-        history.push(planned.record(id, call, ret, status, output));
+        let mut record = planned.record(id, call, ret, status, output);
         if status != RecordStatus::Ok {
             // Do not hammer a node that is down or without a quorum.
             tokio::time::sleep(Duration::from_millis(rng.gen_range(5..50))).await;
         }
+        if options.resolve
+            && status == RecordStatus::Unknown
+            && resolve::settleable(planned.op, KeyKind::of(&planned.key))
+        {
+            settle(
+                id,
+                &mut record,
+                &clients,
+                &mut workload,
+                &mut rng,
+                origin,
+                &mut history,
+            )
+            .await;
+        }
+        history.push(record);
     }
     Ok(history)
+}
+
+/// Reads `unknown`'s key until its fate is settled (or [`SETTLE_READS`] reads did not settle
+/// it); records the reads in `history` and the settled fate in `unknown`.
+async fn settle(
+    id: u64,
+    unknown: &mut Record,
+    clients: &[Client],
+    workload: &mut ClientWorkload,
+    rng: &mut rand::rngs::StdRng,
+    origin: Instant,
+    history: &mut Vec<Record>,
+) {
+    use rand::Rng;
+    let read = workload.read(unknown.key.clone());
+    for _ in 0..SETTLE_READS {
+        let client = &clients[rng.gen_range(0..clients.len())];
+        let call = now_ns(origin);
+        let (status, output) = invoke(client, &read).await;
+        let ret = now_ns(origin);
+        if let Some(output) = &output {
+            workload.observe(&read, output);
+        }
+        let seen = match &output {
+            Some(Output::Read { value }) => Some(value.clone()),
+            _ => None,
+        };
+        history.push(read.record(id, call, ret, status, output));
+        match seen.map(|value| resolve::resolve(unknown, value.as_deref())) {
+            Some(Resolution::Applied(output)) => {
+                unknown.status = RecordStatus::Ok;
+                unknown.output = Some(output);
+                unknown.ret = ret;
+                return;
+            }
+            Some(Resolution::Absent) => {
+                unknown.status = RecordStatus::Fail;
+                return;
+            }
+            Some(Resolution::Open) | None => {
+                tokio::time::sleep(Duration::from_millis(rng.gen_range(20..100))).await;
+            }
+        }
+    }
 }

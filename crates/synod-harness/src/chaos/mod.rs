@@ -7,22 +7,27 @@
 //! * [`proxy`] — the frame-aware TCP proxy of one directed peer link (drop, delay, cut);
 //! * [`nodes`] — the processes and their proxies;
 //! * [`clients`] — the clients and how HTTP answers become `ok` / `fail` / `unknown`;
-//! * [`nemesis`] — the fault schedule.
+//! * [`nemesis`] — the fault schedule (kills, partitions, lossy links, pauses);
+//! * [`netns`] — the other network: per-node network namespaces and kernel packet drops.
 //!
 //! The history is saved as JSON lines ([`synod_check::history`]) so that other checkers can read it.
 
 pub mod clients;
 pub mod nemesis;
+pub mod netns;
 pub mod nodes;
 pub mod proxy;
 
-use crate::workload::{ClientWorkload, WorkloadConfig};
+use crate::workload::{ClientWorkload, KeyKind, Mix};
 use anyhow::Context;
+use clients::ClientOptions;
 use nemesis::NemesisStats;
 use rand::{Rng, SeedableRng};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use synod_check::append::{self, AppendAnomaly};
 use synod_check::history::{self, Record, RecordStatus, Verdict};
 use synod_server::cli::NodeCommand;
 
@@ -41,13 +46,32 @@ pub struct ChaosConfig {
     /// deterministic, so a seed does not replay a chaos run exactly).
     pub seed: u64,
     /// Keys and mix.
-    pub workload: WorkloadConfig,
+    pub workload: Mix,
+    /// The clients' timeout and whether they settle unknown writes by reading.
+    pub client: ClientOptions,
+    /// The nodes' `--request-timeout-ms`: how long a node works on a request before it answers
+    /// `timeout` (an `unknown`).
+    pub request_timeout: Duration,
     /// Where the history goes (default: `history.jsonl` in the data root).
     pub history: Option<PathBuf>,
     /// Where the nodes' data and logs go (default: a temporary directory, removed at the end).
     pub data_root: Option<PathBuf>,
     /// Extra environment for the nodes (e.g. a fault-injection switch).
     pub node_env: Vec<(String, String)>,
+    /// Whether the nemesis also pauses nodes (SIGSTOP/SIGCONT).
+    pub pauses: bool,
+    /// How the nodes are connected, and so how links are cut.
+    pub network: Network,
+}
+
+/// The network between the nodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Network {
+    /// Loopback, every peer link through a fault-injecting proxy ([`proxy`]).
+    #[default]
+    Proxies,
+    /// A network namespace per node; cuts are kernel packet drops ([`netns`]).
+    Namespaces,
 }
 
 /// What a chaos run did and found.
@@ -57,12 +81,16 @@ pub struct ChaosReport {
     pub operations: usize,
     /// The checker's verdict per key.
     pub verdict: Verdict,
+    /// What the direct check of append keys found ([`synod_check::append`]), per key.
+    pub append_anomalies: Vec<(String, AppendAnomaly)>,
     /// The nemesis' counters.
     pub nemesis: NemesisStats,
     /// Frames the proxies dropped.
     pub frames_dropped: u64,
     /// Connections the proxies cut or refused.
     pub connections_cut: u64,
+    /// With namespaces: how many times a link was cut by a packet-dropping route.
+    pub blackholed: Option<u64>,
     /// Final reads (one per key) that never succeeded after the heal.
     pub unread_keys: Vec<String>,
     /// Where the history was saved.
@@ -74,7 +102,9 @@ pub struct ChaosReport {
 impl ChaosReport {
     /// Whether the history is linearizable and every key could be read after the heal.
     pub fn passed(&self) -> bool {
-        self.verdict.linearizable() && self.unread_keys.is_empty()
+        self.verdict.linearizable()
+            && self.unread_keys.is_empty()
+            && self.append_anomalies.is_empty()
     }
 }
 
@@ -82,7 +112,7 @@ impl std::fmt::Display for ChaosReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "chaos: {} operations (ok {}, fail {}, unknown {}) in {:.1} s; nemesis: {} kills, {} restarts, {} partitions, {} lossy episodes; proxies: {} frames dropped, {} connections cut",
+            "chaos: {} operations (ok {}, fail {}, unknown {}) in {:.1} s; nemesis: {} kills, {} restarts, {} partitions, {} lossy episodes, {} pauses; {}",
             self.operations,
             self.verdict.ok,
             self.verdict.failed,
@@ -92,8 +122,14 @@ impl std::fmt::Display for ChaosReport {
             self.nemesis.restarts,
             self.nemesis.partitions,
             self.nemesis.lossy,
-            self.frames_dropped,
-            self.connections_cut,
+            self.nemesis.pauses,
+            match self.blackholed {
+                Some(n) => format!("namespaces: {n} links blackholed"),
+                None => format!(
+                    "proxies: {} frames dropped, {} connections cut",
+                    self.frames_dropped, self.connections_cut
+                ),
+            },
         )?;
         for key in &self.verdict.keys {
             let verdict = match &key.result {
@@ -102,9 +138,14 @@ impl std::fmt::Display for ChaosReport {
             };
             writeln!(
                 f,
-                "  key {}: {} operations, {verdict}",
-                key.key, key.operations
+                "  key {} ({}): {} operations, {verdict}",
+                key.key,
+                KeyKind::of(&key.key).name(),
+                key.operations
             )?;
+        }
+        for line in anomaly_lines(&self.append_anomalies) {
+            writeln!(f, "{line}")?;
         }
         for key in &self.unread_keys {
             writeln!(f, "  key {key}: no successful read after the heal")?;
@@ -113,20 +154,49 @@ impl std::fmt::Display for ChaosReport {
     }
 }
 
-/// The serve flags of a chaos node: short timeouts so that faults cost little time.
+/// The serve flags of a chaos node: short timeouts so that faults cost little time (and
+/// `--request-timeout-ms` from the config).
 const SERVE_ARGS: &[&str] = &[
     "--round-timeout-ms=100",
     "--backoff-base-ms=5",
     "--backoff-max-ms=100",
-    "--request-timeout-ms=1000",
 ];
-/// A client gives up on an HTTP request after this long (its outcome is then unknown).
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long the final reads may keep retrying.
 const FINAL_READS: Duration = Duration::from_secs(60);
 
-/// Runs the chaos test described by `config`.
+/// Runs the chaos test described by `config`. With namespaces, the run creates them and runs on
+/// a runtime of its own whose threads joined the client namespace (so the clients' sockets are
+/// there), and removes them at the end.
 pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
+    if config.network == Network::Proxies {
+        return run_on(config, None).await;
+    }
+    let namespaces = netns::Namespaces::create(config.nodes)?;
+    let client_ns = namespaces.client_path();
+    let config = config.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let result = netns::enter(&client_ns).and_then(|()| {
+            let path = client_ns.clone();
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .on_thread_start(move || {
+                    netns::enter(&path).expect("a runtime thread joins the client namespace")
+                })
+                .build()
+                .context("starting the client namespace's runtime")?
+                .block_on(run_on(&config, Some(namespaces)))
+        });
+        let _ = tx.send(result);
+    });
+    rx.await.context("the namespaced run's thread died")?
+}
+
+/// [`run`], on the network given (`netns`: the namespaces, the calling thread in the client's).
+async fn run_on(
+    config: &ChaosConfig,
+    netns: Option<netns::Namespaces>,
+) -> anyhow::Result<ChaosReport> {
     let started = Instant::now();
     // Kept unless the run passes: the nodes' data and logs are what explains a failure.
     let temp = tempfile::Builder::new()
@@ -144,9 +214,17 @@ pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
         &config.node,
         &root,
         config.nodes,
-        SERVE_ARGS.iter().map(|s| s.to_string()).collect(),
+        SERVE_ARGS
+            .iter()
+            .map(|s| s.to_string())
+            .chain([format!(
+                "--request-timeout-ms={}",
+                config.request_timeout.as_millis()
+            )])
+            .collect(),
         config.node_env.clone(),
         config.seed,
+        netns,
     )
     .await
     .with_context(|| format!("starting the cluster (logs in {})", root.display()))?;
@@ -163,10 +241,10 @@ pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
             rng.gen(),
             origin,
             until,
-            CLIENT_TIMEOUT,
+            config.client,
         )));
     }
-    let nemesis = nemesis::run(&mut cluster, &mut rng, until).await;
+    let nemesis = nemesis::run(&mut cluster, &mut rng, until, config.pauses).await;
     let mut records: Vec<Record> = Vec::new();
     for task in tasks {
         records.extend(task.await.context("a client task failed")??);
@@ -175,7 +253,7 @@ pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
         nemesis.with_context(|| format!("the nemesis failed (logs in {})", root.display()))?;
 
     // Heal everything and restart every node from its disk.
-    cluster.heal_links();
+    cluster.heal_links()?;
     for id in 1..=config.nodes {
         cluster.kill(id).await?;
     }
@@ -189,30 +267,76 @@ pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
     history::write_jsonl(&history_path, &records)
         .with_context(|| format!("writing {}", history_path.display()))?;
     let verdict = history::check(&records)?;
+    let append_anomalies = append_anomalies(&records);
     let (frames_dropped, connections_cut) = cluster.links.values().fold((0, 0), |(d, c), p| {
         (
             d + p.stats.dropped.load(Ordering::Relaxed),
             c + p.stats.cut.load(Ordering::Relaxed),
         )
     });
-    let passed = verdict.linearizable() && unread_keys.is_empty();
+    let blackholed = cluster.netns.as_ref().map(netns::Namespaces::cuts);
+    let passed = verdict.linearizable() && unread_keys.is_empty() && append_anomalies.is_empty();
     if config.data_root.is_some() || (passed && config.history.is_some()) {
         let _ = std::fs::remove_dir_all(&temp);
     }
     Ok(ChaosReport {
         operations: records.len(),
         verdict,
+        append_anomalies,
         nemesis,
         frames_dropped,
         connections_cut,
+        blackholed,
         unread_keys,
         history: history_path,
         elapsed: started.elapsed(),
     })
 }
 
-/// After the heal: one reader per key reads it (retrying) until a read succeeds; every attempt
-/// is recorded. Returns the keys no read succeeded on.
+/// The report lines of `anomalies`: the first few of each key, and how many there are.
+pub fn anomaly_lines(anomalies: &[(String, AppendAnomaly)]) -> Vec<String> {
+    const SHOWN: usize = 3;
+    let mut lines = Vec::new();
+    let keys: BTreeSet<&str> = anomalies.iter().map(|(k, _)| k.as_str()).collect();
+    for key in keys {
+        let of_key: Vec<&AppendAnomaly> = anomalies
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, a)| a)
+            .collect();
+        lines.extend(
+            of_key
+                .iter()
+                .take(SHOWN)
+                .map(|a| format!("  key {key}: {a}")),
+        );
+        if of_key.len() > SHOWN {
+            lines.push(format!("  key {key}: … {} anomalies in all", of_key.len()));
+        }
+    }
+    lines
+}
+
+/// The direct check of every append key's history, key by key.
+pub fn append_anomalies(records: &[Record]) -> Vec<(String, AppendAnomaly)> {
+    let keys: BTreeSet<&str> = records
+        .iter()
+        .map(|r| r.key.as_str())
+        .filter(|k| KeyKind::of(k) == KeyKind::Append)
+        .collect();
+    keys.into_iter()
+        .flat_map(|key| {
+            let of_key: Vec<Record> = records.iter().filter(|r| r.key == key).cloned().collect();
+            append::check(&of_key)
+                .into_iter()
+                .map(move |a| (key.to_owned(), a))
+        })
+        .collect()
+}
+
+/// After the heal: one reader per key (every key of the workload and every key a client used)
+/// reads it, retrying, until a read succeeds; every attempt is recorded. Returns the keys no
+/// read succeeded on.
 async fn final_reads(
     config: &ChaosConfig,
     endpoints: &[String],
@@ -221,16 +345,17 @@ async fn final_reads(
     records: &mut Vec<Record>,
 ) -> anyhow::Result<Vec<String>> {
     let mut unread = Vec::new();
-    for (i, key) in ClientWorkload::keys(config.workload)
+    let keys: BTreeSet<String> = ClientWorkload::keys(config.workload)
         .into_iter()
-        .enumerate()
-    {
+        .chain(records.iter().map(|r| r.key.clone()))
+        .collect();
+    for (i, key) in keys.into_iter().enumerate() {
         let reader = (config.clients + i) as u64;
         let planned = ClientWorkload::new(config.workload, reader).read(key.clone());
         let deadline = Instant::now() + FINAL_READS;
         loop {
             let endpoint = &endpoints[rng.gen_range(0..endpoints.len())];
-            let client = synod_server::Client::new(endpoint, CLIENT_TIMEOUT)?;
+            let client = synod_server::Client::new(endpoint, config.client.timeout)?;
             let call = clients::now_ns(origin);
             let (status, output) = clients::invoke(&client, &planned).await;
             records.push(planned.record(reader, call, clients::now_ns(origin), status, output));

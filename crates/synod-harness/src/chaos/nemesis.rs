@@ -3,7 +3,10 @@
 //! Episodes follow each other until the deadline: SIGKILL a minority of nodes and restart them
 //! later; partition the members into two sides (every link across cut, both ways) and heal;
 //! make some links lossy and slow; or a kill during a partition. Each episode lasts a random
-//! 0.3–2 s, with a short calm between episodes.
+//! 0.3–2 s, with a short calm between episodes. With pauses on, two more episodes: SIGSTOP a
+//! minority for 0.5–3 s — far beyond the 100 ms round timeout, so the others move on to higher
+//! ballots while the paused nodes hold stale proposals, queued requests and half-sent frames —
+//! then SIGCONT; or pause one node during a partition.
 
 use super::nodes::ChaosCluster;
 use super::proxy::LinkFault;
@@ -23,26 +26,44 @@ pub struct NemesisStats {
     pub partitions: u64,
     /// Lossy-link episodes.
     pub lossy: u64,
+    /// SIGSTOPs (each followed by a SIGCONT).
+    pub pauses: u64,
 }
 
 fn pause(rng: &mut StdRng, lo_ms: u64, hi_ms: u64) -> Duration {
     Duration::from_millis(rng.gen_range(lo_ms..=hi_ms))
 }
 
-/// Runs fault episodes until `until`; leaves every link up and every node running.
+/// Runs fault episodes until `until` (with SIGSTOP/SIGCONT episodes if `pauses`); leaves every
+/// link up and every node running.
 pub async fn run(
     cluster: &mut ChaosCluster,
     rng: &mut StdRng,
     until: Instant,
+    pauses: bool,
 ) -> anyhow::Result<NemesisStats> {
     let mut stats = NemesisStats::default();
     let n = cluster.nodes.len() as u8;
     let ids: Vec<u8> = (1..=n).collect();
     while Instant::now() < until {
         tokio::time::sleep(pause(rng, 100, 500)).await;
-        let episode = rng.gen_range(0..4);
+        let episode = rng.gen_range(0..if pauses { 6 } else { 4 });
         let mut killed = Vec::new();
+        let mut paused = Vec::new();
         let minority = (n - 1) / 2;
+        if (episode == 4 || episode == 5) && minority > 0 {
+            let victims = if episode == 4 {
+                rng.gen_range(1..=minority)
+            } else {
+                1
+            };
+            for &id in ids.choose_multiple(rng, usize::from(victims)) {
+                if cluster.pause(id)? {
+                    paused.push(id);
+                    stats.pauses += 1;
+                }
+            }
+        }
         if (episode == 0 || episode == 3) && minority > 0 {
             let victims = rng.gen_range(1..=minority);
             for &id in ids.choose_multiple(rng, usize::from(victims)) {
@@ -51,12 +72,12 @@ pub async fn run(
                 stats.kills += 1;
             }
         }
-        if episode == 1 || episode == 3 {
+        if episode == 1 || episode == 3 || episode == 5 {
             let side: Vec<u8> = ids.iter().copied().filter(|_| rng.gen_bool(0.5)).collect();
             for &a in &side {
                 for b in ids.iter().copied().filter(|b| !side.contains(b)) {
-                    cluster.set_link(a, b, LinkFault::Cut);
-                    cluster.set_link(b, a, LinkFault::Cut);
+                    cluster.set_link(a, b, LinkFault::Cut)?;
+                    cluster.set_link(b, a, LinkFault::Cut)?;
                 }
             }
             stats.partitions += 1;
@@ -72,12 +93,20 @@ pub async fn run(
                         drop: rng.gen_range(0.1..0.5),
                         max_delay: pause(rng, 1, 80),
                     },
-                );
+                )?;
             }
             stats.lossy += 1;
         }
-        tokio::time::sleep(pause(rng, 300, 2_000)).await;
-        cluster.heal_links();
+        let length = if paused.is_empty() {
+            pause(rng, 300, 2_000)
+        } else {
+            pause(rng, 500, 3_000)
+        };
+        tokio::time::sleep(length).await;
+        for id in paused {
+            cluster.resume(id)?;
+        }
+        cluster.heal_links()?;
         for id in killed {
             cluster.restart(id).await?;
             stats.restarts += 1;

@@ -1,13 +1,20 @@
-//! The chaos run's cluster: real node processes on 127.0.0.1 (`synod serve`'s entry point, run by
-//! a [`NodeCommand`]), whose peer links all go through [`Proxy`]s, and which the nemesis can
-//! SIGKILL and restart.
+//! The chaos run's cluster: real node processes (`synod serve`'s entry point, run by a
+//! [`NodeCommand`]) which the nemesis can SIGKILL and restart, SIGSTOP and SIGCONT, and whose
+//! peer links it can cut — through one of two networks:
 //!
-//! Node `i` listens for peers on its own port, but its `--peers` list names, for every other
-//! node `j`, the proxy of the link `i → j`. So every byte between nodes crosses a proxy the run
-//! controls, and the processes run the production node, unmodified.
+//! * **proxies** (the default): the nodes listen on 127.0.0.1; node `i` listens for peers on
+//!   its own port, but its `--peers` list names, for every other node `j`, the proxy of the link
+//!   `i → j`, so every byte between nodes crosses a [`Proxy`] the run controls;
+//! * **namespaces** ([`Namespaces`]): each node in its own network namespace at its own address,
+//!   peers dialled directly, and a cut link is a kernel route that drops the packets.
+//!
+//! Either way the processes run the production node, unmodified.
 
+use super::netns::Namespaces;
 use super::proxy::{LinkFault, Proxy};
 use anyhow::{bail, Context};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -35,6 +42,7 @@ pub struct NodeProc {
     /// Its data directory.
     pub data: PathBuf,
     child: Option<Child>,
+    paused: bool,
 }
 
 /// The processes and the proxies between them.
@@ -43,8 +51,10 @@ pub struct ChaosCluster {
     node: NodeCommand,
     /// The nodes, node 1 first.
     pub nodes: Vec<NodeProc>,
-    /// The proxy of each directed link `(from, to)`.
+    /// The proxy of each directed link `(from, to)` (none with namespaces).
     pub links: BTreeMap<(u8, u8), Proxy>,
+    /// The namespaces, when the run uses them instead of proxies.
+    pub netns: Option<Namespaces>,
     serve_args: Vec<String>,
     env: Vec<(String, String)>,
     log_dir: PathBuf,
@@ -52,7 +62,8 @@ pub struct ChaosCluster {
 
 impl ChaosCluster {
     /// Starts `n` nodes with `node` under `root`, with `serve_args` added to every node's flags,
-    /// and waits until all are healthy.
+    /// and waits until all are healthy. With `netns`, each node runs in its namespace and no
+    /// proxy is started.
     pub async fn start(
         node: &NodeCommand,
         root: &Path,
@@ -60,21 +71,34 @@ impl ChaosCluster {
         serve_args: Vec<String>,
         env: Vec<(String, String)>,
         seed: u64,
+        netns: Option<Namespaces>,
     ) -> anyhow::Result<Self> {
         let mut nodes = Vec::new();
         for id in 1..=n {
+            let (http, peer) = match &netns {
+                // A namespace of its own: fixed ports, no race for them.
+                Some(ns) => (
+                    format!("http://{}:8080", ns.node_addr(id)),
+                    SocketAddr::from((ns.node_addr(id), 7000)),
+                ),
+                None => (
+                    format!("http://127.0.0.1:{}", free_port()?),
+                    SocketAddr::from(([127, 0, 0, 1], free_port()?)),
+                ),
+            };
             nodes.push(NodeProc {
                 id,
-                http: format!("http://127.0.0.1:{}", free_port()?),
-                peer: SocketAddr::from(([127, 0, 0, 1], free_port()?)),
+                http,
+                peer,
                 data: root.join(format!("node-{id}")),
                 child: None,
+                paused: false,
             });
         }
         let mut links = BTreeMap::new();
         for from in 1..=n {
             for to in 1..=n {
-                if from != to {
+                if from != to && netns.is_none() {
                     let target = nodes[usize::from(to) - 1].peer;
                     let proxy = Proxy::start(target, seed ^ (u64::from(from) << 8 | u64::from(to)))
                         .await
@@ -87,6 +111,7 @@ impl ChaosCluster {
             node: node.clone(),
             nodes,
             links,
+            netns,
             serve_args,
             env,
             log_dir: root.to_owned(),
@@ -109,10 +134,9 @@ impl ChaosCluster {
         self.nodes
             .iter()
             .map(|n| {
-                let addr = if n.id == id {
-                    n.peer
-                } else {
-                    self.links[&(id, n.id)].addr
+                let addr = match self.links.get(&(id, n.id)) {
+                    Some(proxy) => proxy.addr,
+                    None => n.peer,
                 };
                 format!("{}={addr}", n.id)
             })
@@ -127,7 +151,10 @@ impl ChaosCluster {
             .create(true)
             .append(true)
             .open(self.log_dir.join(format!("node-{id}.log")))?;
-        let mut command = self.node.command();
+        let mut command = match &self.netns {
+            Some(ns) => ns.wrap(id, &self.node).command(),
+            None => self.node.command(),
+        };
         command
             .arg(format!("--id={id}"))
             .arg(format!("--peers={peers}"))
@@ -186,8 +213,9 @@ impl ChaosCluster {
         self.nodes[usize::from(id) - 1].child.is_some()
     }
 
-    /// SIGKILLs node `id` and reaps it.
+    /// SIGKILLs node `id` (paused or not) and reaps it.
     pub async fn kill(&mut self, id: u8) -> anyhow::Result<()> {
+        self.node(id).paused = false;
         if let Some(mut child) = self.node(id).child.take() {
             child
                 .kill()
@@ -206,17 +234,57 @@ impl ChaosCluster {
         self.await_healthy(id).await
     }
 
-    /// Sets the fault of the link `from → to`.
-    pub fn set_link(&self, from: u8, to: u8, fault: LinkFault) {
+    /// Sends `signal` to node `id`'s process, if it runs.
+    fn signal(&mut self, id: u8, signal: Signal) -> anyhow::Result<bool> {
+        let Some(pid) = self.node(id).child.as_ref().and_then(Child::id) else {
+            return Ok(false);
+        };
+        let pid = Pid::from_raw(i32::try_from(pid).context("a pid beyond i32")?);
+        kill(pid, signal).with_context(|| format!("sending {signal} to node {id}"))?;
+        Ok(true)
+    }
+
+    /// SIGSTOPs node `id` (a process pause: a GC pause or a frozen VM); returns whether it ran.
+    pub fn pause(&mut self, id: u8) -> anyhow::Result<bool> {
+        let stopped = !self.node(id).paused && self.signal(id, Signal::SIGSTOP)?;
+        if stopped {
+            self.node(id).paused = true;
+        }
+        Ok(stopped)
+    }
+
+    /// SIGCONTs node `id` if it is paused.
+    pub fn resume(&mut self, id: u8) -> anyhow::Result<()> {
+        if self.node(id).paused {
+            self.signal(id, Signal::SIGCONT)?;
+            self.node(id).paused = false;
+        }
+        Ok(())
+    }
+
+    /// Sets the fault of the link `from → to`. With namespaces a link is either up or cut: a
+    /// lossy link is cut (the kernel here has no `netem` to lose a share of packets).
+    pub fn set_link(&self, from: u8, to: u8, fault: LinkFault) -> anyhow::Result<()> {
+        if let Some(ns) = &self.netns {
+            return match fault {
+                LinkFault::Up => Ok(()),
+                LinkFault::Cut | LinkFault::Lossy { .. } => ns.block(from, to),
+            };
+        }
         if let Some(proxy) = self.links.get(&(from, to)) {
             proxy.set(fault);
         }
+        Ok(())
     }
 
     /// Every link up.
-    pub fn heal_links(&self) {
+    pub fn heal_links(&self) -> anyhow::Result<()> {
         for proxy in self.links.values() {
             proxy.set(LinkFault::Up);
+        }
+        match &self.netns {
+            Some(ns) => ns.heal(),
+            None => Ok(()),
         }
     }
 

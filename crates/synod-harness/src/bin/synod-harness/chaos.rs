@@ -2,12 +2,13 @@
 //! docs/testing.md). Exits non-zero when the history is not linearizable.
 
 use anyhow::{bail, Context};
-use clap::Args;
+use clap::{ArgAction, Args, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 use synod_check::history;
-use synod_harness::chaos::{self, ChaosConfig};
-use synod_harness::workload::WorkloadConfig;
+use synod_harness::chaos::clients::ClientOptions;
+use synod_harness::chaos::{self, ChaosConfig, Network};
+use synod_harness::workload::{Deletes, Mix, WorkloadConfig};
 use synod_server::cli::NodeCommand;
 
 /// Options of `synod-harness chaos`.
@@ -31,6 +32,32 @@ pub struct ChaosArgs {
     /// Once keys (propose-once/get).
     #[arg(long, default_value_t = 1)]
     pub once_keys: usize,
+    /// Append slots (lists grown by a cas loop, one unique element per attempt).
+    #[arg(long, default_value_t = 1)]
+    pub append_keys: usize,
+    /// How register keys are deleted: `tombstone` (a put of a unique value) or `empty` (a real
+    /// delete; every delete leaves the same empty value, so an unknown one can explain a lost
+    /// write).
+    #[arg(long, value_enum, default_value_t = DeleteMode::Tombstone)]
+    pub deletes: DeleteMode,
+    /// Whether clients settle an unknown cas or propose-once by reading the key afterwards
+    /// (docs/testing.md, "Settling unknown writes").
+    #[arg(long, action = ArgAction::Set, default_value_t = true)]
+    pub resolve: bool,
+    /// A client gives up on a request after this long (the operation is then unknown).
+    #[arg(long, default_value_t = 6000)]
+    pub client_timeout_ms: u64,
+    /// The nodes' --request-timeout-ms (a node answers `timeout`, an unknown, after this long).
+    #[arg(long, default_value_t = 4000)]
+    pub request_timeout_ms: u64,
+    /// Whether the nemesis also pauses nodes (SIGSTOP, then SIGCONT after 0.5–3 s).
+    #[arg(long, action = ArgAction::Set, default_value_t = true)]
+    pub pauses: bool,
+    /// How nodes are connected: `proxies` (loopback, every peer link through a fault-injecting
+    /// proxy) or `namespaces` (a network namespace per node, links cut by dropping packets in
+    /// the kernel; needs root and iproute2).
+    #[arg(long, value_enum, default_value_t = NetworkMode::Proxies)]
+    pub network: NetworkMode,
     /// Where to save the history (JSON lines).
     #[arg(long)]
     pub history: Option<PathBuf>,
@@ -42,14 +69,40 @@ pub struct ChaosArgs {
     #[arg(long)]
     pub inject: Option<String>,
     /// Do not run anything: check an existing JSON-lines history file and exit.
+    /// (Append keys also get the direct check of synod_check::append.)
     #[arg(long)]
     pub check_history: Option<PathBuf>,
 }
+
+/// How register keys are deleted (`--deletes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DeleteMode {
+    /// A real delete.
+    Empty,
+    /// A put of a unique tombstone value.
+    Tombstone,
+}
+
+/// How nodes are connected (`--network`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NetworkMode {
+    /// Loopback and proxies.
+    Proxies,
+    /// Network namespaces.
+    Namespaces,
+}
+
+/// The bugs `--inject` knows (the node's `SYNOD_FAULT` values, synod-server's src/fault.rs).
+const INJECTABLE: &[&str] = &["forget-persist", "forget-some-persists"];
 
 pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.check_history {
         let records = history::read_jsonl(path)?;
         let verdict = history::check(&records)?;
+        let anomalies = chaos::append_anomalies(&records);
+        for line in chaos::anomaly_lines(&anomalies) {
+            println!("{}", line.trim_start());
+        }
         for key in &verdict.keys {
             match &key.result {
                 Ok(()) => println!(
@@ -64,7 +117,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        if !verdict.linearizable() {
+        if !verdict.linearizable() || !anomalies.is_empty() {
             bail!("{} is not linearizable", path.display());
         }
         println!(
@@ -78,8 +131,8 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         bail!("--nodes must be 1 to 9 and --clients at least 1");
     }
     if let Some(bug) = &args.inject {
-        if bug != "forget-persist" {
-            bail!("--inject knows one bug: forget-persist");
+        if !INJECTABLE.contains(&bug.as_str()) {
+            bail!("--inject knows these bugs: {}", INJECTABLE.join(", "));
         }
     }
     let seed = args.seed.unwrap_or_else(|| {
@@ -93,9 +146,26 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         clients: args.clients,
         duration: Duration::from_secs(args.duration_secs),
         seed,
-        workload: WorkloadConfig {
-            register_keys: args.register_keys,
-            once_keys: args.once_keys,
+        workload: Mix {
+            keys: WorkloadConfig {
+                register_keys: args.register_keys,
+                once_keys: args.once_keys,
+            },
+            append_keys: args.append_keys,
+            deletes: match args.deletes {
+                DeleteMode::Empty => Deletes::Empty,
+                DeleteMode::Tombstone => Deletes::Tombstone,
+            },
+        },
+        client: ClientOptions {
+            timeout: Duration::from_millis(args.client_timeout_ms),
+            resolve: args.resolve,
+        },
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+        pauses: args.pauses,
+        network: match args.network {
+            NetworkMode::Proxies => Network::Proxies,
+            NetworkMode::Namespaces => Network::Namespaces,
         },
         history: args.history,
         data_root: args.data_root,
