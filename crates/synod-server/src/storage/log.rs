@@ -106,7 +106,13 @@ impl Log {
             self.file.write(at, &chunk[..n as usize])?;
             at += n;
         }
-        self.file.sync_data()
+        self.file.sync_data()?;
+        self.file.drop_cache()
+    }
+
+    /// Drops the file's clean cached pages (see [`LogFile::drop_cache`]).
+    pub fn drop_cache(&self) -> std::io::Result<()> {
+        self.file.drop_cache()
     }
 
     /// Reads the whole records of epoch `epoch` (see the module docs).

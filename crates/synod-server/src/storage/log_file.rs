@@ -20,6 +20,17 @@ pub trait LogFile: Debug + Send + Sync + 'static {
     fn write(&self, offset: u64, data: &[u8]) -> io::Result<()>;
     /// Makes every earlier write durable (`fdatasync`).
     fn sync_data(&self) -> io::Result<()>;
+    /// Drops the file's clean pages from the page cache (a hint; the default does nothing).
+    ///
+    /// Why a log needs it: the kernel caches a file written or read in large chunks in large
+    /// folios (1 MiB and more on ext4 since Linux 6.x), and a later small append dirties — and
+    /// writes back at its `fdatasync` — the whole folio. Measured on this machine: 1 MiB written
+    /// per 600-byte record after the log was preallocated in 1 MiB writes. Dropped after the
+    /// preallocation and after a recovery's scan, the cache refills page by page from the
+    /// appends themselves.
+    fn drop_cache(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl LogFile for std::fs::File {
@@ -37,6 +48,17 @@ impl LogFile for std::fs::File {
 
     fn sync_data(&self) -> io::Result<()> {
         std::fs::File::sync_data(self)
+    }
+
+    fn drop_cache(&self) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        nix::fcntl::posix_fadvise(
+            self.as_raw_fd(),
+            0,
+            0,
+            nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+        )
+        .map_err(io::Error::from)
     }
 }
 

@@ -387,6 +387,11 @@ impl Storage {
             self.pending.add(batch);
         }
         self.apply()?;
+        // The scan's reads filled the cache, maybe in large folios: see `LogFile::drop_cache`.
+        self.log.drop_cache().map_err(|source| StorageError::Io {
+            path: self.log_path.clone(),
+            source,
+        })?;
         Ok(())
     }
 
