@@ -31,6 +31,8 @@ use std::path::Path;
 /// The log's file name inside the data directory.
 pub const LOG_FILE: &str = "synod.log";
 const HEADER: usize = 24;
+/// A record at least this long is dropped from the page cache once durable.
+const LARGE_RECORD: usize = 64 << 10;
 /// Largest payload read back (a larger length is a torn or foreign header, not a record).
 const MAX_PAYLOAD: u64 = 1 << 31;
 
@@ -76,11 +78,13 @@ impl Log {
 
     /// Starts epoch `epoch` (the database now records it: the previous epoch's records are
     /// applied) at offset 0.
-    pub fn restart_at(&mut self, epoch: u64) {
+    pub fn restart_at(&mut self, epoch: u64) -> std::io::Result<()> {
         debug_assert!(epoch > self.epoch, "log invariant: epochs only grow");
         self.epoch = epoch;
         self.seq = 0;
         self.end = 0;
+        // Whatever the last epoch cached (a large record, a recovery's reads) is stale now.
+        self.file.drop_cache()
     }
 
     /// Appends `batch` as one record; with `sync`, it is durable when this returns. Returns the
@@ -90,6 +94,11 @@ impl Log {
         self.file.write(self.end, &record)?;
         if sync {
             self.file.sync_data()?;
+            if record.len() >= LARGE_RECORD {
+                // A large write may have been cached in large folios (`LogFile::drop_cache`);
+                // the record is durable, so its pages are clean and can go.
+                self.file.drop_cache()?;
+            }
         }
         self.seq += 1;
         self.end += record.len() as u64;
@@ -107,11 +116,6 @@ impl Log {
             at += n;
         }
         self.file.sync_data()?;
-        self.file.drop_cache()
-    }
-
-    /// Drops the file's clean cached pages (see [`LogFile::drop_cache`]).
-    pub fn drop_cache(&self) -> std::io::Result<()> {
         self.file.drop_cache()
     }
 

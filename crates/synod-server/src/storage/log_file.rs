@@ -26,8 +26,8 @@ pub trait LogFile: Debug + Send + Sync + 'static {
     /// folios (1 MiB and more on ext4 since Linux 6.x), and a later small append dirties — and
     /// writes back at its `fdatasync` — the whole folio. Measured on this machine: 1 MiB written
     /// per 600-byte record after the log was preallocated in 1 MiB writes. Dropped after the
-    /// preallocation and after a recovery's scan, the cache refills page by page from the
-    /// appends themselves.
+    /// preallocation, after each large record and at each new epoch (so after a recovery's
+    /// scan), the cache refills page by page from the appends themselves.
     fn drop_cache(&self) -> io::Result<()> {
         Ok(())
     }

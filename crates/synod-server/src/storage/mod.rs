@@ -386,12 +386,8 @@ impl Storage {
         for batch in &tail.batches {
             self.pending.add(batch);
         }
+        // The apply starts the next epoch, which also drops what the scan's reads cached.
         self.apply()?;
-        // The scan's reads filled the cache, maybe in large folios: see `LogFile::drop_cache`.
-        self.log.drop_cache().map_err(|source| StorageError::Io {
-            path: self.log_path.clone(),
-            source,
-        })?;
         Ok(())
     }
 
@@ -434,7 +430,12 @@ impl Storage {
                 .map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;
-        self.log.restart_at(next);
+        self.log
+            .restart_at(next)
+            .map_err(|source| StorageError::Io {
+                path: self.log_path.clone(),
+                source,
+            })?;
         self.pending = Pending::default();
         Ok(applied)
     }
