@@ -197,7 +197,15 @@ impl Storage {
             std::fs::create_dir_all(dir).map_err(io)?;
             let db = Database::create(&file).map_err(|e| corrupt(&file, e))?;
             let log = create_log_file(&log_path)?;
-            let storage = Self::initialise(db, log, dir, &log_path, wanted, options)?;
+            let storage = Opening {
+                db,
+                log_file: log,
+                dir: dir.to_owned(),
+                log_path,
+                wanted,
+                options,
+            }
+            .initialise()?;
             sync_new_entries(dir, &existing)?;
             return Ok(storage);
         }
@@ -258,7 +266,15 @@ impl Storage {
                 log
             }
         };
-        Self::verify(db, log, dir, &log_path, wanted, options)
+        Opening {
+            db,
+            log_file: log,
+            dir: dir.to_owned(),
+            log_path,
+            wanted,
+            options,
+        }
+        .verify()
     }
 
     /// Opens (or with `init`, creates) storage on any redb storage backend and log file — the
@@ -280,94 +296,19 @@ impl Storage {
             .create_with_backend(backends.db)
             .map_err(|e| corrupt(label, e))?;
         let log_path = label.join(LOG_FILE);
-        if init {
-            Self::initialise(db, backends.log, label, &log_path, wanted, backends.options)
-        } else {
-            Self::verify(db, backends.log, label, &log_path, wanted, backends.options)
-        }
-    }
-
-    /// Writes the meta record and creates the tables of a new database, and preallocates its
-    /// log (epoch 0).
-    fn initialise(
-        db: Database,
-        log_file: Box<dyn LogFile>,
-        dir: &Path,
-        log_path: &Path,
-        wanted: Meta,
-        options: StorageOptions,
-    ) -> Result<Self, StorageError> {
-        let log = Log::new(log_file, 0);
-        log.preallocate(options.log_preallocate)
-            .map_err(|source| StorageError::Io {
-                path: log_path.to_owned(),
-                source,
-            })?;
-        let txn = db.begin_write().map_err(db_err)?;
-        {
-            txn.open_table(ACCEPTORS).map_err(db_err)?;
-            txn.open_table(COMMITTED).map_err(db_err)?;
-        }
-        write_meta(txn, &wanted)?;
-        Ok(Storage {
+        let opening = Opening {
             db,
-            log,
-            log_path: log_path.to_owned(),
-            pending: Pending::default(),
-            options,
-            dir: dir.to_owned(),
-            meta: wanted,
-        })
-    }
-
-    /// Checks that an existing database belongs to `wanted`'s cluster and node and was created
-    /// for its membership (upgrading it if it predates recorded memberships or the log), then
-    /// recovers the log's tail into it.
-    fn verify(
-        db: Database,
-        log_file: Box<dyn LogFile>,
-        dir: &Path,
-        log_path: &Path,
-        wanted: Meta,
-        options: StorageOptions,
-    ) -> Result<Self, StorageError> {
-        let record = read_meta(&db, log_path)?;
-        let judgement = judge(&record, dir, &wanted)?;
-        match judgement {
-            Judgement::Matches => {}
-            Judgement::Adopt => {
-                tracing::warn!(
-                    data = %dir.display(),
-                    "the data directory (storage format version 1) has no recorded membership: \
-                     adopting the one this node was started with ({}) and recording it; \
-                     later starts must match it",
-                    wanted.membership
-                );
-            }
-            Judgement::Upgrade => {}
-        }
-        let epoch = read_epoch(&db)?;
-        let log = Log::new(log_file, epoch);
-        if judgement != Judgement::Matches {
-            // The log (just created, empty) is sized before the meta record says it exists.
-            log.preallocate(options.log_preallocate)
-                .map_err(|source| StorageError::Io {
-                    path: log_path.to_owned(),
-                    source,
-                })?;
-            write_meta(db.begin_write().map_err(db_err)?, &wanted)?;
-        }
-        let mut storage = Storage {
-            db,
-            log,
-            log_path: log_path.to_owned(),
-            pending: Pending::default(),
-            options,
-            dir: dir.to_owned(),
-            meta: wanted,
+            log_file: backends.log,
+            dir: label.to_owned(),
+            log_path,
+            wanted,
+            options: backends.options,
         };
-        storage.recover()?;
-        Ok(storage)
+        if init {
+            opening.initialise()
+        } else {
+            opening.verify()
+        }
     }
 
     /// Replays the log's whole records of the recorded epoch into the database and starts the
@@ -548,6 +489,79 @@ impl Storage {
             durable,
             log_bytes,
             applied,
+        })
+    }
+}
+
+/// What an open has found or made before the meta record is judged and the log recovered.
+struct Opening {
+    db: Database,
+    log_file: Box<dyn LogFile>,
+    dir: PathBuf,
+    log_path: PathBuf,
+    wanted: Meta,
+    options: StorageOptions,
+}
+
+impl Opening {
+    /// Writes the meta record and creates the tables of a new database, and preallocates its
+    /// log (epoch 0).
+    fn initialise(self) -> Result<Storage, StorageError> {
+        let storage = self.into_storage(0, true)?;
+        let txn = storage.db.begin_write().map_err(db_err)?;
+        {
+            txn.open_table(ACCEPTORS).map_err(db_err)?;
+            txn.open_table(COMMITTED).map_err(db_err)?;
+        }
+        write_meta(txn, &storage.meta)?;
+        Ok(storage)
+    }
+
+    /// Checks that an existing database belongs to `wanted`'s cluster and node and was created
+    /// for its membership (upgrading it if it predates recorded memberships or the log), then
+    /// recovers the log's tail into it.
+    fn verify(self) -> Result<Storage, StorageError> {
+        let record = read_meta(&self.db, &self.log_path)?;
+        let judgement = judge(&record, &self.dir, &self.wanted)?;
+        if judgement == Judgement::Adopt {
+            tracing::warn!(
+                data = %self.dir.display(),
+                "the data directory (storage format version 1) has no recorded membership: \
+                 adopting the one this node was started with ({}) and recording it; \
+                 later starts must match it",
+                self.wanted.membership
+            );
+        }
+        let epoch = read_epoch(&self.db)?;
+        // Before version 3 the log (just created, empty) is sized before the meta record says
+        // it exists.
+        let upgrade = judgement != Judgement::Matches;
+        let mut storage = self.into_storage(epoch, upgrade)?;
+        if upgrade {
+            write_meta(storage.db.begin_write().map_err(db_err)?, &storage.meta)?;
+        }
+        storage.recover()?;
+        Ok(storage)
+    }
+
+    /// The storage, its log at `epoch` (preallocated first if `preallocate`).
+    fn into_storage(self, epoch: u64, preallocate: bool) -> Result<Storage, StorageError> {
+        let log = Log::new(self.log_file, epoch);
+        if preallocate {
+            log.preallocate(self.options.log_preallocate)
+                .map_err(|source| StorageError::Io {
+                    path: self.log_path.clone(),
+                    source,
+                })?;
+        }
+        Ok(Storage {
+            db: self.db,
+            log,
+            log_path: self.log_path,
+            pending: Pending::default(),
+            options: self.options,
+            dir: self.dir,
+            meta: self.wanted,
         })
     }
 }
