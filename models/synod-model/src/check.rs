@@ -182,22 +182,28 @@ pub fn run<P: Protocol>(
     options: &CheckOptions,
     on_progress: impl FnMut(&Progress),
 ) -> CheckReport<P> {
+    let deadline = options.timeout.map(|t| Instant::now() + t);
+    let explored = model.stopping_at(deadline);
     if options.quorum_transitions && QuorumModel::applies(&model) {
-        let quorum = QuorumModel::new(model.clone());
-        explore(quorum, &model, options, on_progress, |path| {
+        let quorum = QuorumModel::new(explored);
+        explore(quorum, &model, options, deadline, on_progress, |path| {
             expand(&model, path)
         })
     } else {
-        explore(model.clone(), &model, options, on_progress, |path| path)
+        explore(explored, &model, options, deadline, on_progress, |path| {
+            path
+        })
     }
 }
 
 /// Runs the checker over `explored` (`model` itself, or a model whose actions stand for
-/// sequences of `model`'s: `to_model` turns its paths into `model`'s).
+/// sequences of `model`'s: `to_model` turns its paths into `model`'s), which stops expanding
+/// states at `deadline` ([`SynodModel::stopping_at`]).
 fn explore<P, M>(
     explored: M,
     model: &SynodModel<P>,
     options: &CheckOptions,
+    deadline: Option<Instant>,
     on_progress: impl FnMut(&Progress),
     to_model: impl Fn(Path<SystemState<P>, M::Action>) -> Path<SystemState<P>, Action>,
 ) -> CheckReport<P>
@@ -213,9 +219,6 @@ where
     if let Some(depth) = options.max_depth {
         builder = builder.target_max_depth(depth);
     }
-    if let Some(timeout) = options.timeout {
-        builder = builder.timeout(timeout);
-    }
     if options.symmetry {
         builder = builder.symmetry_fn(crate::symmetry::representative::<P>);
     }
@@ -226,6 +229,7 @@ where
             model,
             start,
             options,
+            deadline,
             on_progress,
             to_model,
         )
@@ -235,6 +239,7 @@ where
             model,
             start,
             options,
+            deadline,
             on_progress,
             to_model,
         )
@@ -272,6 +277,7 @@ fn finish<P, M, C>(
     model: &SynodModel<P>,
     start: Instant,
     options: &CheckOptions,
+    deadline: Option<Instant>,
     mut on_progress: impl FnMut(&Progress),
     to_model: impl Fn(Path<SystemState<P>, M::Action>) -> Path<SystemState<P>, Action>,
 ) -> CheckReport<P>
@@ -294,7 +300,8 @@ where
     }
     let _ = joiner.join();
     let progress = sample(&checker, start);
-    let timed_out = options.timeout.is_some_and(|t| progress.elapsed >= t);
+    // Past the deadline states may have been left unexpanded; before it none was.
+    let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
     let depth_bounded = options.max_depth.is_some_and(|d| progress.depth >= d);
     let mut discoveries = checker.discoveries();
     let failed = model

@@ -66,6 +66,7 @@ use crate::Protocol;
 use stateright::actor::{ActorModel, Envelope, Id, LossyNetwork, Network};
 use stateright::{Model, Path, Property};
 use std::sync::Arc;
+use std::time::Instant;
 use synod_core::{Input, Message, Node, Outcome, Output, Phase, RequestId, Timer};
 
 /// The model: the configuration and the actor model it builds.
@@ -77,6 +78,8 @@ pub struct SynodModel<P: Protocol> {
     pub actors: ActorModel<SynodActor<P>, ModelConfig, ClientHistory>,
     /// How successor states are normalized: [`Normalization::Full`] for checking.
     pub normalization: Normalization,
+    /// A check's deadline ([`Self::stopping_at`]): past it, no state is within the boundary.
+    pub stop_at: Option<Instant>,
 }
 
 /// How much [`SynodModel::normalize`] removes.
@@ -118,6 +121,7 @@ pub fn build<P: Protocol>(cfg: &ModelConfig, protocol: P) -> Result<SynodModel<P
         cfg: cfg.clone(),
         actors: model,
         normalization: Normalization::Full,
+        stop_at: None,
     })
 }
 
@@ -327,6 +331,18 @@ impl<P: Protocol> SynodModel<P> {
     /// grow by 4 % and 10 %), and their pinned counts stay as they were.
     fn forgets_learned_while_busy(&self) -> bool {
         self.cfg.is_fast()
+    }
+
+    /// The same model, for a checker that must stop at `deadline`: from then on no state is
+    /// within the boundary, so every search strategy stops expanding states and drains its
+    /// queue at once (stateright 0.31's own timeout is read only when a depth-first worker runs
+    /// out of work, which a single worker never does). A run that reaches the deadline is
+    /// INCOMPLETE ([`crate::check::run`]); the model a discovery is replayed in has no deadline.
+    pub fn stopping_at(&self, deadline: Option<Instant>) -> Self {
+        SynodModel {
+            stop_at: deadline,
+            ..self.clone()
+        }
     }
 
     /// The same model with [`Normalization::Off`]: stateright's plain actor model.
@@ -626,6 +642,8 @@ impl<P: Protocol> Model for SynodModel<P> {
     }
 
     fn within_boundary(&self, state: &Self::State) -> bool {
-        within_crash_budget::<P>(&self.cfg, state)
+        self.stop_at
+            .is_none_or(|deadline| Instant::now() < deadline)
+            && within_crash_budget::<P>(&self.cfg, state)
     }
 }

@@ -58,6 +58,34 @@ fn a_bounded_run_is_incomplete_never_pass() {
     assert!(!text.contains("| always    | PASS"), "{text}");
 }
 
+/// A single depth-first worker never runs out of work, where stateright 0.31 reads its own
+/// timeout: the check must stop at `--timeout` all the same, and say INCOMPLETE (a 5-node crash
+/// check is minutes of work).
+#[test]
+fn a_timed_out_single_threaded_dfs_run_stops_and_is_incomplete() {
+    let (code, text) = synod_model(&[
+        "check",
+        "--nodes",
+        "5",
+        "--crashes",
+        "1",
+        "--strategy",
+        "dfs",
+        "--threads",
+        "1",
+        "--timeout",
+        "1",
+        "--progress",
+        "60",
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("agreement                | always    | INCOMPLETE"),
+        "{text}"
+    );
+    assert!(!text.contains("| always    | PASS"), "{text}");
+}
+
 #[test]
 fn a_failure_exits_1_and_writes_a_trace_file() {
     let dir = std::env::temp_dir().join(format!("synod-model-cli-{}", std::process::id()));
