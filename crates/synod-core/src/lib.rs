@@ -14,7 +14,9 @@
 //! * the proposer — runs an [`Operation`] as rounds: prepare → promises → accept → accepts;
 //! * the learner — learns what was chosen from a `Commit` or a phase-2 quorum of `Accepted`;
 //! * [`Quorums`] — majority, or flexible `q1 + q2 > n`, checked at construction ([`Config`]);
-//! * [`Node`] — one of each for one register, behind the step contract.
+//! * [`Node`] — one of each for one register, behind the step contract;
+//! * [`Configuration`] — one generation of the acceptor set (prepare and accept sets with their
+//!   quorum sizes), and [`plan`] — the steps of a membership change (docs/protocol.md).
 //!
 //! A runtime only needs [`Node`], its [`Config`], the messages and the step contract's types.
 //! The roles themselves (`Acceptor`, `Proposer`, `Learner`, `Phase`, `Tally`) and the hooks a
@@ -54,7 +56,9 @@ mod acceptor;
 mod ballot;
 mod cluster_spec;
 mod config;
+mod configuration;
 mod learner;
+mod membership;
 mod message;
 mod node;
 mod operation;
@@ -72,8 +76,10 @@ pub use acceptor::{Acceptor, Verdict};
 pub use ballot::{Ballot, NodeId};
 pub use cluster_spec::{ClusterSpec, FastPaths, DEFAULT_MAX_ATTEMPTS};
 pub use config::{Config, ConfigError};
+pub use configuration::{quorums_meet, Configuration, MembershipError};
 #[cfg(feature = "model")]
 pub use learner::{Chosen, Learner};
+pub use membership::{check_plan, plan, Step};
 pub use message::{Message, Proposal};
 pub use node::Node;
 pub use operation::{Operation, Outcome, RequestError, RequestId};

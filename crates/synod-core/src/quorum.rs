@@ -44,6 +44,21 @@ impl NodeSet {
         self.0 == 0
     }
 
+    /// Members of either set.
+    pub fn union(self, other: NodeSet) -> NodeSet {
+        NodeSet(self.0 | other.0)
+    }
+
+    /// This set without the members of `other`.
+    pub fn difference(self, other: NodeSet) -> NodeSet {
+        NodeSet(self.0 & !other.0)
+    }
+
+    /// Whether every member of this set is in `other`.
+    pub fn is_subset(self, other: NodeSet) -> bool {
+        self.difference(other).is_empty()
+    }
+
     /// The members in increasing order.
     pub fn iter(self) -> impl Iterator<Item = NodeId> {
         (0..NodeId::LIMIT)
@@ -134,6 +149,13 @@ impl Quorums {
             Err(QuorumError::NoIntersection { .. }) => Ok(Quorums { nodes, q1, q2 }),
             other => other,
         }
+    }
+
+    /// Quorum sizes taken from a validated [`crate::Configuration`], whose own rule
+    /// (`q1 + q2 > |prepare ∪ accept|`) replaces this type's (`nodes` is the accept set's size,
+    /// which sizes the read quorum).
+    pub(crate) fn of_configuration(nodes: usize, q1: usize, q2: usize) -> Self {
+        Quorums { nodes, q1, q2 }
     }
 
     /// Cluster size.
