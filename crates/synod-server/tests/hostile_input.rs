@@ -10,29 +10,15 @@ use bytes::Bytes;
 use futures::SinkExt;
 use std::net::SocketAddr;
 use std::time::Duration;
-use support::{free_port, LoggedNode, TestCluster};
-use synod_core::{Ballot, Message, NodeId};
-use synod_server::wire::{self, Envelope, Handshake};
+use support::{forged_accept, free_port, LoggedNode, TestCluster};
+use synod_core::NodeId;
+use synod_server::wire::{self, Handshake};
 use synod_server::Membership;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedWrite;
 
 const MAX_FRAME: usize = 64 * 1024;
-
-/// An Accept of `value` at a huge ballot "from node 2": if node 1's acceptor took it, every later
-/// read through node 1 would return `value`.
-fn evil_accept(from: u8, key: &'static str, value: &'static str) -> Bytes {
-    wire::encode_batch(&[Envelope {
-        from: NodeId(from),
-        key: Bytes::from_static(key.as_bytes()),
-        msg: Message::Accept {
-            ballot: Ballot::new(1_000_000, NodeId(2)),
-            value: Some(Bytes::from_static(value.as_bytes())),
-            next: None,
-        },
-    }])
-}
 
 /// Opens a peer connection, sends `frames` (payloads; the codec adds lengths) and then the raw
 /// `tail` bytes, and reports whether the node closed the connection (EOF or reset). The node
@@ -100,12 +86,19 @@ async fn bad_peer_frames_are_refused_and_change_no_state() {
     assert!(
         send(
             peer,
-            vec![hello("other-cluster", 2), evil_accept(2, "k", "evil")],
+            vec![hello("other-cluster", 2), forged_accept(2, "k", "evil")],
             b""
         )
         .await
     );
-    assert!(send(peer, vec![hello(&id, 9), evil_accept(9, "k", "evil")], b"").await);
+    assert!(
+        send(
+            peer,
+            vec![hello(&id, 9), forged_accept(9, "k", "evil")],
+            b""
+        )
+        .await
+    );
     // Not a handshake at all (an HTTP request on the peer port).
     assert!(send(peer, vec![], b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await);
     // A member (node 2) that runs with another member list, or other quorum sizes.
@@ -116,7 +109,10 @@ async fn bad_peer_frames_are_refused_and_change_no_state() {
         ..three()
     };
     for membership in [two, flexible] {
-        let frames = vec![hello_with(&id, 2, membership), evil_accept(2, "k", "evil")];
+        let frames = vec![
+            hello_with(&id, 2, membership),
+            forged_accept(2, "k", "evil"),
+        ];
         assert!(send(peer, frames, b"").await);
     }
     assert_eq!(
@@ -138,7 +134,14 @@ async fn bad_peer_frames_are_refused_and_change_no_state() {
     );
     let oversized = ((MAX_FRAME + 1) as u32).to_be_bytes();
     assert!(send(peer, vec![hello(&id, 2)], &oversized).await);
-    assert!(send(peer, vec![hello(&id, 2), evil_accept(3, "k", "evil")], b"").await);
+    assert!(
+        send(
+            peer,
+            vec![hello(&id, 2), forged_accept(3, "k", "evil")],
+            b""
+        )
+        .await
+    );
     assert_eq!(
         cluster
             .counter(1, "synod_peer_frames_malformed_total")
@@ -156,7 +159,7 @@ async fn bad_peer_frames_are_refused_and_change_no_state() {
     let mut framed = FramedWrite::new(stream, wire::codec(MAX_FRAME));
     framed.send(hello(&id, 2)).await.unwrap();
     framed
-        .send(evil_accept(2, "control", "evil"))
+        .send(forged_accept(2, "control", "evil"))
         .await
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -17,29 +17,15 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use support::{snapshot, until_available, TestCluster};
-use synod_core::{Ballot, Message, NodeId};
-use synod_server::wire::{self, Envelope, Handshake, HandshakeReply};
+use support::{forged_accept, snapshot, until_available, TestCluster};
+use synod_core::NodeId;
+use synod_server::wire::{self, Handshake, HandshakeReply};
 use synod_server::{hash_token, CertFiles, Client, ClientOptions, Membership};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 const MAX_FRAME: usize = 64 * 1024;
-
-/// An Accept of `value` at a huge ballot "from node `from`": if node 1's acceptor took it, every
-/// later read through node 1 would return `value`.
-fn evil_accept(from: u8, key: &'static str, value: &'static str) -> Bytes {
-    wire::encode_batch(&[Envelope {
-        from: NodeId(from),
-        key: Bytes::from_static(key.as_bytes()),
-        msg: Message::Accept {
-            ballot: Ballot::new(1_000_000, NodeId(from)),
-            value: Some(Bytes::from_static(value.as_bytes())),
-            next: None,
-        },
-    }])
-}
 
 /// The handshake node `node` of `cluster` sends.
 fn hello(cluster: &TestCluster, node: u8) -> Bytes {
@@ -165,7 +151,7 @@ async fn tls_peers_refuse_other_cas_impostors_plain_tcp_and_hostile_frames() {
     let outcome = over_tls(
         &stranger,
         peer,
-        vec![hello(&cluster, 2), evil_accept(2, "k", "forged")],
+        vec![hello(&cluster, 2), forged_accept(2, "k", "forged")],
     )
     .await;
     assert_eq!(outcome, Outcome::Closed(None));
@@ -175,7 +161,7 @@ async fn tls_peers_refuse_other_cas_impostors_plain_tcp_and_hostile_frames() {
     let outcome = over_tls(
         &node2,
         peer,
-        vec![hello(&cluster, 3), evil_accept(3, "k", "forged")],
+        vec![hello(&cluster, 3), forged_accept(3, "k", "forged")],
     )
     .await;
     match outcome {
@@ -190,7 +176,11 @@ async fn tls_peers_refuse_other_cas_impostors_plain_tcp_and_hostile_frames() {
 
     // A plain-TCP peer with a perfect handshake: refused before a frame is read.
     let tcp = TcpStream::connect(peer).await.unwrap();
-    let outcome = exchange(tcp, vec![hello(&cluster, 2), evil_accept(2, "k", "forged")]).await;
+    let outcome = exchange(
+        tcp,
+        vec![hello(&cluster, 2), forged_accept(2, "k", "forged")],
+    )
+    .await;
     assert!(matches!(outcome, Outcome::Closed(_)), "{outcome:?}");
 
     await_counter(&cluster, refused + 3).await;
@@ -202,7 +192,7 @@ async fn tls_peers_refuse_other_cas_impostors_plain_tcp_and_hostile_frames() {
     let malformed = cluster
         .counter(1, "synod_peer_frames_malformed_total")
         .await;
-    let spoofed = evil_accept(3, "k", "forged");
+    let spoofed = forged_accept(3, "k", "forged");
     let garbage = Bytes::from_static(&[0xff; 64]);
     let oversized = Bytes::from(vec![0u8; wire::DEFAULT_MAX_FRAME + 1]);
     for hostile in [spoofed, garbage, oversized] {

@@ -262,7 +262,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 return Ok(());
             }
             _ = hangup.recv() => match server.reload_security() {
-                Ok(done) => tracing::warn!(node = %id, "SIGHUP: {done}"),
+                Ok(done) => tracing::info!(node = %id, "SIGHUP: {done}"),
                 Err(e) => tracing::error!(node = %id, "SIGHUP: nothing reloaded: {e}"),
             },
         }

@@ -462,3 +462,19 @@ impl Drop for LoggedNode {
         let _ = self.child.wait();
     }
 }
+
+/// A forged peer frame: an `Accept` of `value` for `key` at a huge ballot "from node `from`". If a
+/// node's acceptor took it, every later read of `key` through that node would return `value`, so
+/// a test that sends it and then reads shows whether it was refused.
+pub fn forged_accept(from: u8, key: &'static str, value: &'static str) -> bytes::Bytes {
+    use synod_core::{Ballot, Message, NodeId};
+    synod_server::wire::encode_batch(&[synod_server::wire::Envelope {
+        from: NodeId(from),
+        key: bytes::Bytes::from_static(key.as_bytes()),
+        msg: Message::Accept {
+            ballot: Ballot::new(1_000_000, NodeId(from)),
+            value: Some(bytes::Bytes::from_static(value.as_bytes())),
+            next: None,
+        },
+    }])
+}
