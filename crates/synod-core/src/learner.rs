@@ -11,9 +11,10 @@ use crate::{NodeId, Proposal};
 /// One learner.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Learner<V> {
-    q2: usize,
     learned: Option<Proposal<V>>,
-    pending: Option<(Proposal<V>, Tally)>,
+    /// The vote count in progress: boxed, and absent between rounds, so that an idle register
+    /// carries only a pointer for it (it compares, orders and hashes as its content).
+    pending: Option<Box<(Proposal<V>, Tally)>>,
 }
 
 /// A proposal the learner has just seen chosen by a phase-2 quorum.
@@ -25,14 +26,19 @@ pub struct Chosen<V> {
     pub newly_learned: bool,
 }
 
-impl<V: Clone + PartialEq> Learner<V> {
-    /// A learner that needs `q2` accepts to call a proposal chosen.
-    pub fn new(q2: usize) -> Self {
+impl<V> Default for Learner<V> {
+    fn default() -> Self {
         Learner {
-            q2,
             learned: None,
             pending: None,
         }
+    }
+}
+
+impl<V: Clone + PartialEq> Learner<V> {
+    /// A learner that has learned nothing.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// The highest-ballot proposal known to be chosen.
@@ -40,15 +46,16 @@ impl<V: Clone + PartialEq> Learner<V> {
         self.learned.as_ref()
     }
 
-    /// Starts counting `Accepted` votes for `proposal` (replacing any earlier count).
-    pub fn expect(&mut self, proposal: Proposal<V>) {
-        self.pending = Some((proposal, Tally::new(self.q2)));
+    /// Starts counting `Accepted` votes for `proposal` (replacing any earlier count); `q2` of
+    /// them choose it.
+    pub fn expect(&mut self, proposal: Proposal<V>, q2: usize) {
+        self.pending = Some(Box::new((proposal, Tally::new(q2))));
     }
 
     /// Counts one `Accepted` vote. Returns the proposal on the vote that completes its quorum,
     /// exactly once; duplicates and votes for other ballots return `None`.
     pub fn on_accepted(&mut self, from: NodeId, ballot: crate::Ballot) -> Option<Chosen<V>> {
-        let (proposal, tally) = self.pending.as_mut()?;
+        let (proposal, tally) = self.pending.as_deref_mut()?;
         debug_assert!(
             !tally.reached(),
             "learner invariant: an open vote count has not reached its quorum"
@@ -57,7 +64,7 @@ impl<V: Clone + PartialEq> Learner<V> {
             return None;
         }
         // The count is over: later votes for this proposal change nothing, so it is not kept.
-        let (proposal, _) = self.pending.take()?;
+        let (proposal, _) = *self.pending.take()?;
         let newly_learned = self.learn(proposal.clone());
         Some(Chosen {
             proposal,
@@ -108,12 +115,11 @@ fn check_same_value<V: PartialEq>(known: &Proposal<V>, news: &Proposal<V>) {
 impl<V: Clone> crate::Relabel for Learner<V> {
     fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
         Learner {
-            q2: self.q2,
             learned: self.learned.relabel(map),
             pending: self
                 .pending
-                .as_ref()
-                .map(|(p, tally)| (p.relabel(map), tally.relabel(map))),
+                .as_deref()
+                .map(|(p, tally)| Box::new((p.relabel(map), tally.relabel(map)))),
         }
     }
 }
@@ -132,8 +138,8 @@ mod tests {
 
     #[test]
     fn learns_from_a_quorum_of_accepted_at_one_ballot() {
-        let mut l = Learner::new(2);
-        l.expect(p(1, 7));
+        let mut l = Learner::new();
+        l.expect(p(1, 7), 2);
         assert_eq!(l.on_accepted(NodeId(1), p(1, 7).ballot), None);
         assert_eq!(
             l.on_accepted(NodeId(1), p(1, 7).ballot),
@@ -158,7 +164,7 @@ mod tests {
 
     #[test]
     fn learns_from_commit_and_keeps_the_highest_ballot() {
-        let mut l = Learner::new(2);
+        let mut l = Learner::new();
         assert!(l.on_commit(p(2, 5)));
         assert!(!l.on_commit(p(2, 5)), "duplicate commit is not news");
         assert!(
@@ -176,14 +182,14 @@ mod tests {
     fn a_second_value_at_a_learned_ballot_is_caught() {
         // Only a forged or corrupted Commit can carry it: two values are never chosen at one
         // ballot.
-        let mut l = Learner::new(2);
+        let mut l = Learner::new();
         l.on_commit(p(2, 5));
         l.on_commit(p(2, 6));
     }
 
     #[test]
     fn nothing_is_counted_without_an_expected_proposal() {
-        let mut l = Learner::<u8>::new(1);
+        let mut l = Learner::<u8>::new();
         assert_eq!(l.on_accepted(NodeId(1), Ballot::new(1, NodeId(1))), None);
         assert_eq!(l.learned(), None);
     }

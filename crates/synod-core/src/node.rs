@@ -3,6 +3,12 @@
 //! This is the unit every consumer drives: the stateright model runs one `Node` per actor, the
 //! server runs one per key. It routes each input to its role, turns the roles' answers into
 //! [`Output`]s, and delivers messages addressed to itself inline (see [`crate::step`]).
+//!
+//! **Size.** A server keeps one `Node` per cached key, most of them idle, so an idle node holds
+//! only what outlives a request: the configuration behind a shared pointer (every key of a
+//! replica shares one), the acceptor's state, the proposer's generation clock and reservation,
+//! and the learned proposal. The in-round state of the proposer and the learner is boxed and
+//! absent between requests (crates/synod-server/tests/cache_memory.rs measures the total).
 
 use crate::acceptor::{Acceptor, Verdict};
 use crate::learner::Learner;
@@ -12,25 +18,29 @@ use crate::{
     AcceptorState, Ballot, Config, Input, Message, NodeId, Operation, Output, Proposal, RequestId,
     Timer,
 };
+use std::sync::Arc;
 
 /// One Paxos node for one register.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Node<V> {
-    config: Config,
+    /// Shared: it compares, orders and hashes as the configuration itself.
+    config: Arc<Config>,
     acceptor: Acceptor<V>,
     proposer: Proposer<V>,
     learner: Learner<V>,
 }
 
 impl<V: Clone + PartialEq> Node<V> {
-    /// A fresh node: nothing promised, accepted or learned.
-    pub fn new(config: Config) -> Self {
+    /// A fresh node: nothing promised, accepted or learned. Nodes given clones of one
+    /// `Arc<Config>` share it; a plain [`Config`] gets one of its own.
+    pub fn new(config: impl Into<Arc<Config>>) -> Self {
         Self::restart(config, AcceptorState::default())
     }
 
     /// A node coming back after a crash: the acceptor's durable state survives, the proposer's
     /// and learner's volatile state does not.
-    pub fn restart(config: Config, durable: AcceptorState<V>) -> Self {
+    pub fn restart(config: impl Into<Arc<Config>>, durable: AcceptorState<V>) -> Self {
+        let config = config.into();
         let quorums = config.quorums();
         Node {
             acceptor: Acceptor::restore(durable),
@@ -40,7 +50,7 @@ impl<V: Clone + PartialEq> Node<V> {
                 config.max_attempts(),
                 config.cluster().fast_paths(),
             ),
-            learner: Learner::new(quorums.q2()),
+            learner: Learner::new(),
             config,
         }
     }
@@ -202,7 +212,8 @@ impl<V: Clone + PartialEq> Node<V> {
     /// value. So when the own acceptor refused, the `Accept` goes out without it.
     fn propose(&mut self, proposed: Proposed<V>, out: &mut Vec<Output<V>>) {
         let Proposed { proposal, next } = proposed;
-        self.learner.expect(proposal.clone());
+        self.learner
+            .expect(proposal.clone(), self.config.quorums().q2());
         let Proposal { ballot, value } = proposal;
         let me = self.id();
         let accept = |next| Message::Accept {
@@ -408,7 +419,7 @@ fn message_is_covered<V: PartialEq>(durable: &AcceptorState<V>, msg: &Message<V>
 impl<V: Clone> crate::Relabel for Node<V> {
     fn relabel(&self, map: &dyn Fn(NodeId) -> NodeId) -> Self {
         Node {
-            config: self.config.relabel(map),
+            config: Arc::new(self.config.relabel(map)),
             acceptor: self.acceptor.relabel(map),
             proposer: self.proposer.relabel(map),
             learner: self.learner.relabel(map),

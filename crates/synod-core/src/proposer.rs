@@ -92,6 +92,18 @@ pub enum Phase<V> {
     Backoff,
 }
 
+/// A request in progress: where its round is, and the request. Boxed in [`Proposer`], and
+/// absent between requests, so that an idle register (the server caches one per key) carries
+/// only a pointer for it. Its fields compare, order and hash as the proposer's `phase` and
+/// `pending` did side by side (no round is the idle phase, the lowest), so model states are the
+/// same.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Round<V> {
+    /// Never [`Phase::Idle`]: an idle proposer has no round.
+    phase: Phase<V>,
+    pending: Pending<V>,
+}
+
 /// The request being worked on.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Pending<V> {
@@ -173,8 +185,8 @@ pub struct Proposer<V> {
     /// The generation clock: the highest round of any ballot seen anywhere. Only the round is
     /// kept: the next ballot is `Ballot::next_above` of it, which reads nothing else.
     generation: u64,
-    phase: Phase<V>,
-    pending: Option<Pending<V>>,
+    /// The request in progress and its phase; `None` when idle.
+    round: Option<Box<Round<V>>>,
     fast: FastPaths,
     /// Promises of the next ballot gathered from the last `Accept`'s answers.
     reserved: Option<Reservation<V>>,
@@ -188,8 +200,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
             quorums,
             max_attempts,
             generation: 0,
-            phase: Phase::Idle,
-            pending: None,
+            round: None,
             fast,
             reserved: None,
         }
@@ -198,7 +209,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
     #[cfg(feature = "model")]
     /// The current phase.
     pub fn phase(&self) -> &Phase<V> {
-        &self.phase
+        self.current_phase()
     }
 
     #[cfg(feature = "model")]
@@ -209,12 +220,33 @@ impl<V: Clone + PartialEq> Proposer<V> {
 
     /// The current attempt (1-based), if a request is in progress.
     pub fn attempt(&self) -> Option<u32> {
-        self.pending.as_ref().map(|p| p.attempt)
+        self.pending().map(|p| p.attempt)
     }
 
     /// The request in progress and its operation, if any.
     pub fn request(&self) -> Option<(RequestId, &Operation<V>)> {
-        self.pending.as_ref().map(|p| (p.request, &p.op))
+        self.pending().map(|p| (p.request, &p.op))
+    }
+
+    fn pending(&self) -> Option<&Pending<V>> {
+        self.round.as_deref().map(|r| &r.pending)
+    }
+
+    fn pending_mut(&mut self) -> Option<&mut Pending<V>> {
+        self.round.as_deref_mut().map(|r| &mut r.pending)
+    }
+
+    /// The current phase: [`Phase::Idle`] without a round.
+    fn current_phase(&self) -> &Phase<V> {
+        self.round.as_ref().map_or(&Phase::Idle, |r| &r.phase)
+    }
+
+    /// Moves the request in progress to `phase`.
+    fn set_phase(&mut self, phase: Phase<V>) {
+        self.round
+            .as_deref_mut()
+            .expect("a phase belongs to a request")
+            .phase = phase;
     }
 
     /// Advances the generation clock to the round of a ballot seen in any message.
@@ -227,8 +259,9 @@ impl<V: Clone + PartialEq> Proposer<V> {
     /// last attempt is running. The generation clock is read only when a round starts, so until
     /// the next request it is dead state.
     pub fn starts_no_more_rounds(&self) -> bool {
-        self.pending.as_ref().is_none_or(|p| {
-            p.attempt >= self.max_attempts && !p.shortcut && !matches!(self.phase, Phase::Backoff)
+        self.round.as_deref().is_none_or(|r| {
+            let p = &r.pending;
+            p.attempt >= self.max_attempts && !p.shortcut && !matches!(r.phase, Phase::Backoff)
         })
     }
 
@@ -242,7 +275,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
             self.generation = 0;
             // Read when a request begins, and by `on_reject` while one runs (an echo of our
             // own next ballot is ignored): dead once no request is left.
-            if self.pending.is_none() {
+            if self.round.is_none() {
                 self.reserved = None;
             }
         }
@@ -255,8 +288,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
     /// (`synod-model`'s `bugs::RetryReappliesOnce`), which hides them while a phase-1 quorum
     /// completes.
     pub fn take_uncertain(&mut self) -> Vec<(Proposal<V>, Outcome<V>)> {
-        self.pending
-            .as_mut()
+        self.pending_mut()
             .map(|p| std::mem::take(&mut p.uncertain))
             .unwrap_or_default()
     }
@@ -264,7 +296,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
     #[cfg(feature = "model")]
     /// Puts back proposals taken by [`Self::take_uncertain`], before any recorded since.
     pub fn restore_uncertain(&mut self, mut earlier: Vec<(Proposal<V>, Outcome<V>)>) {
-        if let Some(p) = self.pending.as_mut() {
+        if let Some(p) = self.pending_mut() {
             earlier.append(&mut p.uncertain);
             p.uncertain = earlier;
         }
@@ -280,32 +312,36 @@ impl<V: Clone + PartialEq> Proposer<V> {
         floor: Ballot,
     ) -> Result<Start<V>, RequestError> {
         self.check_invariants();
-        if self.pending.is_some() {
+        if self.round.is_some() {
             return Err(RequestError::Busy);
         }
         let read = matches!(op, Operation::Read);
-        self.pending = Some(Pending {
-            request,
-            op,
-            attempt: 1,
-            uncertain: Vec::new(),
-            shortcut: false,
-        });
+        self.round = Some(Box::new(Round {
+            // Set by every branch below.
+            phase: Phase::Idle,
+            pending: Pending {
+                request,
+                op,
+                attempt: 1,
+                uncertain: Vec::new(),
+                shortcut: false,
+            },
+        }));
         let start = if read && self.fast.reads {
             self.set_shortcut();
-            self.phase = Phase::Reading {
+            self.set_phase(Phase::Reading {
                 reported: None,
                 reports: Tally::new(self.quorums.read()),
-            };
+            });
             Start::Query(request)
         } else if let Some((ballot, base)) = self.take_reservation(floor) {
             // Phase 1 of the reserved ballot is complete, and its highest report is `base`.
             self.set_shortcut();
-            self.phase = Phase::Preparing {
+            self.set_phase(Phase::Preparing {
                 ballot,
                 promises: Tally::new(self.quorums.q1()),
                 highest: None,
-            };
+            });
             match self.choose_proposal(ballot, Some(base)) {
                 PromiseStep::Propose(proposed) => Start::Accept(proposed),
                 // A new request has no uncertain proposal, so phase 1 always leads to a proposal.
@@ -329,7 +365,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
     }
 
     fn set_shortcut(&mut self) {
-        if let Some(p) = self.pending.as_mut() {
+        if let Some(p) = self.pending_mut() {
             p.shortcut = true;
         }
     }
@@ -355,12 +391,13 @@ impl<V: Clone + PartialEq> Proposer<V> {
         accepted: Option<Proposal<V>>,
     ) -> ReadStep<V> {
         self.check_invariants();
-        let Phase::Reading { reported, reports } = &mut self.phase else {
+        let Some(round) = self.round.as_deref_mut() else {
             return ReadStep::Wait;
         };
-        let Some(pending) = self.pending.as_ref() else {
+        let Phase::Reading { reported, reports } = &mut round.phase else {
             return ReadStep::Wait;
         };
+        let pending = &round.pending;
         if pending.request != request || reports.voters().contains(from) {
             return ReadStep::Wait;
         }
@@ -368,7 +405,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
             *reported = accepted;
         } else if *reported != accepted {
             // Not one proposal: what is chosen and current is unknown. Ask with a full round.
-            self.phase = Phase::Backoff;
+            round.phase = Phase::Backoff;
             self.check_invariants();
             return ReadStep::Fallback;
         }
@@ -388,7 +425,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
     /// The backoff is over: starts the next attempt's round, returning its ballot.
     pub fn retry(&mut self, floor: Ballot) -> Option<Ballot> {
         self.check_invariants();
-        if self.phase != Phase::Backoff {
+        if !matches!(self.current_phase(), Phase::Backoff) {
             return None;
         }
         let ballot = self.start_round(floor);
@@ -397,18 +434,18 @@ impl<V: Clone + PartialEq> Proposer<V> {
     }
 
     fn start_round(&mut self, floor: Ballot) -> Ballot {
-        if let Some(p) = self.pending.as_mut() {
+        if let Some(p) = self.pending_mut() {
             p.shortcut = false;
         }
         let seen = Ballot::new(self.generation.max(floor.round), self.id);
         let ballot = Ballot::next_above(seen, self.id);
         check_new_ballot(ballot, self.generation, floor);
         self.generation = ballot.round;
-        self.phase = Phase::Preparing {
+        self.set_phase(Phase::Preparing {
             ballot,
             promises: Tally::new(self.quorums.q1()),
             highest: None,
-        };
+        });
         ballot
     }
 
@@ -420,11 +457,15 @@ impl<V: Clone + PartialEq> Proposer<V> {
         accepted: Option<Proposal<V>>,
     ) -> PromiseStep<V> {
         self.check_invariants();
-        let Phase::Preparing {
-            ballot: current,
-            promises,
-            highest,
-        } = &mut self.phase
+        let Some(Round {
+            phase:
+                Phase::Preparing {
+                    ballot: current,
+                    promises,
+                    highest,
+                },
+            ..
+        }) = self.round.as_deref_mut()
         else {
             return PromiseStep::Wait;
         };
@@ -452,10 +493,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
             Some(ballot),
             "proposer invariant: the proposal's ballot is the round's ballot"
         );
-        let pending = self
-            .pending
-            .as_mut()
-            .expect("a round runs only for a request");
+        let pending = self.pending_mut().expect("a round runs only for a request");
         let highest_ballot = highest.as_ref().map(|h| h.ballot);
         let current = highest.and_then(|h| h.value);
         // Rule 1: an uncertain proposal above everything this quorum reports can never take
@@ -493,11 +531,11 @@ impl<V: Clone + PartialEq> Proposer<V> {
             .then(|| Ballot::next_above(ballot, self.id));
         self.reserved =
             next.map(|next| Reservation::new(next, proposal.clone(), self.quorums.q1()));
-        self.phase = Phase::Accepting {
+        self.set_phase(Phase::Accepting {
             proposal: proposal.clone(),
             answer,
             effect,
-        };
+        });
         PromiseStep::Propose(Proposed { proposal, next })
     }
 
@@ -507,7 +545,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
         self.check_invariants();
         let Phase::Accepting {
             proposal, answer, ..
-        } = &self.phase
+        } = self.current_phase()
         else {
             return None;
         };
@@ -539,7 +577,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
     /// The round timer fired: fails the current round, if one is running.
     pub fn on_round_timeout(&mut self) -> Option<RoundFailure> {
         self.check_invariants();
-        if matches!(self.phase, Phase::Idle | Phase::Backoff) {
+        if matches!(self.current_phase(), Phase::Idle | Phase::Backoff) {
             return None;
         }
         let failure = self.fail_round();
@@ -549,7 +587,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
 
     /// The ballot of the round in progress, if any.
     pub fn current_ballot(&self) -> Option<Ballot> {
-        match &self.phase {
+        match self.current_phase() {
             Phase::Preparing { ballot, .. } => Some(*ballot),
             Phase::Accepting { proposal, .. } => Some(proposal.ballot),
             Phase::Idle | Phase::Reading { .. } | Phase::Backoff => None,
@@ -557,8 +595,9 @@ impl<V: Clone + PartialEq> Proposer<V> {
     }
 
     fn fail_round(&mut self) -> Option<RoundFailure> {
-        let phase = std::mem::replace(&mut self.phase, Phase::Backoff);
-        let pending = self.pending.as_mut()?;
+        let round = self.round.as_deref_mut()?;
+        let phase = std::mem::replace(&mut round.phase, Phase::Backoff);
+        let pending = &mut round.pending;
         if let Phase::Accepting {
             proposal,
             answer: Ok(outcome),
@@ -590,8 +629,7 @@ impl<V: Clone + PartialEq> Proposer<V> {
     }
 
     fn finish(&mut self) -> Option<RequestId> {
-        self.phase = Phase::Idle;
-        self.pending.take().map(|p| p.request)
+        self.round.take().map(|r| r.pending.request)
     }
 
     /// The proposer's invariants (debug builds), checked on entry to and exit from every method
@@ -604,19 +642,19 @@ impl<V: Clone + PartialEq> Proposer<V> {
     ///   of the round in progress (below the saturated round `u64::MAX`, which only a forged
     ///   message reaches and where ballots repeat: see [`Ballot::next_above`]).
     fn check_invariants(&self) {
-        debug_assert_eq!(
-            self.pending.is_some(),
-            self.phase != Phase::Idle,
-            "proposer invariant: a request is pending exactly when the phase is not Idle"
-        );
-        let Some(pending) = &self.pending else {
+        let Some(round) = self.round.as_deref() else {
             return;
         };
+        debug_assert!(
+            !matches!(round.phase, Phase::Idle),
+            "proposer invariant: a request is pending exactly when the phase is not Idle"
+        );
+        let pending = &round.pending;
         debug_assert!(
             (1..=self.max_attempts.max(1)).contains(&pending.attempt),
             "proposer invariant: the attempt is within 1..=max_attempts"
         );
-        match &self.phase {
+        match &round.phase {
             Phase::Preparing { promises, .. } => debug_assert!(
                 !promises.reached(),
                 "proposer invariant: a Preparing round has not reached its quorum"
@@ -670,17 +708,22 @@ impl<V: Clone> crate::Relabel for Proposer<V> {
             generation: self.generation,
             fast: self.fast,
             reserved: self.reserved.as_ref().map(|r| r.relabel(map)),
-            phase: self.phase.relabel(map),
-            pending: self.pending.as_ref().map(|p| Pending {
-                request: p.request,
-                op: p.op.clone(),
-                attempt: p.attempt,
-                shortcut: p.shortcut,
-                uncertain: p
-                    .uncertain
-                    .iter()
-                    .map(|(proposal, outcome)| (proposal.relabel(map), outcome.clone()))
-                    .collect(),
+            round: self.round.as_deref().map(|r| {
+                let p = &r.pending;
+                Box::new(Round {
+                    phase: r.phase.relabel(map),
+                    pending: Pending {
+                        request: p.request,
+                        op: p.op.clone(),
+                        attempt: p.attempt,
+                        shortcut: p.shortcut,
+                        uncertain: p
+                            .uncertain
+                            .iter()
+                            .map(|(proposal, outcome)| (proposal.relabel(map), outcome.clone()))
+                            .collect(),
+                    },
+                })
             }),
         }
     }
@@ -752,10 +795,12 @@ mod tests {
     #[test]
     #[cfg(debug_assertions)]
     #[should_panic(expected = "proposer invariant: a request is pending exactly when")]
-    fn a_round_without_a_request_is_caught() {
+    fn a_request_in_the_idle_phase_is_caught() {
         let mut p =
             Proposer::<u8>::new(NodeId(1), Quorums::majority(3).unwrap(), 3, FastPaths::NONE);
-        p.phase = Phase::Backoff;
+        p.begin(RequestId(1), Operation::Read, Ballot::ZERO)
+            .unwrap();
+        p.set_phase(Phase::Idle);
         p.check_invariants();
     }
 }

@@ -177,7 +177,8 @@ struct Queue {
 #[derive(Debug)]
 pub struct Replica {
     config: ReplicaConfig,
-    core: Config,
+    /// One configuration shared by every key's node (an idle node holds only a pointer to it).
+    core: Arc<Config>,
     dir: PathBuf,
     storage: Option<Storage>,
     nodes: HashMap<Bytes, Node<Bytes>>,
@@ -221,7 +222,7 @@ impl Replica {
         config: ReplicaConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ReplicaError> {
-        let core = config.cluster.node(config.node_id)?;
+        let core = Arc::new(config.cluster.node(config.node_id)?);
         Ok(Replica {
             config,
             core,
@@ -319,8 +320,8 @@ impl Replica {
     fn node(&mut self, key: &Bytes) -> Result<&mut Node<Bytes>, ReplicaError> {
         if !self.nodes.contains_key(key) {
             let node = match self.storage().acceptor(key)? {
-                Some(state) => Node::restart(self.core, state),
-                None => Node::new(self.core),
+                Some(state) => Node::restart(self.core.clone(), state),
+                None => Node::new(self.core.clone()),
             };
             self.nodes.insert(key.clone(), node);
         }
