@@ -75,7 +75,7 @@ mod tls;
 mod transport;
 pub mod wire;
 
-pub use api::{router as http_router, ApiConfig};
+pub use api::{router as http_router, secured_router as secured_http_router, ApiConfig};
 pub use auth::{hash_token, new_token, Access, Tokens};
 pub use backoff::Timing;
 pub use certs::{ensure_ca, issue, make_cluster, Issued, Subject, DEFAULT_DAYS};
@@ -88,6 +88,7 @@ pub use home::home_of;
 pub use membership::{Addresses, Membership};
 pub use metrics::{os_write_bytes, Counter, Distribution, Metrics};
 pub use peer_status::{PeerStatus, Readiness};
+pub use reloadable::Reloadable;
 pub use replica::{
     Effects, Event, Outgoing, Replica, ReplicaConfig, ReplicaError, Reply, ReplyError,
     TimerCommand, DEFAULT_CACHE_LIMIT, DEFAULT_QUEUE_LIMIT,
@@ -106,5 +107,7 @@ pub use storage::{
     WriteBatch, STORAGE_FORMAT_VERSION,
 };
 pub use timer_table::TimerTable;
-pub use tls::{node_name, CertFiles, HttpTlsFiles, PeerTlsFiles};
+pub use tls::{
+    http_server_config, node_name, CertFiles, HttpTlsFiles, PeerTls, PeerTlsFiles, TlsError,
+};
 pub use transport::{start_outbound, Link, Outbox, TransportConfig};
