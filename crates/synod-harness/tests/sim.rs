@@ -88,6 +88,7 @@ struct SimTotals {
     crashes: u64,
     power_losses: u64,
     power_cuts_in_commit: u64,
+    power_cuts_in_recovery: u64,
     unsynced_torn: u64,
     frames_lost: u64,
     partitions: u64,
@@ -101,6 +102,7 @@ impl SimTotals {
         self.crashes += r.crashes;
         self.power_losses += r.power_losses;
         self.power_cuts_in_commit += r.power_cuts_in_commit;
+        self.power_cuts_in_recovery += r.power_cuts_in_recovery;
         self.unsynced_torn += r.unsynced_torn;
         self.frames_lost += r.network.lost;
         self.partitions += r.network.partitions;
@@ -135,6 +137,7 @@ fn every_simulated_seed_is_linearizable_and_agrees() {
         totals.crashes > 0
             && totals.power_losses > 0
             && totals.power_cuts_in_commit > 0
+            && totals.power_cuts_in_recovery > 0
             && totals.unsynced_torn > 0
             && totals.frames_lost > 0
             && totals.partitions > 0

@@ -118,6 +118,8 @@ pub struct SimReport {
     pub power_losses: u64,
     /// Of which the power went out inside a storage commit (a sync failed).
     pub power_cuts_in_commit: u64,
+    /// Power losses inside a restart's recovery (a sync of the open failed).
+    pub power_cuts_in_recovery: u64,
     /// Unsynced writes a power loss dropped whole.
     pub unsynced_dropped: u64,
     /// Unsynced writes a power loss tore.
@@ -157,7 +159,7 @@ impl fmt::Display for SimReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "seed {}: {} nodes, {} operations (ok {}, fail {}, unknown {}), {} batches, {} crashes ({} before a batch, {} after a commit, {} power losses ({} inside a commit): {} unsynced writes dropped, {} torn), {} restarts, {} frames ({} lost, {} duplicated, {} long-delayed), {} partitions, {:.3} s simulated",
+            "seed {}: {} nodes, {} operations (ok {}, fail {}, unknown {}), {} batches, {} crashes ({} before a batch, {} after a commit, {} power losses ({} inside a commit, {} inside a recovery): {} unsynced writes dropped, {} torn), {} restarts, {} frames ({} lost, {} duplicated, {} long-delayed), {} partitions, {:.3} s simulated",
             self.seed,
             self.nodes,
             self.history.len(),
@@ -170,6 +172,7 @@ impl fmt::Display for SimReport {
             self.crashes_after_persist,
             self.power_losses,
             self.power_cuts_in_commit,
+            self.power_cuts_in_recovery,
             self.unsynced_dropped,
             self.unsynced_torn,
             self.restarts,

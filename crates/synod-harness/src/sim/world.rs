@@ -677,7 +677,28 @@ impl World<'_> {
         if self.nodes[node].replica.is_some() {
             return;
         }
-        match open(&self.nodes[node].disk, &self.replica_config[node], false) {
+        // A power cut during the recovery: at the sync of its compacted log record, of the
+        // database transaction that switches the log epoch, or of the start count after it.
+        if self.faulty
+            && self
+                .rng
+                .gen_bool(self.faults.power_loss * self.faults.crash)
+        {
+            let n = self.rng.gen_range(0..3);
+            self.nodes[node].disk.cut_power_at_sync(n);
+        }
+        let opened = open(&self.nodes[node].disk, &self.replica_config[node], false);
+        if self.nodes[node].disk.disarm() {
+            // The power went out inside the recovery (the open failed, or a sync it relied on
+            // did): down again, and the next restart recovers from what the disk kept.
+            drop(opened);
+            self.report.power_cuts_in_recovery += 1;
+            self.power_loss(node);
+            let down = self.rng.gen_range(1_000..400_000);
+            self.at(down, Ev::Restart(node));
+            return;
+        }
+        match opened {
             Ok(replica) => {
                 self.nodes[node].replica = Some(replica);
                 self.report.restarts += 1;

@@ -9,12 +9,15 @@
 //! ```
 //!
 //! The CRC-32 covers the first 20 header bytes and the payload. `epoch` is the log generation
-//! (recorded in the database each time the log's contents are applied to it; every record of
-//! the current generation carries it), and `seq` counts records from 0 within the epoch. The
-//! file is preallocated with zeros (so that an append overwrites allocated blocks and
-//! `fdatasync` has no file-size metadata to write) and reused from offset 0 in each epoch.
+//! (recorded in the database, with the offset where the epoch starts, each time the log's
+//! contents are applied to it or compacted; every record of the current generation carries
+//! it), and `seq` counts records from 0 within the epoch. The file is preallocated with zeros
+//! (so that an append overwrites allocated blocks and `fdatasync` has no file-size metadata to
+//! write) and reused: an epoch begun by an apply starts at offset 0, one begun by a recovery's
+//! compaction ([`Log::write_compacted`]) starts with one record holding the previous epoch's
+//! states, at an offset that overlaps none of that epoch's blocks ([`compacted_at`]).
 //!
-//! [`scan`] reads the current epoch's records from offset 0 and stops at the first one that is
+//! [`scan`] reads the current epoch's records from its start and stops at the first one that is
 //! not whole: a header of another epoch (a stale record of an earlier generation, or the
 //! preallocated zeros), a sequence number out of order, a length running past the file, or a
 //! checksum mismatch. With one `fdatasync` per append and never a write behind an unsynced one
@@ -30,17 +33,23 @@ use std::path::Path;
 
 /// The log's file name inside the data directory.
 pub const LOG_FILE: &str = "synod.log";
-const HEADER: usize = 24;
+/// A record's header bytes.
+pub(super) const HEADER: usize = 24;
 /// A record at least this long is dropped from the page cache once durable.
 const LARGE_RECORD: usize = 64 << 10;
 /// Largest payload read back (a larger length is a torn or foreign header, not a record).
 const MAX_PAYLOAD: u64 = 1 << 31;
+/// A compacted record starts on a boundary of this many bytes (a page, a multiple of a disk's
+/// sector), so that writing it never rewrites a block that holds a record still needed.
+pub const BLOCK: u64 = 4096;
 
 /// The write position in the current epoch of the log.
 #[derive(Debug)]
 pub struct Log {
     file: Box<dyn LogFile>,
     epoch: u64,
+    /// Where the epoch's first record is.
+    start: u64,
     seq: u64,
     end: u64,
 }
@@ -52,23 +61,32 @@ pub struct Tail {
     pub batches: Vec<WriteBatch>,
     /// Bytes they take.
     pub bytes: u64,
+    /// The offset just past the last of them.
+    pub end: u64,
 }
 
 impl Log {
-    /// A log on `file` whose epoch `epoch` starts empty at offset 0 (whatever the file holds is
-    /// of earlier epochs).
-    pub fn new(file: Box<dyn LogFile>, epoch: u64) -> Self {
+    /// A log on `file` whose epoch `epoch` starts at offset `start` (whatever the file holds
+    /// elsewhere is of earlier epochs); [`Log::scan`] finds what it holds, and appends go after
+    /// it once [`Log::resume`] says where that ends.
+    pub fn new(file: Box<dyn LogFile>, epoch: u64, start: u64) -> Self {
         Log {
             file,
             epoch,
+            start,
             seq: 0,
-            end: 0,
+            end: start,
         }
     }
 
     /// Bytes appended in the current epoch.
     pub fn appended(&self) -> u64 {
-        self.end
+        self.end - self.start
+    }
+
+    /// Where the current epoch starts.
+    pub fn start(&self) -> u64 {
+        self.start
     }
 
     /// The current epoch.
@@ -81,6 +99,7 @@ impl Log {
     pub fn restart_at(&mut self, epoch: u64) -> std::io::Result<()> {
         debug_assert!(epoch > self.epoch, "log invariant: epochs only grow");
         self.epoch = epoch;
+        self.start = 0;
         self.seq = 0;
         self.end = 0;
         // Whatever the last epoch cached (a large record, a recovery's reads) is stale now.
@@ -105,6 +124,38 @@ impl Log {
         Ok(record.len() as u64)
     }
 
+    /// Writes `batch` as the first record (seq 0) of epoch `epoch`, at [`compacted_at`] the
+    /// current epoch's start and `tail_end` (where its whole records end), and makes it
+    /// durable. Returns where the record starts and its size. The log itself stays in the
+    /// current epoch: the caller records the new epoch and this start in the database, then
+    /// calls [`Log::resume`]. Until then a restart still reads the current epoch, whose
+    /// records this write does not touch.
+    pub fn write_compacted(
+        &self,
+        epoch: u64,
+        tail_end: u64,
+        batch: &WriteBatch,
+    ) -> std::io::Result<(u64, u64)> {
+        debug_assert!(epoch > self.epoch, "log invariant: epochs only grow");
+        let record = encode(epoch, 0, batch);
+        let at = compacted_at(self.start, tail_end, record.len() as u64);
+        self.file.write(at, &record)?;
+        self.file.sync_data()?;
+        // Large, durable, and cached in large folios: see `LogFile::drop_cache`.
+        self.file.drop_cache()?;
+        Ok((at, record.len() as u64))
+    }
+
+    /// Continues in epoch `epoch`, whose first record (`len` bytes at `start`) is written and
+    /// recorded ([`Log::write_compacted`]): appends go after it.
+    pub fn resume(&mut self, epoch: u64, start: u64, len: u64) {
+        debug_assert!(epoch > self.epoch, "log invariant: epochs only grow");
+        self.epoch = epoch;
+        self.start = start;
+        self.seq = 1;
+        self.end = start + len;
+    }
+
     /// Writes `len` zero bytes from offset 0 (over whatever the file held) and syncs them: the
     /// space later appends overwrite in place.
     pub fn preallocate(&self, len: u64) -> std::io::Result<()> {
@@ -119,14 +170,27 @@ impl Log {
         self.file.drop_cache()
     }
 
-    /// Reads the whole records of epoch `epoch` (see the module docs).
+    /// Reads the whole records of the current epoch (see the module docs).
     pub fn scan(&self, path: &Path) -> Result<Tail, StorageError> {
-        scan(self.file.as_ref(), self.epoch, path)
+        scan(self.file.as_ref(), self.epoch, self.start, path)
+    }
+}
+
+/// Where a compacted record of `len` bytes goes when the current epoch's records lie in
+/// `start..end`: at offset 0 if it ends at or before `start` (which is 0 or a [`BLOCK`]
+/// boundary, so the two share no block), else at the first [`BLOCK`] boundary at or past
+/// `end`. Either way it overlaps no block of the current epoch, and the log alternates between
+/// two regions instead of growing with every restart.
+pub fn compacted_at(start: u64, end: u64, len: u64) -> u64 {
+    if len <= start {
+        0
+    } else {
+        end.div_ceil(BLOCK) * BLOCK
     }
 }
 
 /// One record's bytes.
-fn encode(epoch: u64, seq: u64, batch: &WriteBatch) -> Vec<u8> {
+pub(super) fn encode(epoch: u64, seq: u64, batch: &WriteBatch) -> Vec<u8> {
     let mut record = vec![0u8; HEADER];
     postcard::to_io(batch, &mut record).expect("a batch serializes");
     let len = u32::try_from(record.len() - HEADER).expect("a batch is under 4 GiB");
@@ -145,8 +209,8 @@ fn checksum(header: &[u8], payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
-/// Reads the whole records of `epoch` in `file` from offset 0.
-fn scan(file: &dyn LogFile, epoch: u64, path: &Path) -> Result<Tail, StorageError> {
+/// Reads the whole records of `epoch` in `file` from offset `start`.
+fn scan(file: &dyn LogFile, epoch: u64, start: u64, path: &Path) -> Result<Tail, StorageError> {
     let io = |source| StorageError::Io {
         path: path.to_owned(),
         source,
@@ -155,8 +219,9 @@ fn scan(file: &dyn LogFile, epoch: u64, path: &Path) -> Result<Tail, StorageErro
     let mut tail = Tail {
         batches: Vec::new(),
         bytes: 0,
+        end: start,
     };
-    let mut at = 0u64;
+    let mut at = start;
     let mut header = [0u8; HEADER];
     loop {
         if at + HEADER as u64 > file_len {
@@ -191,7 +256,8 @@ fn scan(file: &dyn LogFile, epoch: u64, path: &Path) -> Result<Tail, StorageErro
         tail.batches.push(batch);
         at = end;
     }
-    tail.bytes = at;
+    tail.bytes = at - start;
+    tail.end = at;
     Ok(tail)
 }
 
@@ -240,7 +306,7 @@ mod tests {
     #[test]
     fn records_of_the_epoch_come_back_in_order_and_a_torn_tail_is_dropped_whole() {
         let file = Shared::default();
-        let mut log = Log::new(Box::new(file.clone()), 5);
+        let mut log = Log::new(Box::new(file.clone()), 5, 0);
         log.preallocate(4096).unwrap();
         let sizes: Vec<u64> = (1..=3)
             .map(|r| log.append(&batch(r), true).unwrap())
@@ -260,7 +326,7 @@ mod tests {
                 *b ^= 0x5a;
             }
             torn.write(0, &bytes).unwrap();
-            let tail = scan(&torn, 5, Path::new("log")).unwrap();
+            let tail = scan(&torn, 5, 0, Path::new("log")).unwrap();
             assert_eq!(tail.batches, vec![batch(1), batch(2)], "cut at {cut}");
             assert_eq!(tail.bytes, last);
         }
@@ -268,11 +334,17 @@ mod tests {
         file.read(last + HEADER as u64 + 3, &mut byte).unwrap();
         file.write(last + HEADER as u64 + 3, &[byte[0] ^ 0x40])
             .unwrap();
-        assert_eq!(scan(&file, 5, Path::new("log")).unwrap().batches.len(), 2);
+        assert_eq!(
+            scan(&file, 5, 0, Path::new("log")).unwrap().batches.len(),
+            2
+        );
 
         // Another epoch's records are stale: none of them is read.
-        assert!(scan(&file, 6, Path::new("log")).unwrap().batches.is_empty());
-        let mut next = Log::new(Box::new(file.clone()), 6);
+        assert!(scan(&file, 6, 0, Path::new("log"))
+            .unwrap()
+            .batches
+            .is_empty());
+        let mut next = Log::new(Box::new(file.clone()), 6, 0);
         next.append(&batch(9), true).unwrap();
         assert_eq!(next.scan(Path::new("log")).unwrap().batches, vec![batch(9)]);
     }
@@ -287,7 +359,7 @@ mod tests {
         let crc = checksum(&record[0..20], &payload);
         record[20..24].copy_from_slice(&crc.to_le_bytes());
         file.write(0, &record).unwrap();
-        let err = scan(&file, 0, Path::new("synod.log")).unwrap_err();
+        let err = scan(&file, 0, 0, Path::new("synod.log")).unwrap_err();
         assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("does not decode"), "{err}");
     }

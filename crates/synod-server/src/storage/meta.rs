@@ -10,10 +10,12 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use synod_core::NodeId;
 
-/// The on-disk format version this build writes (it also reads, and upgrades, versions 1 and 2).
+/// The on-disk format version this build writes (it also reads, and upgrades, versions 1 to 3).
 /// Version 3 added the acceptor log (`synod.log`): a build that knows only version 2 would ignore
-/// its tail, so it must refuse the directory, which the version number makes it do.
-pub const STORAGE_FORMAT_VERSION: u32 = 3;
+/// its tail, so it must refuse the directory, which the version number makes it do. Version 4
+/// lets a log epoch start past offset 0 (a recovery's compacted record), which a version-3 build
+/// would not read.
+pub const STORAGE_FORMAT_VERSION: u32 = 4;
 /// The database's file name inside the data directory.
 pub const DB_FILE: &str = "synod.redb";
 
@@ -80,8 +82,11 @@ pub(super) enum Judgement {
     /// acceptor log, which version 1 did not have either).
     Adopt,
     /// Its meta record (format version 2) matches, but the directory predates the acceptor
-    /// log: create it, then record version 3.
+    /// log: create it, then record the current version.
     Upgrade,
+    /// Its meta record (format version 3) matches, and its log is valid (its epoch starts at
+    /// offset 0): record the current version before a recovery moves an epoch's start.
+    Renumber,
 }
 
 /// Judges the meta `record` of the database in `dir` against `wanted`: an unknown format
@@ -97,7 +102,7 @@ pub(super) fn judge(record: &[u8], dir: &Path, wanted: &Meta) -> Result<Judgemen
             let old: MetaV1 = postcard::from_bytes(record).map_err(decode_err)?;
             (old.cluster_id, old.node_id, None)
         }
-        2 | STORAGE_FORMAT_VERSION => {
+        2..=STORAGE_FORMAT_VERSION => {
             let meta: Meta = postcard::from_bytes(record).map_err(decode_err)?;
             (meta.cluster_id, meta.node_id, Some(meta.membership))
         }
@@ -120,6 +125,7 @@ pub(super) fn judge(record: &[u8], dir: &Path, wanted: &Meta) -> Result<Judgemen
     match recorded {
         None => Ok(Judgement::Adopt),
         Some(recorded) if recorded == wanted.membership && version == 2 => Ok(Judgement::Upgrade),
+        Some(recorded) if recorded == wanted.membership && version == 3 => Ok(Judgement::Renumber),
         Some(recorded) if recorded == wanted.membership => Ok(Judgement::Matches),
         Some(recorded) => Err(StorageError::WrongMembership {
             path: dir.to_owned(),

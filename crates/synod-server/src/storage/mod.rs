@@ -6,8 +6,9 @@
 //! `Proposal<Bytes>`: the highest-ballot value this node learned was chosen, kept for
 //! operators), and `meta` (the cluster id, node id and format version the directory belongs to,
 //! the [`Membership`] — member ids and quorum sizes — it was created for, how many times the
-//! node was started, and the log epoch). `synod.log` ([`log`]) holds the acceptor-state changes
-//! not yet applied to the database, as checksummed records of the current epoch.
+//! node was started, and the log epoch with the offset where it starts). `synod.log` ([`log`])
+//! holds the acceptor-state changes not yet applied to the database, as checksummed records of
+//! the current epoch.
 //!
 //! **Write path.** [`Storage::commit`] appends a whole batch — many keys — to the log as **one**
 //! record and makes it durable with **one** `fdatasync` (group commit); the batch's states also
@@ -18,10 +19,17 @@
 //! thousands of changes), and the log starts over at offset 0 in that epoch. The cost of a
 //! commit is a small append: it does not depend on the size of the tree.
 //!
-//! **Recovery.** Opening reads the log's records of the epoch the database records, stopping at
-//! the first that is not whole (a torn tail is dropped whole; see [`log`]), applies them to the
-//! database with the next epoch in one durable transaction, and starts an empty log in it. So
-//! every start begins a fresh epoch: no record written after a torn one can ever be read.
+//! **Recovery.** Opening reads the log's records of the epoch the database records, from the
+//! offset it records, stopping at the first that is not whole (a torn tail is dropped whole; see
+//! [`log`]), into the pending table. It does not apply them to the database — at ten million
+//! keys that costs a B-tree leaf per state, tens of seconds — but **compacts** them
+//! (`Storage::compact`): the latest state of each key goes into one record, the first of the
+//! next epoch, written sequentially where it overlaps none of the current epoch's blocks
+//! ([`log::compacted_at`]) and made durable with one `fdatasync`; then one small database
+//! transaction records the next epoch and that record's offset. The states stay pending and
+//! reach the database with the next apply, while the node serves. A tail with no states starts
+//! the next epoch at offset 0 with an (empty) apply. So every start begins a fresh epoch: no
+//! record written after a torn one can ever be read.
 //!
 //! **What a crash at each point leaves.** Before the append's `fdatasync` returns: the record
 //! is whole, torn or absent, and nothing was sent that depends on it; a torn one fails its
@@ -29,7 +37,13 @@
 //! and is replayed. During an apply: the database transaction either committed (the states and
 //! the new epoch together: the log's records are now stale and ignored) or not (the old epoch
 //! and its log are still current and replayed again; replay is idempotent because a record
-//! holds the latest states of its keys and records are replayed in order).
+//! holds the latest states of its keys and records are replayed in order). During a
+//! compaction: until the epoch switch commits, the database names the old epoch, whose records
+//! the compacted record does not overlap, so the next start reads them again and writes the
+//! same record (keys in order: the same bytes) at the same offset — whether this one was
+//! absent, torn or whole; once it commits, the compacted record is durable (synced before the
+//! switch) and is the new epoch's first record. The switch is one redb transaction: it commits
+//! or not.
 //!
 //! Opening is strict, because an acceptor that forgets a promise can break agreement:
 //! * without `init`, the database must already exist (a missing directory or a directory without
@@ -46,13 +60,16 @@
 //! Older format versions are upgraded on their first start by this build: version 1 (before the
 //! membership was recorded) adopts the membership it is started with, with a warning in the log;
 //! versions 1 and 2 (before the acceptor log) get an empty log; then the meta record is rewritten
-//! as version 3, durably.
+//! as version 4, durably (a version-3 directory keeps its log and only gets the new number,
+//! before its recovery can start an epoch past offset 0).
 
 mod dirs;
 mod error;
 pub mod log;
 pub mod log_file;
 mod meta;
+#[cfg(test)]
+mod recovery_tests;
 
 use crate::membership::Membership;
 use bytes::Bytes;
@@ -71,6 +88,8 @@ use synod_core::{AcceptorState, NodeId, Proposal};
 /// The `meta` table's log epoch (absent = 0): the log's records of this epoch are not yet
 /// applied to the database.
 const LOG_EPOCH_KEY: &str = "log_epoch";
+/// The `meta` table's offset of the log epoch's first record (absent = 0).
+const LOG_START_KEY: &str = "log_start";
 
 /// What one batch makes durable.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +145,31 @@ struct Pending {
 }
 
 impl Pending {
+    fn is_empty(&self) -> bool {
+        self.acceptors.is_empty() && self.committed.is_empty()
+    }
+
+    /// Every pending change as one batch, keys in order (so the same pending table always
+    /// encodes to the same bytes).
+    fn compacted(&self) -> WriteBatch {
+        let mut acceptors: Vec<_> = self
+            .acceptors
+            .iter()
+            .map(|(k, s)| (k.clone(), s.clone()))
+            .collect();
+        acceptors.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut committed: Vec<_> = self
+            .committed
+            .iter()
+            .map(|(k, p)| (k.clone(), p.clone()))
+            .collect();
+        committed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        WriteBatch {
+            acceptors,
+            committed,
+        }
+    }
+
     fn add(&mut self, batch: &WriteBatch) {
         for (key, state) in &batch.acceptors {
             self.acceptors.insert(key.clone(), state.clone());
@@ -238,7 +282,7 @@ impl Storage {
             .map_err(|e| corrupt(&file, e))?;
         let record = read_meta(&db, &file)?;
         let log: Box<dyn LogFile> = match judge(&record, dir, &wanted)? {
-            Judgement::Matches => match std::fs::OpenOptions::new()
+            Judgement::Matches | Judgement::Renumber => match std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
                 .open(&log_path)
@@ -311,24 +355,51 @@ impl Storage {
         }
     }
 
-    /// Replays the log's whole records of the recorded epoch into the database and starts the
-    /// next epoch (see the module docs: even an empty tail moves to a new epoch, so that a
-    /// record left behind a torn one can never be read as part of the log).
+    /// Reads the log's whole records of the recorded epoch into the pending table and starts
+    /// the next epoch with them compacted into its first record (see the module docs: even an
+    /// empty tail moves to a new epoch, so that a record left behind a torn one can never be
+    /// read as part of the log).
     fn recover(&mut self) -> Result<(), StorageError> {
         let tail = self.log.scan(&self.log_path)?;
-        if !tail.batches.is_empty() {
-            tracing::info!(
-                records = tail.batches.len(),
-                bytes = tail.bytes,
-                epoch = self.log.epoch(),
-                "replaying the acceptor log into the database"
-            );
-        }
         for batch in &tail.batches {
             self.pending.add(batch);
         }
-        // The apply starts the next epoch, which also drops what the scan's reads cached.
-        self.apply()?;
+        if self.pending.is_empty() {
+            // The apply starts the next epoch at offset 0 (an empty transaction but the epoch).
+            self.apply()?;
+            return Ok(());
+        }
+        tracing::info!(
+            records = tail.batches.len(),
+            bytes = tail.bytes,
+            states = self.pending.acceptors.len(),
+            epoch = self.log.epoch(),
+            "compacting the acceptor log's tail into the next epoch"
+        );
+        self.compact(tail.end)
+    }
+
+    /// Starts the next epoch with every pending change in its first record: the record is
+    /// written and made durable ([`Log::write_compacted`], past `tail_end` or before the
+    /// current epoch's start), then one database transaction records the new epoch and where
+    /// it starts. The changes stay pending (the next [`Storage::apply`] writes them to the
+    /// database). A crash anywhere in between leaves the current epoch intact and current.
+    fn compact(&mut self, tail_end: u64) -> Result<(), StorageError> {
+        let next = self.log.epoch() + 1;
+        let (start, len) = self
+            .log
+            .write_compacted(next, tail_end, &self.pending.compacted())
+            .map_err(|source| StorageError::Io {
+                path: self.log_path.clone(),
+                source,
+            })?;
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            record_epoch(&mut meta, next, start)?;
+        }
+        txn.commit().map_err(db_err)?;
+        self.log.resume(next, start, len);
         Ok(())
     }
 
@@ -366,9 +437,7 @@ impl Storage {
                 }
             }
             let mut meta = txn.open_table(META).map_err(db_err)?;
-            let bytes = postcard::to_allocvec(&next).expect("a number serializes");
-            meta.insert(LOG_EPOCH_KEY, bytes.as_slice())
-                .map_err(db_err)?;
+            record_epoch(&mut meta, next, 0)?;
         }
         txn.commit().map_err(db_err)?;
         self.log
@@ -394,6 +463,11 @@ impl Storage {
     /// Acceptor states logged but not yet applied to the database.
     pub fn pending_states(&self) -> usize {
         self.pending.acceptors.len()
+    }
+
+    /// The log's current epoch and the offset where it starts (what the database records).
+    pub fn log_position(&self) -> (u64, u64) {
+        (self.log.epoch(), self.log.start())
     }
 
     /// Counts one more start of this node: the incarnation counter in the `meta` table (absent
@@ -507,7 +581,7 @@ impl Opening {
     /// Writes the meta record and creates the tables of a new database, and preallocates its
     /// log (epoch 0).
     fn initialise(self) -> Result<Storage, StorageError> {
-        let storage = self.into_storage(0, true)?;
+        let storage = self.into_storage(0, 0, true)?;
         let txn = storage.db.begin_write().map_err(db_err)?;
         {
             txn.open_table(ACCEPTORS).map_err(db_err)?;
@@ -532,21 +606,28 @@ impl Opening {
                 self.wanted.membership
             );
         }
-        let epoch = read_epoch(&self.db)?;
+        let (epoch, start) = read_epoch(&self.db)?;
         // Before version 3 the log (just created, empty) is sized before the meta record says
         // it exists.
-        let upgrade = judgement != Judgement::Matches;
-        let mut storage = self.into_storage(epoch, upgrade)?;
-        if upgrade {
+        let new_log = matches!(judgement, Judgement::Adopt | Judgement::Upgrade);
+        let mut storage = self.into_storage(epoch, start, new_log)?;
+        // Recorded before recovery can start an epoch past offset 0, which version 3 misreads.
+        if judgement != Judgement::Matches {
             write_meta(storage.db.begin_write().map_err(db_err)?, &storage.meta)?;
         }
         storage.recover()?;
         Ok(storage)
     }
 
-    /// The storage, its log at `epoch` (preallocated first if `preallocate`).
-    fn into_storage(self, epoch: u64, preallocate: bool) -> Result<Storage, StorageError> {
-        let log = Log::new(self.log_file, epoch);
+    /// The storage, its log at `epoch` starting at offset `start` (preallocated first if
+    /// `preallocate`).
+    fn into_storage(
+        self,
+        epoch: u64,
+        start: u64,
+        preallocate: bool,
+    ) -> Result<Storage, StorageError> {
+        let log = Log::new(self.log_file, epoch, start);
         if preallocate {
             log.preallocate(self.options.log_preallocate)
                 .map_err(|source| StorageError::Io {
@@ -580,11 +661,27 @@ fn create_log_file(path: &Path) -> Result<Box<dyn LogFile>, StorageError> {
     Ok(Box::new(file))
 }
 
-/// The log epoch the database records.
-fn read_epoch(db: &Database) -> Result<u64, StorageError> {
+/// The log epoch the database records, and the offset where it starts.
+fn read_epoch(db: &Database) -> Result<(u64, u64), StorageError> {
     let txn = db.begin_read().map_err(db_err)?;
     let table = txn.open_table(META).map_err(db_err)?;
-    read_counter(&table, LOG_EPOCH_KEY)
+    Ok((
+        read_counter(&table, LOG_EPOCH_KEY)?,
+        read_counter(&table, LOG_START_KEY)?,
+    ))
+}
+
+/// Records in the `meta` table that the log's epoch `epoch` starts at offset `start`.
+fn record_epoch(
+    meta: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    epoch: u64,
+    start: u64,
+) -> Result<(), StorageError> {
+    for (key, value) in [(LOG_EPOCH_KEY, epoch), (LOG_START_KEY, start)] {
+        let bytes = postcard::to_allocvec(&value).expect("a number serializes");
+        meta.insert(key, bytes.as_slice()).map_err(db_err)?;
+    }
+    Ok(())
 }
 
 /// A `u64` in the `meta` table (absent = 0).
@@ -757,12 +854,12 @@ mod tests {
         );
         assert_eq!(
             s.pending_states(),
-            0,
-            "recovery applied the tail to the database"
+            1,
+            "recovery keeps the whole record pending (compacted into the next epoch)"
         );
         // A new record after the recovery, then an explicit apply: both survive a reopen.
         s.commit(&one(b"c", 4)).unwrap();
-        assert_eq!(s.apply().unwrap(), 1);
+        assert_eq!(s.apply().unwrap(), 2);
         s.commit(&one(b"d", 5)).unwrap();
         drop(s);
         let s = Storage::open(&dir, "c", NodeId(1), m3(), false).unwrap();
@@ -992,7 +1089,7 @@ mod membership_tests {
         }
         assert!(matches!(
             Storage::open(&dir, "c", NodeId(1), m, false),
-            Err(StorageError::UnsupportedFormat { found: 4, .. })
+            Err(StorageError::UnsupportedFormat { found: 5, .. })
         ));
     }
 }
