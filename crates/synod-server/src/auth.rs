@@ -239,6 +239,14 @@ fn need_of(method: &Method, path: &str, key: &mut Vec<u8>) -> Option<bool> {
 }
 
 /// The middleware: refuses (401/403, `{"error","detail"}`) a request its token does not allow.
+/// The token of an `Authorization: Bearer <token>` header value. The scheme's name is
+/// case-insensitive (RFC 9110, 11.1: `bearer` and `BEARER` are `Bearer`); blanks around the token
+/// are dropped. Any other scheme, or none, is no token.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("Bearer").then(|| token.trim())
+}
+
 pub async fn authorize(tokens: SharedTokens, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let mut key = Vec::new();
@@ -252,8 +260,7 @@ pub async fn authorize(tokens: SharedTokens, request: Request, next: Next) -> Re
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     match tokens.get().authorize(token, need) {
         Ok(()) => next.run(request).await,
         Err(Denied::Unauthenticated(why)) => {
@@ -332,6 +339,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("read-write"), "{err}");
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_no_other_scheme_is_a_token() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER   abc \t"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+        assert_eq!(bearer_token("abc"), None);
     }
 
     #[test]

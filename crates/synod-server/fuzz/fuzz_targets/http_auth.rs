@@ -106,7 +106,8 @@ fn authorization(selector: u8, raw: &[u8]) -> (Option<Vec<u8>>, Who) {
         6 => (bearer(&format!("{READER}0")), Who::Nobody),
         // Other schemes and malformed headers.
         7 => (Some(format!("Basic {WRITER}").into_bytes()), Who::Nobody),
-        8 => (Some(format!("bearer {WRITER}").into_bytes()), Who::Nobody),
+        // The scheme's name is case-insensitive.
+        8 => (Some(format!("bearer {WRITER}").into_bytes()), Who::Writer),
         9 => (Some(format!("Bearer{WRITER}").into_bytes()), Who::Nobody),
         10 => (Some(WRITER.as_bytes().to_vec()), Who::Nobody),
         _ => {
