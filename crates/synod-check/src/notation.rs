@@ -6,7 +6,7 @@
 
 use crate::trace::NodeState;
 use std::fmt::Display;
-use synod_core::{Message, Outcome, Output, Proposal, ReplyResult, Timer};
+use synod_core::{Configuration, Message, NodeSet, Outcome, Output, Proposal, ReplyResult, Timer};
 
 /// A register value: `'v'`, or `∅` for the empty register.
 pub fn value<V: Display>(v: &Option<V>) -> String {
@@ -52,7 +52,30 @@ pub fn message<V: Display>(m: &Message<V>) -> String {
             request.0,
             maybe_proposal(accepted.as_ref())
         ),
+        Message::Generation {
+            generation,
+            message: m,
+        } => format!("g{generation}: {}", message(m)),
+        Message::Stale { configuration: c } => format!("Stale ({})", configuration(c)),
     }
+}
+
+/// A set of nodes: `{1,2,4}`.
+pub fn nodes(set: NodeSet) -> String {
+    let ids: Vec<String> = set.iter().map(|n| n.to_string()).collect();
+    format!("{{{}}}", ids.join(","))
+}
+
+/// A configuration: `g3 prepare {1,2,4}/2 accept {1,2,3,4}/3`.
+pub fn configuration(c: &Configuration) -> String {
+    format!(
+        "g{} prepare {}/{} accept {}/{}",
+        c.generation(),
+        nodes(c.prepare()),
+        c.q1(),
+        nodes(c.accept()),
+        c.q2()
+    )
 }
 
 /// A reply to a client.

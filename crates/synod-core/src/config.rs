@@ -1,8 +1,12 @@
 //! A node's view of its cluster: who it is, who the members are, the quorum sizes and the
 //! retry bound. Every check happens here, at construction, so a node never runs with an unsafe
 //! or impossible configuration.
+//!
+//! The members and quorums a node counts votes by are those of its current [`Configuration`]:
+//! generation 0 is the cluster's own (both sets the members), and a membership change installs
+//! later ones ([`Config::installing`], docs/protocol.md).
 
-use crate::{ClusterSpec, NodeId, NodeSet, QuorumError, Quorums};
+use crate::{ClusterSpec, Configuration, NodeId, NodeSet, QuorumError, Quorums};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -31,6 +35,7 @@ pub enum ConfigError {
 pub struct Config {
     id: NodeId,
     cluster: ClusterSpec,
+    configuration: Configuration,
 }
 
 impl Config {
@@ -45,12 +50,42 @@ impl Config {
         if !cluster.members().contains(id) {
             return Err(ConfigError::NotAMember(id));
         }
-        Ok(Config { id, cluster })
+        Ok(Config {
+            id,
+            cluster,
+            configuration: Configuration::initial(cluster.members(), cluster.quorums()),
+        })
+    }
+
+    /// Node `id`, joining `cluster` in a later `configuration` whose sets it belongs to (the
+    /// attempt bound and shortcuts are the cluster's).
+    pub fn joining(
+        cluster: ClusterSpec,
+        id: NodeId,
+        configuration: Configuration,
+    ) -> Result<Self, ConfigError> {
+        if !configuration.members().contains(id) {
+            return Err(ConfigError::NotAMember(id));
+        }
+        Ok(Config {
+            id,
+            cluster,
+            configuration,
+        })
+    }
+
+    /// The same node under `configuration` (a newer generation, installed). The node need not
+    /// be in its sets: a removed node keeps running as a proposer whose own acceptor no longer
+    /// counts.
+    pub fn installing(mut self, configuration: Configuration) -> Self {
+        self.configuration = configuration;
+        self
     }
 
     /// The same cluster with flexible quorums (`q1 + q2 > n` is checked).
     pub fn with_quorums(mut self, q1: usize, q2: usize) -> Result<Self, ConfigError> {
         self.cluster = self.cluster.with_quorums(q1, q2)?;
+        self.configuration = Configuration::initial(self.cluster.members(), self.cluster.quorums());
         Ok(self)
     }
 
@@ -77,14 +112,20 @@ impl Config {
         self.id
     }
 
-    /// All members, this node included.
+    /// All members of the current configuration (its prepare and accept sets), this node
+    /// included unless it was removed.
     pub fn members(&self) -> NodeSet {
-        self.cluster.members()
+        self.configuration.members()
     }
 
-    /// Quorum sizes.
+    /// Quorum sizes of the current configuration.
     pub fn quorums(&self) -> Quorums {
-        self.cluster.quorums()
+        self.configuration.quorums()
+    }
+
+    /// The current configuration: its generation, sets and quorum sizes.
+    pub fn configuration(&self) -> &Configuration {
+        &self.configuration
     }
 
     /// Rounds per request.
@@ -99,6 +140,7 @@ impl crate::Relabel for Config {
         Config {
             id: map(self.id),
             cluster: self.cluster.relabel(map),
+            configuration: self.configuration.relabel(map),
         }
     }
 }

@@ -3,8 +3,14 @@
 //! Values are `Option<V>`: the register a round writes may be empty (never written, or deleted),
 //! and an acceptor that accepted a deletion is not the same as one that accepted nothing. In the
 //! seed's single-decree use every proposed value is `Some`.
+//!
+//! Membership change (docs/protocol.md): a node of configuration generation `g > 0` sends every
+//! message wrapped in [`Message::Generation`]; generation 0 travels bare, so a cluster that never
+//! changed its members sends exactly the messages it always sent (and old trace files and peers
+//! still read them). An acceptor refuses a request of an older generation with
+//! [`Message::Stale`], which carries its configuration.
 
-use crate::{Ballot, RequestId};
+use crate::{Ballot, Configuration, RequestId};
 use serde::{Deserialize, Serialize};
 
 /// A value accepted at a ballot: what a Promise reports and what an acceptor stores.
@@ -76,12 +82,65 @@ pub enum Message<V> {
         /// The acceptor's accepted proposal.
         accepted: Option<Proposal<V>>,
     },
+    /// A message sent by a node of configuration generation `generation` (above 0; never
+    /// nested): the receiver handles `message` only at that same generation.
+    Generation {
+        /// The sender's configuration generation.
+        generation: u64,
+        /// The message itself.
+        message: Box<Message<V>>,
+    },
+    /// An acceptor's refusal of a `Prepare`, `Accept` or `Query` of an older generation: its own
+    /// configuration, for the sender's runtime to install (durably) before going on.
+    Stale {
+        /// The acceptor's configuration.
+        configuration: Configuration,
+    },
 }
 
 impl<V> Message<V> {
+    /// `self` as sent by a node of configuration generation `generation` (bare at 0).
+    pub fn in_generation(self, generation: u64) -> Message<V> {
+        if generation == 0 {
+            self
+        } else {
+            Message::Generation {
+                generation,
+                message: Box::new(self),
+            }
+        }
+    }
+
+    /// The generation a message was sent in (0 for a bare one) and the message itself. A
+    /// `Generation` nested in another, or claiming generation 0, is malformed: `None`.
+    pub fn generation_of(self) -> Option<(u64, Message<V>)> {
+        match self {
+            Message::Generation {
+                generation,
+                message,
+            } => match *message {
+                Message::Generation { .. } => None,
+                _ if generation == 0 => None,
+                message => Some((generation, message)),
+            },
+            message => Some((0, message)),
+        }
+    }
+
+    /// Whether the message asks an acceptor for something (so an acceptor of a newer
+    /// generation answers it with [`Message::Stale`]).
+    pub fn is_request(&self) -> bool {
+        matches!(
+            self,
+            Message::Prepare { .. } | Message::Accept { .. } | Message::Query { .. }
+        )
+    }
+
     /// The highest ballot this message tells its receiver about (feeds the generation clock).
     pub fn highest_ballot(&self) -> Ballot {
         match self {
+            Message::Generation { message, .. } => message.highest_ballot(),
+            Message::Stale { .. } => Ballot::ZERO,
             Message::Prepare { ballot }
             | Message::Promise { ballot, .. }
             | Message::Accepted { ballot }
@@ -103,6 +162,8 @@ impl<V> Message<V> {
     /// copies of it from different senders have the same effect (a model checker keeps only one).
     pub fn sender_matters(&self) -> bool {
         match self {
+            Message::Generation { message, .. } => message.sender_matters(),
+            Message::Stale { .. } => false,
             Message::Prepare { .. }
             | Message::Promise { .. }
             | Message::Accept { .. }
@@ -116,6 +177,8 @@ impl<V> Message<V> {
     /// The message's kind, for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
+            Message::Generation { message, .. } => message.kind(),
+            Message::Stale { .. } => "stale",
             Message::Prepare { .. } => "prepare",
             Message::Promise { .. } => "promise",
             Message::Accept { .. } => "accept",
@@ -183,11 +246,37 @@ mod tests {
                 ballot: b,
                 value: Some("x".into()),
             },
+            Message::Prepare { ballot: b }.in_generation(3),
+            Message::Stale {
+                configuration: crate::Configuration::stable(
+                    2,
+                    [NodeId(1), NodeId(2), NodeId(4)].into_iter().collect(),
+                )
+                .unwrap(),
+            },
         ];
         for m in all {
             let json = serde_json::to_string(&m).unwrap();
             let back: Message<String> = serde_json::from_str(&json).unwrap();
             assert_eq!(back, m, "{json}");
         }
+    }
+
+    #[test]
+    fn generation_zero_travels_bare_and_nesting_is_malformed() {
+        let b = Ballot::new(1, NodeId(1));
+        let prepare: Message<u8> = Message::Prepare { ballot: b };
+        assert_eq!(prepare.clone().in_generation(0), prepare);
+        let wrapped = prepare.clone().in_generation(2);
+        assert_eq!(wrapped.kind(), "prepare");
+        assert_eq!(wrapped.highest_ballot(), b);
+        assert_eq!(wrapped.clone().generation_of(), Some((2, prepare.clone())));
+        assert_eq!(prepare.clone().generation_of(), Some((0, prepare.clone())));
+        assert_eq!(wrapped.in_generation(3).generation_of(), None);
+        let zero = Message::Generation {
+            generation: 0,
+            message: Box::new(prepare),
+        };
+        assert_eq!(zero.generation_of(), None);
     }
 }

@@ -15,8 +15,8 @@ use crate::learner::Learner;
 use crate::proposer::Proposer;
 use crate::proposer::{PromiseStep, Proposed, ReadStep, RoundFailure, Start};
 use crate::{
-    AcceptorState, Ballot, Config, Input, Message, NodeId, Operation, Output, Proposal, RequestId,
-    Timer,
+    AcceptorState, Ballot, Config, Configuration, Input, Message, NodeId, Operation, Output,
+    Proposal, RequestId, Timer,
 };
 use std::sync::Arc;
 
@@ -63,6 +63,11 @@ impl<V: Clone + PartialEq> Node<V> {
     /// This node's id.
     pub fn id(&self) -> NodeId {
         self.config.id()
+    }
+
+    /// The generation of this node's configuration (0 until a membership change).
+    pub fn generation(&self) -> u64 {
+        self.config.configuration().generation()
     }
 
     /// The acceptor's state: what this node has promised and accepted (the durable state).
@@ -123,14 +128,10 @@ impl<V: Clone + PartialEq> Node<V> {
         let start = out.len();
         let before = cfg!(debug_assertions).then(|| self.acceptor.state().clone());
         match input {
-            Input::Message { from, msg } => {
-                // Only other members speak to us over the network; anything else is ignored.
-                if from != self.id() && self.config.members().contains(from) {
-                    self.deliver(from, msg, out);
-                }
-            }
+            Input::Message { from, msg } => self.receive(from, msg, out),
             Input::Request { request, op } => self.on_request_into(request, op, out),
             Input::Timeout(timer) => self.on_timeout_into(timer, out),
+            Input::Install(configuration) => self.install(configuration, out),
         }
         if let Some(before) = before {
             check_step_outputs(&before, &out[start..], self.acceptor.state());
@@ -156,6 +157,54 @@ impl<V: Clone + PartialEq> Node<V> {
         let mut out = Vec::new();
         self.step(input, &mut out);
         out
+    }
+
+    /// A message from the network. Only other members of this node's generation are heard; a
+    /// request of an older generation is refused with this node's configuration, and a `Commit`
+    /// of an older one is still learned (docs/protocol.md, "Membership change"). A `Stale` is
+    /// the runtime's to act on (it installs the configuration it carries).
+    fn receive(&mut self, from: NodeId, msg: Message<V>, out: &mut Vec<Output<V>>) {
+        let Some((generation, msg)) = msg.generation_of() else {
+            return;
+        };
+        if from == self.id() || matches!(msg, Message::Stale { .. }) {
+            return;
+        }
+        let own = self.generation();
+        if generation < own {
+            if msg.is_request() {
+                let configuration = *self.config.configuration();
+                out.push(Output::Send {
+                    to: from,
+                    msg: Message::Stale { configuration },
+                });
+            } else if matches!(msg, Message::Commit { .. }) {
+                self.deliver(from, msg, out);
+            }
+        } else if generation == own && self.config.members().contains(from) {
+            self.deliver(from, msg, out);
+        }
+    }
+
+    /// Moves to a newer configuration (made durable by the runtime before this input): later
+    /// rounds count votes by its sets and quorums; the round in progress ends as its timer would
+    /// end it (its retry runs in the new generation), a one-round-trip reservation is dropped,
+    /// and the learner's open count restarts (what it learned is kept).
+    fn install(&mut self, configuration: Configuration, out: &mut Vec<Output<V>>) {
+        if configuration.generation() <= self.generation() {
+            return;
+        }
+        self.config = Arc::new(self.config.installing(configuration));
+        self.proposer.set_quorums(configuration.quorums());
+        self.proposer.drop_reservation();
+        let learned = self.learner.learned().cloned();
+        self.learner = Learner::new();
+        if let Some(proposal) = learned {
+            self.learner.on_commit(proposal);
+        }
+        if let Some(failure) = self.proposer.on_round_timeout() {
+            self.round_failed(failure, out);
+        }
     }
 
     fn on_request_into(&mut self, request: RequestId, op: Operation<V>, out: &mut Vec<Output<V>>) {
@@ -228,7 +277,8 @@ impl<V: Clone + PartialEq> Node<V> {
             self.proposer.drop_reservation();
         }
         if self.config.members().len() > 1 {
-            out.push(Output::Broadcast { msg: accept(next) });
+            let msg = accept(next).in_generation(self.generation());
+            out.push(Output::Broadcast { msg });
         }
     }
 
@@ -261,6 +311,9 @@ impl<V: Clone + PartialEq> Node<V> {
                 self.answer(from, verdict, out);
             }
             Message::Report { request, accepted } => {
+                if !self.config.configuration().accept().contains(from) {
+                    return;
+                }
                 match self.proposer.on_report(from, request, accepted) {
                     ReadStep::Wait => {}
                     ReadStep::Done(request, result) => {
@@ -271,6 +324,9 @@ impl<V: Clone + PartialEq> Node<V> {
                 }
             }
             Message::Promise { ballot, accepted } => {
+                if !self.config.configuration().prepare().contains(from) {
+                    return;
+                }
                 match self.proposer.on_promise(from, ballot, accepted) {
                     PromiseStep::Wait => {}
                     PromiseStep::Propose(proposed) => self.propose(proposed, out),
@@ -284,7 +340,14 @@ impl<V: Clone + PartialEq> Node<V> {
                 }
             }
             Message::Accepted { ballot } => {
-                self.proposer.on_accepted(from, ballot);
+                let configuration = *self.config.configuration();
+                if configuration.prepare().contains(from) {
+                    // An `Accepted` of a one-round-trip write is also a promise of `next`.
+                    self.proposer.on_accepted(from, ballot);
+                }
+                if !configuration.accept().contains(from) {
+                    return;
+                }
                 if let Some(chosen) = self.learner.on_accepted(from, ballot) {
                     if chosen.newly_learned {
                         out.push(Output::Learned(chosen.proposal.clone()));
@@ -311,6 +374,8 @@ impl<V: Clone + PartialEq> Node<V> {
                     out.push(Output::Learned(proposal));
                 }
             }
+            // Unwrapped by `receive`; a `Stale` is the runtime's.
+            Message::Generation { .. } | Message::Stale { .. } => {}
         }
     }
 
@@ -325,7 +390,7 @@ impl<V: Clone + PartialEq> Node<V> {
         } else {
             out.push(Output::Send {
                 to,
-                msg: verdict.reply,
+                msg: verdict.reply.in_generation(self.generation()),
             });
         }
     }
@@ -336,6 +401,7 @@ impl<V: Clone + PartialEq> Node<V> {
         let me = self.id();
         self.deliver(me, msg.clone(), out);
         if self.config.members().len() > 1 {
+            let msg = msg.in_generation(self.generation());
             out.push(Output::Broadcast { msg });
         }
     }
@@ -395,6 +461,8 @@ fn check_step_outputs<V: PartialEq>(
 /// Whether `msg`, sent by this node, only depends on what is in `durable`.
 fn message_is_covered<V: PartialEq>(durable: &AcceptorState<V>, msg: &Message<V>) -> bool {
     match msg {
+        Message::Generation { message, .. } => message_is_covered(durable, message),
+        Message::Stale { .. } => true,
         // The acceptor's answers report its state as it is at that moment.
         Message::Promise { ballot, accepted } => {
             durable.promised == *ballot && durable.accepted == *accepted

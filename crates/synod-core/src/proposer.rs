@@ -370,7 +370,14 @@ impl<V: Clone + PartialEq> Proposer<V> {
         }
     }
 
-    /// Forgets the reservation (its ballot was not promised by the own acceptor).
+    /// Counts the votes of later rounds with `quorums` (a newly installed configuration's);
+    /// the caller ends the round in progress.
+    pub(crate) fn set_quorums(&mut self, quorums: Quorums) {
+        self.quorums = quorums;
+    }
+
+    /// Forgets the one-round-trip reservation (the own acceptor did not promise its ballot, or
+    /// a new configuration was installed).
     pub fn drop_reservation(&mut self) {
         self.reserved = None;
     }

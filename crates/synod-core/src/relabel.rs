@@ -124,6 +124,16 @@ impl<V: Clone> Relabel for Message<V> {
                 request: *request,
                 accepted: accepted.relabel(map),
             },
+            Message::Generation {
+                generation,
+                message,
+            } => Message::Generation {
+                generation: *generation,
+                message: Box::new(message.relabel(map)),
+            },
+            Message::Stale { configuration } => Message::Stale {
+                configuration: configuration.relabel(map),
+            },
         }
     }
 }

@@ -12,7 +12,8 @@
 //! *other* member".
 
 use crate::{
-    AcceptorState, Message, NodeId, Operation, Outcome, Proposal, RequestError, RequestId,
+    AcceptorState, Configuration, Message, NodeId, Operation, Outcome, Proposal, RequestError,
+    RequestId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +45,12 @@ pub enum Input<V> {
     },
     /// A timer set earlier by [`Output::SetTimer`] fired.
     Timeout(Timer),
+    /// Install a newer configuration of the acceptor set (docs/protocol.md, "Membership
+    /// change"). The runtime makes it durable **before** this input (it is node-wide, not part
+    /// of a register's acceptor state) and passes the latest one to [`crate::Node::restart`].
+    /// It comes from the agreed sequence of configurations, or from a [`Message::Stale`] reply
+    /// that carries one. An older or equal generation is ignored.
+    Install(Configuration),
 }
 
 /// The reply to a client request.

@@ -53,6 +53,14 @@ impl<V> Message<V> {
                 request,
                 accepted: accepted.map(|p| p.map_value(f)),
             },
+            Message::Generation {
+                generation,
+                message,
+            } => Message::Generation {
+                generation,
+                message: Box::new(message.map_value(f)),
+            },
+            Message::Stale { configuration } => Message::Stale { configuration },
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::message::{request_owner, ModelMsg};
 use crate::register_spec::{RegisterSpec, SpecRet};
 use stateright::actor::Envelope;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
-use synod_core::{RequestError, RequestId};
+use synod_core::RequestId;
 
 /// A tester thread: (client, epoch).
 pub type Thread = (u8, u8);
@@ -78,12 +78,7 @@ impl ClientHistory {
         let (epoch, waiting) = &mut next.clients[client];
         *waiting = None;
         let thread = (client as u8, *epoch);
-        let ret = match result {
-            Ok(outcome) => Some(SpecRet::Completed(outcome.clone())),
-            Err(RequestError::Indeterminate) => None,
-            Err(RequestError::Busy | RequestError::Exhausted { .. }) => Some(SpecRet::NotApplied),
-        };
-        match ret {
+        match SpecRet::of_reply(result) {
             Some(ret) => {
                 let _ = next.tester.on_return(thread, ret);
             }

@@ -34,6 +34,7 @@ pub mod explorer;
 pub mod explorer_path;
 pub mod ghost;
 pub mod junit;
+pub mod membership;
 pub mod message;
 pub mod model;
 pub mod notation;

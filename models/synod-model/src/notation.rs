@@ -45,6 +45,8 @@ pub fn fmt_msg(m: &Message<Value>) -> String {
             request.0,
             accepted.as_ref().map_or("nothing".into(), fmt_proposal)
         ),
+        // Membership change: the shared notation (`g2: Prepare [1,1]`, `Stale (g2 …)`).
+        Message::Generation { .. } | Message::Stale { .. } => synod_check::notation::message(m),
     }
 }
 

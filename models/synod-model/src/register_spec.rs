@@ -9,7 +9,7 @@
 
 use crate::value::Value;
 use stateright::semantics::SequentialSpec;
-use synod_core::{Operation, Outcome};
+use synod_core::{Operation, Outcome, ReplyResult, RequestError};
 
 /// The reference register: its current value (`None` = empty).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -24,6 +24,17 @@ pub enum SpecRet {
     Completed(Outcome<Value>),
     /// The operation surely did not take effect (`Busy`, `Exhausted`).
     NotApplied,
+}
+
+impl SpecRet {
+    /// What a client observed from a reply: `None` for `Indeterminate`, which stays in flight.
+    pub fn of_reply(result: &ReplyResult<Value>) -> Option<SpecRet> {
+        match result {
+            Ok(outcome) => Some(SpecRet::Completed(outcome.clone())),
+            Err(RequestError::Indeterminate) => None,
+            Err(RequestError::Busy | RequestError::Exhausted { .. }) => Some(SpecRet::NotApplied),
+        }
+    }
 }
 
 impl SequentialSpec for RegisterSpec {

@@ -1,0 +1,23 @@
+//! The membership-change model (docs/protocol.md, "Membership change"; docs/model.md): the
+//! core's `Node`s, an **admin** that walks the steps of [`synod_core::plan`] — installing each
+//! configuration node by node, in any interleaving, and running the catch-up before a step that
+//! needs one — clients, crashes and the duplicating network, all interleaved.
+//!
+//! It is a model of its own, beside the fixed-membership one in [`crate::model`], because nodes
+//! join during a run and every message carries a configuration generation; it keeps none of that
+//! model's reductions, so every reachable state is explored as it is.
+//!
+//! * [`scenario`] — what to explore: the change, the clients, who may crash, the buggy doubles;
+//! * [`state`] — the system state: nodes, network, clients, admin, ghost history;
+//! * [`model`] — the actions and how each steps the core;
+//! * [`properties`] — agreement, learned is chosen, linearizable, and each step reached;
+//! * [`run`] — an exhaustive check with a verdict (PASS / FAIL / INCOMPLETE) and a listing.
+
+pub mod model;
+pub mod properties;
+pub mod run;
+pub mod scenario;
+pub mod state;
+
+pub use model::MembershipModel;
+pub use scenario::{MembershipBug, MembershipConfig, Scenario};

@@ -1,0 +1,131 @@
+//! An exhaustive check of the membership model: breadth-first (so a counterexample is a
+//! shortest path), stopping at the first failure of an `always` property, with a verdict per
+//! property — PASS only when the whole space was explored — and, for a FAIL, the path as a
+//! numbered list of actions.
+
+use super::model::{Action, MembershipModel};
+use super::scenario::MembershipConfig;
+use crate::check::Verdict;
+use stateright::{Checker, Expectation, HasDiscoveries, Model};
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+/// The outcome of a membership check.
+#[derive(Clone, Debug)]
+pub struct MembershipReport {
+    /// What was checked.
+    pub description: String,
+    /// Distinct states explored.
+    pub unique_states: usize,
+    /// Deepest path.
+    pub max_depth: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Each property's name, expectation and verdict.
+    pub properties: Vec<(&'static str, Expectation, Verdict)>,
+    /// The first `always` property that failed, and the path to the failure.
+    pub counterexample: Option<(&'static str, Vec<Action>)>,
+    /// Whether the state space was explored to the end.
+    pub exhaustive: bool,
+}
+
+impl MembershipReport {
+    /// The overall verdict: FAIL if any property failed, else INCOMPLETE if any is undecided.
+    pub fn verdict(&self) -> Verdict {
+        let verdicts = self.properties.iter().map(|p| p.2);
+        if verdicts.clone().any(|v| v == Verdict::Fail) {
+            Verdict::Fail
+        } else if verdicts.clone().any(|v| v == Verdict::Incomplete) {
+            Verdict::Incomplete
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    /// The report as text: a verdict line, one line per property, and the counterexample.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "{}: {} — {} states, depth {}, {:.1} s{}\n",
+            self.description,
+            self.verdict(),
+            self.unique_states,
+            self.max_depth,
+            self.elapsed.as_secs_f64(),
+            if self.exhaustive {
+                ""
+            } else {
+                " (not exhaustive)"
+            },
+        );
+        for (name, expectation, verdict) in &self.properties {
+            let kind = if *expectation == Expectation::Always {
+                "always"
+            } else {
+                "sometimes"
+            };
+            let _ = writeln!(s, "  {:<10} {kind:<9} {name}", verdict.to_string());
+        }
+        if let Some((name, path)) = &self.counterexample {
+            let _ = writeln!(s, "counterexample to '{name}' ({} steps):", path.len());
+            for (i, action) in path.iter().enumerate() {
+                let _ = writeln!(s, "  {:>3}. {}", i + 1, super::model::describe(action));
+            }
+        }
+        s
+    }
+}
+
+/// Checks `cfg` exhaustively with `threads` workers, giving up (INCOMPLETE) after `timeout`.
+pub fn check(
+    cfg: &MembershipConfig,
+    threads: usize,
+    timeout: Option<Duration>,
+) -> MembershipReport {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let model = MembershipModel::new(cfg.clone()).stopping_at(deadline);
+    let start = Instant::now();
+    let checker = model
+        .clone()
+        .checker()
+        .threads(threads.max(1))
+        .finish_when(HasDiscoveries::AnyFailures)
+        .spawn_bfs()
+        .join();
+    let elapsed = start.elapsed();
+    let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+    let mut discoveries = checker.discoveries();
+    let properties = model.properties();
+    let failed = properties
+        .iter()
+        .any(|p| p.expectation == Expectation::Always && discoveries.contains_key(p.name));
+    let exhaustive = !timed_out && !failed;
+    let mut counterexample = None;
+    let verdicts = properties
+        .iter()
+        .map(|p| {
+            let found = discoveries.remove(p.name);
+            let verdict = match (p.expectation == Expectation::Sometimes, &found, exhaustive) {
+                (true, Some(_), _) => Verdict::Pass,
+                (false, Some(_), _) => Verdict::Fail,
+                (_, None, true) if p.expectation == Expectation::Sometimes => Verdict::Fail,
+                (_, None, true) => Verdict::Pass,
+                (_, None, false) => Verdict::Incomplete,
+            };
+            if verdict == Verdict::Fail && counterexample.is_none() {
+                if let Some(path) = found {
+                    counterexample = Some((p.name, path.into_actions()));
+                }
+            }
+            (p.name, p.expectation.clone(), verdict)
+        })
+        .collect();
+    MembershipReport {
+        description: cfg.describe(),
+        unique_states: checker.unique_state_count(),
+        max_depth: checker.max_depth(),
+        elapsed,
+        properties: verdicts,
+        counterexample,
+        exhaustive,
+    }
+}
