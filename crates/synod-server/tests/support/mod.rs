@@ -381,6 +381,43 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     files
 }
 
+/// Snapshots of `dirs` once they have stopped changing. A write acknowledged by a quorum may
+/// still be landing on the other nodes (the slowest node's `Accept` is in flight after the
+/// reply), so a test that compares directories before and after something must start from
+/// settled ones: two snapshots taken 500 ms apart must be equal (20 s at most).
+pub async fn settled_snapshots(dirs: &[&Path]) -> Vec<BTreeMap<PathBuf, Vec<u8>>> {
+    let take = || dirs.iter().map(|d| snapshot(d)).collect::<Vec<_>>();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = take();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = take();
+        if now == last {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the data directories never settled"
+        );
+        last = now;
+    }
+}
+
+/// The files that differ between two snapshots, for a failure message.
+pub fn changed_files(
+    before: &BTreeMap<PathBuf, Vec<u8>>,
+    after: &BTreeMap<PathBuf, Vec<u8>>,
+) -> Vec<PathBuf> {
+    before
+        .keys()
+        .chain(after.keys())
+        .filter(|p| before.get(*p) != after.get(*p))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 /// A `synod serve` process whose stderr (its log) is collected.
 pub struct LoggedNode {
     pub child: Child,
