@@ -482,14 +482,7 @@ impl World<'_> {
             return;
         }
         // A power cut during this batch's commit (or the database apply it may trigger).
-        if self.faulty
-            && self
-                .rng
-                .gen_bool(self.faults.power_loss * self.faults.crash)
-        {
-            let n = self.rng.gen_range(0..3);
-            self.nodes[node].disk.cut_power_at_sync(n);
-        }
+        self.maybe_cut_power(node);
         let id = self.nodes[node].id;
         let result = self.nodes[node]
             .replica
@@ -666,6 +659,19 @@ impl World<'_> {
 
     /// The node (already crashed) loses power: its disk keeps what was synced, and each
     /// unsynced write is dropped, kept or torn.
+    /// With the power-loss odds of a crash (faulty runs only), arms node `node`'s disk to lose
+    /// power at its 1st, 2nd or 3rd sync from now: inside the commit or recovery about to run.
+    fn maybe_cut_power(&mut self, node: usize) {
+        if self.faulty
+            && self
+                .rng
+                .gen_bool(self.faults.power_loss * self.faults.crash)
+        {
+            let n = self.rng.gen_range(0..3);
+            self.nodes[node].disk.cut_power_at_sync(n);
+        }
+    }
+
     fn power_loss(&mut self, node: usize) {
         let loss = self.nodes[node].disk.power_loss(&mut self.rng);
         self.report.power_losses += 1;
@@ -679,14 +685,7 @@ impl World<'_> {
         }
         // A power cut during the recovery: at the sync of its compacted log record, of the
         // database transaction that switches the log epoch, or of the start count after it.
-        if self.faulty
-            && self
-                .rng
-                .gen_bool(self.faults.power_loss * self.faults.crash)
-        {
-            let n = self.rng.gen_range(0..3);
-            self.nodes[node].disk.cut_power_at_sync(n);
-        }
+        self.maybe_cut_power(node);
         let opened = open(&self.nodes[node].disk, &self.replica_config[node], false);
         if self.nodes[node].disk.disarm() {
             // The power went out inside the recovery (the open failed, or a sync it relied on

@@ -23,7 +23,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use synod_server::{hash_token, Tokens};
-use synod_server_fuzz::{scratch_dir, Node};
+use synod_server_fuzz::{scratch_dir, Node, METHODS};
 
 const READER: &str = "fuzz-reader-2f6e1c0b9d8a7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
 const WRITER: &str = "fuzz-writer-a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
@@ -53,15 +53,6 @@ fn nodes() -> &'static Nodes {
         }
     })
 }
-
-const METHODS: [Method; 6] = [
-    Method::GET,
-    Method::PUT,
-    Method::POST,
-    Method::DELETE,
-    Method::PATCH,
-    Method::HEAD,
-];
 
 const SUFFIXES: [&str; 4] = ["", "/cas", "/propose-once", "/x"];
 

@@ -6,24 +6,15 @@
 #![no_main]
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Request, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use synod_server_fuzz::Node;
+use synod_server_fuzz::{Node, METHODS};
 
 fn node() -> &'static Node {
     static NODE: OnceLock<Node> = OnceLock::new();
     NODE.get_or_init(|| Node::start(None))
 }
-
-const METHODS: [Method; 6] = [
-    Method::GET,
-    Method::PUT,
-    Method::POST,
-    Method::DELETE,
-    Method::PATCH,
-    Method::HEAD,
-];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&m, rest)) = data.split_first() else {

@@ -3,7 +3,7 @@
 //! token file; and the test certificates of the TLS target.
 
 use axum::body::Body;
-use axum::http::{Request, Response};
+use axum::http::{Method, Request, Response};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use synod_core::{ClusterSpec, NodeId};
@@ -14,6 +14,16 @@ use synod_server::{
     TransportConfig,
 };
 use tower::ServiceExt;
+
+/// The methods the HTTP targets draw from: the API's own and two it does not serve.
+pub const METHODS: [Method; 6] = [
+    Method::GET,
+    Method::PUT,
+    Method::POST,
+    Method::DELETE,
+    Method::PATCH,
+    Method::HEAD,
+];
 
 /// A one-node cluster's HTTP API, on the current-thread runtime `rt` runs it on.
 pub struct Node {
