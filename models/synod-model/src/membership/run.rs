@@ -1,5 +1,6 @@
 //! An exhaustive check of the membership model: breadth-first (so a counterexample is a
-//! shortest path), stopping at the first failure of an `always` property, with a verdict per
+//! shortest path) or depth-first (memory for the visited states only, so a deep counterexample
+//! is found where breadth-first runs out of memory), stopping at the first failure of an `always` property, with a verdict per
 //! property — PASS only when the whole space was explored — and, for a FAIL, the path as a
 //! numbered list of actions.
 
@@ -75,22 +76,54 @@ impl MembershipReport {
     }
 }
 
-/// Checks `cfg` exhaustively with `threads` workers, giving up (INCOMPLETE) after `timeout`.
+/// The order in which a check visits states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Search {
+    /// Level by level: a counterexample is a shortest one; the frontier is kept in memory.
+    BreadthFirst,
+    /// Path by path: only the visited states' fingerprints are kept.
+    DepthFirst,
+}
+
+/// Checks `cfg` exhaustively, breadth-first, with `threads` workers, giving up (INCOMPLETE)
+/// after `timeout`.
 pub fn check(
     cfg: &MembershipConfig,
     threads: usize,
     timeout: Option<Duration>,
 ) -> MembershipReport {
+    check_by(cfg, threads, timeout, Search::BreadthFirst)
+}
+
+/// [`check`] visiting states in the order `search`.
+pub fn check_by(
+    cfg: &MembershipConfig,
+    threads: usize,
+    timeout: Option<Duration>,
+    search: Search,
+) -> MembershipReport {
     let deadline = timeout.map(|t| Instant::now() + t);
     let model = MembershipModel::new(cfg.clone()).stopping_at(deadline);
     let start = Instant::now();
-    let checker = model
+    let builder = model
         .clone()
         .checker()
         .threads(threads.max(1))
-        .finish_when(HasDiscoveries::AnyFailures)
-        .spawn_bfs()
-        .join();
+        .finish_when(HasDiscoveries::AnyFailures);
+    match search {
+        Search::BreadthFirst => report(cfg, &model, builder.spawn_bfs().join(), start, deadline),
+        Search::DepthFirst => report(cfg, &model, builder.spawn_dfs().join(), start, deadline),
+    }
+}
+
+/// The report of a finished `checker` of `model`, started at `start`, stopped at `deadline`.
+fn report(
+    cfg: &MembershipConfig,
+    model: &MembershipModel,
+    checker: impl Checker<MembershipModel>,
+    start: Instant,
+    deadline: Option<Instant>,
+) -> MembershipReport {
     let elapsed = start.elapsed();
     let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
     let mut discoveries = checker.discoveries();
