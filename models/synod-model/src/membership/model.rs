@@ -250,6 +250,13 @@ impl MembershipModel {
         if g >= self.last_generation() {
             return false;
         }
+        let first_write_done = state
+            .clients
+            .first()
+            .is_some_and(|c| c.sent >= 1 && c.waiting.is_none());
+        if self.cfg.change_after_first_write && !first_write_done {
+            return false;
+        }
         let installed = if self.cfg.lagging {
             state.nodes.iter().any(|n| n.generation() == Some(g))
         } else {

@@ -54,6 +54,9 @@ pub struct MembershipConfig {
     /// Whether the admin may start a step while some live node has not installed the current
     /// one (nodes then lag behind by more than one generation, and catch up from `Stale`).
     pub lagging: bool,
+    /// Whether the admin starts the change only once client 0's first operation was answered
+    /// (a narrower space in which a value is chosen in generation 0 before any step).
+    pub change_after_first_write: bool,
 }
 
 impl MembershipConfig {
@@ -66,6 +69,7 @@ impl MembershipConfig {
             clients: 2,
             timeouts: true,
             lagging: true,
+            change_after_first_write: false,
         }
     }
 
