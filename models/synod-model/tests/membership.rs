@@ -75,90 +75,87 @@ fn a_node_that_keeps_the_old_quorum_sizes_fails() {
     );
 }
 
-/// One phase of [`guided_replacement`]: which enabled action to take next.
-/// A message is delivered once on the walk (a redelivered request only draws the same answer).
-fn guided_pick(
+/// One phase of [`guided_replacement`]: takes the first enabled action that `allowed` admits
+/// and that changes the state, until there is none. A message is delivered once on the walk (a
+/// redelivered request only draws the same answer).
+fn walk(
     model: &MembershipModel,
-    state: &MembershipState,
-    path: &[Action],
+    mut state: MembershipState,
+    path: &mut Vec<Action>,
     allowed: impl Fn(&Action) -> bool,
-) -> Option<(Action, MembershipState)> {
-    let mut actions = Vec::new();
-    model.actions(state, &mut actions);
-    actions
-        .into_iter()
-        .filter(|a| allowed(a) && !(matches!(a, Action::Deliver(_)) && path.contains(a)))
-        .find_map(|a| model.next_state(state, a.clone()).map(|s| (a, s)))
+) -> MembershipState {
+    loop {
+        let mut actions = Vec::new();
+        model.actions(&state, &mut actions);
+        let next = actions
+            .into_iter()
+            .filter(|a| allowed(a) && !(matches!(a, Action::Deliver(_)) && path.contains(a)))
+            .find_map(|a| model.next_state(&state, a.clone()).map(|s| (a, s)));
+        let Some((action, next)) = next else {
+            return state;
+        };
+        path.push(action);
+        state = next;
+        assert!(
+            path.len() < 300,
+            "the walk loops: {:?}",
+            &path[path.len() - 5..]
+        );
+    }
 }
 
 /// A guided walk through the replacement of node 3 by node 4 (the exhaustive search has not
-/// reached it yet, see the CHANGELOG's issue 18): client 0's `put:a` is chosen by nodes 1 and 3 alone (node 2
-/// hears nothing), the admin walks every step of the change, running a catch-up only where the
-/// model offers one, and then client 1 reads at node 2, hearing only node 4. Returns whether the
-/// history stayed linearizable, and the path taken.
+/// reached it yet, see the CHANGELOG's issue 18): client 0's `put:a` is chosen by nodes 1 and 3
+/// alone (node 2 hears nothing), the admin walks every step of the change, running a catch-up
+/// only where the model offers one, and then client 1 reads at node 2, hearing only node 4.
+/// Returns whether the history stayed linearizable, and the path taken.
 fn guided_replacement(bug: Option<MembershipBug>) -> (bool, Vec<Action>) {
     let mut cfg = MembershipConfig::new(Scenario::ReplaceCrashed);
     cfg.timeouts = false;
     cfg.lagging = false;
     cfg.bug = bug;
     let model = MembershipModel::new(cfg);
-    let mut state = model.init_states().remove(0);
     let mut path = Vec::new();
     let between = |e: &Envelope, nodes: &[u8]| nodes.contains(&e.src.0) && nodes.contains(&e.dst.0);
     let answered =
         |s: &MembershipState, c: usize| s.clients[c].sent == 1 && s.clients[c].waiting.is_none();
     // The write, heard by nodes 1 and 3 only.
-    while !answered(&state, 0) {
-        let (a, s) = guided_pick(&model, &state, &path, |a| match a {
+    let state = walk(
+        &model,
+        model.init_states().remove(0),
+        &mut path,
+        |a| match a {
             Action::Invoke(0) => true,
             Action::Deliver(e) => between(e, &[1, 3]),
             _ => false,
-        })
-        .expect("the write completes through nodes 1 and 3");
-        path.push(a);
-        state = s;
-        assert!(
-            path.len() < 300,
-            "the walk loops: {:?}",
-            &path[path.len() - 5..]
-        );
-    }
+        },
+    );
+    assert!(
+        answered(&state, 0),
+        "the write completes through nodes 1 and 3"
+    );
     // The change: every install and step; a catch-up where one is offered (through nodes 1, 3
     // and 4: node 2 still hears nothing).
-    while let Some((a, s)) = guided_pick(&model, &state, &path, |a| match a {
+    let state = walk(&model, state, &mut path, |a| match a {
         Action::Install(_) | Action::Advance | Action::CatchUp => true,
         Action::Deliver(e) => between(e, &[1, 3, 4]),
         _ => false,
-    }) {
-        path.push(a);
-        state = s;
-        assert!(
-            path.len() < 300,
-            "the walk loops: {:?}",
-            &path[path.len() - 5..]
-        );
-    }
+    });
     assert_eq!(
         state.admin.generation,
         model.last_generation(),
         "the change finished"
     );
     // The read at node 2, hearing only node 4.
-    while !answered(&state, 1) {
-        let (a, s) = guided_pick(&model, &state, &path, |a| match a {
-            Action::Invoke(1) => true,
-            Action::Deliver(e) => between(e, &[2, 4]),
-            _ => false,
-        })
-        .expect("the read completes through nodes 2 and 4");
-        path.push(a);
-        state = s;
-        assert!(
-            path.len() < 300,
-            "the walk loops: {:?}",
-            &path[path.len() - 5..]
-        );
-    }
+    let state = walk(&model, state, &mut path, |a| match a {
+        Action::Invoke(1) => true,
+        Action::Deliver(e) => between(e, &[2, 4]),
+        _ => false,
+    });
+    assert!(
+        answered(&state, 1),
+        "the read completes through nodes 2 and 4"
+    );
     (state.linearizable, path)
 }
 
