@@ -7,7 +7,7 @@
 //! | `Invoke(c)` | client `c` sends its next operation to its node (`Input::Request`) |
 //! | `Install(n)` | the admin installs its current generation on node `n` (creating the node when it joins) |
 //! | `CatchUp` | the admin sends a `Read` to the catch-up node, which must be in the current generation |
-//! | `Advance` | the admin starts the next step: once the current one is installed somewhere and, when the next step needs one, the catch-up was answered |
+//! | `Advance` | the admin starts the next step: once the current one is installed somewhere (everywhere, without lagging nodes) and, when the next step needs one, the catch-up was answered (with `change_after_first_write`, only once client 0's first operation was answered) |
 //! | `Crash(n)` | the crashable node stops for good (its disk is gone: it is replaced, not restarted) |
 //!
 //! A step is atomic, so every `Persist` of a step is durable before its messages leave, as the

@@ -1,8 +1,8 @@
 //! An exhaustive check of the membership model: breadth-first (so a counterexample is a
 //! shortest path) or depth-first (memory for the visited states only, so a deep counterexample
-//! is found where breadth-first runs out of memory), stopping at the first failure of an `always` property, with a verdict per
-//! property — PASS only when the whole space was explored — and, for a FAIL, the path as a
-//! numbered list of actions.
+//! may be found where breadth-first runs out of memory), stopping at the first failure of an
+//! `always` property, with a verdict per property — PASS only when the whole space was explored
+//! — and, for a FAIL, the path as a numbered list of actions.
 
 use super::model::{Action, MembershipModel};
 use super::scenario::MembershipConfig;

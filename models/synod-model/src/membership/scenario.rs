@@ -143,8 +143,20 @@ impl MembershipConfig {
         let bug = self
             .bug
             .map_or(String::new(), |b| format!(" [bug {}]", b.name()));
+        let narrowed: String = [
+            (!self.timeouts, ", no timers"),
+            (!self.lagging, ", no lagging nodes"),
+            (
+                self.change_after_first_write,
+                ", change after the first write",
+            ),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, text)| *text)
+        .collect();
         format!(
-            "{change}, {} client(s), {} round(s){bug}",
+            "{change}, {} client(s), {} round(s){narrowed}{bug}",
             self.clients, self.rounds
         )
     }
