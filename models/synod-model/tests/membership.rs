@@ -1,9 +1,15 @@
-//! Membership change in the model (docs/model.md): the scenarios run with a time bound. On this
-//! branch they do not yet finish exhaustively (the report says INCOMPLETE, never PASS), so the
-//! probe is ignored by default: `PROBE=grow,2,t,l cargo test -p synod-model --test membership
-//! -- --ignored --nocapture` (scenario, clients, `t` = timeouts fire, `l` = nodes may lag, `w` = the change starts after the first write, and
-//! optionally a double and the time bound in seconds: `PROBE=replace,2,-,-,skip-catch-up,300,dfs`;
-//! `dfs` searches depth-first).
+//! Membership change in the model (docs/model.md, *Membership change*): grow 3 → 4 with one
+//! writer PASSes exhaustively (pinned), the `keep-old-quorums` double FAILs, and the
+//! `skip-catch-up` double FAILs on a guided path. The larger scenarios do not finish yet (their
+//! report says INCOMPLETE, never PASS), so the probe that measures them is ignored by default:
+//!
+//!     PROBE=replace,2,-,w,skip-catch-up,300,dfs cargo test --release -p synod-model \
+//!       --test membership probe -- --ignored --nocapture
+//!
+//! Fields: scenario (`grow` or `replace`), clients, `t` if timers fire, then `l` if nodes may lag
+//! and/or `w` if the change starts after the first write (`-` for neither), and optionally a
+//! double (`skip-catch-up`, `keep-old-quorums` or `-`), the time bound in seconds (100) and `dfs`
+//! to search depth-first.
 
 use stateright::Model;
 use synod_model::membership::model::{describe, Action};
@@ -29,7 +35,8 @@ fn probe() {
     cfg.bug = match args.get(4).copied() {
         Some("skip-catch-up") => Some(MembershipBug::SkipCatchUp),
         Some("keep-old-quorums") => Some(MembershipBug::KeepOldQuorums),
-        _ => None,
+        None | Some("-") => None,
+        Some(other) => panic!("PROBE: unknown double {other:?}"),
     };
     let secs = args.get(5).map_or(100, |s| s.parse().unwrap());
     let search = match args.get(6).copied() {
