@@ -152,21 +152,9 @@ impl Pending {
     /// Every pending change as one batch, keys in order (so the same pending table always
     /// encodes to the same bytes).
     fn compacted(&self) -> WriteBatch {
-        let mut acceptors: Vec<_> = self
-            .acceptors
-            .iter()
-            .map(|(k, s)| (k.clone(), s.clone()))
-            .collect();
-        acceptors.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut committed: Vec<_> = self
-            .committed
-            .iter()
-            .map(|(k, p)| (k.clone(), p.clone()))
-            .collect();
-        committed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         WriteBatch {
-            acceptors,
-            committed,
+            acceptors: in_key_order(&self.acceptors),
+            committed: in_key_order(&self.committed),
         }
     }
 
@@ -183,6 +171,13 @@ impl Pending {
             }
         }
     }
+}
+
+/// A copy of `map`'s entries, sorted by key.
+fn in_key_order<V: Clone>(map: &HashMap<Bytes, V>) -> Vec<(Bytes, V)> {
+    let mut entries: Vec<_> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    entries
 }
 
 /// The two files (or their stand-ins) a [`Storage`] runs on, for [`Storage::open_with_backend`].
