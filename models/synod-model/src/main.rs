@@ -17,6 +17,7 @@ use synod_model::counterexample::{listing, slug, to_trace};
 use synod_model::explorer;
 use synod_model::explorer_path;
 use synod_model::junit;
+use synod_model::membership::command::MembershipArgs;
 use synod_model::presets::{self, Preset};
 use synod_model::quorum_transitions::QuorumModel;
 use synod_model::report::{
@@ -66,6 +67,14 @@ enum Command {
         /// Where counterexample traces are written.
         #[arg(long, default_value = "synod-model-traces")]
         traces: PathBuf,
+    },
+    /// Check the membership-change model (a node joins, or replaces a crashed one, while clients
+    /// write and read): exit 0 = all PASS, 1 = FAIL, 2 = INCOMPLETE (docs/model.md).
+    Membership {
+        #[command(flatten)]
+        args: MembershipArgs,
+        #[command(flatten)]
+        reports: ReportArgs,
     },
     /// Trace files: export model paths (`traces export`), validate files (`trace check`).
     #[command(alias = "trace")]
@@ -355,6 +364,7 @@ fn run() -> Result<u8> {
         Command::Check(a) => a.model.bug,
         Command::Explore { model, .. } | Command::Simulate { model, .. } => model.bug,
         Command::Traces { action } => return traces_command(action),
+        Command::Membership { args, reports } => return membership_command(args, reports),
     };
     match bug {
         BugArg::None => dispatch(cli, Correct),
@@ -397,6 +407,7 @@ fn dispatch<P: Protocol>(cli: Cli, protocol: P) -> Result<u8> {
             &traces,
         ),
         Command::Traces { action } => traces_command(&action),
+        Command::Membership { args, reports } => membership_command(&args, &reports),
     }
 }
 
@@ -475,9 +486,23 @@ fn check_trace_file(file: &std::path::Path) -> TraceRecord {
     }
 }
 
+/// `synod-model membership`: one check of the membership model, its report and record.
+fn membership_command(args: &MembershipArgs, reports: &ReportArgs) -> Result<u8> {
+    let command = std::iter::once("synod-model".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (report, _) = args.run();
+    let run = CheckRun::new(vec![args.record(&report, "membership", &command)]);
+    reports.write_checks(&run)?;
+    Ok(run.exit_code)
+}
+
 /// `check --preset`: every proof of `preset` in turn, with the `--bug` of `outer`, then a
 /// summary table. Each proof writes its counterexamples under its own directory of `outer`'s
-/// `--traces` (`NN-<name>`), and `outer`'s `--json`/`--junit` get one record per proof.
+/// `--traces` (`NN-<name>`), and `outer`'s `--json`/`--junit` get one record per proof. A
+/// membership proof checks the shipped core: `--bug` names a fixed-membership double, which
+/// does not apply to it.
 fn preset_command<P: Protocol>(preset: Preset, protocol: P, outer: &CheckArgs) -> Result<u8> {
     let proofs = presets::proofs(preset);
     let mut rows = Vec::new();
@@ -485,44 +510,54 @@ fn preset_command<P: Protocol>(preset: Preset, protocol: P, outer: &CheckArgs) -
     for (i, proof) in proofs.iter().enumerate() {
         let command = proof.args;
         println!(
-            "== proof {}/{}: {} (synod-model check {command})",
+            "== proof {}/{}: {} (synod-model {command})",
             i + 1,
             proofs.len(),
             proof.name
         );
-        let argv = ["synod-model", "check"]
-            .into_iter()
-            .chain(proof.args.split_whitespace());
-        let Command::Check(mut args) = Cli::try_parse_from(argv)?.command else {
-            bail!("preset entry '{}' is not a check", proof.name);
-        };
-        args.traces = outer
-            .traces
-            .join(format!("{:02}-{}", i + 1, slug(proof.name)));
-        // The buggy double runs already (`protocol`); the flag makes the rerun and explore
-        // commands name it too.
-        args.model.bug = outer.model.bug;
-        let bug = match outer.model.bug.to_possible_value() {
-            Some(v) if outer.model.bug != BugArg::None => format!(" --bug {}", v.get_name()),
-            _ => String::new(),
-        };
-        let rerun = format!("synod-model check {command}{bug}");
+        let argv = std::iter::once("synod-model").chain(proof.args.split_whitespace());
         let started = Instant::now();
-        let record = run_check(&args, protocol.clone(), proof.name, &rerun)?;
+        let record = match Cli::try_parse_from(argv)?.command {
+            Command::Check(mut args) => {
+                args.traces = outer
+                    .traces
+                    .join(format!("{:02}-{}", i + 1, slug(proof.name)));
+                // The buggy double runs already (`protocol`); the flag makes the rerun and
+                // explore commands name it too.
+                args.model.bug = outer.model.bug;
+                let bug = match outer.model.bug.to_possible_value() {
+                    Some(v) if outer.model.bug != BugArg::None => {
+                        format!(" --bug {}", v.get_name())
+                    }
+                    _ => String::new(),
+                };
+                let rerun = format!("synod-model {command}{bug}");
+                run_check(&args, protocol.clone(), proof.name, &rerun)?
+            }
+            Command::Membership { args, .. } => {
+                if outer.model.bug != BugArg::None {
+                    println!(
+                        "(--bug does not apply: the membership model checks the shipped core)"
+                    );
+                }
+                let (report, _) = args.run();
+                args.record(&report, proof.name, &format!("synod-model {command}"))
+            }
+            _ => bail!(
+                "preset entry '{}' is neither check nor membership",
+                proof.name
+            ),
+        };
         rows.push((proof.name, command, record.exit_code, started.elapsed()));
         records.push(record);
         println!();
     }
-    println!("| proof | command (`synod-model check …`) | result | time |");
+    println!("| proof | command (`synod-model …`) | result | time |");
     println!("|---|---|---|---|");
     for (name, command, code, elapsed) in &rows {
-        let result = match code {
-            0 => "PASS",
-            1 => "FAIL",
-            _ => "INCOMPLETE",
-        };
         println!(
-            "| {name} | `{command}` | {result} | {:.0} s |",
+            "| {name} | `{command}` | {} | {:.0} s |",
+            report::verdict_of_code(*code),
             elapsed.as_secs_f64()
         );
     }

@@ -1,7 +1,7 @@
 //! Named sets of larger proofs, run with `synod-model check --preset NAME`: what a protocol
 //! change should pass beyond CI's small configurations, on demand and in one command (a CI job
-//! a reviewer triggers, or a laptop overnight). Each entry is a `check` command line with its
-//! own time bound, so an entry that cannot finish reports INCOMPLETE, never PASS.
+//! a reviewer triggers, or a laptop overnight). Each entry is a `check` or `membership` command
+//! line with its own time bound, so an entry that cannot finish reports INCOMPLETE, never PASS.
 
 use clap::ValueEnum;
 
@@ -10,7 +10,8 @@ use clap::ValueEnum;
 pub struct Proof {
     /// What it proves, for the summary table.
     pub name: &'static str,
-    /// The `synod-model check` arguments (model and check options), separated by spaces.
+    /// The `synod-model` command line after the program name: `check …` (the fixed-membership
+    /// model) or `membership …` (the membership-change model), separated by spaces.
     pub args: &'static str,
 }
 
@@ -23,88 +24,111 @@ pub enum Preset {
     /// The one-round-trip shortcuts beyond CI: a reader racing two writes, a home crash on a
     /// non-duplicating network, five nodes, a retrying writer.
     Shortcuts,
-    /// The CI-sized configurations of `tests/ci_configs.rs` (which pins their state counts):
+    /// The CI-sized configurations of `tests/ci_configs.rs` and `tests/membership.rs` (which pin
+    /// their state counts):
     /// seconds in a release build, so that every pull request's model check can report a
     /// verdict table and counterexamples (docs/ci.md). Not part of `all`.
     Ci,
-    /// Every proof of `five-nodes` and `shortcuts`.
+    /// The membership-change model beyond CI: growing 3 → 4 with a writer and a racing second
+    /// proposer, and replacing a crashed member.
+    Membership,
+    /// Every proof of `five-nodes`, `shortcuts` and `membership`.
     All,
 }
 
 const FIVE_NODES: &[Proof] = &[
     Proof {
         name: "5 nodes, 2 proposers, 1 round",
-        args: "--nodes 5 --strategy dfs --timeout 600",
+        args: "check --nodes 5 --strategy dfs --timeout 600",
     },
     Proof {
         name: "5 nodes, 2 proposers, one retry each (symmetry)",
-        args: "--nodes 5 --rounds 2 --strategy dfs --symmetry --no-compare --timeout 1200",
+        args: "check --nodes 5 --rounds 2 --strategy dfs --symmetry --no-compare --timeout 1200",
     },
     Proof {
         name: "5 nodes, 2 proposers, 1 crash",
-        args: "--nodes 5 --crashes 1 --strategy dfs --timeout 300",
+        args: "check --nodes 5 --crashes 1 --strategy dfs --timeout 300",
     },
     Proof {
         name: "5 nodes, register, clients put:a / cas:-:b",
-        args: "--nodes 5 --mode register --strategy dfs --timeout 300",
+        args: "check --nodes 5 --mode register --strategy dfs --timeout 300",
     },
     Proof {
         name: "3 nodes, 2 proposers, 3 rounds",
-        args: "--rounds 3 --strategy dfs --timeout 1800",
+        args: "check --rounds 3 --strategy dfs --timeout 1800",
     },
 ];
 
 const SHORTCUTS: &[Proof] = &[
     Proof {
         name: "shortcuts: two writes in a row and a reader",
-        args: "--mode register --ops put:a,put:b;read --fast all --strategy dfs --timeout 600",
+        args: "check --mode register --ops put:a,put:b;read --fast all --strategy dfs --timeout 600",
     },
     Proof {
         name: "shortcuts: the home crashes, non-duplicating network",
-        args: "--mode register --ops put:a,put:b --fast all --crashes 1 --crash-nodes 1 --network nonduplicating --strategy dfs --timeout 600",
+        args: "check --mode register --ops put:a,put:b --fast all --crashes 1 --crash-nodes 1 --network nonduplicating --strategy dfs --timeout 600",
     },
     Proof {
         name: "shortcuts: a retrying writer and a competing CAS",
-        args: "--mode register --ops put:a,put:b;cas:-:c --rounds 2,1 --fast all --strategy dfs --timeout 600",
+        args: "check --mode register --ops put:a,put:b;cas:-:c --rounds 2,1 --fast all --strategy dfs --timeout 600",
     },
     Proof {
         name: "shortcuts: 5 nodes, a competing proposer",
-        args: "--nodes 5 --mode register --ops put:a,cas:a:b;cas:a:c --fast all --strategy dfs --timeout 600",
+        args: "check --nodes 5 --mode register --ops put:a,cas:a:b;cas:a:c --fast all --strategy dfs --timeout 600",
+    },
+];
+
+const MEMBERSHIP: &[Proof] = &[
+    Proof {
+        name: "membership: grow 3 → 4, one writer",
+        args: "membership --scenario grow --clients 1 --timeout 600",
+    },
+    Proof {
+        name: "membership: grow 3 → 4, a writer and a racing proposer",
+        args: "membership --scenario grow --clients 2 --strategy dfs --timeout 1200",
+    },
+    Proof {
+        name: "membership: replace a crashed member, a writer and a reader",
+        args: "membership --scenario replace-crashed --strategy dfs --timeout 1200",
     },
 ];
 
 const CI: &[Proof] = &[
     Proof {
         name: "3 nodes, 2 proposers, 1 round",
-        args: "--timeout 300",
+        args: "check --timeout 300",
     },
     Proof {
         name: "3 nodes, 2 proposers, 1 crash, lossy",
-        args: "--crashes 1 --lossy --timeout 300",
+        args: "check --crashes 1 --lossy --timeout 300",
     },
     Proof {
         name: "3 nodes, 2 proposers, one retry each",
-        args: "--rounds 2 --strategy dfs --timeout 300",
+        args: "check --rounds 2 --strategy dfs --timeout 300",
     },
     Proof {
         name: "5 nodes, 2 proposers, 1 round",
-        args: "--nodes 5 --strategy dfs --timeout 300",
+        args: "check --nodes 5 --strategy dfs --timeout 300",
     },
     Proof {
         name: "register, clients put:a / cas:-:b",
-        args: "--mode register --timeout 300",
+        args: "check --mode register --timeout 300",
     },
     Proof {
         name: "register, ordered network",
-        args: "--mode register --network ordered --timeout 300",
+        args: "check --mode register --network ordered --timeout 300",
     },
     Proof {
         name: "register, a retried propose-once racing a put",
-        args: "--mode register --ops once:a;put:b --rounds 2,1 --strategy dfs --timeout 300",
+        args: "check --mode register --ops once:a;put:b --rounds 2,1 --strategy dfs --timeout 300",
     },
     Proof {
         name: "shortcuts: two writes in a row",
-        args: "--mode register --ops put:a,put:b --fast all --timeout 300",
+        args: "check --mode register --ops put:a,put:b --fast all --timeout 300",
+    },
+    Proof {
+        name: "membership: grow 3 → 4, one writer",
+        args: "membership --scenario grow --clients 1 --timeout 300",
     },
 ];
 
@@ -114,7 +138,13 @@ pub fn proofs(preset: Preset) -> Vec<Proof> {
         Preset::FiveNodes => FIVE_NODES.to_vec(),
         Preset::Shortcuts => SHORTCUTS.to_vec(),
         Preset::Ci => CI.to_vec(),
-        Preset::All => FIVE_NODES.iter().chain(SHORTCUTS).copied().collect(),
+        Preset::Membership => MEMBERSHIP.to_vec(),
+        Preset::All => FIVE_NODES
+            .iter()
+            .chain(SHORTCUTS)
+            .chain(MEMBERSHIP)
+            .copied()
+            .collect(),
     }
 }
 
@@ -148,7 +178,10 @@ mod tests {
     #[test]
     fn all_is_every_proof_once() {
         let all = proofs(Preset::All);
-        assert_eq!(all.len(), FIVE_NODES.len() + SHORTCUTS.len());
+        assert_eq!(
+            all.len(),
+            FIVE_NODES.len() + SHORTCUTS.len() + MEMBERSHIP.len()
+        );
         let names: std::collections::BTreeSet<_> = all.iter().map(|p| p.name).collect();
         assert_eq!(names.len(), all.len());
     }

@@ -1,51 +1,18 @@
 //! Membership change in the model (docs/model.md, *Membership change*): grow 3 → 4 with one
 //! writer PASSes exhaustively (pinned), the `keep-old-quorums` double FAILs, and the
 //! `skip-catch-up` double FAILs on a guided path. The larger scenarios do not finish yet (their
-//! report says INCOMPLETE, never PASS), so the probe that measures them is ignored by default:
+//! report says INCOMPLETE, never PASS); `synod-model membership` measures them, e.g.
 //!
-//!     PROBE=replace,2,-,w,skip-catch-up,300,dfs cargo test --release -p synod-model \
-//!       --test membership probe -- --ignored --nocapture
+//!     synod-model membership --scenario replace-crashed --bug skip-catch-up --strategy dfs \
+//!       --timeout 300
 //!
-//! Fields: scenario (`grow` or `replace`), clients, `t` if timers fire, then `l` if nodes may lag
-//! and/or `w` if the change starts after the first write (`-` for neither), and optionally a
-//! double (`skip-catch-up`, `keep-old-quorums` or `-`), the time bound in seconds (100) and `dfs`
-//! to search depth-first.
+//! and `synod-model check --preset membership` runs the larger ones in turn.
 
 use stateright::Model;
 use synod_model::membership::model::{describe, Action};
-use synod_model::membership::run::{check, check_by, Search};
+use synod_model::membership::run::check;
 use synod_model::membership::state::{Envelope, MembershipState};
 use synod_model::membership::{MembershipBug, MembershipConfig, MembershipModel, Scenario};
-
-#[test]
-#[ignore = "does not finish exhaustively yet: a measurement, not a proof"]
-fn probe() {
-    let spec = std::env::var("PROBE").unwrap_or_else(|_| "grow,1,t,l".into());
-    let args: Vec<&str> = spec.split(',').collect();
-    let scenario = if args[0] == "grow" {
-        Scenario::Grow
-    } else {
-        Scenario::ReplaceCrashed
-    };
-    let mut cfg = MembershipConfig::new(scenario);
-    cfg.clients = args[1].parse().unwrap();
-    cfg.timeouts = args[2] == "t";
-    cfg.lagging = args[3].contains('l');
-    cfg.change_after_first_write = args[3].contains('w');
-    cfg.bug = match args.get(4).copied() {
-        Some("skip-catch-up") => Some(MembershipBug::SkipCatchUp),
-        Some("keep-old-quorums") => Some(MembershipBug::KeepOldQuorums),
-        None | Some("-") => None,
-        Some(other) => panic!("PROBE: unknown double {other:?}"),
-    };
-    let secs = args.get(5).map_or(100, |s| s.parse().unwrap());
-    let search = match args.get(6).copied() {
-        Some("dfs") => Search::DepthFirst,
-        _ => Search::BreadthFirst,
-    };
-    let r = check_by(&cfg, 2, Some(std::time::Duration::from_secs(secs)), search);
-    println!("{}", r.render());
-}
 
 #[test]
 fn a_writer_while_a_node_joins_passes_exhaustively() {

@@ -242,6 +242,15 @@ fn a_preset_writes_one_record_per_proof_and_combines_their_verdicts() {
     let mut files = std::collections::BTreeSet::new();
     for check in checks {
         let command = check["command"].as_str().unwrap();
+        if check["configuration"]["mode"] == "membership" {
+            // The membership model checks the shipped core; the fixed-membership double does
+            // not apply to it, and the preset says so.
+            assert!(command.starts_with("synod-model membership"), "{command}");
+            assert_eq!(check["configuration"]["protocol"], "correct");
+            assert_eq!(check["verdict"], "PASS");
+            assert!(text.contains("--bug does not apply"), "{text}");
+            continue;
+        }
         assert!(
             command.starts_with("synod-model check")
                 && command.ends_with(" --bug accept-below-promise"),
@@ -259,8 +268,69 @@ fn a_preset_writes_one_record_per_proof_and_combines_their_verdicts() {
         }
     }
     assert!(checks.iter().any(|c| c["verdict"] == "FAIL"));
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["configuration"]["mode"] == "membership"),
+        "the CI preset runs the membership model too"
+    );
     assert_eq!(xml.all("testsuite").count(), checks.len());
     assert_junit_matches(&json, &xml);
+}
+
+#[test]
+fn a_membership_double_fails_with_its_counterexample_in_the_records() {
+    let dir = dir("membership");
+    let (code, text, json, xml) = run(
+        &dir,
+        &[
+            "membership",
+            "--scenario",
+            "grow",
+            "--clients",
+            "1",
+            "--bug",
+            "keep-old-quorums",
+        ],
+    );
+    assert_eq!(code, 1, "{text}");
+    assert_eq!(json["verdict"], "FAIL");
+    let check = &json["checks"][0];
+    assert_eq!(check["configuration"]["mode"], "membership");
+    assert_eq!(check["configuration"]["protocol"], "keep-old-quorums");
+    assert_eq!(check["exhaustive"], false);
+    let failed: Vec<&Json> = properties(&json, 0)
+        .iter()
+        .filter(|p| p["verdict"] == "FAIL")
+        .collect();
+    assert!(!failed.is_empty(), "{text}");
+    let listing = failed[0]["listing"]
+        .as_str()
+        .expect("a FAIL carries its listing");
+    assert!(listing.contains("counterexample to"), "{listing}");
+    assert!(text.contains("counterexample to"), "{text}");
+    assert_junit_matches(&json, &xml);
+}
+
+#[test]
+fn a_bounded_membership_check_is_incomplete_never_pass() {
+    let dir = dir("membership-bounded");
+    let (code, text, json, _) = run(
+        &dir,
+        &[
+            "membership",
+            "--scenario",
+            "replace-crashed",
+            "--strategy",
+            "dfs",
+            "--timeout",
+            "1",
+        ],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert_eq!(json["verdict"], "INCOMPLETE");
+    assert!(text.contains("(not exhaustive)"), "{text}");
+    assert!(verdicts_of(&json, 0).contains(&("linearizable".into(), "INCOMPLETE".into())));
 }
 
 fn committed_trace() -> PathBuf {

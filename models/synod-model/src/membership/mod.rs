@@ -11,8 +11,10 @@
 //! * [`state`] — the system state: nodes, network, clients, admin, ghost history;
 //! * [`model`] — the actions and how each steps the core;
 //! * [`properties`] — agreement, learned is chosen, linearizable, and each step reached;
-//! * [`run`] — an exhaustive check with a verdict (PASS / FAIL / INCOMPLETE) and a listing.
+//! * [`run`] — an exhaustive check with a verdict (PASS / FAIL / INCOMPLETE) and a listing;
+//! * [`command`] — `synod-model membership`'s arguments, and a check's record for the reports.
 
+pub mod command;
 pub mod model;
 pub mod properties;
 pub mod run;

@@ -18,6 +18,8 @@ pub struct MembershipReport {
     pub description: String,
     /// Distinct states explored.
     pub unique_states: usize,
+    /// States generated, repeats included.
+    pub total_states: usize,
     /// Deepest path.
     pub max_depth: usize,
     /// Wall time.
@@ -40,6 +42,15 @@ impl MembershipReport {
             Verdict::Incomplete
         } else {
             Verdict::Pass
+        }
+    }
+
+    /// The exit code of a command that ran this check alone: 0 PASS, 1 FAIL, 2 INCOMPLETE.
+    pub fn exit_code(&self) -> u8 {
+        match self.verdict() {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+            Verdict::Incomplete => 2,
         }
     }
 
@@ -155,6 +166,7 @@ fn report(
     MembershipReport {
         description: cfg.describe(),
         unique_states: checker.unique_state_count(),
+        total_states: checker.state_count(),
         max_depth: checker.max_depth(),
         elapsed,
         properties: verdicts,
