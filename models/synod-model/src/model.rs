@@ -61,10 +61,11 @@ use crate::config::node_id;
 use crate::config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
 use crate::ghost::AcceptHistory;
 use crate::message::ModelMsg;
-use crate::properties::{history, properties_of, Checked, SystemState};
+use crate::properties::{history_of, properties_of, Checked, SystemState};
 use crate::Protocol;
 use stateright::actor::{ActorModel, Envelope, Id, LossyNetwork, Network};
 use stateright::{Model, Path, Property};
+use std::cell::OnceCell;
 use std::sync::Arc;
 use std::time::Instant;
 use synod_core::{Input, Message, Node, Outcome, Output, Phase, RequestId, Timer};
@@ -155,8 +156,17 @@ struct Facts {
     retired: Vec<bool>,
     /// Per actor: its round timer is pending.
     round_timer: Vec<bool>,
-    /// Every acceptance so far.
-    history: AcceptHistory,
+    /// Every acceptance so far, gathered on first use ([`Facts::history`]): only a retired
+    /// node with a learned value or a reply reads it, and most successors have none.
+    history: OnceCell<AcceptHistory>,
+}
+
+impl Facts {
+    /// Every acceptance recorded in the ghosts of `actors` (normalization changes no ghost's
+    /// acceptances, so it does not matter at which point of it this is first asked).
+    fn history(&self, actors: &[Arc<ActorState>]) -> &AcceptHistory {
+        self.history.get_or_init(|| history_of(actors))
+    }
 }
 
 impl<P: Protocol> SynodModel<P> {
@@ -183,7 +193,7 @@ impl<P: Protocol> SynodModel<P> {
                 .iter()
                 .map(|timers| timers.iter().any(|t| *t == Timer::Round))
                 .collect(),
-            history: history(&state),
+            history: OnceCell::new(),
         };
         self.retire_nodes(&mut state, &facts);
         let actors = &state.actor_states;
@@ -265,7 +275,6 @@ impl<P: Protocol> SynodModel<P> {
     /// chosen and holds for it forever once it is chosen (other replies it ignores): one that
     /// holds now is forgotten; one that fails is kept, so the property still fails on it.
     fn retire_nodes(&self, state: &mut SystemState<P>, facts: &Facts) {
-        let history = &facts.history;
         for i in 0..state.actor_states.len() {
             if !facts.clock_dead[i] && !self.forgets_learned_while_busy() {
                 continue;
@@ -274,7 +283,7 @@ impl<P: Protocol> SynodModel<P> {
                 continue;
             };
             let mut retired = n.clone();
-            self.retire(&mut retired.node, facts, i);
+            self.retire(&mut retired.node, facts, &state.actor_states, i);
             let reply_settled = facts.retired[i]
                 && self.normalization == Normalization::Full
                 && retired
@@ -282,7 +291,8 @@ impl<P: Protocol> SynodModel<P> {
                     .reply
                     .as_ref()
                     .is_some_and(|reply| match reply {
-                        Ok(Outcome::Chosen { value, .. }) => history
+                        Ok(Outcome::Chosen { value, .. }) => facts
+                            .history(&state.actor_states)
                             .chosen(self.cfg.q2())
                             .any(|(_, v)| v == Some(*value)),
                         _ => true,
@@ -306,7 +316,7 @@ impl<P: Protocol> SynodModel<P> {
     /// value that is chosen (nothing in the protocol reads it; the `learned is chosen` property
     /// holds for it forever, since what is chosen stays chosen; a learned value that is *not*
     /// chosen is kept, so the property fails on it).
-    fn retire(&self, node: &mut Node<Value>, facts: &Facts, i: usize) {
+    fn retire(&self, node: &mut Node<Value>, facts: &Facts, actors: &[Arc<ActorState>], i: usize) {
         if facts.clock_dead.get(i).copied() == Some(true) {
             node.forget_clock();
         }
@@ -315,7 +325,7 @@ impl<P: Protocol> SynodModel<P> {
         }
         let chosen = node
             .learned()
-            .is_some_and(|p| facts.history.count(p.ballot, p.value) >= self.cfg.q2());
+            .is_some_and(|p| facts.history(actors).count(p.ballot, p.value) >= self.cfg.q2());
         if self.normalization == Normalization::Full && chosen {
             node.forget_learned();
         }
@@ -553,7 +563,7 @@ impl<P: Protocol> SynodModel<P> {
         let mut node = n.node.clone();
         let mut out = Vec::new();
         protocol.step(&mut node, input, &mut out);
-        self.retire(&mut node, facts, dst);
+        self.retire(&mut node, facts, actors, dst);
         out.retain(|o| !matches!(o, Output::Learned(_)));
         Some((&n.node, node, out))
     }

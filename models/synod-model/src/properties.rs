@@ -42,6 +42,7 @@ use crate::Protocol;
 use stateright::actor::ActorModelState;
 use stateright::{Expectation, Model, Property};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use synod_core::{Node, Operation, Outcome};
 
 /// The model's system state.
@@ -186,7 +187,15 @@ fn nodes<P: Protocol>(
 
 /// The acceptance history of the whole cluster.
 pub fn history<P: Protocol>(state: &SystemState<P>) -> AcceptHistory {
-    AcceptHistory::gather(nodes(state).map(|(id, _, g)| (id, g)))
+    history_of(&state.actor_states)
+}
+
+/// [`history`] from the actors' states alone.
+pub fn history_of(actors: &[Arc<ActorState>]) -> AcceptHistory {
+    AcceptHistory::gather(actors.iter().enumerate().filter_map(|(i, s)| match &**s {
+        ActorState::Node(n) => Some((node_id(i), &n.ghost)),
+        ActorState::Client(_) => None,
+    }))
 }
 
 fn agreement<P: Protocol, M: Checked>(model: &M, state: &SystemState<P>) -> bool {
