@@ -15,6 +15,7 @@
 use crate::model::SynodModel;
 use crate::properties::SystemState;
 use crate::quorum_transitions::{QuorumAction, QuorumModel};
+use crate::stop::{Stop, StopReason};
 use crate::Protocol;
 use stateright::actor::{ActorModelAction, Id};
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
@@ -56,6 +57,9 @@ pub struct CheckOptions {
     pub max_depth: Option<usize>,
     /// Stop after this long (the run is then INCOMPLETE).
     pub timeout: Option<Duration>,
+    /// Stop once the process's resident memory exceeds this many bytes (the run is then
+    /// INCOMPLETE); [`crate::stop::default_memory_bound`] on the command line.
+    pub max_memory: Option<u64>,
     /// Call the progress callback this often.
     pub progress_every: Duration,
     /// Deliver a quorum's worth of votes as one action where that is sound
@@ -71,6 +75,7 @@ impl Default for CheckOptions {
             symmetry: false,
             max_depth: None,
             timeout: None,
+            max_memory: None,
             progress_every: Duration::from_secs(3),
             quorum_transitions: true,
         }
@@ -144,6 +149,8 @@ pub struct CheckReport<P: Protocol> {
     pub progress: Progress,
     /// Whether every reachable state was explored.
     pub exhaustive: bool,
+    /// Why the search stopped early, if a bound closed it (a deadline or the memory bound).
+    pub stopped: Option<StopReason>,
     /// Per property, in model order.
     pub results: Vec<PropertyResult<P>>,
 }
@@ -182,28 +189,29 @@ pub fn run<P: Protocol>(
     options: &CheckOptions,
     on_progress: impl FnMut(&Progress),
 ) -> CheckReport<P> {
-    let deadline = options.timeout.map(|t| Instant::now() + t);
-    let explored = model.stopping_at(deadline);
+    let stop = Stop::new(
+        options.timeout.map(|t| Instant::now() + t),
+        options.max_memory,
+    );
+    let explored = model.stopping_by(stop.clone());
     if options.quorum_transitions && QuorumModel::applies(&model) {
         let quorum = QuorumModel::new(explored);
-        explore(quorum, &model, options, deadline, on_progress, |path| {
+        explore(quorum, &model, options, &stop, on_progress, |path| {
             expand(&model, path)
         })
     } else {
-        explore(explored, &model, options, deadline, on_progress, |path| {
-            path
-        })
+        explore(explored, &model, options, &stop, on_progress, |path| path)
     }
 }
 
 /// Runs the checker over `explored` (`model` itself, or a model whose actions stand for
 /// sequences of `model`'s: `to_model` turns its paths into `model`'s), which stops expanding
-/// states at `deadline` ([`SynodModel::stopping_at`]).
+/// states when `stop` closes ([`SynodModel::stopping_by`]).
 fn explore<P, M>(
     explored: M,
     model: &SynodModel<P>,
     options: &CheckOptions,
-    deadline: Option<Instant>,
+    stop: &Stop,
     on_progress: impl FnMut(&Progress),
     to_model: impl Fn(Path<SystemState<P>, M::Action>) -> Path<SystemState<P>, Action>,
 ) -> CheckReport<P>
@@ -229,7 +237,7 @@ where
             model,
             start,
             options,
-            deadline,
+            stop,
             on_progress,
             to_model,
         )
@@ -239,7 +247,7 @@ where
             model,
             start,
             options,
-            deadline,
+            stop,
             on_progress,
             to_model,
         )
@@ -277,7 +285,7 @@ fn finish<P, M, C>(
     model: &SynodModel<P>,
     start: Instant,
     options: &CheckOptions,
-    deadline: Option<Instant>,
+    stop: &Stop,
     mut on_progress: impl FnMut(&Progress),
     to_model: impl Fn(Path<SystemState<P>, M::Action>) -> Path<SystemState<P>, Action>,
 ) -> CheckReport<P>
@@ -300,15 +308,15 @@ where
     }
     let _ = joiner.join();
     let progress = sample(&checker, start);
-    // Past the deadline states may have been left unexpanded; before it none was.
-    let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+    // A bound that closed left states unexpanded; one that never closed left none.
+    let stopped = stop.reason();
     let depth_bounded = options.max_depth.is_some_and(|d| progress.depth >= d);
     let mut discoveries = checker.discoveries();
     let failed = model
         .properties()
         .iter()
         .any(|p| p.expectation == Expectation::Always && discoveries.contains_key(p.name));
-    let exhaustive = !timed_out && !depth_bounded && !failed;
+    let exhaustive = stopped.is_none() && !depth_bounded && !failed;
     let results = model
         .properties()
         .into_iter()
@@ -339,6 +347,7 @@ where
     CheckReport {
         progress,
         exhaustive,
+        stopped,
         results,
     }
 }

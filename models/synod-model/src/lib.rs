@@ -8,7 +8,8 @@
 //! * [`config`] — what to explore; [`script`] — register-mode client scripts.
 //! * [`actor`] — node and client actors (core outputs → stateright commands).
 //! * [`properties`] — agreement, validity, learned-is-chosen, linearizability, reachability.
-//! * [`model`] — builds the stateright model; [`check`] — runs it and classifies the result.
+//! * [`model`] — builds the stateright model; [`check`] — runs it and classifies the result;
+//!   [`stop`] — the deadline and memory bound that end a check early (INCOMPLETE).
 //! * [`counterexample`] — renders a path as a message-sequence listing and a core trace;
 //!   [`notation`] — the one-line rendering of values, messages and actions it shares with the
 //!   Explorer; [`sequence_diagram`] — a path as SVG (the model's `as_svg`).
@@ -49,6 +50,7 @@ pub mod sequence_diagram;
 pub mod state_properties;
 pub mod state_view;
 pub mod step_outputs;
+pub mod stop;
 pub mod symmetry;
 pub mod trace_check;
 pub mod trace_export;

@@ -24,6 +24,7 @@ use synod_model::report::{
     self, CheckRecord, CheckRun, Configuration, PropertyRecord, TraceRecord, TraceRun,
 };
 use synod_model::script::parse_scripts;
+use synod_model::stop::{megabytes, memory_bound_from_mb, StopReason};
 use synod_model::{model, Correct, Mode, ModelConfig, NetworkKind, Protocol};
 
 /// The checker clones, hashes and drops states at every successor, and about a fifth of its
@@ -279,6 +280,11 @@ struct CheckArgs {
     /// Time bound in seconds (a run that reaches it is INCOMPLETE).
     #[arg(long)]
     timeout: Option<u64>,
+    /// Memory bound in MB: a run whose resident memory passes it stops and is INCOMPLETE
+    /// (default: 80 % of physical memory, so that a search too large for the machine ends with
+    /// a verdict instead of being killed; 0 = no bound).
+    #[arg(long, value_name = "MB")]
+    max_memory: Option<u64>,
     /// Where counterexample traces are written.
     #[arg(long, default_value = "synod-model-traces")]
     traces: PathBuf,
@@ -620,13 +626,14 @@ fn run_check<P: Protocol>(
         symmetry: args.symmetry,
         max_depth: args.max_depth,
         timeout: args.timeout.map(Duration::from_secs),
+        max_memory: memory_bound_from_mb(args.max_memory),
         progress_every: Duration::from_secs(args.progress.max(1)),
         quorum_transitions: !args.no_quorum_transitions && !args.no_reduce,
     };
     let model = model::build(&cfg, protocol)?;
     let quorum_transitions = options.quorum_transitions && QuorumModel::applies(&model);
     println!(
-        "checking   strategy={} threads={} symmetry={} quorum-transitions={} max-depth={} timeout={}",
+        "checking   strategy={} threads={} symmetry={} quorum-transitions={} max-depth={} timeout={} max-memory={}",
         options.strategy,
         options.threads,
         options.symmetry,
@@ -634,7 +641,8 @@ fn run_check<P: Protocol>(
         options.max_depth.map_or("none".into(), |d| d.to_string()),
         options
             .timeout
-            .map_or("none".into(), |t| format!("{}s", t.as_secs()))
+            .map_or("none".into(), |t| format!("{}s", t.as_secs())),
+        megabytes(options.max_memory)
     );
     let model = if args.no_reduce {
         println!("reductions off (--no-reduce): stateright's plain actor model");
@@ -666,10 +674,16 @@ fn run_check<P: Protocol>(
     }
     println!(
         "explored   {}",
-        if report.exhaustive {
-            "exhaustively (every reachable state)"
-        } else {
-            "NOT exhaustively (stopped by a counterexample, bound or timeout)"
+        match (report.exhaustive, report.stopped) {
+            (true, _) => "exhaustively (every reachable state)".to_string(),
+            (false, Some(StopReason::Memory)) => format!(
+                "NOT exhaustively (stopped by the memory bound, {}; raise it with --max-memory)",
+                megabytes(options.max_memory)
+            ),
+            (false, Some(StopReason::Deadline)) =>
+                "NOT exhaustively (stopped by the timeout)".into(),
+            (false, None) =>
+                "NOT exhaustively (stopped by a counterexample or the depth bound)".into(),
         }
     );
     println!();

@@ -62,12 +62,12 @@ use crate::config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
 use crate::ghost::AcceptHistory;
 use crate::message::ModelMsg;
 use crate::properties::{history_of, properties_of, Checked, SystemState};
+use crate::stop::Stop;
 use crate::Protocol;
 use stateright::actor::{ActorModel, Envelope, Id, LossyNetwork, Network};
 use stateright::{Model, Path, Property};
 use std::cell::OnceCell;
 use std::sync::Arc;
-use std::time::Instant;
 use synod_core::{Input, Message, Node, Outcome, Output, Phase, RequestId, Timer};
 
 /// The model: the configuration and the actor model it builds.
@@ -79,8 +79,9 @@ pub struct SynodModel<P: Protocol> {
     pub actors: ActorModel<SynodActor<P>, ModelConfig, ClientHistory>,
     /// How successor states are normalized: [`Normalization::Full`] for checking.
     pub normalization: Normalization,
-    /// A check's deadline ([`Self::stopping_at`]): past it, no state is within the boundary.
-    pub stop_at: Option<Instant>,
+    /// A check's deadline and memory bound ([`Self::stopping_by`]): past either, no state is
+    /// within the boundary.
+    pub stop: Stop,
 }
 
 /// How much [`SynodModel::normalize`] removes.
@@ -122,7 +123,7 @@ pub fn build<P: Protocol>(cfg: &ModelConfig, protocol: P) -> Result<SynodModel<P
         cfg: cfg.clone(),
         actors: model,
         normalization: Normalization::Full,
-        stop_at: None,
+        stop: Stop::never(),
     })
 }
 
@@ -343,14 +344,15 @@ impl<P: Protocol> SynodModel<P> {
         self.cfg.is_fast()
     }
 
-    /// The same model, for a checker that must stop at `deadline`: from then on no state is
-    /// within the boundary, so every search strategy stops expanding states and drains its
-    /// queue at once (stateright 0.31's own timeout is read only when a depth-first worker runs
-    /// out of work, which a single worker never does). A run that reaches the deadline is
-    /// INCOMPLETE ([`crate::check::run`]); the model a discovery is replayed in has no deadline.
-    pub fn stopping_at(&self, deadline: Option<Instant>) -> Self {
+    /// The same model, for a checker that must stop by `stop` (a deadline, a memory bound):
+    /// once it closes no state is within the boundary, so every search strategy stops
+    /// expanding states and drains its queue at once (stateright 0.31's own timeout is read
+    /// only when a depth-first worker runs out of work, which a single worker never does). A run
+    /// it stopped is INCOMPLETE ([`crate::check::run`]); the model a discovery is replayed in
+    /// has no bound.
+    pub fn stopping_by(&self, stop: Stop) -> Self {
         SynodModel {
-            stop_at: deadline,
+            stop,
             ..self.clone()
         }
     }
@@ -652,8 +654,6 @@ impl<P: Protocol> Model for SynodModel<P> {
     }
 
     fn within_boundary(&self, state: &Self::State) -> bool {
-        self.stop_at
-            .is_none_or(|deadline| Instant::now() < deadline)
-            && within_crash_budget::<P>(&self.cfg, state)
+        within_crash_budget::<P>(&self.cfg, state) && self.stop.is_open()
     }
 }

@@ -86,6 +86,44 @@ fn a_timed_out_single_threaded_dfs_run_stops_and_is_incomplete() {
     assert!(!text.contains("| always    | PASS"), "{text}");
 }
 
+/// A search that would outgrow the machine stops at the memory bound with a verdict, instead
+/// of being killed by the kernel with none. A bound of 1 MB is below any process's resident
+/// size, so the check stops at once; the 5-node breadth-first crash check would take minutes.
+#[test]
+fn a_run_past_its_memory_bound_stops_and_is_incomplete() {
+    let (code, text) = synod_model(&[
+        "check",
+        "--nodes",
+        "5",
+        "--crashes",
+        "1",
+        "--max-memory",
+        "1",
+        "--progress",
+        "60",
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("max-memory=1MB"), "{text}");
+    assert!(text.contains("stopped by the memory bound"), "{text}");
+    assert!(!text.contains("| always    | PASS"), "{text}");
+    let (code, text) = synod_model(&[
+        "membership",
+        "--scenario",
+        "replace-crashed",
+        "--max-memory",
+        "1",
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("(not exhaustive: the memory bound)"),
+        "{text}"
+    );
+    // Without a bound the same small check runs to the end.
+    let (code, text) = synod_model(&["check", "--max-memory", "0", "--progress", "60"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("max-memory=none"), "{text}");
+}
+
 #[test]
 fn a_failure_exits_1_and_writes_a_trace_file() {
     let dir = std::env::temp_dir().join(format!("synod-model-cli-{}", std::process::id()));

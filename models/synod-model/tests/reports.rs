@@ -329,7 +329,7 @@ fn a_bounded_membership_check_is_incomplete_never_pass() {
     );
     assert_eq!(code, 2, "{text}");
     assert_eq!(json["verdict"], "INCOMPLETE");
-    assert!(text.contains("(not exhaustive)"), "{text}");
+    assert!(text.contains("(not exhaustive: the timeout)"), "{text}");
     assert!(verdicts_of(&json, 0).contains(&("linearizable".into(), "INCOMPLETE".into())));
 }
 

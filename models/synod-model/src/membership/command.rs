@@ -3,11 +3,12 @@
 //! and the record a membership check leaves in `--json`/`--junit` reports, so that its proofs
 //! can join `check --preset` beside the fixed-membership ones.
 
-use super::run::{check_by, MembershipReport, Search};
+use super::run::{check_bounded, MembershipReport, Search};
 use super::scenario::{MembershipBug, MembershipConfig, Scenario};
 use crate::report::{CheckRecord, Configuration, PropertyRecord};
+use crate::stop::{megabytes, memory_bound_from_mb, Stop};
 use clap::{Args, ValueEnum};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How a membership check searches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -51,6 +52,10 @@ pub struct MembershipArgs {
     /// Time bound in seconds (a run that reaches it is INCOMPLETE).
     #[arg(long)]
     pub timeout: Option<u64>,
+    /// Memory bound in MB (a run that passes it is INCOMPLETE; default: 80 % of physical
+    /// memory; 0 = none).
+    #[arg(long, value_name = "MB")]
+    pub max_memory: Option<u64>,
 }
 
 impl MembershipArgs {
@@ -84,16 +89,21 @@ impl MembershipArgs {
     /// Runs the check and prints its report; returns it with the exit code (0 PASS, 1 FAIL,
     /// 2 INCOMPLETE).
     pub fn run(&self) -> (MembershipReport, u8) {
+        let max_memory = memory_bound_from_mb(self.max_memory);
         println!(
-            "checking   strategy={} threads={} timeout={}",
+            "checking   strategy={} threads={} timeout={} max-memory={}",
             self.strategy_name(),
             self.threads,
-            self.timeout.map_or("none".to_string(), |t| format!("{t}s"))
+            self.timeout.map_or("none".to_string(), |t| format!("{t}s")),
+            megabytes(max_memory)
         );
-        let report = check_by(
+        let deadline = self
+            .timeout
+            .map(|t| Instant::now() + Duration::from_secs(t));
+        let report = check_bounded(
             &self.config(),
             self.threads,
-            self.timeout.map(Duration::from_secs),
+            Stop::new(deadline, max_memory),
             self.search(),
         );
         print!("{}", report.render());

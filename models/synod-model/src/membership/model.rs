@@ -18,6 +18,7 @@ use super::state::{Admin, CatchUp, ClientSlot, Envelope, MembershipState, NodeSl
 use crate::config::node_id;
 use crate::message::{request_id, request_owner};
 use crate::register_spec::{RegisterSpec, SpecRet};
+use crate::stop::Stop;
 use crate::value::Value;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use stateright::{Model, Property};
@@ -75,8 +76,8 @@ pub struct MembershipModel {
     pub configurations: Vec<Configuration>,
     /// The plan's steps (`steps[g - 1]` installs generation `g`).
     pub steps: Vec<Step>,
-    /// When to stop exploring (the run is then INCOMPLETE).
-    pub deadline: Option<std::time::Instant>,
+    /// When to stop exploring: a deadline, a memory bound (the run is then INCOMPLETE).
+    pub stop: Stop,
 }
 
 impl MembershipModel {
@@ -87,7 +88,7 @@ impl MembershipModel {
             cfg,
             configurations,
             steps,
-            deadline: None,
+            stop: Stop::never(),
         }
     }
 
@@ -444,7 +445,7 @@ impl Model for MembershipModel {
     }
 
     fn within_boundary(&self, _: &MembershipState) -> bool {
-        self.deadline.is_none_or(|d| std::time::Instant::now() < d)
+        self.stop.is_open()
     }
 }
 
@@ -477,9 +478,9 @@ fn describe_message(msg: &Message<Value>) -> String {
 }
 
 impl MembershipModel {
-    /// The same model, whose boundary closes at `deadline` (the run is then INCOMPLETE).
-    pub fn stopping_at(mut self, deadline: Option<std::time::Instant>) -> Self {
-        self.deadline = deadline;
+    /// The same model, whose boundary closes when `stop` does (the run is then INCOMPLETE).
+    pub fn stopping_by(mut self, stop: Stop) -> Self {
+        self.stop = stop;
         self
     }
 }

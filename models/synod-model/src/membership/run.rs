@@ -7,6 +7,7 @@
 use super::model::{Action, MembershipModel};
 use super::scenario::MembershipConfig;
 use crate::check::Verdict;
+use crate::stop::{default_memory_bound, Stop, StopReason};
 use stateright::{Checker, Expectation, HasDiscoveries, Model};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
@@ -30,6 +31,8 @@ pub struct MembershipReport {
     pub counterexample: Option<(&'static str, Vec<Action>)>,
     /// Whether the state space was explored to the end.
     pub exhaustive: bool,
+    /// Why the search stopped early, if a bound closed it.
+    pub stopped: Option<StopReason>,
 }
 
 impl MembershipReport {
@@ -63,10 +66,11 @@ impl MembershipReport {
             self.unique_states,
             self.max_depth,
             self.elapsed.as_secs_f64(),
-            if self.exhaustive {
-                ""
-            } else {
-                " (not exhaustive)"
+            match (self.exhaustive, self.stopped) {
+                (true, _) => "",
+                (false, Some(StopReason::Memory)) => " (not exhaustive: the memory bound)",
+                (false, Some(StopReason::Deadline)) => " (not exhaustive: the timeout)",
+                (false, None) => " (not exhaustive)",
             },
         );
         for (name, expectation, verdict) in &self.properties {
@@ -97,7 +101,7 @@ pub enum Search {
 }
 
 /// Checks `cfg` exhaustively, breadth-first, with `threads` workers, giving up (INCOMPLETE)
-/// after `timeout`.
+/// after `timeout` or past 80 % of physical memory.
 pub fn check(
     cfg: &MembershipConfig,
     threads: usize,
@@ -113,8 +117,18 @@ pub fn check_by(
     timeout: Option<Duration>,
     search: Search,
 ) -> MembershipReport {
-    let deadline = timeout.map(|t| Instant::now() + t);
-    let model = MembershipModel::new(cfg.clone()).stopping_at(deadline);
+    let stop = Stop::new(timeout.map(|t| Instant::now() + t), default_memory_bound());
+    check_bounded(cfg, threads, stop, search)
+}
+
+/// [`check_by`] stopping when `stop` closes (a deadline, a memory bound).
+pub fn check_bounded(
+    cfg: &MembershipConfig,
+    threads: usize,
+    stop: Stop,
+    search: Search,
+) -> MembershipReport {
+    let model = MembershipModel::new(cfg.clone()).stopping_by(stop.clone());
     let start = Instant::now();
     let builder = model
         .clone()
@@ -122,27 +136,28 @@ pub fn check_by(
         .threads(threads.max(1))
         .finish_when(HasDiscoveries::AnyFailures);
     match search {
-        Search::BreadthFirst => report(cfg, &model, builder.spawn_bfs().join(), start, deadline),
-        Search::DepthFirst => report(cfg, &model, builder.spawn_dfs().join(), start, deadline),
+        Search::BreadthFirst => report(cfg, &model, builder.spawn_bfs().join(), start, &stop),
+        Search::DepthFirst => report(cfg, &model, builder.spawn_dfs().join(), start, &stop),
     }
 }
 
-/// The report of a finished `checker` of `model`, started at `start`, stopped at `deadline`.
+/// The report of a finished `checker` of `model`, started at `start`, bounded by `stop`.
 fn report(
     cfg: &MembershipConfig,
     model: &MembershipModel,
     checker: impl Checker<MembershipModel>,
     start: Instant,
-    deadline: Option<Instant>,
+    stop: &Stop,
 ) -> MembershipReport {
     let elapsed = start.elapsed();
-    let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+    // A bound that closed left states unexpanded; one that never closed left none.
+    let stopped = stop.reason();
     let mut discoveries = checker.discoveries();
     let properties = model.properties();
     let failed = properties
         .iter()
         .any(|p| p.expectation == Expectation::Always && discoveries.contains_key(p.name));
-    let exhaustive = !timed_out && !failed;
+    let exhaustive = stopped.is_none() && !failed;
     let mut counterexample = None;
     let verdicts = properties
         .iter()
@@ -172,5 +187,6 @@ fn report(
         properties: verdicts,
         counterexample,
         exhaustive,
+        stopped,
     }
 }
