@@ -135,10 +135,22 @@ impl MembershipConfig {
     /// A one-line description for reports.
     pub fn describe(&self) -> String {
         let change = match self.scenario {
-            Scenario::Grow => "membership: grow 3 → 4 (client 0: put:a; client 1: put:b)",
-            Scenario::ReplaceCrashed => {
-                "membership: replace crashed node 3 by 4 (client 0: put:a; client 1: read)"
-            }
+            Scenario::Grow => "membership: grow 3 → 4",
+            Scenario::ReplaceCrashed => "membership: replace crashed node 3 by 4",
+        };
+        let clients: Vec<String> = self
+            .scripts()
+            .iter()
+            .enumerate()
+            .map(|(c, ops)| {
+                let ops: Vec<String> = ops.iter().map(crate::script::format_op).collect();
+                format!("client {c}: {}", ops.join(","))
+            })
+            .collect();
+        let change = if clients.is_empty() {
+            format!("{change} (no clients)")
+        } else {
+            format!("{change} ({})", clients.join("; "))
         };
         let bug = self
             .bug
@@ -155,9 +167,6 @@ impl MembershipConfig {
         .filter(|(on, _)| *on)
         .map(|(_, text)| *text)
         .collect();
-        format!(
-            "{change}, {} client(s), {} round(s){narrowed}{bug}",
-            self.clients, self.rounds
-        )
+        format!("{change}, {} round(s){narrowed}{bug}", self.rounds)
     }
 }
