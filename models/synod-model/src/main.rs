@@ -499,13 +499,18 @@ fn check_trace_file(file: &std::path::Path) -> TraceRecord {
     }
 }
 
-/// `synod-model membership`: one check of the membership model, its report and record.
-fn membership_command(args: &MembershipArgs, reports: &ReportArgs) -> Result<u8> {
-    let command = std::iter::once("synod-model".to_string())
+/// This process's command line, as a record's rerun command.
+fn invoked_command() -> String {
+    std::iter::once("synod-model".to_string())
         .chain(std::env::args().skip(1))
         .collect::<Vec<_>>()
-        .join(" ");
-    let (report, _) = args.run();
+        .join(" ")
+}
+
+/// `synod-model membership`: one check of the membership model, its report and record.
+fn membership_command(args: &MembershipArgs, reports: &ReportArgs) -> Result<u8> {
+    let command = invoked_command();
+    let report = args.run();
     let run = CheckRun::new(vec![args.record(&report, "membership", &command)]);
     reports.write_checks(&run)?;
     Ok(run.exit_code)
@@ -553,7 +558,7 @@ fn preset_command<P: Protocol>(preset: Preset, protocol: P, outer: &CheckArgs) -
                         "(--bug does not apply: the membership model checks the shipped core)"
                     );
                 }
-                let (report, _) = args.run();
+                let report = args.run();
                 args.record(&report, proof.name, &format!("synod-model {command}"))
             }
             _ => bail!(
@@ -588,10 +593,7 @@ fn check_command<P: Protocol>(args: CheckArgs, protocol: P) -> Result<u8> {
     if let Some(preset) = args.preset {
         return preset_command(preset, protocol, &args);
     }
-    let command = std::iter::once("synod-model".to_string())
-        .chain(std::env::args().skip(1))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let command = invoked_command();
     let record = run_check(&args, protocol, "check", &command)?;
     let run = CheckRun::new(vec![record]);
     args.reports.write_checks(&run)?;

@@ -175,14 +175,17 @@ pub fn takes_fast_reads(cfg: &ModelConfig) -> bool {
 fn nodes<P: Protocol>(
     state: &SystemState<P>,
 ) -> impl Iterator<Item = (synod_core::NodeId, &Node<Value>, &Ghost)> {
-    state
-        .actor_states
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match &**s {
-            ActorState::Node(n) => Some((node_id(i), &n.node, &n.ghost)),
-            ActorState::Client(_) => None,
-        })
+    nodes_of(&state.actor_states)
+}
+
+/// [`nodes`] from the actors' states alone.
+fn nodes_of(
+    actors: &[Arc<ActorState>],
+) -> impl Iterator<Item = (synod_core::NodeId, &Node<Value>, &Ghost)> {
+    actors.iter().enumerate().filter_map(|(i, s)| match &**s {
+        ActorState::Node(n) => Some((node_id(i), &n.node, &n.ghost)),
+        ActorState::Client(_) => None,
+    })
 }
 
 /// The acceptance history of the whole cluster.
@@ -192,10 +195,7 @@ pub fn history<P: Protocol>(state: &SystemState<P>) -> AcceptHistory {
 
 /// [`history`] from the actors' states alone.
 pub fn history_of(actors: &[Arc<ActorState>]) -> AcceptHistory {
-    AcceptHistory::gather(actors.iter().enumerate().filter_map(|(i, s)| match &**s {
-        ActorState::Node(n) => Some((node_id(i), &n.ghost)),
-        ActorState::Client(_) => None,
-    }))
+    AcceptHistory::gather(nodes_of(actors).map(|(id, _, g)| (id, g)))
 }
 
 fn agreement<P: Protocol, M: Checked>(model: &M, state: &SystemState<P>) -> bool {

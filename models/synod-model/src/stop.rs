@@ -78,11 +78,6 @@ impl Stop {
         }
     }
 
-    /// The memory bound, if any.
-    pub fn max_resident_bytes(&self) -> Option<u64> {
-        self.max_resident_bytes
-    }
-
     fn trip(&self, reason: StopReason) {
         let code = match reason {
             StopReason::Deadline => 1,

@@ -86,9 +86,8 @@ impl MembershipArgs {
         }
     }
 
-    /// Runs the check and prints its report; returns it with the exit code (0 PASS, 1 FAIL,
-    /// 2 INCOMPLETE).
-    pub fn run(&self) -> (MembershipReport, u8) {
+    /// Runs the check, prints its report and returns it.
+    pub fn run(&self) -> MembershipReport {
         let max_memory = memory_bound_from_mb(self.max_memory);
         println!(
             "checking   strategy={} threads={} timeout={} max-memory={}",
@@ -107,8 +106,7 @@ impl MembershipArgs {
             self.search(),
         );
         print!("{}", report.render());
-        let code = report.exit_code();
-        (report, code)
+        report
     }
 
     /// The record of `report`, a check of these arguments named `name` and rerun by `command`.
