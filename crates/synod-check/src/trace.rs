@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use synod_core::{
-    Ballot, ClusterSpec, Config, ConfigError, FastPaths, Message, Node, NodeId, Operation, Output,
-    Proposal, RequestId, Timer,
+    Ballot, ClusterSpec, Config, ConfigError, Configuration, FastPaths, MembershipError, Message,
+    Node, NodeId, NodeSet, Operation, Output, Proposal, RequestId, Timer,
 };
 use thiserror::Error;
 
@@ -163,6 +163,73 @@ pub enum Step<V> {
         /// The node.
         node: NodeId,
     },
+    /// A membership change installs `configuration` on `node` (made durable first, then
+    /// `Input::Install`). A node that has not run yet joins the cluster with it: it starts
+    /// empty in that configuration.
+    Install {
+        /// The node.
+        node: NodeId,
+        /// The configuration installed.
+        configuration: TraceConfiguration,
+    },
+}
+
+/// A configuration of a membership change as a trace file spells it: member lists rather than
+/// the core's bit sets, validated like any other configuration when read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceConfiguration {
+    /// Its generation (0 is the cluster at start).
+    pub generation: u64,
+    /// The prepare set.
+    pub prepare: Vec<NodeId>,
+    /// Promises from the prepare set needed for phase 1.
+    pub q1: usize,
+    /// The accept set.
+    pub accept: Vec<NodeId>,
+    /// Acceptances from the accept set needed to choose.
+    pub q2: usize,
+}
+
+impl TraceConfiguration {
+    /// The core configuration, validated: ids in range and listed once, quorums that meet.
+    pub fn configuration(&self) -> Result<Configuration, String> {
+        let set = |ids: &[NodeId]| -> Result<NodeSet, String> {
+            let mut set = NodeSet::EMPTY;
+            for id in ids {
+                if id.0 >= NodeId::LIMIT {
+                    return Err(format!(
+                        "node id {id} is out of range (ids must be below {})",
+                        NodeId::LIMIT
+                    ));
+                }
+                if !set.insert(*id) {
+                    return Err(format!("node id {id} is listed twice"));
+                }
+            }
+            Ok(set)
+        };
+        Configuration::new(
+            self.generation,
+            set(&self.prepare)?,
+            self.q1,
+            set(&self.accept)?,
+            self.q2,
+        )
+        .map_err(|e: MembershipError| e.to_string())
+    }
+}
+
+impl From<&Configuration> for TraceConfiguration {
+    fn from(c: &Configuration) -> Self {
+        TraceConfiguration {
+            generation: c.generation(),
+            prepare: c.prepare().iter().collect(),
+            q1: c.q1(),
+            accept: c.accept().iter().collect(),
+            q2: c.q2(),
+        }
+    }
 }
 
 /// What must hold after a step. Absent parts are not checked.
@@ -284,6 +351,15 @@ pub enum TraceError {
     /// The cluster configuration is invalid.
     #[error("invalid cluster configuration in trace: {0}")]
     Config(#[from] ConfigError),
+    /// An `Install` step's configuration is invalid, or installs it on a node that neither runs
+    /// nor joins with it.
+    #[error("step {step}: invalid membership change: {detail}")]
+    Install {
+        /// The step's index.
+        step: usize,
+        /// Why.
+        detail: String,
+    },
 }
 
 impl<V> Trace<V> {
@@ -307,6 +383,32 @@ where
         }
         for id in &trace.config.nodes {
             trace.config.node_config(*id)?;
+        }
+        for (step, s) in trace.steps.iter().enumerate() {
+            if let Step::Install {
+                node,
+                configuration,
+            } = &s.step
+            {
+                let c = configuration
+                    .configuration()
+                    .map_err(|detail| TraceError::Install { step, detail })?;
+                if c.generation() == 0 {
+                    return Err(TraceError::Install {
+                        step,
+                        detail: "generation 0 is the cluster at start, never installed".into(),
+                    });
+                }
+                if !trace.config.nodes.contains(node) && !c.members().contains(*node) {
+                    return Err(TraceError::Install {
+                        step,
+                        detail: format!(
+                            "n{node} is not a member of the cluster and does not join it with generation {}",
+                            c.generation()
+                        ),
+                    });
+                }
+            }
         }
         Ok(trace)
     }
@@ -448,8 +550,48 @@ mod tests {
                     note: String::new(),
                     expect: None,
                 },
+                TraceStep {
+                    step: Step::Install {
+                        node: NodeId(4),
+                        configuration: TraceConfiguration {
+                            generation: 1,
+                            prepare: vec![NodeId(1), NodeId(2), NodeId(3)],
+                            q1: 2,
+                            accept: vec![NodeId(1), NodeId(2), NodeId(3), NodeId(4)],
+                            q2: 3,
+                        },
+                    },
+                    note: String::new(),
+                    expect: None,
+                },
             ],
         }
+    }
+
+    #[test]
+    fn an_install_step_is_validated_when_read() {
+        let text = sample().to_json();
+        assert!(
+            text.contains(
+                "{\"step\":\"install\",\"node\":4,\"configuration\":{\"generation\":1,\"prepare\":[1,2,3],\"q1\":2,\"accept\":[1,2,3,4],\"q2\":3}}"
+            ),
+            "member lists, not bit sets:\n{text}"
+        );
+        let install = |t: &str| match Trace::<String>::from_json(t) {
+            Err(TraceError::Install { step, detail }) => (step, detail),
+            other => panic!("expected an Install error, got {other:?}"),
+        };
+        // Quorums that could miss: two of the prepare set, two of the four accepters.
+        let (step, detail) = install(&text.replace("\"q2\":3}", "\"q2\":2}"));
+        assert_eq!(step, 6);
+        assert!(detail.contains("must exceed"), "{detail}");
+        let (_, detail) = install(&text.replace("\"prepare\":[1,2,3]", "\"prepare\":[1,2,2]"));
+        assert!(detail.contains("listed twice"), "{detail}");
+        let (_, detail) = install(&text.replace("\"generation\":1", "\"generation\":0"));
+        assert!(detail.contains("generation 0"), "{detail}");
+        // Node 5 neither runs nor is in the configuration it would install.
+        let (_, detail) = install(&text.replace("\"node\":4,", "\"node\":5,"));
+        assert!(detail.contains("n5 is not a member"), "{detail}");
     }
 
     #[test]

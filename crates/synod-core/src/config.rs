@@ -74,6 +74,25 @@ impl Config {
         })
     }
 
+    /// Node `id` of `cluster` as it starts again after installing `configuration` (read back
+    /// from its disk): a member of it, a node that joined with it, or one it removed — a
+    /// removed node keeps running as a proposer whose own acceptor no longer counts, so nothing
+    /// about `id`'s place in the sets is required.
+    pub fn installed(
+        cluster: ClusterSpec,
+        id: NodeId,
+        configuration: Configuration,
+    ) -> Result<Self, ConfigError> {
+        if id.0 >= NodeId::LIMIT {
+            return Err(ConfigError::IdOutOfRange(id));
+        }
+        Ok(Config {
+            id,
+            cluster,
+            configuration,
+        })
+    }
+
     /// The same node under `configuration` (a newer generation, installed). The node need not
     /// be in its sets: a removed node keeps running as a proposer whose own acceptor no longer
     /// counts.

@@ -119,6 +119,19 @@ impl Configuration {
         Ok(Self::sized(generation, prepare, q1, accept, q2))
     }
 
+    /// The same configuration, validated again: what arrived over the network or from a file
+    /// was deserialized field by field, so it is checked like a new one before anything
+    /// installs it.
+    pub fn checked(self) -> Result<Self, MembershipError> {
+        Self::new(
+            self.generation,
+            self.prepare,
+            self.q1(),
+            self.accept,
+            self.q2(),
+        )
+    }
+
     /// Generation `generation` of `members`, with majority quorums in both phases.
     pub fn stable(generation: u64, members: NodeSet) -> Result<Self, MembershipError> {
         let m = crate::majority(members.len());
@@ -301,6 +314,23 @@ mod tests {
             Configuration::new(1, NodeSet::EMPTY, 1, four, 3),
             Err(MembershipError::Empty)
         );
+    }
+
+    #[test]
+    fn a_deserialized_configuration_is_checked_again() {
+        let four = set(&[1, 2, 3, 4]);
+        // Fields as a peer could send them: q1 + q2 = 4 over four members.
+        let forged = Configuration::sized(3, four, 2, four, 2);
+        assert_eq!(
+            forged.checked(),
+            Err(MembershipError::NoIntersection {
+                q1: 2,
+                q2: 2,
+                members: 4
+            })
+        );
+        let valid = Configuration::new(3, four, 3, four, 2).unwrap();
+        assert_eq!(valid.checked(), Ok(valid));
     }
 
     #[test]

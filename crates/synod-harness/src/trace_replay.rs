@@ -9,6 +9,11 @@
 //! difference is reported as a [`Divergence`] naming the trace, the step, expected and actual,
 //! in the counterexample notation of docs/model.md ([`synod_check::notation`]).
 //!
+//! An `Install` step installs a membership change's configuration on a replica
+//! ([`Event::Install`]); a node that never ran joins with it ([`Replica::join`]). Messages in
+//! flight are what the replicas really sent: a broadcast reaches the members of the sender's
+//! configuration at the time.
+//!
 //! Traces are single-register: every step acts on the key [`TRACE_KEY`].
 
 use bytes::Bytes;
@@ -16,7 +21,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use synod_check::notation;
-use synod_check::trace::{Divergence, Expectation, NodeState, Step, Trace, TraceError};
+use synod_check::trace::{
+    Divergence, Expectation, NodeState, Step, Trace, TraceConfiguration, TraceError,
+};
 use synod_core::{Message, NodeId, Output};
 use synod_server::wire::{self, Envelope, WireError};
 use synod_server::{Event, Metrics, Replica, ReplicaConfig, ReplicaError};
@@ -137,13 +144,59 @@ impl Replay<'_> {
         Ok(replica)
     }
 
+    /// The replica of `id`: `None` while it is crashed. A node that never ran (it joins at an
+    /// `Install` step) has a slot from then on, empty until it joins.
     fn slot(&mut self, id: NodeId) -> &mut Option<Replica> {
-        let i = self
-            .replicas
-            .iter()
-            .position(|(n, _)| *n == id)
-            .expect("trace nodes are validated members");
+        let i = match self.replicas.iter().position(|(n, _)| *n == id) {
+            Some(i) => i,
+            None => {
+                self.replicas.push((id, None));
+                self.replicas.len() - 1
+            }
+        };
         &mut self.replicas[i].1
+    }
+
+    /// Whether `id` ever ran (a member at start, or a node that joined since).
+    fn has_run(&self, id: NodeId) -> bool {
+        self.replicas.iter().any(|(n, _)| *n == id)
+    }
+
+    /// `Install` of `configuration` on `id`: the replica's own install, or, for a node that
+    /// never ran, its join (a new, empty data directory recorded in that configuration).
+    fn install(
+        &mut self,
+        index: usize,
+        id: NodeId,
+        configuration: &TraceConfiguration,
+    ) -> Result<Option<(NodeId, Event)>, ReplayError> {
+        let replica_err = |source| ReplayError::Replica {
+            step: index,
+            source,
+        };
+        let configuration = configuration
+            .configuration()
+            .map_err(|detail| ReplayError::Trace {
+                path: PathBuf::from(&self.trace.name),
+                source: TraceError::Install {
+                    step: index,
+                    detail,
+                },
+            })?;
+        if self.has_run(id) {
+            return Ok(Some((id, Event::Install(configuration))));
+        }
+        let dir = self.workdir.join(format!("node-{id}"));
+        let mut replica = Replica::join(
+            &dir,
+            self.config(id).map_err(replica_err)?,
+            configuration,
+            Arc::new(Metrics::default()),
+        )
+        .map_err(replica_err)?;
+        replica.record_outputs(true);
+        *self.slot(id) = Some(replica);
+        Ok(None)
     }
 
     fn diverged(
@@ -199,6 +252,13 @@ impl Replay<'_> {
                 *self.slot(*node) = None;
                 return Ok(Vec::new());
             }
+            Step::Install {
+                node,
+                configuration,
+            } => match self.install(index, *node, configuration)? {
+                Some(install) => install,
+                None => return Ok(Vec::new()),
+            },
             Step::Restart { node } => {
                 if self.slot(*node).is_none() {
                     let replica =
@@ -212,7 +272,10 @@ impl Replay<'_> {
                 return Ok(Vec::new());
             }
         };
-        // A crashed node neither receives nor acts.
+        // A crashed node, or one that has not joined yet, neither receives nor acts.
+        if !self.has_run(node) {
+            return Ok(Vec::new());
+        }
         let Some(replica) = self.slot(node).as_mut() else {
             return Ok(Vec::new());
         };
@@ -228,7 +291,14 @@ impl Replay<'_> {
             .filter(|(k, _)| k.as_ref() == TRACE_KEY)
             .map(|(_, o)| o.map_value(&to_string))
             .collect();
-        self.record_sends(node, &outputs);
+        // What the replica really sends (a broadcast goes to the members of its current
+        // configuration, which a membership change moves).
+        for sent in effects.sends {
+            if sent.envelope.key.as_ref() == TRACE_KEY {
+                let msg = sent.envelope.msg.map_value(&to_string);
+                self.sent.insert((node, sent.to, msg));
+            }
+        }
         Ok(outputs)
     }
 
@@ -248,23 +318,6 @@ impl Replay<'_> {
                 format!("{} was sent", notation::message(msg)),
                 "it was never sent",
             ))
-        }
-    }
-
-    fn record_sends(&mut self, from: NodeId, outputs: &[Output<String>]) {
-        let members: Vec<NodeId> = self.trace.config.nodes.clone();
-        for o in outputs {
-            match o {
-                Output::Send { to, msg } => {
-                    self.sent.insert((from, *to, msg.clone()));
-                }
-                Output::Broadcast { msg } => {
-                    for to in members.iter().filter(|m| **m != from) {
-                        self.sent.insert((from, *to, msg.clone()));
-                    }
-                }
-                _ => {}
-            }
         }
     }
 

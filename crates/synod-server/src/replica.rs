@@ -30,8 +30,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use synod_check::trace::NodeState;
 use synod_core::{
-    Ballot, ClusterSpec, Config, ConfigError, Input, Message, Node, NodeId, Operation, Outcome,
-    Output, Proposal, RequestError, RequestId, Timer,
+    Ballot, ClusterSpec, Config, ConfigError, Configuration, Input, MembershipError, Message, Node,
+    NodeId, Operation, Outcome, Output, Proposal, RequestError, RequestId, Timer,
 };
 use thiserror::Error;
 
@@ -69,6 +69,9 @@ pub enum ReplicaError {
     /// Storage failed; the replica must be restarted from disk.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A configuration to install or join with is invalid.
+    #[error("invalid membership configuration: {0}")]
+    Membership(#[from] MembershipError),
 }
 
 /// One input to the replica.
@@ -97,6 +100,9 @@ pub enum Event {
         /// The request.
         request: RequestId,
     },
+    /// A membership change moves this node to `configuration` (ignored unless it is a newer
+    /// generation). A peer's `Stale` reply carrying a newer one has the same effect.
+    Install(Configuration),
 }
 
 /// Why a request failed.
@@ -203,7 +209,11 @@ impl Replica {
         init: bool,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ReplicaError> {
-        config.cluster.node(config.node_id)?;
+        if init {
+            // A new directory is only made for a member (a node that joins later is made by
+            // `join`); an existing one may belong to a node that joined or was removed since.
+            config.cluster.node(config.node_id)?;
+        }
         let storage = Storage::open(
             dir,
             &config.cluster_id,
@@ -222,7 +232,10 @@ impl Replica {
         config: ReplicaConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ReplicaError> {
-        let core = Arc::new(config.cluster.node(config.node_id)?);
+        let core = Arc::new(match storage.configuration()? {
+            Some(installed) => Config::installed(config.cluster, config.node_id, installed)?,
+            None => config.cluster.node(config.node_id)?,
+        });
         Ok(Replica {
             config,
             core,
@@ -236,6 +249,34 @@ impl Replica {
             record_outputs: false,
             shortcuts: Shortcuts::default(),
         })
+    }
+
+    /// Creates the data directory `dir` of a node that joins the cluster of `config` in a
+    /// later `configuration` (whose sets it belongs to): the directory is made and the
+    /// configuration recorded as installed, durably, before the replica runs in it.
+    pub fn join(
+        dir: &Path,
+        config: ReplicaConfig,
+        configuration: Configuration,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ReplicaError> {
+        let configuration = configuration.checked()?;
+        Config::joining(config.cluster, config.node_id, configuration)?;
+        let storage = Storage::open(
+            dir,
+            &config.cluster_id,
+            config.node_id,
+            Membership::of(&config.cluster),
+            true,
+        )?;
+        storage.install(&configuration)?;
+        Self::with_storage(storage, config, metrics)
+    }
+
+    /// The configuration this node runs: generation 0 (the cluster at start) until a
+    /// membership change installs a later one.
+    pub fn configuration(&self) -> &Configuration {
+        self.core.configuration()
     }
 
     /// This node's id.
@@ -417,7 +458,22 @@ impl Replica {
                 if matches!(msg, Message::Reject { .. }) {
                     self.metrics.rejects.inc();
                 }
+                if let Some(configuration) = stale_configuration(&msg) {
+                    // The peer runs a newer configuration: adopt it (the core leaves a `Stale`
+                    // to its runtime). A forged one is refused and changes nothing.
+                    return match configuration.checked() {
+                        Ok(configuration) => self.install(configuration, effects, writes),
+                        Err(e) => {
+                            tracing::warn!(peer = %from, "ignored a Stale reply with an invalid configuration: {e}");
+                            Ok(())
+                        }
+                    };
+                }
                 self.step(&key, Input::Message { from, msg }, effects, writes)
+            }
+            Event::Install(configuration) => {
+                let configuration = configuration.checked()?;
+                self.install(configuration, effects, writes)
             }
             Event::Timeout { key, timer } => {
                 self.step(&key, Input::Timeout(timer), effects, writes)
@@ -430,6 +486,34 @@ impl Replica {
                 Ok(())
             }
         }
+    }
+
+    /// Moves the node to a newer `configuration`: recorded durably first (no message of the new
+    /// generation may leave before a restart would come back in it), then every key in memory
+    /// steps `Input::Install` — in key order, so the effects do not depend on the map's order;
+    /// a key loaded later starts in the new configuration. An older or equal generation is
+    /// ignored.
+    fn install(
+        &mut self,
+        configuration: Configuration,
+        effects: &mut Effects,
+        writes: &mut BatchWrites,
+    ) -> Result<(), ReplicaError> {
+        if configuration.generation() <= self.configuration().generation() {
+            return Ok(());
+        }
+        self.storage().install(&configuration)?;
+        tracing::info!(
+            generation = configuration.generation(),
+            "installed a new membership configuration"
+        );
+        self.core = Arc::new(self.core.installing(configuration));
+        let mut keys: Vec<Bytes> = self.nodes.keys().cloned().collect();
+        keys.sort();
+        for key in keys {
+            self.step(&key, Input::Install(configuration), effects, writes)?;
+        }
+        Ok(())
     }
 
     /// Steps `key`'s node, turns its outputs into effects, and starts the key's next waiting
@@ -569,6 +653,18 @@ impl Replica {
 
 /// A later persist of a key in one batch supersedes an earlier one, so it must not lower the
 /// promise (checked in debug builds; the core checks it within one step, this across steps).
+/// The configuration a `Stale` reply carries (bare or wrapped in its sender's generation).
+fn stale_configuration(msg: &Message<Bytes>) -> Option<Configuration> {
+    match msg {
+        Message::Stale { configuration } => Some(*configuration),
+        Message::Generation { message, .. } => match message.as_ref() {
+            Message::Stale { configuration } => Some(*configuration),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn check_superseded(earlier: Option<&synod_core::AcceptorState<Bytes>>, promised: Ballot) {
     debug_assert!(
         earlier.is_none_or(|earlier| earlier.promised <= promised),

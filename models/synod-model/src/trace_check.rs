@@ -252,6 +252,12 @@ fn action_of(
         Step::Timeout { node, timer } => ActorModelAction::Timeout(actor(*node), *timer),
         Step::Crash { node } => ActorModelAction::Crash(actor(*node)),
         Step::Restart { node } => ActorModelAction::Recover(actor(*node)),
+        Step::Install { .. } => {
+            return Err(CheckError::Unsupported(
+                "a membership change (install step) is not part of the fixed-membership model"
+                    .into(),
+            ))
+        }
     })
 }
 

@@ -65,6 +65,7 @@
 
 mod dirs;
 mod error;
+mod installed;
 pub mod log;
 pub mod log_file;
 mod meta;
