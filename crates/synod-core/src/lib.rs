@@ -79,7 +79,7 @@ pub use config::{Config, ConfigError};
 pub use configuration::{quorums_meet, Configuration, MembershipError};
 #[cfg(feature = "model")]
 pub use learner::{Chosen, Learner};
-pub use membership::{check_plan, plan, Step};
+pub use membership::{check_plan, check_plan_since, plan, plan_since, Step};
 pub use message::{Message, Proposal};
 pub use node::Node;
 pub use operation::{Operation, Outcome, RequestError, RequestId};

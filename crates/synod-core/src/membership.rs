@@ -31,6 +31,18 @@ pub struct Step {
 /// The steps from `current` (stable) to a stable configuration of `target`, with majority
 /// quorums: additions first (in id order), then removals, two steps each.
 pub fn plan(current: Configuration, target: NodeSet) -> Result<Vec<Step>, MembershipError> {
+    plan_since(&[current], target)
+}
+
+/// [`plan`] for a cluster that has changed before: `since` lists the configurations since the
+/// last catch-up (or since generation 0), oldest first, ending with the current one. A value
+/// chosen in any of them may still be some register's latest, so a step that misses any of them
+/// is marked `catch_up_first` — two changes in a row (adding `d`, later removing `c`) need the
+/// catch-up that one replacement would.
+pub fn plan_since(since: &[Configuration], target: NodeSet) -> Result<Vec<Step>, MembershipError> {
+    let Some(&current) = since.last() else {
+        return Err(MembershipError::Empty);
+    };
     if !current.is_stable() {
         return Err(MembershipError::ChangeInProgress(current.generation()));
     }
@@ -61,15 +73,15 @@ pub fn plan(current: Configuration, target: NodeSet) -> Result<Vec<Step>, Member
         last = Configuration::stable(narrow.generation() + 1, shrunk)?;
         configurations.extend([narrow, last]);
     }
-    let steps = mark_catch_ups(current, &configurations);
-    check_plan(current, &steps)?;
+    let steps = mark_catch_ups(since, &configurations);
+    check_plan_since(since, &steps)?;
     Ok(steps)
 }
 
 /// Marks the steps that need a catch-up first: those whose quorums miss a configuration since
 /// the last catch-up other than the one right before them.
-fn mark_catch_ups(current: Configuration, configurations: &[Configuration]) -> Vec<Step> {
-    let mut since = vec![current];
+fn mark_catch_ups(since: &[Configuration], configurations: &[Configuration]) -> Vec<Step> {
+    let mut since = since.to_vec();
     configurations
         .iter()
         .map(|&configuration| {
@@ -91,7 +103,16 @@ fn mark_catch_ups(current: Configuration, configurations: &[Configuration]) -> V
 /// construction), is the next generation, meets the step before it, and meets every
 /// configuration since the last catch-up unless it has a catch-up first.
 pub fn check_plan(current: Configuration, steps: &[Step]) -> Result<(), MembershipError> {
-    let mut since = vec![current];
+    check_plan_since(&[current], steps)
+}
+
+/// [`check_plan`] from the configurations since the last catch-up (`since`, oldest first,
+/// ending with the current one; see [`plan_since`]).
+pub fn check_plan_since(since: &[Configuration], steps: &[Step]) -> Result<(), MembershipError> {
+    if since.is_empty() {
+        return Err(MembershipError::Empty);
+    }
+    let mut since = since.to_vec();
     for step in steps {
         let next = step.configuration;
         let previous = since[since.len() - 1];
@@ -172,6 +193,29 @@ mod tests {
             check_plan(start, &skipped),
             Err(MembershipError::CatchUpMissing { older: 0, newer: 3 })
         );
+    }
+
+    #[test]
+    fn two_changes_in_a_row_need_the_catch_up_one_replacement_would() {
+        let start = Configuration::stable(0, set(&[1, 2, 3])).unwrap();
+        let add = plan(start, set(&[1, 2, 3, 4])).unwrap();
+        let four = add[1].configuration;
+        // Planned alone, removing 3 from the stable {1,2,3,4} needs nothing: majorities of four
+        // and three members meet.
+        let alone = plan(four, set(&[1, 2, 4])).unwrap();
+        assert!(alone.iter().all(|s| !s.catch_up_first));
+        // With the history since generation 0 it does: {2,4} misses {1,3}.
+        let since = [start, add[0].configuration, four];
+        let remove = plan_since(&since, set(&[1, 2, 4])).unwrap();
+        assert_eq!(
+            remove.iter().map(|s| s.catch_up_first).collect::<Vec<_>>(),
+            [true, false]
+        );
+        assert_eq!(
+            check_plan_since(&since, &alone),
+            Err(MembershipError::CatchUpMissing { older: 0, newer: 3 })
+        );
+        assert_eq!(plan_since(&[], set(&[1])), Err(MembershipError::Empty));
     }
 
     #[test]

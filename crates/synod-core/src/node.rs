@@ -132,6 +132,7 @@ impl<V: Clone + PartialEq> Node<V> {
             Input::Request { request, op } => self.on_request_into(request, op, out),
             Input::Timeout(timer) => self.on_timeout_into(timer, out),
             Input::Install(configuration) => self.install(configuration, out),
+            Input::CatchUp { request } => self.on_catch_up(request, out),
         }
         if let Some(before) = before {
             check_step_outputs(&before, &out[start..], self.acceptor.state());
@@ -219,6 +220,17 @@ impl<V: Clone + PartialEq> Node<V> {
                 self.set_round_timer(out);
                 self.broadcast(Message::Query { request }, out);
             }
+            Err(error) => out.push(Output::Reply {
+                request,
+                result: Err(error),
+            }),
+        }
+    }
+
+    fn on_catch_up(&mut self, request: RequestId, out: &mut Vec<Output<V>>) {
+        let floor = self.acceptor.state().promised;
+        match self.proposer.begin_catch_up(request, floor) {
+            Ok(ballot) => self.start_round(ballot, out),
             Err(error) => out.push(Output::Reply {
                 request,
                 result: Err(error),

@@ -311,6 +311,35 @@ impl<V: Clone + PartialEq> Proposer<V> {
         op: Operation<V>,
         floor: Ballot,
     ) -> Result<Start<V>, RequestError> {
+        self.begin_with(request, op, floor, true)
+    }
+
+    /// Takes a membership change's catch-up of this register: a `Read` that runs a full round —
+    /// never the one-round-trip read, never a reserved ballot (which is dropped) — so that its
+    /// answer means the current value was accepted again, at a new ballot of this node's
+    /// generation, by a phase-2 quorum of its configuration (docs/protocol.md, "The
+    /// catch-up"). Returns the round's ballot.
+    pub fn begin_catch_up(
+        &mut self,
+        request: RequestId,
+        floor: Ballot,
+    ) -> Result<Ballot, RequestError> {
+        self.drop_reservation();
+        match self.begin_with(request, Operation::Read, floor, false)? {
+            Start::Prepare(ballot) => Ok(ballot),
+            Start::Accept(_) | Start::Query(_) => {
+                unreachable!("a catch-up takes no shortcut")
+            }
+        }
+    }
+
+    fn begin_with(
+        &mut self,
+        request: RequestId,
+        op: Operation<V>,
+        floor: Ballot,
+        shortcuts: bool,
+    ) -> Result<Start<V>, RequestError> {
         self.check_invariants();
         if self.round.is_some() {
             return Err(RequestError::Busy);
@@ -327,14 +356,16 @@ impl<V: Clone + PartialEq> Proposer<V> {
                 shortcut: false,
             },
         }));
-        let start = if read && self.fast.reads {
+        let start = if shortcuts && read && self.fast.reads {
             self.set_shortcut();
             self.set_phase(Phase::Reading {
                 reported: None,
                 reports: Tally::new(self.quorums.read()),
             });
             Start::Query(request)
-        } else if let Some((ballot, base)) = self.take_reservation(floor) {
+        } else if let Some((ballot, base)) =
+            shortcuts.then(|| self.take_reservation(floor)).flatten()
+        {
             // Phase 1 of the reserved ballot is complete, and its highest report is `base`.
             self.set_shortcut();
             self.set_phase(Phase::Preparing {

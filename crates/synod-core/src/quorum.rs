@@ -49,6 +49,11 @@ impl NodeSet {
         NodeSet(self.0 | other.0)
     }
 
+    /// Members of both sets.
+    pub fn intersection(self, other: NodeSet) -> NodeSet {
+        NodeSet(self.0 & other.0)
+    }
+
     /// This set without the members of `other`.
     pub fn difference(self, other: NodeSet) -> NodeSet {
         NodeSet(self.0 & !other.0)

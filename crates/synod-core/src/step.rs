@@ -51,6 +51,12 @@ pub enum Input<V> {
     /// It comes from the agreed sequence of configurations, or from a [`Message::Stale`] reply
     /// that carries one. An older or equal generation is ignored.
     Install(Configuration),
+    /// A membership change's catch-up of this register: a `Read` that runs a full round (no
+    /// one-round-trip read, no reserved ballot), answered like a client's `Read`.
+    CatchUp {
+        /// Echoed in the reply.
+        request: RequestId,
+    },
 }
 
 /// The reply to a client request.

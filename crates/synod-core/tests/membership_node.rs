@@ -113,3 +113,96 @@ fn an_older_install_is_ignored() {
     assert!(install(&mut a, older).is_empty());
     assert_eq!(*a.config().configuration(), grown());
 }
+
+/// The messages a node broadcasts in `out`.
+fn broadcasts(out: &[Output<char>]) -> Vec<Message<char>> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Broadcast { msg } => Some(msg.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_catch_up_runs_a_full_round_where_a_read_would_take_a_shortcut() {
+    let config = Config::new(NodeId(1), [NodeId(1), NodeId(2), NodeId(3)])
+        .unwrap()
+        .with_fast_paths(synod_core::FastPaths::ALL);
+    let mut a: Node<char> = Node::new(config);
+    // A write, answered in a full round whose Accepted replies also promise the next ballot:
+    // the proposer then holds a reservation for a one-round-trip write.
+    let out = a.on_request(RequestId(1), Operation::Put('x'));
+    let Some(Message::Prepare { ballot }) = broadcasts(&out).pop() else {
+        panic!("a first write prepares: {out:?}")
+    };
+    // With its own promise, node 2's makes a quorum of the three.
+    let out = a.on_message(
+        NodeId(2),
+        Message::Promise {
+            ballot,
+            accepted: None,
+        },
+    );
+    let Some(Message::Accept {
+        next: Some(next), ..
+    }) = broadcasts(&out).pop()
+    else {
+        panic!("the accept carries the next ballot: {out:?}")
+    };
+    let out = a.on_message(NodeId(2), Message::Accepted { ballot });
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Reply { .. })),
+        "{out:?}"
+    );
+    // A client's read would be one round trip: a Query.
+    let mut reader = a.clone();
+    let out = reader.on_request(RequestId(2), Operation::Read);
+    assert!(
+        matches!(broadcasts(&out)[..], [Message::Query { .. }]),
+        "{out:?}"
+    );
+    // The catch-up prepares a ballot above the reserved one instead, and answers like a read
+    // once a quorum promised and accepted the current value again.
+    let mut out = Vec::new();
+    a.step(
+        Input::CatchUp {
+            request: RequestId(3),
+        },
+        &mut out,
+    );
+    let Some(Message::Prepare { ballot: catch_up }) = broadcasts(&out).pop() else {
+        panic!("a catch-up prepares: {out:?}")
+    };
+    assert!(
+        catch_up > next,
+        "{catch_up:?} is above the reserved {next:?}"
+    );
+    let out = a.on_message(
+        NodeId(2),
+        Message::Promise {
+            ballot: catch_up,
+            accepted: Some(synod_core::Proposal {
+                ballot,
+                value: Some('x'),
+            }),
+        },
+    );
+    // Phase 2 at the catch-up's own ballot (its `next` only reserves a ballot for a later
+    // write, as every accept does with one-round-trip writes on).
+    assert!(
+        matches!(
+            broadcasts(&out)[..],
+            [Message::Accept { ballot: b, value: Some('x'), .. }] if b == catch_up
+        ),
+        "the current value is accepted again at the catch-up's ballot: {out:?}"
+    );
+    let out = a.on_message(NodeId(2), Message::Accepted { ballot: catch_up });
+    assert!(
+        out.contains(&Output::Reply {
+            request: RequestId(3),
+            result: Ok(synod_core::Outcome::Read { value: Some('x') }),
+        }),
+        "{out:?}"
+    );
+}
