@@ -7,6 +7,8 @@
 //!
 //! * [`trace`] — the trace file vocabulary: the format the model exports discoveries and
 //!   counterexamples in, and the production replica replays as regression tests.
+//! * [`expectation`] — one replayed step judged against its trace expectation, the first
+//!   difference as a divergence.
 //! * [`linearizability`] — a checker of register histories (Wing–Gong with Lowe's memoisation),
 //!   whose sequential specification is the core's own [`synod_core::Operation::apply`].
 //! * [`history`] — client histories as JSON lines (the format both fault harnesses save) and
@@ -21,6 +23,7 @@
 //! Protocol code never depends on this crate: the direction is `core ← check ← {model, server}`.
 
 pub mod append;
+pub mod expectation;
 pub mod history;
 pub mod linearizability;
 pub mod notation;

@@ -23,7 +23,8 @@
 //!   quorum's worth of votes delivered as one action.
 //! * [`bugs`] — buggy test doubles that the checker must catch.
 //! * [`walk`] — every reachable state, one by one, for tools and tests.
-//! * [`trace_export`] — model paths as trace files; [`trace_check`] — trace files replayed in the model; [`step_outputs`] — a step's core outputs.
+//! * [`trace_export`] — model paths as trace files; [`trace_check`] — trace files replayed in the model; [`step_outputs`] — a step's core outputs;
+//!   [`path_search`] — the deterministic search and minimisation both exports find paths with.
 
 pub mod actor;
 pub mod bugs;
@@ -39,6 +40,7 @@ pub mod membership;
 pub mod message;
 pub mod model;
 pub mod notation;
+pub mod path_search;
 pub mod presets;
 pub mod properties;
 pub mod protocol;

@@ -2,7 +2,8 @@
 //! model actions, step by step — each step must be an enabled action of the model (a message
 //! really in flight, a timer really set, a crash within the budget, not a no-op), and each
 //! expectation (outputs, node states) must equal what the model's node did. The first step that
-//! differs is reported.
+//! differs is reported. A trace that installs a configuration is replayed in the membership
+//! model instead ([`crate::membership::trace_check`]).
 //!
 //! The model is derived from the trace: its cluster, quorums and retry bound; consensus mode
 //! when the trace starts with the proposers' initial `ProposeOnce` requests (request id 1 at
@@ -14,6 +15,8 @@
 
 use crate::actor::{ActorState, PROPOSE_REQUEST};
 use crate::config::{ConfigError, Mode, ModelConfig, NetworkKind, Value};
+use crate::membership;
+use crate::membership::trace_check::Mismatch;
 use crate::message::Action;
 use crate::message::{request_id, ModelMsg};
 use crate::model::build;
@@ -24,8 +27,8 @@ use crate::Correct;
 use stateright::actor::{ActorModelAction, Envelope, Id};
 use stateright::Model;
 use std::collections::BTreeMap;
-use synod_check::notation;
-use synod_check::trace::{Divergence, Expectation, NodeState as TraceNodeState, Step, Trace};
+use synod_check::expectation::check_step;
+use synod_check::trace::{Divergence, NodeState as TraceNodeState, Step, Trace};
 use synod_core::{Message, NodeId, Operation, Output};
 use thiserror::Error;
 
@@ -252,6 +255,7 @@ fn action_of(
         Step::Timeout { node, timer } => ActorModelAction::Timeout(actor(*node), *timer),
         Step::Crash { node } => ActorModelAction::Crash(actor(*node)),
         Step::Restart { node } => ActorModelAction::Recover(actor(*node)),
+        // `check_trace` sends a trace with install steps to the membership model.
         Step::Install { .. } => {
             return Err(CheckError::Unsupported(
                 "a membership change (install step) is not part of the fixed-membership model"
@@ -289,66 +293,46 @@ fn deliver_replies(model: &M, state: &S, client: Id) -> Option<S> {
         .find_map(|a| take(model, state, &a))
 }
 
+/// Judges step `step` against its expectation: `outputs` of the model's node (values and
+/// request ids mapped back to the trace's), and the nodes' states in `state`.
 fn compare(
     trace: &Trace<String>,
     step: usize,
     values: &Values,
     back: &BTreeMap<synod_core::RequestId, synod_core::RequestId>,
-    expect: &Expectation<String>,
     outputs: Option<Vec<Output<Value>>>,
     state: &S,
 ) -> Result<(), CheckError> {
-    let diverged = |what: String, expected: String, actual: String| {
-        CheckError::Diverged(Box::new(Divergence::at(
-            trace, step, what, expected, actual,
-        )))
-    };
     let to_s = |c: Value| values.trace(c);
-    if let Some(expected) = &expect.outputs {
-        let actual: Option<Vec<Output<String>>> = outputs.map(|o| {
-            o.into_iter()
-                .map(|o| match o.map_value(&to_s) {
-                    Output::Reply { request, result } => Output::Reply {
-                        request: back.get(&request).copied().unwrap_or(request),
-                        result,
-                    },
-                    other => other,
-                })
-                .collect()
-        });
-        if actual.as_ref() != Some(expected) {
-            return Err(diverged(
-                "outputs".into(),
-                notation::outputs(expected),
-                actual.map_or("no node event".into(), |a| notation::outputs(&a)),
-            ));
+    let outputs: Option<Vec<Output<String>>> = outputs.map(|o| {
+        o.into_iter()
+            .map(|o| match o.map_value(&to_s) {
+                Output::Reply { request, result } => Output::Reply {
+                    request: back.get(&request).copied().unwrap_or(request),
+                    result,
+                },
+                other => other,
+            })
+            .collect()
+    });
+    check_step(trace, step, outputs.as_deref(), |id| {
+        match state.actor_states.get(id.0 as usize - 1).map(|s| &**s) {
+            Some(ActorState::Node(n)) => Some(TraceNodeState::of(&n.node).map_value(&to_s)),
+            _ => None,
         }
-    }
-    for (id, expected) in &expect.nodes {
-        let actual = match state.actor_states.get(id.0 as usize - 1).map(|s| &**s) {
-            Some(ActorState::Node(n)) => TraceNodeState::of(&n.node).map_value(&to_s),
-            _ => {
-                return Err(diverged(
-                    format!("state of node {id}"),
-                    notation::node_state(expected),
-                    "no such node".into(),
-                ))
-            }
-        };
-        if &actual != expected {
-            return Err(diverged(
-                format!("state of node {id}"),
-                notation::node_state(expected),
-                notation::node_state(&actual),
-            ));
-        }
-    }
-    Ok(())
+    })
+    .map_err(CheckError::Diverged)
 }
 
 /// Replays `trace` in the model; `Ok(steps)` when every step was enabled and every expectation
 /// held.
 pub fn check_trace(trace: &Trace<String>) -> Result<usize, CheckError> {
+    if membership::trace_check::changes_membership(trace) {
+        return membership::trace_check::check_trace(trace).map_err(|m| match m {
+            Mismatch::Diverged(d) => CheckError::Diverged(d),
+            Mismatch::Unsupported(why) => CheckError::Unsupported(why),
+        });
+    }
     let mut values = Values::default();
     for s in &trace.steps {
         if let Step::Request { op, .. } = &s.step {
@@ -395,9 +379,7 @@ pub fn check_trace(trace: &Trace<String>) -> Result<usize, CheckError> {
             state = next;
             outputs
         };
-        if let Some(expect) = &ts.expect {
-            compare(trace, index, &values, &back, expect, outputs, &state)?;
-        }
+        compare(trace, index, &values, &back, outputs, &state)?;
     }
     Ok(trace.steps.len())
 }

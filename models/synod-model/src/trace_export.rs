@@ -1,6 +1,7 @@
 //! Exporting model paths as trace files (`synod-model traces export`): for a documented, small
 //! set of configurations, one trace per reachability target — the model's "sometimes"
-//! properties plus a few named scenarios — and one per counterexample, if any.
+//! properties plus a few named scenarios — and one per counterexample, if any; then the
+//! membership change's traces ([`crate::membership::trace_export`]).
 //!
 //! Each trace is found by a deterministic, single-threaded breadth-first search over
 //! `Model::actions` / `next_state` (actions sorted, so the same path every run; stateright's own
@@ -17,13 +18,14 @@ use crate::ghost::shortcut;
 use crate::message::Action;
 use crate::message::ModelMsg;
 use crate::model::{build, SynodModel};
+use crate::path_search;
+pub use crate::path_search::{Found, STATE_BUDGET};
 use crate::properties::{history, SystemState};
 use crate::script::parse_scripts;
 use crate::step_outputs::{initial_request_outputs, step_outputs};
 use crate::{ConfigError, Correct};
 use stateright::actor::ActorModelAction;
-use stateright::{Expectation as Kind, Model, Path};
-use std::collections::{HashSet, VecDeque};
+use stateright::{Model, Path};
 use std::path::{Path as FsPath, PathBuf};
 use synod_check::trace::{Expectation, NodeState as TraceNodeState, Trace};
 use synod_core::{FastPaths, Message, Outcome};
@@ -106,6 +108,14 @@ pub enum ExportError {
     /// A named property does not exist in the model.
     #[error("configuration {0}: the model has no property '{1}'")]
     NoProperty(&'static str, &'static str),
+    /// A membership target could not be exported.
+    #[error("membership target '{target}': {reason}")]
+    Membership {
+        /// The target.
+        target: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// Writing a file failed.
     #[error("writing {path}: {source}")]
     Io {
@@ -115,9 +125,6 @@ pub enum ExportError {
         source: std::io::Error,
     },
 }
-
-/// The most states one search may visit before giving up.
-pub const STATE_BUDGET: usize = 2_000_000;
 
 fn property(name: &'static str, about: &'static str) -> Target {
     Target {
@@ -532,97 +539,35 @@ fn mask(goal: &Goal) -> u8 {
     }
 }
 
-/// The enabled successors of `state`, in a fixed order (the network's iteration order is not).
-fn successors(model: &ExportModel, state: &ExportState) -> Vec<(Action, ExportState)> {
-    let mut actions = Vec::new();
-    model.actions(state, &mut actions);
-    actions.sort();
-    actions
-        .into_iter()
-        .filter_map(|a| {
-            let next = model.next_state(state, a.clone())?;
-            model.within_boundary(&next).then_some((a, next))
-        })
-        .collect()
-}
-
-/// What a search found.
-pub enum Found {
-    /// The target, reached by these actions.
-    Target(Vec<Action>),
-    /// An always property violated on the way (name, actions).
-    Counterexample(&'static str, Vec<Action>),
+/// The path facts of `goal`'s search after `action` was taken in `before`.
+fn goal_flags(
+    model: &ExportModel,
+    goal: &Goal,
+    before: &ExportState,
+    action: &Action,
+    f: u8,
+) -> u8 {
+    step_flags(model, before, action, f) & mask(goal)
 }
 
 /// Breadth-first search from the initial state for `goal`, checking every always property on
 /// every visited state. Deterministic: actions are expanded in sorted order.
-pub fn search(model: &ExportModel, goal: &Goal) -> Result<Found, usize> {
-    let always: Vec<_> = model
-        .properties()
-        .into_iter()
-        .filter(|p| p.expectation == Kind::Always)
-        .collect();
-    let m = mask(goal);
-    let init = model.init_states().remove(0);
-    // Search tree: (parent, action) per node, the root first.
-    let mut tree: Vec<(usize, Option<Action>)> = vec![(0, None)];
-    let mut seen: HashSet<(ExportState, u8)> = HashSet::new();
-    let mut frontier: VecDeque<(usize, ExportState, u8)> = VecDeque::new();
-    seen.insert((init.clone(), 0));
-    frontier.push_back((0, init, 0));
-    let actions_to = |tree: &[(usize, Option<Action>)], mut at: usize| {
-        let mut actions = Vec::new();
-        while let Some(a) = &tree[at].1 {
-            actions.push(a.clone());
-            at = tree[at].0;
-        }
-        actions.reverse();
-        actions
-    };
-    while let Some((at, state, f)) = frontier.pop_front() {
-        if let Some(p) = always.iter().find(|p| !(p.condition)(model, &state)) {
-            return Ok(Found::Counterexample(p.name, actions_to(&tree, at)));
-        }
-        if reached(model, goal, &state, f) {
-            return Ok(Found::Target(actions_to(&tree, at)));
-        }
-        if seen.len() > STATE_BUDGET {
-            return Err(seen.len());
-        }
-        for (action, next) in successors(model, &state) {
-            let nf = step_flags(model, &state, &action, f) & m;
-            if seen.insert((next.clone(), nf)) {
-                tree.push((at, Some(action)));
-                frontier.push_back((tree.len() - 1, next, nf));
-            }
-        }
-    }
-    Err(seen.len())
+pub fn search(model: &ExportModel, goal: &Goal) -> Result<Found<Action>, usize> {
+    path_search::search(
+        model,
+        |s, a, f| goal_flags(model, goal, s, a, f),
+        |s, f| reached(model, goal, s, f),
+    )
 }
 
 /// Replays `actions` from the initial state: `Some(final state, flags)` if every action is
 /// enabled and every state inside the model's boundary.
 pub fn replay(model: &ExportModel, actions: &[Action]) -> Option<(ExportState, u8)> {
-    let mut state = model.init_states().remove(0);
-    let mut f = 0;
-    for action in actions {
-        let mut enabled = Vec::new();
-        model.actions(&state, &mut enabled);
-        if !enabled.contains(action) {
-            return None;
-        }
-        let next = model.next_state(&state, action.clone())?;
-        if !model.within_boundary(&next) {
-            return None;
-        }
-        f = step_flags(model, &state, action, f);
-        state = next;
-    }
-    Some((state, f))
+    path_search::replay(model, |s, a, f| step_flags(model, s, a, f), actions)
 }
 
-/// Drops single steps while the rest still replays and `goal` still holds at the end, until no
-/// single step can be removed.
+/// Drops single steps while the remaining ones still replay and `goal` still holds at the end,
+/// until no single step can be removed.
 pub fn minimise(model: &ExportModel, goal: &Goal, actions: Vec<Action>) -> Vec<Action> {
     minimise_by(model, actions, |s, f| {
         reached(model, goal, s, f & mask(goal))
@@ -637,21 +582,10 @@ pub fn reaches(model: &ExportModel, goal: &Goal, actions: &[Action]) -> bool {
 /// Drops single steps while the rest still replays and `end` holds at its final state.
 fn minimise_by(
     model: &ExportModel,
-    mut actions: Vec<Action>,
+    actions: Vec<Action>,
     end: impl Fn(&ExportState, u8) -> bool,
 ) -> Vec<Action> {
-    let mut i = 0;
-    while i < actions.len() {
-        let mut shorter = actions.clone();
-        shorter.remove(i);
-        if replay(model, &shorter).is_some_and(|(s, f)| end(&s, f)) {
-            actions = shorter;
-            i = 0;
-        } else {
-            i += 1;
-        }
-    }
-    actions
+    path_search::minimise(model, |s, a, f| step_flags(model, s, a, f), actions, end)
 }
 
 /// Like [`minimise`] for a counterexample: the property must still be violated at the end.
@@ -722,7 +656,8 @@ pub fn trace_of(
     trace
 }
 
-/// Every exported trace, in a fixed order, as (file name, trace).
+/// Every exported trace — the fixed-membership configurations', then the membership change's —
+/// in a fixed order, as (file name, trace).
 pub fn export_all() -> Result<Vec<(String, Trace<String>)>, ExportError> {
     let mut files = Vec::new();
     for ec in export_configs() {
@@ -764,6 +699,12 @@ pub fn export_all() -> Result<Vec<(String, Trace<String>)>, ExportError> {
             files.push((format!("{name}.json"), trace));
         }
     }
+    let membership =
+        crate::membership::trace_export::export_all().map_err(|e| ExportError::Membership {
+            target: e.target,
+            reason: e.reason,
+        })?;
+    files.extend(membership);
     Ok(files)
 }
 

@@ -8,11 +8,10 @@
 //!
 //! and `synod-model check --preset membership` runs the larger ones in turn.
 
-use stateright::Model;
+use synod_model::membership::guided;
 use synod_model::membership::model::{describe, Action};
 use synod_model::membership::run::check;
-use synod_model::membership::state::{Envelope, MembershipState};
-use synod_model::membership::{MembershipBug, MembershipConfig, MembershipModel, Scenario};
+use synod_model::membership::{MembershipBug, MembershipConfig, Scenario};
 
 #[test]
 fn a_writer_while_a_node_joins_passes_exhaustively() {
@@ -49,88 +48,25 @@ fn a_node_that_keeps_the_old_quorum_sizes_fails() {
     );
 }
 
-/// One phase of [`guided_replacement`]: takes the first enabled action that `allowed` admits
-/// and that changes the state, until there is none. A message is delivered once on the walk (a
-/// redelivered request only draws the same answer).
-fn walk(
-    model: &MembershipModel,
-    mut state: MembershipState,
-    path: &mut Vec<Action>,
-    allowed: impl Fn(&Action) -> bool,
-) -> MembershipState {
-    loop {
-        let mut actions = Vec::new();
-        model.actions(&state, &mut actions);
-        let next = actions
-            .into_iter()
-            .filter(|a| allowed(a) && !(matches!(a, Action::Deliver(_)) && path.contains(a)))
-            .find_map(|a| model.next_state(&state, a.clone()).map(|s| (a, s)));
-        let Some((action, next)) = next else {
-            return state;
-        };
-        path.push(action);
-        state = next;
-        assert!(
-            path.len() < 300,
-            "the walk loops: {:?}",
-            &path[path.len() - 5..]
-        );
-    }
-}
-
-/// A guided walk through the replacement of node 3 by node 4 (the exhaustive search has not
-/// reached it yet, see the CHANGELOG's issue 18): client 0's `put:a` is chosen by nodes 1 and 3
-/// alone (node 2 hears nothing), the admin walks every step of the change, running a catch-up
-/// only where the model offers one, and then client 1 reads at node 2, hearing only node 4.
-/// Returns whether the history stayed linearizable, and the path taken.
+/// The guided replacement (`membership::guided`, also exported as a trace): checks each phase
+/// got where it should; returns whether the history stayed linearizable, and the path taken.
 fn guided_replacement(bug: Option<MembershipBug>) -> (bool, Vec<Action>) {
-    let mut cfg = MembershipConfig::new(Scenario::ReplaceCrashed);
-    cfg.timeouts = false;
-    cfg.lagging = false;
-    cfg.bug = bug;
-    let model = MembershipModel::new(cfg);
-    let mut path = Vec::new();
-    let between = |e: &Envelope, nodes: &[u8]| nodes.contains(&e.src.0) && nodes.contains(&e.dst.0);
-    let answered =
-        |s: &MembershipState, c: usize| s.clients[c].sent == 1 && s.clients[c].waiting.is_none();
-    // The write, heard by nodes 1 and 3 only.
-    let state = walk(
-        &model,
-        model.init_states().remove(0),
-        &mut path,
-        |a| match a {
-            Action::Invoke(0) => true,
-            Action::Deliver(e) => between(e, &[1, 3]),
-            _ => false,
-        },
-    );
+    let walk = guided::replacement(bug);
     assert!(
-        answered(&state, 0),
+        guided::answered(&walk.written, 0),
         "the write completes through nodes 1 and 3"
     );
-    // The change: every install and step; a catch-up where one is offered (through nodes 1, 3
-    // and 4: node 2 still hears nothing).
-    let state = walk(&model, state, &mut path, |a| match a {
-        Action::Install(_) | Action::Advance | Action::CatchUp => true,
-        Action::Deliver(e) => between(e, &[1, 3, 4]),
-        _ => false,
-    });
+    assert!(walk.changed.nodes[2].crashed, "node 3 crashed for good");
     assert_eq!(
-        state.admin.generation,
-        model.last_generation(),
+        walk.changed.admin.generation,
+        walk.model.last_generation(),
         "the change finished"
     );
-    // The read at node 2, hearing only node 4.
-    let state = walk(&model, state, &mut path, |a| match a {
-        Action::Invoke(1) => true,
-        Action::Deliver(e) => between(e, &[2, 4]),
-        _ => false,
-    });
     assert!(
-        answered(&state, 1),
+        guided::answered(&walk.read, 1),
         "the read completes through nodes 2 and 4"
     );
-    (state.linearizable, path)
+    (walk.read.linearizable, walk.path)
 }
 
 #[test]

@@ -12,14 +12,21 @@
 //! * [`model`] — the actions and how each steps the core;
 //! * [`properties`] — agreement, learned is chosen, linearizable, and each step reached;
 //! * [`run`] — an exhaustive check with a verdict (PASS / FAIL / INCOMPLETE) and a listing;
-//! * [`command`] — `synod-model membership`'s arguments, and a check's record for the reports.
+//! * [`command`] — `synod-model membership`'s arguments, and a check's record for the reports;
+//! * [`guided`] — a guided path through the replacement of a crashed member;
+//! * [`trace`] — model actions as trace steps; [`trace_export`] — membership paths as trace
+//!   files; [`trace_check`] — trace files with `install` steps replayed in this model.
 
 pub mod command;
+pub mod guided;
 pub mod model;
 pub mod properties;
 pub mod run;
 pub mod scenario;
 pub mod state;
+pub mod trace;
+pub mod trace_check;
+pub mod trace_export;
 
 pub use model::MembershipModel;
 pub use scenario::{MembershipBug, MembershipConfig, Scenario};

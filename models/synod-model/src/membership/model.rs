@@ -26,8 +26,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use synod_core::{Config, Configuration, Input, Message, Node, Output, RequestId, Step, Timer};
 
 /// The request id of the admin's catch-up in generation `g` (client ids start at 256).
-fn catch_up_request(generation: u64) -> RequestId {
+pub fn catch_up_request(generation: u64) -> RequestId {
     RequestId(generation + 1)
+}
+
+/// The generation whose catch-up `request` is, if it is a catch-up's id (below the clients').
+pub fn catch_up_generation(request: RequestId) -> Option<u64> {
+    (1..256).contains(&request.0).then(|| request.0 - 1)
 }
 
 /// Puts `env` on the network, unless it can never change anything (the model's reductions,
@@ -49,7 +54,7 @@ fn send(state: &mut MembershipState, env: Envelope) {
 }
 
 /// One step of the membership model.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
     /// Deliver a message (it stays in flight).
     Deliver(Envelope),
@@ -66,6 +71,12 @@ pub enum Action {
     /// A node crashes for good.
     Crash(usize),
 }
+
+/// What one action did at the nodes: each node step it took, in order — the node (index) and
+/// the core's outputs of that step (an install's included). A delivery, timeout, request or
+/// install steps one node; an install without lagging nodes may step several; the admin's
+/// `Advance` and a crash step none.
+pub type Effects = Vec<(usize, Vec<Output<Value>>)>;
 
 /// The membership model of a [`MembershipConfig`].
 #[derive(Clone, Debug)]
@@ -113,28 +124,37 @@ impl MembershipModel {
         c
     }
 
-    /// Node `i` moves to generation `g` (durably first: here the model's step is atomic).
-    fn install(&self, state: &mut MembershipState, i: usize, g: u64) {
+    /// Node `i` moves to generation `g` (durably first: here the model's step is atomic), and
+    /// its outputs; `None` when it neither runs nor joins (crashed, or not a member of `g`). A
+    /// node that joins starts empty in `g` and outputs nothing.
+    fn install(&self, state: &mut MembershipState, i: usize, g: u64) -> Option<Vec<Output<Value>>> {
         let configuration = self.installed_by(i, g);
         let slot = &mut state.nodes[i];
         if slot.crashed {
-            return;
+            return None;
         }
         match &slot.node {
-            Some(_) => self.step(state, i, Input::Install(configuration)),
+            Some(_) => Some(self.step(state, i, Input::Install(configuration))),
             None if configuration.members().contains(node_id(i)) => {
                 let config = Config::joining(self.cfg.cluster(), node_id(i), configuration)
                     .expect("a joining node is a member");
                 slot.node = Some(Node::new(config));
+                Some(Vec::new())
             }
-            None => {}
+            None => None,
         }
     }
 
-    /// Steps node `i` with `input` and carries out its outputs.
-    fn step(&self, state: &mut MembershipState, i: usize, input: Input<Value>) {
+    /// Steps node `i` with `input`, carries out its outputs and returns them (nothing when the
+    /// node does not run).
+    fn step(
+        &self,
+        state: &mut MembershipState,
+        i: usize,
+        input: Input<Value>,
+    ) -> Vec<Output<Value>> {
         let Some(node) = state.nodes[i].node.as_mut() else {
-            return;
+            return Vec::new();
         };
         let before = node.acceptor_state().accepted.clone();
         let mut out = Vec::new();
@@ -153,14 +173,14 @@ impl MembershipModel {
                 voters.insert(me);
             }
         }
-        for output in out {
+        for output in &out {
             match output {
                 Output::Send { to, msg } => send(
                     state,
                     Envelope {
                         src: me,
-                        dst: to,
-                        msg,
+                        dst: *to,
+                        msg: msg.clone(),
                     },
                 ),
                 Output::Broadcast { msg } => {
@@ -177,15 +197,16 @@ impl MembershipModel {
                     }
                 }
                 Output::SetTimer { timer, .. } => {
-                    state.nodes[i].timers.insert(timer);
+                    state.nodes[i].timers.insert(*timer);
                 }
                 Output::CancelTimer(timer) => {
-                    state.nodes[i].timers.remove(&timer);
+                    state.nodes[i].timers.remove(timer);
                 }
-                Output::Reply { request, result } => self.reply(state, request, &result),
+                Output::Reply { request, result } => self.reply(state, *request, result),
                 Output::Persist(_) | Output::Learned(_) => {}
             }
         }
+        out
     }
 
     /// A reply reaches its client (or the admin).
@@ -223,19 +244,19 @@ impl MembershipModel {
         }
     }
 
-    fn deliver(&self, state: &mut MembershipState, env: Envelope) {
+    /// The receiver steps the message; then, for a `Stale` that carries a newer configuration,
+    /// the runtime's part: it installs that configuration. The outputs of both, in that order
+    /// (the core ignores a `Stale` itself, so they are the install's).
+    fn deliver(&self, state: &mut MembershipState, env: Envelope) -> Vec<Output<Value>> {
         let i = env.dst.0 as usize - 1;
         let Some(generation) = state.nodes[i].generation() else {
-            return;
+            return Vec::new();
         };
-        if let Some((_, Message::Stale { configuration })) = env.msg.clone().generation_of() {
-            // The runtime's part: install the newer configuration the refusal carries.
-            if configuration.generation() > generation {
-                self.install(state, i, configuration.generation());
-            }
-            return;
-        }
-        self.step(
+        let stale = match env.msg.clone().generation_of() {
+            Some((_, Message::Stale { configuration })) => Some(configuration.generation()),
+            _ => None,
+        };
+        let mut out = self.step(
             state,
             i,
             Input::Message {
@@ -243,6 +264,10 @@ impl MembershipModel {
                 msg: env.msg,
             },
         );
+        if let Some(newer) = stale.filter(|&g| g > generation) {
+            out.extend(self.install(state, i, newer).unwrap_or_default());
+        }
+        out
     }
 
     /// Whether the admin may start the next step.
@@ -275,6 +300,85 @@ impl MembershipModel {
             || state.admin.catch_up == CatchUp::Done
             || self.cfg.bug == Some(MembershipBug::SkipCatchUp);
         installed && caught_up
+    }
+
+    /// `action` taken in `last`: the next state and what each node's step output, or `None`
+    /// when the action changes nothing. The one place the model moves: `next_state` is this
+    /// without the outputs, and trace export and validation read the outputs from it.
+    pub fn apply(
+        &self,
+        last: &MembershipState,
+        action: &Action,
+    ) -> Option<(MembershipState, Effects)> {
+        let mut state = last.clone();
+        let mut effects = Effects::new();
+        match action {
+            Action::Deliver(env) => {
+                // Requests stay in flight (they may be delivered again); an answer is delivered
+                // once, since a second copy is a no-op (docs/model.md).
+                let request = env
+                    .msg
+                    .clone()
+                    .generation_of()
+                    .is_some_and(|(_, m)| m.is_request());
+                if !request {
+                    state.network.remove(env);
+                }
+                let i = env.dst.0 as usize - 1;
+                effects.push((i, self.deliver(&mut state, env.clone())));
+            }
+            Action::Timeout(i, timer) => {
+                state.nodes[*i].timers.remove(timer);
+                effects.push((*i, self.step(&mut state, *i, Input::Timeout(*timer))));
+            }
+            Action::Invoke(c) => {
+                let c = *c;
+                let op = self.cfg.scripts()[c][state.clients[c].sent as usize].clone();
+                let request = request_id(c, state.clients[c].sent as usize);
+                let client = &mut state.clients[c];
+                client.sent += 1;
+                client.waiting = Some(request);
+                let thread = (c as u8, client.epoch);
+                let _ = state.history.on_invoke(thread, op.clone());
+                state.linearizable = state.history.serialized_history().is_some();
+                effects.push((c, self.step(&mut state, c, Input::Request { request, op })));
+            }
+            Action::Install(i) => {
+                let g = state.admin.generation;
+                if self.cfg.lagging {
+                    effects.extend(self.install(&mut state, *i, g).map(|out| (*i, out)));
+                } else {
+                    // Every live node at once: no node lags behind the admin.
+                    for n in 0..state.nodes.len() {
+                        if state.nodes[n].generation().is_none_or(|own| own < g) {
+                            effects.extend(self.install(&mut state, n, g).map(|out| (n, out)));
+                        }
+                    }
+                }
+            }
+            Action::CatchUp => {
+                state.admin.catch_up = CatchUp::Sent;
+                let request = catch_up_request(state.admin.generation);
+                let op = synod_core::Operation::Read;
+                let i = self.cfg.catch_up_node();
+                effects.push((i, self.step(&mut state, i, Input::Request { request, op })));
+            }
+            Action::Advance => {
+                state.admin = Admin {
+                    generation: state.admin.generation + 1,
+                    catch_up: CatchUp::Idle,
+                };
+            }
+            Action::Crash(i) => {
+                let slot = &mut state.nodes[*i];
+                slot.node = None;
+                slot.crashed = true;
+                slot.timers.clear();
+                let dead = node_id(*i);
+                state.network.retain(|e| e.dst != dead);
+            }
+        }
+        (state != *last).then_some((state, effects))
     }
 }
 
@@ -369,75 +473,7 @@ impl Model for MembershipModel {
     }
 
     fn next_state(&self, last: &MembershipState, action: Action) -> Option<MembershipState> {
-        let mut state = last.clone();
-        match action {
-            Action::Deliver(env) => {
-                // Requests stay in flight (they may be delivered again); an answer is delivered
-                // once, since a second copy is a no-op (docs/model.md).
-                let request = env
-                    .msg
-                    .clone()
-                    .generation_of()
-                    .is_some_and(|(_, m)| m.is_request());
-                if !request {
-                    state.network.remove(&env);
-                }
-                self.deliver(&mut state, env);
-            }
-            Action::Timeout(i, timer) => {
-                state.nodes[i].timers.remove(&timer);
-                self.step(&mut state, i, Input::Timeout(timer));
-            }
-            Action::Invoke(c) => {
-                let op = self.cfg.scripts()[c][state.clients[c].sent as usize].clone();
-                let request = request_id(c, state.clients[c].sent as usize);
-                let client = &mut state.clients[c];
-                client.sent += 1;
-                client.waiting = Some(request);
-                let thread = (c as u8, client.epoch);
-                let _ = state.history.on_invoke(thread, op.clone());
-                state.linearizable = state.history.serialized_history().is_some();
-                self.step(&mut state, c, Input::Request { request, op });
-            }
-            Action::Install(i) => {
-                let g = state.admin.generation;
-                if self.cfg.lagging {
-                    self.install(&mut state, i, g);
-                } else {
-                    // Every live node at once: no node lags behind the admin.
-                    for n in 0..state.nodes.len() {
-                        if state.nodes[n].generation().is_none_or(|own| own < g) {
-                            self.install(&mut state, n, g);
-                        }
-                    }
-                }
-            }
-            Action::CatchUp => {
-                state.admin.catch_up = CatchUp::Sent;
-                let request = catch_up_request(state.admin.generation);
-                let op = synod_core::Operation::Read;
-                self.step(
-                    &mut state,
-                    self.cfg.catch_up_node(),
-                    Input::Request { request, op },
-                );
-            }
-            Action::Advance => {
-                state.admin = Admin {
-                    generation: state.admin.generation + 1,
-                    catch_up: CatchUp::Idle,
-                };
-            }
-            Action::Crash(i) => {
-                let slot = &mut state.nodes[i];
-                slot.node = None;
-                slot.crashed = true;
-                slot.timers.clear();
-                let dead = node_id(i);
-                state.network.retain(|e| e.dst != dead);
-            }
-        }
-        (state != *last).then_some(state)
+        self.apply(last, &action).map(|(state, _)| state)
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

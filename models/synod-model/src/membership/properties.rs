@@ -56,7 +56,8 @@ fn installed<const G: u64>(_: &MembershipModel, state: &MembershipState) -> bool
     state.nodes.iter().any(|n| n.generation() >= Some(G))
 }
 
-fn chosen_in_last_generation(model: &MembershipModel, state: &MembershipState) -> bool {
+/// A value was chosen in the plan's last generation.
+pub fn chosen_in_last_generation(model: &MembershipModel, state: &MembershipState) -> bool {
     let last = model.last_generation();
     chosen(model, state).any(|p| state.accepts[p].contains_key(&last))
 }

@@ -17,6 +17,16 @@ pub enum Scenario {
     ReplaceCrashed,
 }
 
+impl Scenario {
+    /// The name used on the command line and in trace file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Grow => "grow",
+            Scenario::ReplaceCrashed => "replace-crashed",
+        }
+    }
+}
+
 /// A buggy double of the membership change, which the check must FAIL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum)]
 pub enum MembershipBug {
