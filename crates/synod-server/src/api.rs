@@ -26,6 +26,7 @@
 use crate::api_error::{self, error_response, error_with, ApiError};
 use crate::auth::{self, SharedTokens};
 use crate::forward::Forwarder;
+use crate::members_api::{self, MembersApi};
 use crate::wire::Failure;
 use axum::body::Bytes as Body;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
@@ -100,6 +101,17 @@ pub fn secured_router(
         .route("/v1/cluster", get(cluster))
         .route("/cluster", get(cluster))
         .route("/metrics", get(metrics))
+        .merge(
+            Router::new()
+                .route(
+                    "/v1/members",
+                    get(members_api::list).post(members_api::change),
+                )
+                .with_state(MembersApi {
+                    founding: forwarder.runtime().founding(),
+                    forwarder: forwarder.clone(),
+                }),
+        )
         .fallback(api_error::no_route)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(move |request, next| {

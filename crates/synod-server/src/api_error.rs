@@ -83,6 +83,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Failed(e @ Failure::Timeout { .. }) => (unavailable, "timeout", e.to_string()),
             ApiError::Failed(Failure::Stopped(why)) => (unavailable, "stopped", why),
+            ApiError::Failed(e @ Failure::Removed { .. }) => {
+                (StatusCode::GONE, "removed", e.to_string())
+            }
         };
         error_response(status, code, detail)
     }

@@ -252,6 +252,10 @@ pub async fn authorize(tokens: SharedTokens, request: Request, next: Next) -> Re
     let mut key = Vec::new();
     let need = match need_of(request.method(), path, &mut key) {
         _ if path == "/health" || path == "/ready" => Need::Nothing,
+        // Changing the members writes the cluster's own (reserved) membership record.
+        _ if path == "/v1/members" && request.method() == Method::POST => {
+            Need::Write(crate::members_record::MEMBERS_KEY)
+        }
         Some(true) => Need::Write(&key),
         Some(false) => Need::Read(&key),
         None => Need::AnyToken,

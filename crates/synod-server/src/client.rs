@@ -392,6 +392,25 @@ impl Client {
         Ok((status, response.text().await?))
     }
 
+    /// `POST path` with a JSON `body`, as it came back: the status and the body as text (for
+    /// `synod member`, which judges the answer itself).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, String), reqwest::Error> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let response = self
+            .http
+            .post(self.url(&segments))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await?))
+    }
+
     /// The node's metrics (Prometheus text).
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let response = ok(self.http.get(self.url(&["metrics"])).send().await?).await?;

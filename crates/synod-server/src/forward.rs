@@ -26,8 +26,10 @@
 //! by sender: an answer from another node than the one asked is ignored.
 
 use crate::home::home_of;
+use crate::members_record::{is_reserved, RESERVED_PREFIX};
 use crate::metrics::Metrics;
 use crate::peer_status::PeerStatus;
+use crate::reconfiguration::{Reconfigurer, DEFAULT_INSTALL_TIMEOUT};
 use crate::replica::ReplyError;
 use crate::runtime::{RuntimeHandle, Submitted};
 use crate::transport::{Inbox, InboxClosed, Link, Outbox};
@@ -84,8 +86,8 @@ pub struct Forwarder {
 #[derive(Debug)]
 struct Inner {
     node: NodeId,
-    members: NodeSet,
     config: ForwardConfig,
+    reconfigurer: Reconfigurer,
     runtime: RuntimeHandle,
     outbox: Outbox,
     waiting: Mutex<Waiting>,
@@ -107,23 +109,46 @@ impl Drop for Unwait<'_> {
 }
 
 impl Forwarder {
-    /// The forwarding of node `node` of `members`, running requests on `runtime` and sending
-    /// through `outbox`.
+    /// The forwarding of node `node`, running requests on `runtime` and sending through
+    /// `outbox`; keys' homes are among the members of the runtime's current configuration.
     pub fn new(
         node: NodeId,
-        members: NodeSet,
         config: ForwardConfig,
         runtime: RuntimeHandle,
         outbox: Outbox,
     ) -> Self {
+        let reconfigurer = Reconfigurer::new(
+            node,
+            runtime.clone(),
+            outbox.clone(),
+            DEFAULT_INSTALL_TIMEOUT,
+        );
         Forwarder {
             inner: Arc::new(Inner {
                 node,
-                members,
                 config,
+                reconfigurer,
                 runtime,
                 outbox,
                 waiting: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The same forwarding, with membership changes run here waiting `timeout` for each step
+    /// to be installed (call before cloning it).
+    pub fn with_install_timeout(self, timeout: Duration) -> Self {
+        let inner = Arc::try_unwrap(self.inner).expect("set before the forwarder is shared");
+        let reconfigurer = Reconfigurer::new(
+            inner.node,
+            inner.runtime.clone(),
+            inner.outbox.clone(),
+            timeout,
+        );
+        Forwarder {
+            inner: Arc::new(Inner {
+                reconfigurer,
+                ..inner
             }),
         }
     }
@@ -133,9 +158,42 @@ impl Forwarder {
         self.inner.node
     }
 
-    /// The members.
+    /// The members of the configuration this node runs.
     pub fn members(&self) -> NodeSet {
-        self.inner.members
+        self.inner.runtime.configuration().members()
+    }
+
+    /// This node's side of membership changes.
+    pub fn reconfigurer(&self) -> &Reconfigurer {
+        &self.inner.reconfigurer
+    }
+
+    /// Refuses client requests on a node a membership change removed, and on the cluster's
+    /// own (reserved) keys.
+    fn admit(&self, key: &[u8]) -> Result<(), Failure> {
+        if is_reserved(key) {
+            return Err(Failure::BadInput(format!(
+                "keys starting with {:?} are reserved for the cluster's own registers",
+                String::from_utf8_lossy(RESERVED_PREFIX)
+            )));
+        }
+        let configuration = self.inner.runtime.configuration();
+        if !configuration.members().contains(self.inner.node) {
+            return Err(Failure::Removed {
+                node: self.inner.node,
+                generation: configuration.generation(),
+                members: format!(
+                    "{{{}}}",
+                    configuration
+                        .members()
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The configuration.
@@ -145,8 +203,7 @@ impl Forwarder {
 
     /// The members this node has a live connection to (requests for their keys are forwarded).
     pub fn connected(&self) -> NodeSet {
-        self.inner
-            .members
+        self.members()
             .iter()
             .filter(|&m| {
                 self.inner
@@ -174,6 +231,7 @@ impl Forwarder {
     /// Runs a client request at its key's home (see the module docs), within the request
     /// timeout.
     pub async fn run(&self, key: Bytes, op: Operation<Bytes>) -> RunResult {
+        self.admit(&key)?;
         let deadline = Instant::now() + self.inner.config.request_timeout;
         match self.home_elsewhere(&key) {
             Some((home, link)) => self.forward(home, link, key, op, deadline).await,
@@ -186,7 +244,7 @@ impl Forwarder {
         if !self.inner.config.enabled {
             return None;
         }
-        let home = home_of(key, self.inner.members)?;
+        let home = home_of(key, self.members())?;
         if home == self.inner.node {
             return None;
         }
@@ -335,7 +393,7 @@ impl Forwarder {
     async fn execute(&self, forward: Forward) {
         self.metrics().forwards_received.inc();
         let Forward { from, id, key, op } = forward;
-        if let Err(refused) = self.check(&key, &op) {
+        if let Err(refused) = self.admit(&key).and_then(|()| self.check(&key, &op)) {
             self.answer(from, id, Err(refused));
             return;
         }
@@ -397,6 +455,7 @@ impl Inbox for Forwarder {
                 Item::Protocol(envelope) => envelopes.push(envelope),
                 Item::Forward(forward) => self.execute(forward).await,
                 Item::Answer(answer) => self.answered(answer),
+                change => self.inner.reconfigurer.on_item(change).await,
             }
         }
         if envelopes.is_empty() {

@@ -7,7 +7,13 @@
 //! * `wire` — the peer frame format: handshake and batches of items — protocol envelopes
 //!   `{from, key, Message}`, forwarded requests and their answers (public as [`wire`]: its
 //!   encoders and decoders are one namespace).
-//! * `membership` — the member ids and quorum sizes every node and data directory must agree on.
+//! * `membership` — the founding member ids and quorum sizes every node and data directory must
+//!   agree on.
+//! * `members_api` — `GET`/`POST /v1/members`: the membership, a change and its progress.
+//! * `members_record` — the cluster's membership as a register of its own (a reserved key):
+//!   the configuration, the history since the last catch-up, addresses, a change's progress.
+//! * `reconfiguration` — running a membership change: catch-up, compare-and-set of the
+//!   record, install on every node; the peers' side of a change.
 //! * `home` — each key's home proposer: rendezvous hashing over the member ids, a fixed hash.
 //! * `storage` — acceptor state and committed values: an acceptor log (one append and one
 //!   fdatasync per batch) in front of redb, applied in large batches.
@@ -59,9 +65,12 @@ mod fault;
 mod forward;
 mod home;
 mod https;
+mod members_api;
+mod members_record;
 mod membership;
 mod metrics;
 mod peer_status;
+mod reconfiguration;
 mod reloadable;
 mod replica;
 mod request_ids;

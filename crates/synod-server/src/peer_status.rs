@@ -7,6 +7,15 @@
 //! (its handshake sent and not refused) and the member's connection to this node is open (its
 //! handshake accepted here). Paxos needs both: requests leave on the first, answers arrive on the
 //! second. The transport reports every event here; nothing here does I/O.
+//!
+//! The members are the nodes this node knows the address of: those it was started with, and
+//! those added while it runs ([`PeerStatus::add_member`], which the transport calls when it
+//! learns of a node — an operator's address book, or a new node's handshake that names its own
+//! address). An added node has a link, shows in `/v1/cluster` and gets per-peer metrics like
+//! any other. A node is never removed here: one removed from the cluster's configuration is
+//! still dialled and shown (a removed node does no harm as a peer; the protocol core no longer
+//! counts its votes). The quorum readiness asks for is the larger quorum size of the cluster's
+//! founding [`Membership`] (the one compared at the handshake).
 
 use crate::membership::{Addresses, Membership};
 use serde::Serialize;
@@ -14,7 +23,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use synod_core::NodeId;
 
@@ -32,11 +41,21 @@ const STRANGERS: usize = 16;
 pub struct PeerStatus {
     node: NodeId,
     membership: Membership,
-    addresses: Addresses,
     checks_addresses: bool,
-    peers: BTreeMap<NodeId, Peer>,
+    /// The known nodes. Never held while another lock is taken: readers copy what they need
+    /// (an `Arc<Peer>`, an address) and let go.
+    book: RwLock<Book>,
     strangers: Mutex<VecDeque<Refusal>>,
     epoch: Instant,
+}
+
+/// The nodes this node knows.
+#[derive(Debug)]
+struct Book {
+    /// Every known node's peer address, this node's included.
+    addresses: Addresses,
+    /// Every known node but this one.
+    peers: BTreeMap<NodeId, Arc<Peer>>,
 }
 
 /// One member's links, as this node sees them.
@@ -136,11 +155,11 @@ pub struct StrangerView {
 /// This node's view of the membership, in `/v1/cluster`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MembershipView {
-    /// Every member's id and peer address.
+    /// Every known node's id and peer address (those added since the start included).
     pub members: Vec<MemberAddress>,
-    /// Phase-1 quorum size.
+    /// Phase-1 quorum size of the founding membership.
     pub q1: usize,
-    /// Phase-2 quorum size.
+    /// Phase-2 quorum size of the founding membership.
     pub q2: usize,
     /// Members a request needs (the larger of q1 and q2).
     pub quorum: usize,
@@ -159,19 +178,19 @@ pub struct MemberAddress {
 
 /// Counts an open inbound connection of a peer until dropped.
 #[derive(Debug)]
-pub struct InboundOpen<'a> {
-    peer: &'a Peer,
+pub struct InboundOpen {
+    peer: Arc<Peer>,
 }
 
-impl Drop for InboundOpen<'_> {
+impl Drop for InboundOpen {
     fn drop(&mut self) {
         self.peer.inbound.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 impl PeerStatus {
-    /// Node `node`'s links to the members listed in `addresses` (itself included), running with
-    /// `membership`; `checks_addresses` is only shown.
+    /// Node `node`'s links to the members listed in `addresses` (itself included), in the
+    /// cluster founded with `membership`; `checks_addresses` is only shown.
     pub fn new(
         node: NodeId,
         membership: Membership,
@@ -182,25 +201,63 @@ impl PeerStatus {
             .0
             .keys()
             .filter(|&&id| id != node)
-            .map(|&id| (id, Peer::default()))
+            .map(|&id| (id, Arc::default()))
             .collect();
         PeerStatus {
             node,
             membership,
-            addresses,
             checks_addresses,
-            peers,
+            book: RwLock::new(Book { addresses, peers }),
             strangers: Mutex::new(VecDeque::new()),
             epoch: Instant::now(),
         }
     }
 
-    fn peer(&self, id: NodeId) -> Option<&Peer> {
-        self.peers.get(&id)
+    /// Adds node `id` at `address` to the members this node knows (its links are reported
+    /// from now on), or records its new address if it is known. This node itself is left as
+    /// it is.
+    pub fn add_member(&self, id: NodeId, address: SocketAddr) {
+        if id == self.node {
+            return;
+        }
+        let mut book = write(&self.book);
+        book.addresses.0.insert(id, address.to_string());
+        book.peers.entry(id).or_default();
     }
 
-    fn address(&self, id: NodeId) -> &str {
-        self.addresses.0.get(&id).map_or("?", String::as_str)
+    /// Whether node `id` is a known member (this node included).
+    pub fn knows(&self, id: NodeId) -> bool {
+        read(&self.book).addresses.0.contains_key(&id)
+    }
+
+    /// Every known node's peer address, this node's included.
+    pub fn addresses(&self) -> Addresses {
+        read(&self.book).addresses.clone()
+    }
+
+    fn peer(&self, id: NodeId) -> Option<Arc<Peer>> {
+        read(&self.book).peers.get(&id).cloned()
+    }
+
+    /// Every known node but this one, with its address, by id (a copy: no lock is held).
+    fn peers(&self) -> Vec<(NodeId, Arc<Peer>, String)> {
+        let book = read(&self.book);
+        book.peers
+            .iter()
+            .map(|(&id, peer)| {
+                let address = book.addresses.0.get(&id).cloned();
+                (id, peer.clone(), address.unwrap_or_else(|| "?".into()))
+            })
+            .collect()
+    }
+
+    fn address(&self, id: NodeId) -> String {
+        read(&self.book)
+            .addresses
+            .0
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| "?".into())
     }
 
     fn touch(&self, peer: &Peer) {
@@ -213,18 +270,19 @@ impl PeerStatus {
     /// [`UNREACHABLE_GRACE`], and not again until it is reachable.
     pub fn connect_failed(&self, id: NodeId, error: &dyn std::fmt::Display) {
         let Some(peer) = self.peer(id) else { return };
+        let address = self.address(id);
         let mut state = lock(&peer.state);
         let since = *state.down_since.get_or_insert_with(Instant::now);
         if !state.warned && since.elapsed() >= UNREACHABLE_GRACE {
             state.warned = true;
             tracing::warn!(
                 peer = %id,
-                address = self.address(id),
+                address,
                 "node {id} is unreachable (for {:.1} s): {error}; retrying, logged again when it is reachable",
                 since.elapsed().as_secs_f64()
             );
         } else {
-            tracing::debug!(peer = %id, address = self.address(id), "cannot connect: {error}");
+            tracing::debug!(peer = %id, address, "cannot connect: {error}");
         }
     }
 
@@ -232,12 +290,13 @@ impl PeerStatus {
     pub fn outbound_up(&self, id: NodeId) {
         let Some(peer) = self.peer(id) else { return };
         peer.outbound.store(true, Ordering::Relaxed);
+        let address = self.address(id);
         let mut state = lock(&peer.state);
         if let Some(since) = state.down_since.take() {
             if std::mem::take(&mut state.warned) {
                 tracing::info!(
                     peer = %id,
-                    address = self.address(id),
+                    address,
                     "node {id} is reachable again (after {:.1} s)",
                     since.elapsed().as_secs_f64()
                 );
@@ -257,8 +316,9 @@ impl PeerStatus {
     /// `id` accepted this node's handshake.
     pub fn accepted_by(&self, id: NodeId) {
         let Some(peer) = self.peer(id) else { return };
-        self.touch(peer);
-        if let Some(refusal) = lock(&peer.state).refused_us.take() {
+        self.touch(&peer);
+        let refusal = lock(&peer.state).refused_us.take();
+        if let Some(refusal) = refusal {
             tracing::info!(peer = %id, "node {id} accepts this node's handshake again (it refused: {})", refusal.reason);
         }
     }
@@ -266,7 +326,8 @@ impl PeerStatus {
     /// `id` refused this node's handshake, saying why. Logged at `warn` when the reason is new.
     pub fn refused_by(&self, id: NodeId, reason: String) {
         let Some(peer) = self.peer(id) else { return };
-        self.touch(peer);
+        self.touch(&peer);
+        let remote = self.address(id);
         let mut state = lock(&peer.state);
         let new = state.refused_us.as_ref().is_none_or(|r| r.reason != reason);
         if new {
@@ -276,7 +337,7 @@ impl PeerStatus {
         }
         state.refused_us = Some(Refusal {
             node: Some(id),
-            remote: self.address(id).to_owned(),
+            remote,
             reason,
             at: Instant::now(),
         });
@@ -321,10 +382,10 @@ impl PeerStatus {
 
     /// This node accepted `id`'s handshake: its connection counts as open until the returned
     /// guard is dropped.
-    pub fn inbound_opened(&self, id: NodeId) -> Option<InboundOpen<'_>> {
+    pub fn inbound_opened(&self, id: NodeId) -> Option<InboundOpen> {
         let peer = self.peer(id)?;
         peer.inbound.fetch_add(1, Ordering::Relaxed);
-        self.touch(peer);
+        self.touch(&peer);
         lock(&peer.state).refused_them = None;
         Some(InboundOpen { peer })
     }
@@ -340,7 +401,7 @@ impl PeerStatus {
     pub fn frame_received(&self, id: NodeId) {
         if let Some(peer) = self.peer(id) {
             peer.frames_received.fetch_add(1, Ordering::Relaxed);
-            self.touch(peer);
+            self.touch(&peer);
         }
     }
 
@@ -368,13 +429,12 @@ impl PeerStatus {
         out
     }
 
-    /// What is wrong with the link to `id`, in words.
-    fn link_problem(&self, id: NodeId, peer: &Peer) -> String {
+    /// What is wrong with the link to `id` at `address`, in words.
+    fn link_problem(&self, id: NodeId, address: &str, peer: &Peer) -> String {
         let outbound = peer.outbound.load(Ordering::Relaxed);
         let inbound = peer.inbound.load(Ordering::Relaxed) > 0;
         let mut text = format!(
-            "node {id} ({}): {}",
-            self.address(id),
+            "node {id} ({address}): {}",
             match (outbound, inbound) {
                 (true, true) => "connected",
                 (true, false) =>
@@ -392,7 +452,12 @@ impl PeerStatus {
         text
     }
 
-    /// The larger of the quorum sizes: how many members a request needs.
+    /// The cluster's founding membership (the one compared at the handshake).
+    pub fn founding(&self) -> Membership {
+        self.membership
+    }
+
+    /// The larger of the founding quorum sizes: how many members a request needs.
     pub fn quorum(&self) -> usize {
         self.membership.q1.max(self.membership.q2)
     }
@@ -405,13 +470,15 @@ impl PeerStatus {
         let mut connected = vec![self.node.0];
         let mut problems = Vec::new();
         let mut refusals = Vec::new();
-        for (&id, peer) in &self.peers {
+        let peers = self.peers();
+        let known = peers.len() + 1;
+        for (id, peer, address) in &peers {
             if Self::connected(peer) {
                 connected.push(id.0);
             } else {
-                problems.push(self.link_problem(id, peer));
+                problems.push(self.link_problem(*id, address, peer));
             }
-            refusals.extend(self.refusals(id, peer, false));
+            refusals.extend(self.refusals(*id, peer, false));
         }
         connected.sort_unstable();
         let quorum = self.quorum();
@@ -421,7 +488,7 @@ impl PeerStatus {
                 "this node (node {}) is connected to {} of {} members ({}) and a quorum needs {quorum}; {}",
                 self.node,
                 connected.len(),
-                self.membership.members.len(),
+                known,
                 ids(&connected),
                 problems.join("; ")
             ));
@@ -435,12 +502,19 @@ impl PeerStatus {
         }
     }
 
-    /// Every member's link, this node included, by id.
+    /// Every known member's link, this node included, by id.
     pub fn members(&self) -> Vec<MemberView> {
-        self.addresses
+        let book = read(&self.book);
+        let known: Vec<(NodeId, String, Option<Arc<Peer>>)> = book
+            .addresses
             .0
             .iter()
-            .map(|(&id, address)| match self.peer(id) {
+            .map(|(&id, address)| (id, address.clone(), book.peers.get(&id).cloned()))
+            .collect();
+        drop(book);
+        known
+            .into_iter()
+            .map(|(id, address, peer)| match peer {
                 None => MemberView {
                     id: id.0,
                     address: address.clone(),
@@ -454,15 +528,15 @@ impl PeerStatus {
                     frames_received: 0,
                 },
                 Some(peer) => {
-                    let refusals = self.refusals(id, peer, true);
+                    let refusals = self.refusals(id, &peer, true);
                     MemberView {
                         id: id.0,
                         address: address.clone(),
                         this: false,
-                        connected: Self::connected(peer),
+                        connected: Self::connected(&peer),
                         outbound: peer.outbound.load(Ordering::Relaxed),
                         inbound: peer.inbound.load(Ordering::Relaxed) > 0,
-                        last_contact_ms: self.last_contact_ms(peer),
+                        last_contact_ms: self.last_contact_ms(&peer),
                         refused: (!refusals.is_empty()).then(|| refusals.join("; ")),
                         frames_sent: peer.frames_sent.load(Ordering::Relaxed),
                         frames_received: peer.frames_received.load(Ordering::Relaxed),
@@ -486,10 +560,10 @@ impl PeerStatus {
             .collect()
     }
 
-    /// This node's membership and member addresses.
+    /// The founding membership's quorum sizes and every known member's address.
     pub fn membership(&self) -> MembershipView {
         MembershipView {
-            members: self
+            members: read(&self.book)
                 .addresses
                 .0
                 .iter()
@@ -537,9 +611,10 @@ impl PeerStatus {
                 },
             ),
         ];
+        let peers = self.peers();
         for (name, kind, help, value) in families {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (id, peer) in &self.peers {
+            for (id, peer, _) in &peers {
                 if let Some(v) = value(self, peer) {
                     let _ = writeln!(out, "{name}{{peer=\"{id}\"}} {v}");
                 }
@@ -558,6 +633,14 @@ impl Refusal {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `{1, 2}`.
@@ -686,5 +769,61 @@ mod tests {
             !text.contains("synod_peer_last_contact_age_seconds{peer=\"2\"}"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn an_added_member_is_shown_counted_and_measured() {
+        let status = three();
+        assert!(!status.knows(NodeId(4)));
+        // Unknown, its events are not recorded.
+        assert!(status.inbound_opened(NodeId(4)).is_none());
+        status.add_member(NodeId(4), "127.0.0.1:7004".parse().unwrap());
+        assert!(status.knows(NodeId(4)));
+        let view = status.members();
+        assert_eq!(
+            view.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
+        assert_eq!(view[3].address, "127.0.0.1:7004");
+        assert!(!view[3].connected && !view[3].this);
+        assert_eq!(status.membership().members[3].address, "127.0.0.1:7004");
+        assert_eq!(
+            status.founding(),
+            Membership::majority((1..=3).map(NodeId).collect())
+        );
+        let reason = status.readiness().reason.unwrap();
+        assert!(
+            reason.contains("connected to 1 of 4 members ({1}) and a quorum needs 2"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("node 4 (127.0.0.1:7004): not connected"),
+            "{reason}"
+        );
+        // Connected both ways, it makes a quorum with this node.
+        status.outbound_up(NodeId(4));
+        let _open = status.inbound_opened(NodeId(4)).unwrap();
+        let ready = status.readiness();
+        assert_eq!((ready.ready, ready.connected), (true, vec![1, 4]));
+        status.frame_sent(NodeId(4));
+        let mut text = String::new();
+        status.render_metrics(&mut text);
+        assert!(
+            text.contains("synod_peer_connected{peer=\"4\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("synod_peer_sent_frames_total{peer=\"4\"} 1\n"),
+            "{text}"
+        );
+        // A new address replaces the old one; the links stay as they are.
+        status.add_member(NodeId(4), "127.0.0.1:8004".parse().unwrap());
+        let view = status.members();
+        assert_eq!(view.len(), 4);
+        assert_eq!(view[3].address, "127.0.0.1:8004");
+        assert!(view[3].connected);
+        // This node itself is not re-added or moved.
+        status.add_member(NodeId(1), "127.0.0.1:9001".parse().unwrap());
+        assert_eq!(status.members()[0].address, "127.0.0.1:7001");
     }
 }

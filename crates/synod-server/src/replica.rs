@@ -100,8 +100,17 @@ pub enum Event {
         /// The request.
         request: RequestId,
     },
-    /// A membership change moves this node to `configuration` (ignored unless it is a newer
-    /// generation). A peer's `Stale` reply carrying a newer one has the same effect.
+    /// A membership change's catch-up of `key`: a `Read` that runs a full round
+    /// (`Input::CatchUp`), queued and answered like a client request.
+    CatchUp {
+        /// Echoed in the reply; unique among unanswered requests.
+        request: RequestId,
+        /// The key.
+        key: Bytes,
+    },
+    /// A membership change moves this node to `configuration` (ignored unless it is a valid
+    /// configuration of a newer generation). A peer's `Stale` reply carrying a newer one has
+    /// the same effect.
     Install(Configuration),
 }
 
@@ -176,7 +185,16 @@ pub struct Effects {
 
 #[derive(Debug, Default)]
 struct Queue {
-    waiting: VecDeque<(RequestId, Operation<Bytes>)>,
+    /// Client requests and catch-ups (`Input::Request`, `Input::CatchUp`), in arrival order.
+    waiting: VecDeque<Input<Bytes>>,
+}
+
+/// The request id of a queued input.
+fn request_of(input: &Input<Bytes>) -> Option<RequestId> {
+    match input {
+        Input::Request { request, .. } | Input::CatchUp { request } => Some(*request),
+        Input::Message { .. } | Input::Timeout(_) | Input::Install(_) => None,
+    }
 }
 
 /// The per-key Paxos state of one node.
@@ -353,6 +371,16 @@ impl Replica {
         self.nodes.len()
     }
 
+    /// Up to `limit` keys this node holds acceptor state for, in order, after `after`: the
+    /// registers a membership change's catch-up re-writes.
+    pub fn acceptor_keys(
+        &self,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Bytes>, ReplicaError> {
+        Ok(self.storage().acceptor_keys(after, limit)?)
+    }
+
     /// The highest-ballot chosen value this node recorded for `key`.
     pub fn committed(&self, key: &[u8]) -> Result<Option<Proposal<Bytes>>, ReplicaError> {
         Ok(self.storage().committed(key)?)
@@ -435,24 +463,10 @@ impl Replica {
     ) -> Result<(), ReplicaError> {
         match event {
             Event::Request { request, key, op } => {
-                // Invariant: a key has waiting requests only while its proposer is busy.
-                let busy = self.node(&key)?.has_request();
-                if busy && self.config.queue_limit > 0 {
-                    let queue = self.queues.entry(key.clone()).or_default();
-                    if queue.waiting.len() >= self.config.queue_limit {
-                        tracing::debug!(key = %String::from_utf8_lossy(&key), ?request, "request refused: the key's queue is full");
-                        self.metrics.requests_queue_full.inc();
-                        effects.replies.push(Reply {
-                            request,
-                            result: Err(ReplyError::QueueFull),
-                        });
-                    } else {
-                        queue.waiting.push_back((request, op));
-                        tracing::debug!(key = %String::from_utf8_lossy(&key), ?request, waiting = queue.waiting.len(), "request waits behind the key's running one");
-                    }
-                    return Ok(());
-                }
-                self.step(&key, Input::Request { request, op }, effects, writes)
+                self.request(&key, Input::Request { request, op }, effects, writes)
+            }
+            Event::CatchUp { request, key } => {
+                self.request(&key, Input::CatchUp { request }, effects, writes)
             }
             Event::Peer(Envelope { from, key, msg }) => {
                 if matches!(msg, Message::Reject { .. }) {
@@ -460,32 +474,52 @@ impl Replica {
                 }
                 if let Some(configuration) = stale_configuration(&msg) {
                     // The peer runs a newer configuration: adopt it (the core leaves a `Stale`
-                    // to its runtime). A forged one is refused and changes nothing.
-                    return match configuration.checked() {
-                        Ok(configuration) => self.install(configuration, effects, writes),
-                        Err(e) => {
-                            tracing::warn!(peer = %from, "ignored a Stale reply with an invalid configuration: {e}");
-                            Ok(())
-                        }
-                    };
+                    // to its runtime).
+                    return self.install(configuration, effects, writes);
                 }
                 self.step(&key, Input::Message { from, msg }, effects, writes)
             }
-            Event::Install(configuration) => {
-                let configuration = configuration.checked()?;
-                self.install(configuration, effects, writes)
-            }
+            Event::Install(configuration) => self.install(configuration, effects, writes),
             Event::Timeout { key, timer } => {
                 self.step(&key, Input::Timeout(timer), effects, writes)
             }
             Event::Abandon { request } => {
                 for queue in self.queues.values_mut() {
-                    queue.waiting.retain(|(r, _)| *r != request);
+                    queue.waiting.retain(|r| request_of(r) != Some(request));
                 }
                 self.queues.retain(|_, q| !q.waiting.is_empty());
                 Ok(())
             }
         }
+    }
+
+    /// Runs a client request or a catch-up on `key`, or queues it behind the one running there.
+    fn request(
+        &mut self,
+        key: &Bytes,
+        input: Input<Bytes>,
+        effects: &mut Effects,
+        writes: &mut BatchWrites,
+    ) -> Result<(), ReplicaError> {
+        let request = request_of(&input).expect("a request or a catch-up");
+        // Invariant: a key has waiting requests only while its proposer is busy.
+        let busy = self.node(key)?.has_request();
+        if busy && self.config.queue_limit > 0 {
+            let queue = self.queues.entry(key.clone()).or_default();
+            if queue.waiting.len() >= self.config.queue_limit {
+                tracing::debug!(key = %String::from_utf8_lossy(key), ?request, "request refused: the key's queue is full");
+                self.metrics.requests_queue_full.inc();
+                effects.replies.push(Reply {
+                    request,
+                    result: Err(ReplyError::QueueFull),
+                });
+            } else {
+                queue.waiting.push_back(input);
+                tracing::debug!(key = %String::from_utf8_lossy(key), ?request, waiting = queue.waiting.len(), "request waits behind the key's running one");
+            }
+            return Ok(());
+        }
+        self.step(key, input, effects, writes)
     }
 
     /// Moves the node to a newer `configuration`: recorded durably first (no message of the new
@@ -499,6 +533,16 @@ impl Replica {
         effects: &mut Effects,
         writes: &mut BatchWrites,
     ) -> Result<(), ReplicaError> {
+        // What arrived from a peer or a file was deserialized field by field: a configuration
+        // whose quorums could miss is refused and changes nothing (bad input never stops the
+        // node).
+        let configuration = match configuration.checked() {
+            Ok(configuration) => configuration,
+            Err(e) => {
+                tracing::warn!("ignored an invalid membership configuration: {e}");
+                return Ok(());
+            }
+        };
         if configuration.generation() <= self.configuration().generation() {
             return Ok(());
         }
@@ -529,9 +573,9 @@ impl Replica {
         let mut outputs = Vec::new();
         while let Some(next) = input.take() {
             outputs.clear();
-            if let Input::Request { request, .. } = &next {
+            if let Some(request) = request_of(&next) {
                 if !self.node(key)?.has_request() {
-                    self.shortcuts.start(key, *request);
+                    self.shortcuts.start(key, request);
                 }
             }
             let node = self.node(key)?;
@@ -542,9 +586,7 @@ impl Replica {
             }
             if free {
                 if let Some(queue) = self.queues.get_mut(key) {
-                    if let Some((request, op)) = queue.waiting.pop_front() {
-                        input = Some(Input::Request { request, op });
-                    }
+                    input = queue.waiting.pop_front();
                     if queue.waiting.is_empty() {
                         self.queues.remove(key);
                     }

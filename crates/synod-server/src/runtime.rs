@@ -15,6 +15,7 @@
 //! storage when the runtime starts: no id repeats for this node, across restarts too.
 
 use crate::backoff::Timing;
+use crate::membership::Membership;
 use crate::metrics::Metrics;
 use crate::replica::{Event, Replica, ReplicaError, ReplyError, TimerCommand};
 use crate::request_ids::{NoIds, RequestIds};
@@ -26,7 +27,7 @@ use rand::SeedableRng;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
-use synod_core::{Operation, Outcome, RequestId, Timer};
+use synod_core::{Configuration, Operation, Outcome, RequestId, Timer};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 
@@ -57,7 +58,8 @@ pub type SubmitResult = Result<Outcome<Bytes>, ReplyError>;
 enum Command {
     Submit {
         key: Bytes,
-        op: Operation<Bytes>,
+        /// `None`: a membership change's catch-up of the key.
+        op: Option<Operation<Bytes>>,
         request: RequestId,
         reply: oneshot::Sender<SubmitResult>,
     },
@@ -68,6 +70,12 @@ enum Command {
         generation: u64,
     },
     Abandon(RequestId),
+    Install(Configuration),
+    Keys {
+        after: Option<Bytes>,
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<Bytes>, String>>,
+    },
 }
 
 /// Why a request could not even be submitted.
@@ -82,6 +90,8 @@ pub struct RuntimeHandle {
     ids: Arc<RequestIds>,
     failure: watch::Receiver<Option<String>>,
     metrics: Arc<Metrics>,
+    configuration: watch::Receiver<Configuration>,
+    founding: Membership,
 }
 
 /// A submitted request: await `reply`; if you stop waiting, call [`RuntimeHandle::abandon`].
@@ -96,6 +106,15 @@ pub struct Submitted {
 impl RuntimeHandle {
     /// Queues `op` on `key`.
     pub async fn submit(&self, key: Bytes, op: Operation<Bytes>) -> Result<Submitted, Stopped> {
+        self.queue(key, Some(op)).await
+    }
+
+    /// Queues a membership change's catch-up of `key` (a full-round read, answered like one).
+    pub async fn catch_up(&self, key: Bytes) -> Result<Submitted, Stopped> {
+        self.queue(key, None).await
+    }
+
+    async fn queue(&self, key: Bytes, op: Option<Operation<Bytes>>) -> Result<Submitted, Stopped> {
         let request = self.next_request_id()?;
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -137,6 +156,60 @@ impl RuntimeHandle {
             .send(Command::Peer(envelopes))
             .await
             .map_err(|_| self.stopped())
+    }
+
+    /// Moves the replica to a newer membership `configuration` (durably, before it acts in
+    /// it) and waits until it runs that generation or a later one.
+    pub async fn install(&self, configuration: Configuration) -> Result<(), Stopped> {
+        self.tx
+            .send(Command::Install(configuration))
+            .await
+            .map_err(|_| self.stopped())?;
+        let mut watch = self.configuration.clone();
+        watch
+            .wait_for(|c| c.generation() >= configuration.generation())
+            .await
+            .map(|_| ())
+            .map_err(|_| self.stopped())
+    }
+
+    /// The membership configuration the replica runs now (it changes when one is installed,
+    /// or adopted from a peer's `Stale` reply).
+    pub fn configuration(&self) -> Configuration {
+        *self.configuration.borrow()
+    }
+
+    /// The membership the cluster was founded with (generation 0; what a joining node
+    /// records and every handshake compares).
+    pub fn founding(&self) -> Membership {
+        self.founding
+    }
+
+    /// Follows the replica's configuration as it changes.
+    pub fn watch_configuration(&self) -> watch::Receiver<Configuration> {
+        self.configuration.clone()
+    }
+
+    /// Up to `limit` keys this node holds acceptor state for, in order, after `after`.
+    pub async fn acceptor_keys(
+        &self,
+        after: Option<Bytes>,
+        limit: usize,
+    ) -> Result<Vec<Bytes>, Stopped> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Keys {
+                after,
+                limit,
+                reply,
+            })
+            .await
+            .map_err(|_| self.stopped())?;
+        match rx.await {
+            Ok(Ok(keys)) => Ok(keys),
+            Ok(Err(e)) => Err(Stopped(e)),
+            Err(_) => Err(self.stopped()),
+        }
     }
 
     /// Why the replica stopped, if it did.
@@ -204,7 +277,10 @@ pub fn start(
     let (tx, rx) = mpsc::channel(config.input_capacity.max(1));
     let (fail_tx, failure) = watch::channel(None);
     let metrics = replica.metrics().clone();
+    let (configuration_tx, configuration) = watch::channel(*replica.configuration());
+    let founding = Membership::of(&replica.config().cluster);
     let driver = Driver {
+        configuration: configuration_tx,
         replica,
         outbox,
         config,
@@ -229,6 +305,8 @@ pub fn start(
         ids,
         failure,
         metrics,
+        configuration,
+        founding,
     })
 }
 
@@ -242,6 +320,8 @@ struct Driver {
     timers: TimerTable<AbortHandle>,
     waiting: HashMap<RequestId, (oneshot::Sender<SubmitResult>, Instant)>,
     rng: rand::rngs::StdRng,
+    /// The replica's configuration, published after every batch that changed it.
+    configuration: watch::Sender<Configuration>,
 }
 
 impl Driver {
@@ -264,6 +344,12 @@ impl Driver {
                 Err(e) => return format!("storage failed, refusing to go on: {e}"),
             };
             check_durable(self.replica.durable_through(), effects.batch);
+            let configuration = *self.replica.configuration();
+            self.configuration.send_if_modified(|published| {
+                let changed = *published != configuration;
+                *published = configuration;
+                changed
+            });
             for out in effects.sends {
                 self.outbox.send(out);
             }
@@ -292,7 +378,10 @@ impl Driver {
                 reply,
             } => {
                 self.waiting.insert(request, (reply, Instant::now()));
-                events.push(Event::Request { request, key, op });
+                events.push(match op {
+                    Some(op) => Event::Request { request, key, op },
+                    None => Event::CatchUp { request, key },
+                });
             }
             Command::Peer(envelopes) => events.extend(envelopes.into_iter().map(Event::Peer)),
             Command::Fired {
@@ -308,6 +397,20 @@ impl Driver {
                 if self.waiting.remove(&request).is_some() {
                     events.push(Event::Abandon { request });
                 }
+            }
+            Command::Install(configuration) => events.push(Event::Install(configuration)),
+            Command::Keys {
+                after,
+                limit,
+                reply,
+            } => {
+                // A read of storage between batches: nothing of the batch being gathered is
+                // lost, and its keys are listed by the next call at the latest.
+                let keys = self
+                    .replica
+                    .acceptor_keys(after.as_deref(), limit)
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(keys);
             }
         }
     }

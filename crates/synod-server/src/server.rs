@@ -10,19 +10,22 @@ use crate::api::{self, ApiConfig};
 use crate::backoff::Timing;
 use crate::forward::{ForwardConfig, Forwarder, DEFAULT_FORWARD_TIMEOUT};
 use crate::https::TlsListener;
+use crate::membership::Membership;
 use crate::metrics::Metrics;
+use crate::reconfiguration::DEFAULT_INSTALL_TIMEOUT;
 use crate::replica::{
     Replica, ReplicaConfig, ReplicaError, DEFAULT_CACHE_LIMIT, DEFAULT_QUEUE_LIMIT,
 };
 use crate::runtime::{self, RuntimeConfig, RuntimeHandle};
 use crate::security::{Security, SecurityConfig, SecurityError};
+use crate::storage::DB_FILE;
 use crate::transport::{self, TransportConfig};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use synod_core::{ClusterSpec, ConfigError, FastPaths};
+use synod_core::{ClusterSpec, ConfigError, Configuration, FastPaths};
 use synod_core::{NodeId, DEFAULT_MAX_ATTEMPTS};
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -55,6 +58,8 @@ pub struct ServerConfig {
     pub forwarding: bool,
     /// How long a forwarded request waits for the home's answer.
     pub forward_timeout: Duration,
+    /// How long a membership change waits for a step to be installed.
+    pub install_timeout: Duration,
     /// Requests waiting per key.
     pub queue_limit: usize,
     /// Keys whose protocol state is kept in memory (idle ones beyond it are evicted).
@@ -69,6 +74,13 @@ pub struct ServerConfig {
     pub check_addresses: bool,
     /// Peer TLS, HTTPS and tokens (all off by default).
     pub security: SecurityConfig,
+    /// The membership the cluster was founded with, when `peers` are not its founding members
+    /// (a node that joined later, `serve --join`). `None`: `peers` are the founding members
+    /// and `quorums` their quorum sizes.
+    pub founding: Option<Membership>,
+    /// The configuration a joining node starts in when its data directory is new (it must be
+    /// one of its members); ignored once the directory exists.
+    pub joining: Option<Configuration>,
 }
 
 impl ServerConfig {
@@ -91,6 +103,7 @@ impl ServerConfig {
             fast_paths: FastPaths::ALL,
             forwarding: true,
             forward_timeout: DEFAULT_FORWARD_TIMEOUT,
+            install_timeout: DEFAULT_INSTALL_TIMEOUT,
             queue_limit: DEFAULT_QUEUE_LIMIT,
             cache_limit: DEFAULT_CACHE_LIMIT,
             timing: Timing::default(),
@@ -98,13 +111,22 @@ impl ServerConfig {
             max_frame: crate::wire::DEFAULT_MAX_FRAME,
             check_addresses: true,
             security: SecurityConfig::default(),
+            founding: None,
+            joining: None,
         }
     }
 
     fn cluster(&self) -> Result<ClusterSpec, ConfigError> {
-        let (q1, q2) = self.quorums.unzip();
-        Ok(ClusterSpec::new(self.peers.keys().copied())?
-            .with_quorums_or_majority(q1, q2)?
+        let founded = match self.founding {
+            Some(founding) => {
+                ClusterSpec::new(founding.members.iter())?.with_quorums(founding.q1, founding.q2)?
+            }
+            None => {
+                let (q1, q2) = self.quorums.unzip();
+                ClusterSpec::new(self.peers.keys().copied())?.with_quorums_or_majority(q1, q2)?
+            }
+        };
+        Ok(founded
             .with_max_attempts(self.max_attempts)?
             .with_fast_paths(self.fast_paths))
     }
@@ -167,21 +189,21 @@ impl Server {
         let metrics = Arc::new(Metrics::default());
         let cluster = config.cluster().map_err(ReplicaError::Config)?;
         let quorums = (cluster.quorums().q1(), cluster.quorums().q2());
-        let members = cluster.members();
         let forward = config.forward();
         let security = Security::load(&config.security)?;
-        let replica = Replica::open(
-            &config.data,
-            ReplicaConfig {
-                cluster_id: config.cluster_id.clone(),
-                node_id: config.node_id,
-                cluster,
-                queue_limit: config.queue_limit,
-                cache_limit: config.cache_limit,
-            },
-            config.init,
-            metrics.clone(),
-        )?;
+        let replica_config = ReplicaConfig {
+            cluster_id: config.cluster_id.clone(),
+            node_id: config.node_id,
+            cluster,
+            queue_limit: config.queue_limit,
+            cache_limit: config.cache_limit,
+        };
+        let replica = match config.joining {
+            Some(configuration) if !config.data.join(DB_FILE).exists() => {
+                Replica::join(&config.data, replica_config, configuration, metrics.clone())?
+            }
+            _ => Replica::open(&config.data, replica_config, config.init, metrics.clone())?,
+        };
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
                 .await
@@ -196,6 +218,7 @@ impl Server {
         transport.max_frame = config.max_frame;
         transport.quorums = quorums;
         transport.check_addresses = config.check_addresses;
+        transport.founding = config.founding;
         transport.tls = security.peer();
         let transport_tls = transport.tls.is_some();
         let outbox = transport::start_outbound(&transport, metrics);
@@ -207,10 +230,11 @@ impl Server {
                 ..RuntimeConfig::default()
             },
         )?;
-        let forwarder = Forwarder::new(config.node_id, members, forward, runtime.clone(), outbox);
-        let inbound = tokio::spawn(transport::serve_inbound(
+        let forwarder = Forwarder::new(config.node_id, forward, runtime.clone(), outbox.clone())
+            .with_install_timeout(config.install_timeout);
+        let inbound = tokio::spawn(transport::serve_peers(
             peer_listener,
-            transport,
+            outbox,
             forwarder.clone(),
         ));
         let app = api::secured_router(config.api, forwarder, security.tokens());

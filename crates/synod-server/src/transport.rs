@@ -1,6 +1,6 @@
 //! TCP between peers.
 //!
-//! **Outbound**: one task per peer owns one connection to it. It connects (retrying with
+//! **Outbound**: one task per known peer owns one connection to it. It connects (retrying with
 //! exponential backoff), sends the [`Handshake`], then drains the peer's bounded queue, packing
 //! as many waiting items (protocol envelopes, forwarded requests, answers) as fit into each
 //! frame. When the queue is full — the peer is slow or down — new items are dropped and counted:
@@ -9,29 +9,57 @@
 //! requests consults; a peer that closes the connection (its process died) is noticed at once,
 //! since the peer never writes on it and anything read there is its end.
 //!
+//! **The address book** is dynamic, since members are added while the cluster serves
+//! (docs/protocol.md, "Membership change"). It starts as `--peers`; [`Outbox::add_peer`] adds a
+//! node (a queue, a [`Link`] and an outbound task of its own, exactly as for the nodes known at
+//! the start) or moves a known one to a new address (its task drops the connection it has and
+//! dials the new address). The inbound side adds every node whose handshake it accepts and
+//! which it has no link to, at the address that node's handshake states for itself — a new
+//! node dials every node it knows at its start, so every node learns it and dials it back.
+//! Nodes are never removed: a node removed from the configuration is still dialled, which is
+//! harmless (the protocol core no longer counts it). [`Outbox::peers`] is the current book; it
+//! is the [`Addresses`] every handshake states.
+//!
 //! **Inbound**: a listener accepts connections; each must open with a handshake naming this
-//! cluster, a member node id, and this node's [`Membership`] — the same member ids and quorum
-//! sizes — and, unless either side does not compare them, the same member [`Addresses`]
-//! (anything else is refused, counted and logged, naming what differs). The receiver answers
-//! every handshake with a [`HandshakeReply`]: a refusal says why, so the dialling node knows it
-//! is refused and why, too (and counts its next connection to that peer as up only once the peer
-//! accepts it). Every node dials every other, so two nodes started with different
-//! `--peers`, `--q1` or `--q2` refuse each other's connections on both sides. Every frame is
-//! bounded by the frame limit; a frame that is oversized or does not decode, or an envelope whose
-//! sender differs from the handshake's, closes that connection with a log line before any of its
+//! cluster, a node id other than this node's (below [`NodeId::LIMIT`]), and this cluster's
+//! *founding* [`Membership`] — the member ids and quorum sizes it was created with, which
+//! never change, whatever configuration either node has installed since (see
+//! [`crate::membership`]); and, unless either side does not compare them, the same addresses
+//! for the nodes both sides list ([`Addresses::common`]): a node that knows fewer nodes is not
+//! misconfigured, one that lists a node at another address is. Anything else is refused,
+//! counted and logged, naming what differs. The receiver answers every handshake with a
+//! [`HandshakeReply`]: a refusal says why, so the dialling node knows it is refused and why,
+//! too (and counts its next connection to that peer as up only once the peer accepts it).
+//! Every node dials every other, so two nodes started with different founding `--peers`,
+//! `--q1` or `--q2` refuse each other's connections on both sides. Every frame is bounded by
+//! the frame limit; a frame that is oversized or does not decode, or an envelope whose sender
+//! differs from the handshake's, closes that connection with a log line before any of its
 //! items is used. The node itself keeps running.
+//!
+//! **Why a node id need not be in the list** this node was started with: the cluster's
+//! members change, and a node that joined (or that a restarted node has not heard of) must be
+//! let in, while the founding membership and the cluster id still keep other clusters out.
+//! Admitting an id grants nothing the member list ever protected: the protocol core hears
+//! protocol messages of its own generation only from members of its configuration (a
+//! stranger's are ignored; one of an older generation is answered with `Stale` or, for a
+//! `Commit`, learned — as from any node that was once a member), and without TLS any
+//! process that reaches the peer port could always claim to be a member anyway. With TLS, only
+//! a holder of a certificate of the cluster's CA that names the id it claims gets in, so the
+//! cluster's CA — which issues a certificate to a node only when it is to be a member — is
+//! what decides who may take part. At most [`NodeId::LIMIT`] peers can ever be learned.
 //!
 //! **TLS** (when the node runs with `--peer-cert/--peer-key/--peer-ca`): every connection is
 //! TLS 1.3 with certificates on both sides, signed by the cluster CA; the dialling node requires
 //! the peer's certificate to name the node it dials (`synod-node-<id>`), and the accepting node
 //! requires the dialler's certificate to name the node its handshake claims. A connection that
 //! is not TLS, or whose certificate fails either test, is refused like a bad handshake: counted
-//! in `handshakes_refused`, logged, and closed before any frame of it is read as an item.
+//! in `handshakes_refused`, logged, and closed before any frame of it is read as an item (and
+//! before anything of its handshake, its addresses included, is used).
 //!
 //! Connections are one-way: after the reply to the handshake, a node writes only on connections
 //! it opened and reads only on connections it accepted. Every event of a link is reported to the
 //! node's [`PeerStatus`] (readiness, `/v1/cluster`, per-peer metrics, and the log lines of a peer
-//! that becomes unreachable and reachable again).
+//! that becomes unreachable and reachable again), which learns of every added peer too.
 
 use crate::membership::{Addresses, Membership};
 use crate::metrics::Metrics;
@@ -43,9 +71,9 @@ use futures::{SinkExt, StreamExt};
 use rustls::pki_types::CertificateDer;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
-use synod_core::{NodeId, NodeSet};
+use synod_core::NodeId;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -58,12 +86,20 @@ pub struct TransportConfig {
     pub cluster_id: String,
     /// This node.
     pub node_id: NodeId,
-    /// Every member's peer address (this node's included, which is not dialled).
+    /// The peer addresses known at the start (this node's included, which is not dialled); the
+    /// [`Outbox`] adds to them while the node runs ([`Outbox::add_peer`]).
     pub peers: BTreeMap<NodeId, SocketAddr>,
-    /// Phase-1 and phase-2 quorum sizes (sent and required in handshakes with the member ids).
+    /// The founding phase-1 and phase-2 quorum sizes (sent and required in handshakes with the
+    /// founding member ids), when [`TransportConfig::founding`] is `None`.
     pub quorums: (usize, usize),
-    /// Send the member addresses in handshakes and require peers' to match (off where nodes
-    /// reach each other at different addresses, e.g. through proxies).
+    /// The cluster's founding membership, sent and required in handshakes. `None`: the ids of
+    /// `peers` with `quorums` — right for a cluster whose members never changed. A node whose
+    /// `peers` are not the founding members (it joined later, or the members changed since)
+    /// must set it: `Some(Membership::of(&founding_cluster))`, what its data directory records.
+    pub founding: Option<Membership>,
+    /// Send the known addresses in handshakes and require peers' to match for the nodes both
+    /// list (off where nodes reach each other at different addresses, e.g. through proxies).
+    /// Also how a node learns the address of a node it does not know, from its handshake.
     pub check_addresses: bool,
     /// Limit on every frame, both directions.
     pub max_frame: usize,
@@ -108,6 +144,7 @@ impl TransportConfig {
             node_id,
             peers,
             quorums: (majority.q1, majority.q2),
+            founding: None,
             check_addresses: true,
             max_frame: wire::DEFAULT_MAX_FRAME,
             queue_capacity: 4096,
@@ -120,38 +157,43 @@ impl TransportConfig {
         }
     }
 
-    fn members(&self) -> NodeSet {
-        self.peers.keys().copied().collect()
-    }
-
-    /// The member ids and quorum sizes this node runs with.
+    /// The cluster's founding membership: [`TransportConfig::founding`], or else the ids of
+    /// `peers` with `quorums`. Compared at every handshake; it never changes.
     pub fn membership(&self) -> Membership {
-        Membership {
-            members: self.members(),
+        self.founding.unwrap_or_else(|| Membership {
+            members: self.peers.keys().copied().collect(),
             q1: self.quorums.0,
             q2: self.quorums.1,
-        }
+        })
     }
 
-    /// Every member's peer address as this node lists it.
+    /// The peer addresses known at the start (the [`Outbox`] knows the current ones).
     pub fn addresses(&self) -> Addresses {
-        Addresses(
-            self.peers
-                .iter()
-                .map(|(&id, addr)| (id, addr.to_string()))
-                .collect(),
-        )
+        addresses_of(&self.peers)
     }
 
-    /// The handshake this node sends.
-    pub fn handshake(&self) -> Handshake {
+    /// The handshake this node sends while it knows the addresses `book`.
+    fn handshake_with(&self, book: &BTreeMap<NodeId, SocketAddr>) -> Handshake {
         let hello = Handshake::new(&self.cluster_id, self.node_id, self.membership());
         if self.check_addresses {
-            hello.with_addresses(self.addresses())
+            hello.with_addresses(addresses_of(book))
         } else {
             hello
         }
     }
+
+    /// The handshake this node sends while it knows only the addresses it started with.
+    pub fn handshake(&self) -> Handshake {
+        self.handshake_with(&self.peers)
+    }
+}
+
+fn addresses_of(book: &BTreeMap<NodeId, SocketAddr>) -> Addresses {
+    Addresses(
+        book.iter()
+            .map(|(&id, addr)| (id, addr.to_string()))
+            .collect(),
+    )
 }
 
 /// The state of this node's outbound connection to one peer.
@@ -164,14 +206,42 @@ pub struct Link {
     pub connections: u64,
 }
 
-/// The sending side: one bounded queue per peer, and its connection's [`Link`]; and the
-/// [`PeerStatus`] both sides report to.
+/// The sending side: one bounded queue per known peer, and its connection's [`Link`]; the
+/// address book; and the [`PeerStatus`] both sides report to. Cheap to clone: every clone is
+/// the same outbox, and peers added through one are known to all.
 #[derive(Clone, Debug)]
 pub struct Outbox {
-    queues: HashMap<NodeId, mpsc::Sender<Item>>,
-    links: HashMap<NodeId, watch::Receiver<Link>>,
+    routes: Arc<RwLock<HashMap<NodeId, Route>>>,
+    shared: Arc<Shared>,
+}
+
+/// What the outbound tasks share with the outbox. It holds no queue's sender, so that the tasks
+/// end once every clone of the outbox is dropped (their queues close).
+#[derive(Debug)]
+struct Shared {
+    config: TransportConfig,
+    /// Every known node's address, this node's included. Taken after `routes` when both are.
+    book: RwLock<BTreeMap<NodeId, SocketAddr>>,
     metrics: Arc<Metrics>,
     status: Arc<PeerStatus>,
+    /// Where outbound tasks are spawned ([`Outbox::add_peer`] may be called off the runtime).
+    runtime: tokio::runtime::Handle,
+}
+
+impl Shared {
+    /// The handshake for a new connection: with the addresses known now.
+    fn handshake(&self) -> bytes::Bytes {
+        wire::encode_handshake(&self.config.handshake_with(&read(&self.book)))
+    }
+}
+
+/// One peer's queue, link and address, as the outbox holds them.
+#[derive(Debug)]
+struct Route {
+    queue: mpsc::Sender<Item>,
+    link: watch::Receiver<Link>,
+    /// Where its task dials: a change makes it drop its connection and dial the new address.
+    address: watch::Sender<SocketAddr>,
 }
 
 impl Outbox {
@@ -183,33 +253,80 @@ impl Outbox {
     /// Queues any item; `false` (the item dropped and counted) when the peer's queue is full or
     /// the peer is unknown.
     pub fn send_item(&self, to: NodeId, item: Item) -> bool {
-        match self.queues.get(&to) {
-            Some(queue) => {
-                let queued = queue.try_send(item).is_ok();
+        let routes = read(&self.routes);
+        match routes.get(&to) {
+            Some(route) => {
+                let queued = route.queue.try_send(item).is_ok();
                 if !queued {
-                    self.metrics.messages_dropped.inc();
+                    self.shared.metrics.messages_dropped.inc();
                 }
                 queued
             }
             None => {
+                drop(routes);
                 tracing::warn!(%to, "no route to node; message dropped");
                 false
             }
         }
     }
 
-    /// The state of the connection to `peer` (`None` for this node itself or a stranger).
+    /// The state of the connection to `peer` (`None` for this node itself or a node whose
+    /// address is not known).
     pub fn link(&self, peer: NodeId) -> Option<watch::Receiver<Link>> {
-        self.links.get(&peer).cloned()
+        read(&self.routes)
+            .get(&peer)
+            .map(|route| route.link.clone())
     }
 
     /// What this node knows about its links to each member.
     pub fn peer_status(&self) -> &Arc<PeerStatus> {
-        &self.status
+        &self.shared.status
+    }
+
+    /// The address book: every known node's peer address, this node's included — those it
+    /// started with and those added since.
+    pub fn peers(&self) -> BTreeMap<NodeId, SocketAddr> {
+        read(&self.shared.book).clone()
+    }
+
+    /// The address book as a handshake states it.
+    pub fn addresses(&self) -> Addresses {
+        addresses_of(&read(&self.shared.book))
+    }
+
+    /// Makes node `id` reachable at `addr`. An unknown node gets a queue, a [`Link`] and an
+    /// outbound task, as the nodes known at the start did, and is reported to the
+    /// [`PeerStatus`]; a known one at the same address is left alone; a known one at another
+    /// address is dialled there from now on (its current connection, if any, is dropped — what
+    /// was in flight on it may be lost, which Paxos tolerates). This node's own id, and ids at
+    /// or above [`NodeId::LIMIT`], are ignored. May be called from any thread.
+    pub fn add_peer(&self, id: NodeId, addr: SocketAddr) {
+        let shared = &self.shared;
+        if id == shared.config.node_id || id.0 >= NodeId::LIMIT {
+            return;
+        }
+        let mut routes = write(&self.routes);
+        if let Some(route) = routes.get(&id) {
+            let old = *route.address.borrow();
+            if old != addr {
+                shared.status.add_member(id, addr);
+                write(&shared.book).insert(id, addr);
+                route.address.send_replace(addr);
+                tracing::info!(peer = %id, %addr, "node {id} moved from {old} to {addr}");
+            }
+            return;
+        }
+        shared.status.add_member(id, addr);
+        write(&shared.book).insert(id, addr);
+        let route = spawn_outbound(shared, id, addr);
+        routes.insert(id, route);
+        drop(routes);
+        tracing::info!(peer = %id, %addr, "node {id} added at {addr}; dialling it");
     }
 }
 
-/// Starts one connection task per peer and returns the outbox that feeds them.
+/// Starts one connection task per peer and returns the outbox that feeds them. Must be called
+/// within a Tokio runtime (the tasks of peers added later are spawned on the same one).
 pub fn start_outbound(config: &TransportConfig, metrics: Arc<Metrics>) -> Outbox {
     let status = Arc::new(PeerStatus::new(
         config.node_id,
@@ -217,31 +334,37 @@ pub fn start_outbound(config: &TransportConfig, metrics: Arc<Metrics>) -> Outbox
         config.addresses(),
         config.check_addresses,
     ));
-    let mut queues = HashMap::new();
-    let mut links = HashMap::new();
-    for (&peer, &addr) in &config.peers {
-        if peer == config.node_id {
-            continue;
-        }
-        let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
-        let (link, watch) = watch::channel(Link::default());
-        queues.insert(peer, tx);
-        links.insert(peer, watch);
-        tokio::spawn(outbound(
-            config.clone(),
-            peer,
-            addr,
-            rx,
-            link,
-            metrics.clone(),
-            status.clone(),
-        ));
-    }
-    Outbox {
-        queues,
-        links,
+    let shared = Arc::new(Shared {
+        config: config.clone(),
+        book: RwLock::new(config.peers.clone()),
         metrics,
         status,
+        runtime: tokio::runtime::Handle::current(),
+    });
+    let routes = config
+        .peers
+        .iter()
+        .filter(|(&peer, _)| peer != config.node_id)
+        .map(|(&peer, &addr)| (peer, spawn_outbound(&shared, peer, addr)))
+        .collect();
+    Outbox {
+        routes: Arc::new(RwLock::new(routes)),
+        shared,
+    }
+}
+
+/// Spawns the outbound task of `peer` at `addr`, and returns its route.
+fn spawn_outbound(shared: &Arc<Shared>, peer: NodeId, addr: SocketAddr) -> Route {
+    let (queue, rx) = mpsc::channel(shared.config.queue_capacity.max(1));
+    let (link, watch) = watch::channel(Link::default());
+    let (address, dial) = watch::channel(addr);
+    shared
+        .runtime
+        .spawn(outbound(shared.clone(), peer, dial, rx, link));
+    Route {
+        queue,
+        link: watch,
+        address,
     }
 }
 
@@ -252,6 +375,8 @@ enum Ended {
     Io(std::io::Error),
     /// The peer refused the handshake (reported to the [`PeerStatus`]).
     Refused,
+    /// The peer's address changed: it is dialled at the new one.
+    Moved,
 }
 
 impl From<std::io::Error> for Ended {
@@ -260,16 +385,31 @@ impl From<std::io::Error> for Ended {
     }
 }
 
+/// Resolves when the address `dial` holds changes; never if its outbox is gone (then the queue
+/// closes, which ends the task).
+async fn moved(dial: &mut watch::Receiver<SocketAddr>) {
+    if dial.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Waits `wait`, or less if the peer's address changes meanwhile.
+async fn pause(wait: Duration, dial: &mut watch::Receiver<SocketAddr>) {
+    tokio::select! {
+        () = tokio::time::sleep(wait) => {}
+        () = moved(dial) => {}
+    }
+}
+
 async fn outbound(
-    config: TransportConfig,
+    shared: Arc<Shared>,
     peer: NodeId,
-    addr: SocketAddr,
+    mut dial: watch::Receiver<SocketAddr>,
     mut queue: mpsc::Receiver<Item>,
     link: watch::Sender<Link>,
-    metrics: Arc<Metrics>,
-    status: Arc<PeerStatus>,
 ) {
-    let handshake = wire::encode_handshake(&config.handshake());
+    let config = &shared.config;
+    let (metrics, status) = (&shared.metrics, &shared.status);
     let mut wait = config.reconnect_min;
     // Whether the peer refused the last handshake: then a new connection counts as up only once
     // the peer accepts it, so that nothing (a forwarded request) is sent into a connection the
@@ -277,39 +417,45 @@ async fn outbound(
     // proxy that relays nothing back never answers.)
     let mut refused = false;
     loop {
-        let stream = match TcpStream::connect(addr).await {
-            Ok(stream) => stream,
-            Err(e) => {
+        let addr = *dial.borrow_and_update();
+        let connected = tokio::select! {
+            connected = TcpStream::connect(addr) => Some(connected),
+            () = moved(&mut dial) => None,
+        };
+        let stream = match connected {
+            Some(Ok(stream)) => stream,
+            Some(Err(e)) => {
                 status.connect_failed(peer, &e);
-                tokio::time::sleep(wait).await;
+                pause(wait, &mut dial).await;
                 wait = (wait * 2).min(config.reconnect_max);
                 if queue.is_closed() {
                     return;
                 }
                 continue;
             }
+            None => continue,
         };
         let _ = stream.set_nodelay(true);
-        let (read, write) = match open(&config, peer, stream).await {
+        let (read, write) = match open(config, peer, stream).await {
             Ok(halves) => halves,
             Err(e) => {
                 status.connect_failed(peer, &e);
-                tokio::time::sleep(wait).await;
+                pause(wait, &mut dial).await;
                 wait = (wait * 2).min(config.reconnect_max);
                 continue;
             }
         };
         let mut framed = FramedWrite::new(write, wire::codec(config.max_frame));
         let mut answers = FramedRead::new(read, wire::codec(config.max_frame));
-        if let Err(e) = framed.send(handshake.clone()).await {
+        if let Err(e) = framed.send(shared.handshake()).await {
             status.connect_failed(peer, &e);
-            tokio::time::sleep(wait).await;
+            pause(wait, &mut dial).await;
             continue;
         }
         if refused {
             let answered = tokio::time::timeout(
                 config.handshake_timeout,
-                read_reply(&mut answers, peer, &status),
+                read_reply(&mut answers, peer, status),
             )
             .await
             .unwrap_or_else(|_| {
@@ -321,14 +467,15 @@ async fn outbound(
             match answered {
                 Ok(()) => refused = false,
                 Err(Ended::Refused) => {
-                    tokio::time::sleep(config.reconnect_max).await;
+                    pause(config.reconnect_max, &mut dial).await;
                     continue;
                 }
                 Err(Ended::Io(e)) => {
                     status.connect_failed(peer, &e);
-                    tokio::time::sleep(wait).await;
+                    pause(wait, &mut dial).await;
                     continue;
                 }
+                Err(Ended::Moved) => continue,
             }
         }
         tracing::debug!(%peer, %addr, "connected to peer");
@@ -338,16 +485,10 @@ async fn outbound(
         });
         status.outbound_up(peer);
         wait = config.reconnect_min;
-        let outcome = pump(
-            &config,
-            peer,
-            &mut queue,
-            &mut framed,
-            answers,
-            &metrics,
-            &status,
-        )
-        .await;
+        let outcome = tokio::select! {
+            outcome = pump(config, peer, &mut queue, &mut framed, answers, metrics, status) => outcome,
+            () = moved(&mut dial) => Err(Ended::Moved),
+        };
         link.send_modify(|l| l.up = false);
         status.outbound_down(peer);
         match outcome {
@@ -355,7 +496,10 @@ async fn outbound(
             // Logged by the status; the peer is asked again after the longest wait.
             Err(Ended::Refused) => {
                 refused = true;
-                tokio::time::sleep(config.reconnect_max).await;
+                pause(config.reconnect_max, &mut dial).await;
+            }
+            Err(Ended::Moved) => {
+                tracing::info!(%peer, "node {peer} moved to {}: reconnecting", *dial.borrow());
             }
             Err(Ended::Io(e)) => tracing::info!(%peer, "connection to peer lost: {e}"),
         }
@@ -507,9 +651,12 @@ pub trait Inbox: Clone + Send + Sync + 'static {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InboxClosed;
 
-/// Accepts peer connections on `listener` forever, delivering their items to `inbox`.
-pub async fn serve_inbound(listener: TcpListener, config: TransportConfig, inbox: impl Inbox) {
-    let config = Arc::new(config);
+/// Accepts peer connections on `listener` forever, delivering their items to `inbox`: the
+/// handshakes are judged against the founding membership and the current address book of
+/// `outbox` (the node's own, from [`start_outbound`]), and every accepted node this node has no
+/// link to is added to it ([`Outbox::add_peer`]) at the address its handshake states for
+/// itself, so that this node dials it back.
+pub async fn serve_peers(listener: TcpListener, outbox: Outbox, inbox: impl Inbox) {
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -519,13 +666,34 @@ pub async fn serve_inbound(listener: TcpListener, config: TransportConfig, inbox
                 continue;
             }
         };
-        let config = config.clone();
+        let outbox = outbox.clone();
         let inbox = inbox.clone();
         tokio::spawn(async move {
-            if let Err(e) = inbound(stream, remote, &config, &inbox).await {
+            if let Err(e) = inbound(stream, remote, &outbox, &inbox).await {
                 tracing::warn!(%remote, "peer connection closed: {e}");
             }
         });
+    }
+}
+
+/// After `hello` was accepted: if this node has no link to its node, adds that node at the
+/// address the handshake states for it (if it states one), so that this node dials it back.
+fn learn(outbox: &Outbox, hello: &Handshake) {
+    let peer = hello.node_id;
+    if outbox.link(peer).is_some() {
+        return;
+    }
+    let stated = hello.addresses.as_ref().and_then(|a| a.0.get(&peer));
+    match stated.map(|address| (address, address.parse::<SocketAddr>())) {
+        Some((_, Ok(addr))) => outbox.add_peer(peer, addr),
+        Some((address, Err(e))) => tracing::warn!(
+            %peer,
+            "node {peer} connected and states its address as {address:?}, which is not an address ({e}); it is not dialled back"
+        ),
+        None => tracing::warn!(
+            %peer,
+            "node {peer} connected without stating its address (it does not compare addresses); it is not dialled back until its address is added here"
+        ),
     }
 }
 
@@ -538,29 +706,31 @@ pub enum InboundError {
     /// The handshake names another cluster.
     #[error("refused: handshake from cluster {0:?}")]
     WrongCluster(String),
-    /// The handshake names a node that is not a member (or this node itself).
-    #[error("refused: handshake from unknown node {0}")]
+    /// The handshake names this node itself, or an id no cluster can contain (at or above
+    /// [`NodeId::LIMIT`]). Any other id is let in: members are added while the cluster runs.
+    #[error("refused: handshake from node {0}, which is this node itself or not a valid node id (ids are below {limit})", limit = NodeId::LIMIT)]
     UnknownNode(NodeId),
-    /// The peer runs with other member ids or quorum sizes.
+    /// The peer's cluster was founded with other member ids or quorum sizes.
     #[error("refused: node {peer} runs with {theirs}, this node with {ours} ({differences}); every node must be started with the same --peers ids, --q1 and --q2")]
     WrongMembership {
         /// The node the handshake names.
         peer: NodeId,
-        /// The peer's membership.
+        /// The peer's founding membership.
         theirs: Membership,
         /// This node's.
         ours: Membership,
         /// What differs, in words.
         differences: String,
     },
-    /// The peer lists other member addresses.
+    /// The peer lists a node both know at another address. Both lists are cut down to the
+    /// nodes both list ([`Addresses::common`]).
     #[error("refused: node {peer} lists other peer addresses than this node ({}); every node must be started with the same --peers (or with --check-addresses off where nodes reach each other at different addresses)", .ours.differences(.theirs, "here", "there"))]
     WrongAddresses {
         /// The node the handshake names.
         peer: NodeId,
-        /// The peer's addresses.
+        /// The peer's addresses of the nodes both list.
         theirs: Addresses,
-        /// This node's.
+        /// This node's addresses of the nodes both list.
         ours: Addresses,
     },
     /// The bytes were not valid.
@@ -603,9 +773,12 @@ impl InboundError {
                 "node {me} belongs to cluster {:?}, not {theirs:?}",
                 config.cluster_id
             ),
+            InboundError::UnknownNode(node) if *node == me => {
+                format!("node {me} refused a handshake claiming to be node {me} itself")
+            }
             InboundError::UnknownNode(node) => format!(
-                "node {node} is not one of node {me}'s peers (it runs with {})",
-                config.membership()
+                "node {me} refused node {node}: node ids are below {}",
+                NodeId::LIMIT
             ),
             InboundError::WrongMembership {
                 peer, theirs, ours, ..
@@ -625,9 +798,10 @@ impl InboundError {
 async fn inbound(
     stream: TcpStream,
     remote: SocketAddr,
-    config: &TransportConfig,
+    outbox: &Outbox,
     inbox: &impl Inbox,
 ) -> Result<(), InboundError> {
+    let config = &outbox.shared.config;
     let metrics = inbox.metrics().clone();
     let status = inbox.peer_status().clone();
     let (stream, cert) = match secure(stream, config).await {
@@ -647,7 +821,9 @@ async fn inbound(
                     claimed: hello.node_id,
                 },
             )),
-            _ => admit(&hello, config).map_err(|e| (Some(hello.node_id), e)),
+            _ => admit(&hello, config, &outbox.addresses())
+                .inspect(|_| learn(outbox, &hello))
+                .map_err(|e| (Some(hello.node_id), e)),
         },
         Err(e) => Err((None, e)),
     };
@@ -744,8 +920,15 @@ async fn handshake(
     Ok(wire::decode_handshake(&first)?)
 }
 
-/// Judges a handshake: the node it names, if it is accepted.
-fn admit(hello: &Handshake, config: &TransportConfig) -> Result<NodeId, InboundError> {
+/// Judges a handshake, this node knowing the addresses `known`: the node it names, if it is
+/// accepted. The same cluster id and founding membership are required, and an id other than
+/// this node's that a cluster may contain (not necessarily a node known here: see the module
+/// documentation); the addresses are compared for the nodes both list.
+fn admit(
+    hello: &Handshake,
+    config: &TransportConfig,
+    known: &Addresses,
+) -> Result<NodeId, InboundError> {
     if hello.cluster_id != config.cluster_id {
         return Err(InboundError::WrongCluster(hello.cluster_id.clone()));
     }
@@ -758,20 +941,28 @@ fn admit(hello: &Handshake, config: &TransportConfig) -> Result<NodeId, InboundE
             ours,
         });
     }
-    if hello.node_id == config.node_id || !config.members().contains(hello.node_id) {
+    if hello.node_id == config.node_id || hello.node_id.0 >= NodeId::LIMIT {
         return Err(InboundError::UnknownNode(hello.node_id));
     }
     if let (true, Some(theirs)) = (config.check_addresses, &hello.addresses) {
-        let ours = config.addresses();
-        if *theirs != ours {
+        let (ours, theirs) = (known.common(theirs), theirs.common(known));
+        if theirs != ours {
             return Err(InboundError::WrongAddresses {
                 peer: hello.node_id,
-                theirs: theirs.clone(),
+                theirs,
                 ours,
             });
         }
     }
     Ok(hello.node_id)
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -816,8 +1007,7 @@ mod tests {
         let hello = wire::decode_handshake(&frames.next().await.unwrap().unwrap()).unwrap();
         assert_eq!(
             hello,
-            Handshake::new("c", NodeId(1), Membership::majority(config.members()))
-                .with_addresses(config.addresses())
+            Handshake::new("c", NodeId(1), config.membership()).with_addresses(config.addresses())
         );
         let mut received = Vec::new();
         let mut frame_count = 0;
@@ -849,7 +1039,7 @@ mod tests {
         };
         let mut ours = TransportConfig::new("c", NodeId(1), peers("127.0.0.1:7003"));
         let mut theirs = TransportConfig::new("c", NodeId(2), peers("127.0.0.1:9003"));
-        let err = admit(&theirs.handshake(), &ours).unwrap_err();
+        let err = admit(&theirs.handshake(), &ours, &ours.addresses()).unwrap_err();
         assert!(
             err.to_string().starts_with(
                 "refused: node 2 lists other peer addresses than this node (node 3 at \
@@ -866,13 +1056,22 @@ mod tests {
         // Same addresses: accepted. A handshake stating none, or a receiver that does not
         // compare them: accepted.
         let same = TransportConfig::new("c", NodeId(2), peers("127.0.0.1:7003"));
-        assert_eq!(admit(&same.handshake(), &ours).unwrap(), NodeId(2));
+        assert_eq!(
+            admit(&same.handshake(), &ours, &ours.addresses()).unwrap(),
+            NodeId(2)
+        );
         theirs.check_addresses = false;
         assert_eq!(theirs.handshake().addresses, None);
-        assert_eq!(admit(&theirs.handshake(), &ours).unwrap(), NodeId(2));
+        assert_eq!(
+            admit(&theirs.handshake(), &ours, &ours.addresses()).unwrap(),
+            NodeId(2)
+        );
         theirs.check_addresses = true;
         ours.check_addresses = false;
-        assert_eq!(admit(&theirs.handshake(), &ours).unwrap(), NodeId(2));
+        assert_eq!(
+            admit(&theirs.handshake(), &ours, &ours.addresses()).unwrap(),
+            NodeId(2)
+        );
     }
 
     #[tokio::test]
@@ -941,5 +1140,370 @@ mod tests {
             up.connections, 2,
             "a new connection is told apart from the old one"
         );
+    }
+
+    /// What the node under test received, for the tests that run its inbound side.
+    #[derive(Clone)]
+    struct Collect {
+        items: mpsc::Sender<Vec<Item>>,
+        metrics: Arc<Metrics>,
+        status: Arc<PeerStatus>,
+    }
+
+    impl Inbox for Collect {
+        async fn deliver(&self, items: Vec<Item>) -> Result<(), InboxClosed> {
+            self.items.send(items).await.map_err(|_| InboxClosed)
+        }
+
+        fn metrics(&self) -> &Arc<Metrics> {
+            &self.metrics
+        }
+
+        fn peer_status(&self) -> &Arc<PeerStatus> {
+            &self.status
+        }
+    }
+
+    /// `future`, or a failure naming `what` after 10 s (instead of a test that hangs).
+    async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(10), future)
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    }
+
+    /// Node 1 of the cluster founded as {1, 2, 3} (nodes 2 and 3 unreachable), running its
+    /// outbound and inbound sides: its outbox, its peer address, its metrics and what it
+    /// receives.
+    async fn node1(
+        check_addresses: bool,
+    ) -> (Outbox, SocketAddr, Arc<Metrics>, mpsc::Receiver<Vec<Item>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peers = BTreeMap::from([
+            (NodeId(1), addr),
+            (NodeId(2), "127.0.0.1:1".parse().unwrap()),
+            (NodeId(3), "127.0.0.1:2".parse().unwrap()),
+        ]);
+        let mut config = TransportConfig::new("c", NodeId(1), peers);
+        config.check_addresses = check_addresses;
+        let metrics = Arc::new(Metrics::default());
+        let outbox = start_outbound(&config, metrics.clone());
+        let (items, received) = mpsc::channel(16);
+        let inbox = Collect {
+            items,
+            metrics: metrics.clone(),
+            status: outbox.peer_status().clone(),
+        };
+        tokio::spawn(serve_peers(listener, outbox.clone(), inbox));
+        (outbox, addr, metrics, received)
+    }
+
+    /// The founding membership of [`node1`]'s cluster.
+    fn founding() -> Membership {
+        Membership::majority([1, 2, 3].into_iter().map(NodeId).collect())
+    }
+
+    fn addresses(entries: &[(u8, SocketAddr)]) -> Addresses {
+        Addresses(
+            entries
+                .iter()
+                .map(|&(id, addr)| (NodeId(id), addr.to_string()))
+                .collect(),
+        )
+    }
+
+    type Connection = tokio_util::codec::Framed<TcpStream, tokio_util::codec::LengthDelimitedCodec>;
+
+    /// Dials `to`, sends `hello` and returns the answer, with the connection (open if accepted).
+    async fn knock(to: SocketAddr, hello: &Handshake) -> (HandshakeReply, Connection) {
+        let stream = TcpStream::connect(to).await.unwrap();
+        let mut framed = tokio_util::codec::Framed::new(stream, wire::codec(1 << 16));
+        framed.send(wire::encode_handshake(hello)).await.unwrap();
+        let reply = within("the handshake reply", framed.next()).await;
+        (
+            wire::decode_reply(&reply.unwrap().unwrap()).unwrap(),
+            framed,
+        )
+    }
+
+    /// Accepts the next connection on `listener` and reads its handshake.
+    async fn accept(listener: &TcpListener) -> (Handshake, Connection) {
+        let (stream, _) = within("a connection", listener.accept()).await.unwrap();
+        let mut framed = tokio_util::codec::Framed::new(stream, wire::codec(1 << 16));
+        let first = within("a handshake", framed.next()).await.unwrap().unwrap();
+        (wire::decode_handshake(&first).unwrap(), framed)
+    }
+
+    /// Reads frames on `connection` until one holds items, and returns them.
+    async fn items(connection: &mut Connection) -> Vec<Item> {
+        let frame = within("a frame of items", connection.next()).await;
+        wire::decode_frame(&frame.unwrap().unwrap()).unwrap()
+    }
+
+    fn prepare(from: u8, id: u64) -> Envelope {
+        Envelope {
+            from: NodeId(from),
+            key: Bytes::from(format!("key-{id}")),
+            msg: Message::Prepare {
+                ballot: Ballot::new(id, NodeId(from)),
+            },
+        }
+    }
+
+    fn item(from: u8, id: u64) -> Item {
+        Item::Protocol(prepare(from, id))
+    }
+
+    #[tokio::test]
+    async fn a_node_that_joined_is_accepted_learned_and_dialled_back() {
+        let (outbox, addr1, metrics, mut received) = node1(true).await;
+        assert!(
+            outbox.link(NodeId(4)).is_none(),
+            "node 4 is unknown at first"
+        );
+        // Node 4 joined the cluster founded as {1, 2, 3}: it states that founding membership,
+        // and knows only node 1's address and its own (fewer nodes than node 1 knows).
+        let listener4 = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr4 = listener4.local_addr().unwrap();
+        let hello4 = Handshake::new("c", NodeId(4), founding())
+            .with_addresses(addresses(&[(1, addr1), (4, addr4)]));
+        let (reply, mut from4) = knock(addr1, &hello4).await;
+        assert_eq!(reply, HandshakeReply::Accepted);
+        // Its items are delivered.
+        from4
+            .send(wire::encode_batch(&[prepare(4, 7)]))
+            .await
+            .unwrap();
+        let got = within("node 4's items", received.recv()).await.unwrap();
+        assert_eq!(got, vec![item(4, 7)]);
+        // Node 1 learned node 4's address and dials it, stating the address book it has now.
+        assert_eq!(outbox.peers().get(&NodeId(4)), Some(&addr4));
+        let (hello1, mut to4) = accept(&listener4).await;
+        assert_eq!(hello1.node_id, NodeId(1));
+        assert_eq!(
+            hello1.membership,
+            founding(),
+            "the founding membership, always"
+        );
+        let book = hello1.addresses.clone().unwrap();
+        assert_eq!(book.0.get(&NodeId(4)), Some(&addr4.to_string()));
+        assert_eq!(book.0.len(), 4, "nodes 1 to 4: {book:?}");
+        let mut link = outbox.link(NodeId(4)).unwrap();
+        let up = *within("the link to node 4", link.wait_for(|l| l.up))
+            .await
+            .unwrap();
+        assert_eq!(up.connections, 1);
+        // What node 1 sends to node 4 arrives.
+        assert!(outbox.send_item(NodeId(4), item(1, 8)));
+        assert_eq!(items(&mut to4).await, vec![item(1, 8)]);
+        // Node 4 is a member in node 1's view: `/v1/cluster` lists it, connected both ways.
+        let status = outbox.peer_status();
+        let view = status.members();
+        let four = view.iter().find(|m| m.id == 4).expect("node 4 listed");
+        assert_eq!(four.address, addr4.to_string());
+        assert!(four.connected && four.inbound && four.outbound, "{four:?}");
+        assert!(status.membership().members.iter().any(|m| m.id == 4));
+        assert!(status.readiness().ready, "nodes 1 and 4 are a quorum of 2");
+        assert_eq!(metrics.handshakes_refused.get(), 0);
+        // Node 1 now compares node 4's address too: a node 5 that lists node 4 elsewhere is
+        // refused, and is not learned.
+        let elsewhere: SocketAddr = "127.0.0.1:3".parse().unwrap();
+        let hello5 = Handshake::new("c", NodeId(5), founding()).with_addresses(addresses(&[
+            (1, addr1),
+            (4, elsewhere),
+            (5, elsewhere),
+        ]));
+        let (reply, _) = knock(addr1, &hello5).await;
+        let HandshakeReply::Refused(why) = reply else {
+            panic!("node 5 accepted")
+        };
+        assert!(
+            why.contains(&format!(
+                "node 4 at {addr4} on node 1, at {elsewhere} on node 5"
+            )),
+            "{why}"
+        );
+        assert!(outbox.link(NodeId(5)).is_none());
+        assert_eq!(metrics.handshakes_refused.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn another_cluster_or_founding_membership_or_an_impossible_id_is_refused_and_counted() {
+        let (outbox, addr1, metrics, _received) = node1(true).await;
+        let own = "127.0.0.1:5".parse().unwrap();
+        let stating = |hello: Handshake, id: u8| hello.with_addresses(addresses(&[(id, own)]));
+        let four = Membership::majority([1, 2, 3, 4].into_iter().map(NodeId).collect());
+        let cases = [
+            (
+                stating(Handshake::new("other", NodeId(4), founding()), 4),
+                "belongs to cluster \"c\", not \"other\"",
+            ),
+            (
+                stating(Handshake::new("c", NodeId(4), four), 4),
+                "node 1 runs with members {1, 2, 3} with q1=2, q2=2, node 4 with members \
+                 {1, 2, 3, 4} with q1=3, q2=3",
+            ),
+            (
+                stating(Handshake::new("c", NodeId(1), founding()), 1),
+                "claiming to be node 1 itself",
+            ),
+            (
+                stating(Handshake::new("c", NodeId(NodeId::LIMIT), founding()), 64),
+                "node ids are below 64",
+            ),
+        ];
+        for (n, (hello, expected)) in cases.into_iter().enumerate() {
+            let (reply, mut connection) = knock(addr1, &hello).await;
+            match reply {
+                HandshakeReply::Refused(why) => assert!(why.contains(expected), "{why}"),
+                HandshakeReply::Accepted => panic!("{hello:?} accepted"),
+            }
+            assert!(
+                within("the refused connection to close", connection.next())
+                    .await
+                    .is_none(),
+                "closed after the refusal"
+            );
+            assert_eq!(metrics.handshakes_refused.get(), n as u64 + 1);
+        }
+        // Nothing was learned from a refused handshake.
+        assert_eq!(outbox.peers().len(), 3);
+        assert!(outbox.link(NodeId(4)).is_none());
+        let strangers = outbox.peer_status().strangers();
+        assert_eq!(strangers.len(), 3, "{strangers:?}");
+    }
+
+    #[tokio::test]
+    async fn a_peer_added_at_runtime_gets_items_and_follows_a_new_address() {
+        let config = TransportConfig::new(
+            "c",
+            NodeId(1),
+            BTreeMap::from([(NodeId(1), "127.0.0.1:1".parse().unwrap())]),
+        );
+        let outbox = start_outbound(&config, Arc::new(Metrics::default()));
+        assert!(!outbox.send_item(NodeId(2), item(1, 0)), "no route yet");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Added from another thread (as a runtime thread would): a route at once.
+        let adder = outbox.clone();
+        std::thread::spawn(move || adder.add_peer(NodeId(2), addr))
+            .join()
+            .unwrap();
+        assert!(outbox.send_item(NodeId(2), item(1, 1)));
+        let (hello, mut first) = accept(&listener).await;
+        assert_eq!(hello.node_id, NodeId(1));
+        assert_eq!(
+            hello.addresses.unwrap().0.get(&NodeId(2)),
+            Some(&addr.to_string())
+        );
+        assert_eq!(items(&mut first).await, vec![item(1, 1)]);
+        let mut link = outbox.link(NodeId(2)).unwrap();
+        within("the link", link.wait_for(|l| l.up)).await.unwrap();
+        assert_eq!(
+            outbox.peer_status().members()[1].address,
+            addr.to_string(),
+            "reported to the status"
+        );
+        // The same address again: nothing changes (no new connection, the same link).
+        outbox.add_peer(NodeId(2), addr);
+        assert!(outbox.send_item(NodeId(2), item(1, 2)));
+        assert_eq!(items(&mut first).await, vec![item(1, 2)]);
+        assert_eq!(link.borrow().connections, 1);
+        // Its own id and impossible ids are ignored.
+        outbox.add_peer(NodeId(1), addr);
+        outbox.add_peer(NodeId(NodeId::LIMIT), addr);
+        assert_eq!(outbox.peers().len(), 2);
+        assert!(outbox.link(NodeId(1)).is_none());
+        // A new address: the old connection is dropped, the new address dialled.
+        let moved = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let new_addr = moved.local_addr().unwrap();
+        outbox.add_peer(NodeId(2), new_addr);
+        assert!(
+            within("the old connection to close", first.next())
+                .await
+                .is_none(),
+            "the old connection was closed"
+        );
+        let (_, mut second) = accept(&moved).await;
+        within(
+            "the new link",
+            link.wait_for(|l| l.up && l.connections == 2),
+        )
+        .await
+        .unwrap();
+        assert!(outbox.send_item(NodeId(2), item(1, 3)));
+        assert_eq!(items(&mut second).await, vec![item(1, 3)]);
+        assert_eq!(outbox.peers()[&NodeId(2)], new_addr);
+        assert_eq!(
+            outbox.peer_status().members()[1].address,
+            new_addr.to_string()
+        );
+    }
+
+    #[test]
+    fn addresses_are_compared_for_the_nodes_both_list() {
+        let at = |port: u16| -> SocketAddr { format!("127.0.0.1:{port}").parse().unwrap() };
+        let ours = TransportConfig::new(
+            "c",
+            NodeId(1),
+            BTreeMap::from([
+                (NodeId(1), at(7001)),
+                (NodeId(2), at(7002)),
+                (NodeId(3), at(7003)),
+            ]),
+        );
+        let known = ours.addresses();
+        let from = |id: u8, entries: &[(u8, SocketAddr)]| {
+            Handshake::new("c", NodeId(id), founding()).with_addresses(addresses(entries))
+        };
+        // Node 3 lists node 2 elsewhere: refused, naming only what differs.
+        let elsewhere = from(3, &[(1, at(7001)), (2, at(9002)), (3, at(7003))]);
+        let err = admit(&elsewhere, &ours, &known).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "refused: node 3 lists other peer addresses than this node (node 2 at \
+                 127.0.0.1:7002 here, at 127.0.0.1:9002 there)"
+            ),
+            "{err}"
+        );
+        // Even when it lists fewer nodes otherwise.
+        let fewer_but_wrong = from(3, &[(2, at(9002)), (3, at(7003))]);
+        assert!(admit(&fewer_but_wrong, &ours, &known).is_err());
+        // A node that knows fewer nodes, or more (a new node 4), agrees on the rest: accepted.
+        let fewer = from(3, &[(1, at(7001)), (3, at(7003))]);
+        assert_eq!(admit(&fewer, &ours, &known).unwrap(), NodeId(3));
+        let more = from(4, &[(1, at(7001)), (2, at(7002)), (4, at(7004))]);
+        assert_eq!(admit(&more, &ours, &known).unwrap(), NodeId(4));
+        // Any id below the limit with the same cluster and founding membership is accepted;
+        // another founding membership is not, even from a node known here.
+        let stranger = Handshake::new("c", NodeId(63), founding());
+        assert_eq!(admit(&stranger, &ours, &known).unwrap(), NodeId(63));
+        let refounded = Handshake::new(
+            "c",
+            NodeId(2),
+            Membership::majority([1, 2].into_iter().map(NodeId).collect()),
+        );
+        assert!(matches!(
+            admit(&refounded, &ours, &known),
+            Err(InboundError::WrongMembership { .. })
+        ));
+    }
+
+    #[test]
+    fn the_founding_membership_is_stated_whatever_the_peers() {
+        // A node that joined: its peers are {1, 2, 3, 4}, its cluster was founded as {1, 2, 3}.
+        let peers = (1..=4)
+            .map(|i| (NodeId(i), format!("127.0.0.1:700{i}").parse().unwrap()))
+            .collect();
+        let mut config = TransportConfig::new("c", NodeId(4), peers);
+        assert_eq!(
+            config.membership().members.len(),
+            4,
+            "by default, the peers"
+        );
+        config.founding = Some(founding());
+        assert_eq!(config.membership(), founding());
+        assert_eq!(config.handshake().membership, founding());
+        assert_eq!(config.handshake().addresses.unwrap().0.len(), 4);
     }
 }

@@ -19,7 +19,7 @@
 use crate::membership::{Addresses, Membership};
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
-use synod_core::{Message, NodeId, Operation, Outcome, RequestError, RequestId};
+use synod_core::{Configuration, Message, NodeId, Operation, Outcome, RequestError, RequestId};
 use thiserror::Error;
 use tokio_util::codec::LengthDelimitedCodec;
 
@@ -28,8 +28,10 @@ pub const WIRE_MAGIC: [u8; 4] = *b"SYND";
 /// The wire format version this build speaks. Version 2 added the membership to the handshake;
 /// version 3 the core's one-round-trip messages (`Accept.next`, `Query`, `Report`) and frames of
 /// [`Item`]s (forwarded requests and their answers besides protocol envelopes); version 4 the
-/// member addresses to the handshake and the receiver's [`HandshakeReply`].
-pub const WIRE_VERSION: u16 = 4;
+/// member addresses to the handshake and the receiver's [`HandshakeReply`]; version 5 membership
+/// change: the core's `Generation` and `Stale` messages, and the [`Install`], [`Installed`],
+/// [`ListKeys`] and [`Keys`] items.
+pub const WIRE_VERSION: u16 = 5;
 /// Default limit on one frame (handshake or batch), in bytes.
 pub const DEFAULT_MAX_FRAME: usize = 4 * 1024 * 1024;
 /// The longest cluster id accepted.
@@ -55,6 +57,14 @@ pub enum Item {
     Forward(Forward),
     /// The home's answer to a forwarded request.
     Answer(Answer),
+    /// A membership change's next configuration, for the receiver to install.
+    Install(Install),
+    /// The receiver of an [`Install`] runs that generation (or a later one) now.
+    Installed(Installed),
+    /// A membership change's catch-up asks for the keys the receiver holds acceptor state for.
+    ListKeys(ListKeys),
+    /// The answer to a [`ListKeys`].
+    Keys(Keys),
 }
 
 impl Item {
@@ -64,8 +74,65 @@ impl Item {
             Item::Protocol(e) => e.from,
             Item::Forward(f) => f.from,
             Item::Answer(a) => a.from,
+            Item::Install(i) => i.from,
+            Item::Installed(i) => i.from,
+            Item::ListKeys(l) => l.from,
+            Item::Keys(k) => k.from,
         }
     }
+}
+
+/// A membership change's next configuration, sent by the node running the change to every
+/// member of the old and the new configuration. The receiver installs it (durably) if it is
+/// newer than its own, learns the member addresses it did not know, and answers
+/// [`Installed`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Install {
+    /// The node running the change.
+    pub from: NodeId,
+    /// The configuration (checked again by the receiver before it installs anything).
+    pub configuration: Configuration,
+    /// Peer addresses of the configuration's members.
+    pub addresses: Vec<(NodeId, String)>,
+}
+
+/// The answer to an [`Install`]: the generation the sender runs now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Installed {
+    /// The node that installed.
+    pub from: NodeId,
+    /// Its generation now (at least the one it was sent).
+    pub generation: u64,
+}
+
+/// Asks for up to `limit` keys, in order, after `after`, that the receiver holds acceptor
+/// state for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListKeys {
+    /// The node running the catch-up.
+    pub from: NodeId,
+    /// Matches the answer.
+    pub id: RequestId,
+    /// Keys after this one (from the first when `None`).
+    pub after: Option<Bytes>,
+    /// At most this many keys (the receiver caps it at [`MAX_KEYS_PER_PAGE`]).
+    pub limit: u32,
+}
+
+/// The most keys a [`Keys`] answer carries.
+pub const MAX_KEYS_PER_PAGE: u32 = 1024;
+
+/// The answer to a [`ListKeys`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keys {
+    /// The node that listed its keys.
+    pub from: NodeId,
+    /// The [`ListKeys`]'s id.
+    pub id: RequestId,
+    /// The generation the sender ran when it listed them.
+    pub generation: u64,
+    /// The keys, in order; fewer than asked means there are no more.
+    pub keys: Vec<Bytes>,
 }
 
 /// A client request that a node received for a key it is not home for, sent to the home. The
@@ -120,6 +187,16 @@ pub enum Failure {
     TooLarge {
         /// The limit, in bytes.
         limit: u64,
+    },
+    /// This node was removed from the cluster by a membership change: it serves no client.
+    #[error("node {node} was removed from the cluster (membership generation {generation}); send requests to a member: {members}")]
+    Removed {
+        /// The removed node.
+        node: NodeId,
+        /// Its configuration's generation.
+        generation: u64,
+        /// The members of that configuration, e.g. `{1, 2, 4}`.
+        members: String,
     },
 }
 
@@ -340,7 +417,7 @@ pub fn decode_batch(frame: &[u8]) -> Result<Vec<Envelope>, WireError> {
         .into_iter()
         .map(|item| match item {
             Item::Protocol(envelope) => Ok(envelope),
-            Item::Forward(_) | Item::Answer(_) => Err(WireError::NotProtocol),
+            _ => Err(WireError::NotProtocol),
         })
         .collect()
 }

@@ -1,4 +1,4 @@
-//! Hostile and broken input: malformed peer frames, a wrong cluster id, an unknown node or
+//! Hostile and broken input: malformed peer frames, a wrong cluster id, an impossible node id or
 //! another member list or quorum sizes in the handshake, oversized frames, a spoofed sender, and
 //! bad HTTP requests. Each is refused with an error (a closed connection and a counter, or a 4xx
 //! answer), changes no state, and the node keeps serving. Two real nodes started with different
@@ -82,7 +82,7 @@ async fn bad_peer_frames_are_refused_and_change_no_state() {
     let peer = cluster.peer(1);
     let id = cluster.cluster_id.clone();
 
-    // A wrong cluster id, and a node id that is not a member: refused at the handshake.
+    // A wrong cluster id, and a node id no cluster can contain: refused at the handshake.
     assert!(
         send(
             peer,
@@ -94,7 +94,7 @@ async fn bad_peer_frames_are_refused_and_change_no_state() {
     assert!(
         send(
             peer,
-            vec![hello(&id, 9), forged_accept(9, "k", "evil")],
+            vec![hello(&id, 64), forged_accept(64, "k", "evil")],
             b""
         )
         .await

@@ -66,7 +66,6 @@ impl Node {
             let peers = [(id, "127.0.0.1:9".parse().unwrap())].into_iter().collect();
             let transport = TransportConfig::new("fuzz", id, peers);
             let outbox = start_outbound(&transport, replica.metrics().clone());
-            let members = [id].into_iter().collect();
             let handle = start_runtime(replica, outbox.clone(), RuntimeConfig::default()).unwrap();
             let api = ApiConfig {
                 max_value: 1024,
@@ -78,7 +77,7 @@ impl Node {
                 max_key: api.max_key,
                 ..ForwardConfig::default()
             };
-            let forwarder = Forwarder::new(id, members, forward, handle, outbox);
+            let forwarder = Forwarder::new(id, forward, handle, outbox);
             secured_http_router(api, forwarder, tokens.map(|t| Arc::new(Reloadable::new(t))))
         });
         Node {

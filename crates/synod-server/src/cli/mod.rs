@@ -11,6 +11,7 @@ mod cluster;
 mod config_file;
 mod error_line;
 mod init_undo;
+mod join;
 mod parent_death;
 mod process;
 mod security_args;

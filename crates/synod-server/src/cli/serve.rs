@@ -39,6 +39,12 @@ pub struct ServeArgs {
     /// The cluster id; peers and the data directory must carry the same.
     #[arg(long, default_value = DEFAULT_CLUSTER_ID)]
     pub cluster_id: String,
+    /// Join a running cluster through this member's HTTP API (`http://HOST:PORT`): its founding
+    /// membership, members' addresses and configuration are asked there, waiting until an
+    /// operator adds this node (`synod member add`). `--peers` then needs only this node's
+    /// own address. Give it again on restarts.
+    #[arg(long, conflicts_with = "init")]
+    pub join: Option<String>,
     /// Timeouts and limits.
     #[command(flatten)]
     pub tuning: Tuning,
@@ -121,6 +127,12 @@ pub struct Tuning {
     #[arg(long, default_value_t = crate::forward::DEFAULT_FORWARD_TIMEOUT.as_millis() as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub forward_timeout_ms: u64,
+    /// How long a membership change run on this node waits for a step to be installed on a
+    /// quorum of the new configuration (and on the nodes it adds) before it reports a stall,
+    /// in ms.
+    #[arg(long, default_value_t = crate::reconfiguration::DEFAULT_INSTALL_TIMEOUT.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub install_timeout_ms: u64,
     /// Require peers' handshakes to list the same member addresses as `--peers` (`off` where
     /// nodes reach each other at different addresses, e.g. through proxies).
     #[arg(long, value_enum, default_value_t = Switch::On)]
@@ -143,6 +155,7 @@ impl Tuning {
             format!("--fast-paths={}", self.fast_paths.arg()),
             format!("--forward={}", self.forward.arg()),
             format!("--forward-timeout-ms={}", self.forward_timeout_ms),
+            format!("--install-timeout-ms={}", self.install_timeout_ms),
             format!("--check-addresses={}", self.check_addresses.arg()),
         ];
         if let (Some(q1), Some(q2)) = (self.q1, self.q2) {
@@ -217,6 +230,7 @@ fn config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
     };
     config.forwarding = t.forward.on();
     config.forward_timeout = Duration::from_millis(t.forward_timeout_ms);
+    config.install_timeout = Duration::from_millis(t.install_timeout_ms);
     config.timing.round_timeout = Duration::from_millis(t.round_timeout_ms);
     config.timing.backoff_base = Duration::from_millis(t.backoff_base_ms);
     config.timing.backoff_max = Duration::from_millis(t.backoff_max_ms);
@@ -231,7 +245,11 @@ fn config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
 /// Runs the node until a signal or a failure (`synod serve`, `synod-harness node`).
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     super::parent_death::die_with_launcher()?;
-    let config = config(args)?;
+    let join = args.join.clone();
+    let mut config = config(args)?;
+    if let Some(url) = join {
+        super::join::join(&url, &mut config).await?;
+    }
     let id = config.node_id;
     let undo = config
         .init

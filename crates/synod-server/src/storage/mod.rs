@@ -494,6 +494,38 @@ impl Storage {
         self.read(ACCEPTORS, "acceptors", key)
     }
 
+    /// Up to `limit` keys with an acceptor state (persisted or pending), in key order, after
+    /// `after` (from the first key when `None`): the registers a membership change's catch-up
+    /// must re-write.
+    pub fn acceptor_keys(
+        &self,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Bytes>, StorageError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(ACCEPTORS).map_err(db_err)?;
+        let range = match after {
+            Some(after) => {
+                table.range::<&[u8]>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            }
+            None => table.range::<&[u8]>(..),
+        }
+        .map_err(db_err)?;
+        let mut keys = std::collections::BTreeSet::new();
+        for entry in range.take(limit) {
+            let (key, _) = entry.map_err(db_err)?;
+            keys.insert(Bytes::copy_from_slice(key.value()));
+        }
+        keys.extend(
+            self.pending
+                .acceptors
+                .keys()
+                .filter(|k| after.is_none_or(|a| k.as_ref() > a))
+                .cloned(),
+        );
+        Ok(keys.into_iter().take(limit).collect())
+    }
+
     /// The highest-ballot chosen value this node recorded for `key`.
     pub fn committed(&self, key: &[u8]) -> Result<Option<Proposal<Bytes>>, StorageError> {
         let stored: Option<Proposal<Bytes>> = self.read(COMMITTED, "committed", key)?;

@@ -1,5 +1,5 @@
 //! The `synod` binary: run a node (`serve`), a local cluster (`cluster`), or talk to a node
-//! (`get`, `put`, `del`, `cas`, `propose-once`, `status`), or make TLS material (`certs`, `token`). `serve` and `cluster` are the
+//! (`get`, `put`, `del`, `cas`, `propose-once`, `status`, `member`), or make TLS material (`certs`, `token`). `serve` and `cluster` are the
 //! library's [`synod_server::cli`]; the client commands live in [`kv`], `status` in [`status`]. (Load generation and fault testing
 //! are the `synod-harness` binary's: `cargo run -p synod-harness -- bench|chaos|sim`.) Errors
 //! are printed once, as one line (`error: context: cause`), and end the process with one of
@@ -8,6 +8,7 @@
 mod certs;
 mod exit;
 mod kv;
+mod member;
 mod secure;
 mod status;
 
@@ -53,6 +54,8 @@ enum Command {
     /// link.
     #[command(after_help = status::HELP)]
     Status(status::StatusArgs),
+    /// The cluster's members: list them, add one, remove one (docs/operations.md).
+    Member(member::MemberArgs),
     /// Make a CA and node and client certificates for TLS (docs/security.md).
     Certs(certs::CertsArgs),
     /// Make a bearer token: prints it, and its hashed entry for `serve --token-file`.
@@ -89,6 +92,11 @@ fn run() -> Result<u8, Failure> {
             Command::Del(args) => kv::del(args).await,
             Command::Cas(args) => kv::cas(args).await,
             Command::ProposeOnce(args) => kv::propose_once(args).await,
+            Command::Member(args) => match member::member(args).await {
+                Ok(true) => Ok(exit::OK),
+                Ok(false) => Ok(exit::FAILED),
+                Err(error) => Err(Failure::failed(error)),
+            },
             Command::Certs(args) => node(certs::certs(args)),
             Command::Token(args) => node(certs::token(args)),
             Command::Status(args) => match status::status(args).await {
