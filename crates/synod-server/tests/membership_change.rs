@@ -1,9 +1,12 @@
 //! Membership change with real processes (docs/operations.md): a 3-node cluster grows to 5
 //! (each new node started with `serve --join`), a dead member's disk is replaced (it is
-//! removed, then started empty and added again — a change that needs every register caught up
-//! first), and the cluster shrinks back to 3. Every value written before and during the changes
-//! is read back at the end from every member; a removed node refuses client requests with a
-//! clear error; the `synod member` command drives one of the changes.
+//! removed, then started empty and added again), and the cluster shrinks back to 3, while
+//! writers keep writing. Growing to five and shrinking back to three each catch every register
+//! up first (the quorums of {1,2,3} and of five members can miss each other). Every value
+//! written before and during the changes is read back at the end from every member, and no
+//! acknowledged write is lost; a removed node refuses client requests with a clear error; the
+//! `synod member` command drives one of the changes; a stalled change is resumed and another
+//! rolled back.
 
 mod support;
 
@@ -115,10 +118,57 @@ async fn assert_all(cluster: &TestCluster, via: u8, written: &[(String, String)]
     }
 }
 
+/// What a writer that keeps writing one key during the changes knows at the end: the last
+/// value acknowledged, and the values written after it whose outcome is unknown (any of which
+/// may be the key's value).
+#[derive(Debug, Default)]
+struct Written {
+    acknowledged: Option<String>,
+    unknown_after: Vec<String>,
+    writes: u32,
+}
+
+/// Writes `key` again and again through nodes 1 and 2 (members throughout) until `stop`.
+fn keep_writing(
+    cluster: &TestCluster,
+    key: &'static str,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<Written> {
+    let clients = [cluster.client(1), cluster.client(2)];
+    tokio::spawn(async move {
+        let mut written = Written::default();
+        let mut i = 0u32;
+        while !*stop.borrow() {
+            let value = format!("{key}-{i}");
+            match clients[i as usize % 2]
+                .put(key, value.clone().into_bytes())
+                .await
+            {
+                Ok(_) => {
+                    written.acknowledged = Some(value);
+                    written.unknown_after.clear();
+                    written.writes += 1;
+                }
+                // A refused write surely did not apply; anything else may have.
+                Err(e) if e.surely_not_applied() => {}
+                Err(_) => written.unknown_after.push(value),
+            }
+            i += 1;
+        }
+        written
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grow_to_five_replace_a_dead_disk_and_shrink_back_to_three() {
     let mut cluster = TestCluster::start(3, &[]).await;
     cluster.await_connected().await;
+    // Writers keep writing through every change; no acknowledged write may be lost.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let writers: Vec<_> = ["w0", "w1", "w2"]
+        .into_iter()
+        .map(|key| (key, keep_writing(&cluster, key, stopped.clone())))
+        .collect();
     let mut written = Vec::new();
     for i in 0..20 {
         let (key, value) = (format!("k{i}"), format!("v{i}-gen0"));
@@ -188,6 +238,23 @@ async fn grow_to_five_replace_a_dead_disk_and_shrink_back_to_three() {
     assert_eq!(three["configuration"]["generation"], 12);
     for id in 1..=3 {
         assert_all(&cluster, id, &written).await;
+    }
+    stop.send(true).unwrap();
+    for (key, writer) in writers {
+        let w = writer.await.unwrap();
+        assert!(
+            w.writes > 0,
+            "{key}: no write was acknowledged during the changes"
+        );
+        let client = cluster.client(3);
+        let read = until_available(|| client.get(key)).await.unwrap();
+        let read = read.map(|v| String::from_utf8(v.to_vec()).unwrap());
+        assert!(
+            read == w.acknowledged || read.as_ref().is_some_and(|v| w.unknown_after.contains(v)),
+            "{key}: read {read:?} after the changes, but the last acknowledged write was {:?} (unknown since: {:?})",
+            w.acknowledged,
+            w.unknown_after
+        );
     }
 
     // A removed node that still runs refuses clients, naming the members to ask.
