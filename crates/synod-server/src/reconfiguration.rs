@@ -329,7 +329,6 @@ impl Reconfigurer {
                 }
                 target.insert(*id);
                 record.addresses.insert(*id, addr.to_string());
-                self.inner.outbox.add_peer(*id, *addr);
             }
             Request::Remove { id } => {
                 if !target.contains(*id) && !current.members().contains(*id) {
@@ -342,6 +341,10 @@ impl Reconfigurer {
                     ));
                 }
             }
+        }
+        if let Request::Add { id, addr } = &request {
+            // Dialled from now on: the steps install on it, and it joins through it.
+            self.inner.outbox.add_peer(*id, *addr);
         }
         // A change that stopped: its last step may be installed nowhere but in the record, or
         // on too few nodes; install it first (needing the nodes it adds only if they stay).
@@ -411,6 +414,8 @@ impl Reconfigurer {
         };
         match self.run(MEMBERS_KEY, op).await? {
             Outcome::Written { .. } => Ok(bytes),
+            // An attempt whose answer was lost (a restarted replica) and that did apply.
+            Outcome::CasMismatch { current } if current.as_ref() == Some(&bytes) => Ok(bytes),
             Outcome::CasMismatch { current } => Err(ChangeError::Busy(match current {
                 Some(v) => match MembersRecord::decode(&v) {
                     Ok(r) => format!(

@@ -232,13 +232,7 @@ impl Replica {
             // `join`); an existing one may belong to a node that joined or was removed since.
             config.cluster.node(config.node_id)?;
         }
-        let storage = Storage::open(
-            dir,
-            &config.cluster_id,
-            config.node_id,
-            Membership::of(&config.cluster),
-            init,
-        )?;
+        let storage = open_storage(dir, &config, init)?;
         Self::with_storage(storage, config, metrics)
     }
 
@@ -280,13 +274,7 @@ impl Replica {
     ) -> Result<Self, ReplicaError> {
         let configuration = configuration.checked()?;
         Config::joining(config.cluster, config.node_id, configuration)?;
-        let storage = Storage::open(
-            dir,
-            &config.cluster_id,
-            config.node_id,
-            Membership::of(&config.cluster),
-            true,
-        )?;
+        let storage = open_storage(dir, &config, true)?;
         storage.install(&configuration)?;
         Self::with_storage(storage, config, metrics)
     }
@@ -332,13 +320,7 @@ impl Replica {
         self.queues.clear();
         self.shortcuts.clear();
         self.storage = None;
-        self.storage = Some(Storage::open(
-            &self.dir,
-            &self.config.cluster_id,
-            self.config.node_id,
-            Membership::of(&self.config.cluster),
-            false,
-        )?);
+        self.storage = Some(open_storage(&self.dir, &self.config, false)?);
         Ok(())
     }
 
@@ -695,6 +677,18 @@ impl Replica {
 
 /// A later persist of a key in one batch supersedes an earlier one, so it must not lower the
 /// promise (checked in debug builds; the core checks it within one step, this across steps).
+/// Opens (with `init`, creates) the data directory `dir` of the node `config` describes: its
+/// cluster id, its id and the cluster's founding membership are what the directory must hold.
+fn open_storage(dir: &Path, config: &ReplicaConfig, init: bool) -> Result<Storage, StorageError> {
+    Storage::open(
+        dir,
+        &config.cluster_id,
+        config.node_id,
+        Membership::of(&config.cluster),
+        init,
+    )
+}
+
 /// The configuration a `Stale` reply carries (bare or wrapped in its sender's generation).
 fn stale_configuration(msg: &Message<Bytes>) -> Option<Configuration> {
     match msg {
