@@ -17,6 +17,17 @@
 //! chosen (the ghost [`synod_check::oracle::ChosenOracle`], fed from every durable acceptance);
 //! and every value a node learned must have been accepted by a phase-2 quorum at its ballot.
 //!
+//! With [`SimConfig::membership`] an admin also changes the members while the clients run
+//! ([`Change`]): it walks `synod_core::plan_since` step by step — catching up every key with
+//! `Event::CatchUp` at a node of the current generation before a step that needs it, creating
+//! each joining node on a fresh disk with its first configuration installed, sending
+//! `Event::Install` (lost or delayed like a message; lagging nodes adopt it from `Stale`) and
+//! moving on once a phase-1 and a phase-2 quorum of the new configuration run it — while
+//! crashes are aimed at its steps; clients use the newest configuration's members and removed
+//! nodes stop at the end. "Chosen" is then judged per generation: by the accept set and `q2` of
+//! the configuration the ballot's round ran in. A restarted node must come back in the
+//! generation it ran.
+//!
 //! Everything is drawn from one `StdRng` seeded with the run's seed, so a seed replays exactly:
 //! a failing seed prints the command that replays it. [`Bug`] switches inject known bugs *in
 //! the harness* (never in the replica) to show that the checks catch them.
@@ -29,7 +40,7 @@ use crate::workload::WorkloadConfig;
 use network::NetworkStats;
 use std::fmt;
 use synod_check::history::Record;
-use synod_core::FastPaths;
+use synod_core::{FastPaths, NodeId, NodeSet};
 
 pub use world::{run, SIM_STORAGE};
 
@@ -46,6 +57,61 @@ pub enum Bug {
     /// `sync_data` does nothing. A process crash loses nothing (the page cache survives); only a
     /// power loss drops the acknowledged records.
     SkipLogFsync,
+    /// The membership change's admin never runs the catch-up a step marked `catch_up_first`
+    /// needs: it installs the step right away.
+    SkipCatchUp,
+    /// The membership change's admin sends each step's install to one node only and moves on
+    /// as soon as that node runs it, instead of waiting for a phase-1 and a phase-2 quorum of
+    /// the new configuration.
+    InstallOnOneNode,
+}
+
+/// A membership change run while the clients run ([`SimConfig::membership`]); `n` is
+/// [`SimConfig::nodes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Replace node `n` by node `n + 1`: add it, catch up every key, remove `n`.
+    Replace,
+    /// Grow by two nodes (`n + 1`, then `n + 2`), then shrink back to the original members.
+    GrowShrink,
+    /// Grow by two nodes, then remove nodes 1 and 2 (catch-ups before the removals).
+    Rotate,
+}
+
+impl Change {
+    /// Every shape.
+    pub const ALL: [Change; 3] = [Change::Replace, Change::GrowShrink, Change::Rotate];
+
+    /// The shape the tests give `seed`: they take turns (every cluster size meets every shape).
+    pub fn for_seed(seed: u64) -> Self {
+        Self::ALL[((seed / 2) % 3) as usize]
+    }
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Change::Replace => "replace",
+            Change::GrowShrink => "grow-shrink",
+            Change::Rotate => "rotate",
+        }
+    }
+
+    /// The shape called `name` on the command line.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The member sets the admin changes to, one change (planned with `plan_since`) each.
+    pub fn targets(self, nodes: u8) -> Vec<NodeSet> {
+        let base: NodeSet = (1..=nodes).map(NodeId).collect();
+        let set = |ids: &[u8]| -> NodeSet { ids.iter().copied().map(NodeId).collect() };
+        let grown = base.union(set(&[nodes + 1, nodes + 2]));
+        match self {
+            Change::Replace => vec![base.difference(set(&[nodes])).union(set(&[nodes + 1]))],
+            Change::GrowShrink => vec![grown, base],
+            Change::Rotate => vec![grown, grown.difference(set(&[1, 2]))],
+        }
+    }
 }
 
 /// The shape of a run.
@@ -69,6 +135,9 @@ pub struct SimConfig {
     /// Whether a random crash may also be a power loss (the disk drops, keeps or tears every
     /// write that was not synced): the run draws a probability for it between 0.2 and 0.6.
     pub power_loss: bool,
+    /// A membership change an admin runs while the clients run (see [`Change`]), with crashes
+    /// aimed at its steps; `None` keeps the members fixed.
+    pub membership: Option<Change>,
     /// An injected bug, if any.
     pub bug: Option<Bug>,
 }
@@ -88,7 +157,18 @@ impl SimConfig {
             fast_paths: FastPaths::ALL,
             fault_scale: 1.0,
             power_loss: true,
+            membership: None,
             bug: None,
+        }
+    }
+
+    /// The default run of `seed` with the membership change `change`: more operations per
+    /// client, so that the clients run through most of the change.
+    pub fn with_membership(seed: u64, change: Change) -> Self {
+        SimConfig {
+            ops_per_client: 20,
+            membership: Some(change),
+            ..Self::for_seed(seed)
         }
     }
 }
@@ -98,8 +178,23 @@ impl SimConfig {
 pub struct SimReport {
     /// The seed.
     pub seed: u64,
-    /// Replicas.
+    /// Replicas at start.
     pub nodes: u8,
+    /// The membership change the run made, if any.
+    pub membership: Option<Change>,
+    /// The generation the change reached (0 without one).
+    pub generation: u64,
+    /// Membership steps installed on their quorums.
+    pub steps: u64,
+    /// Catch-ups that answered (one per key per catch-up).
+    pub catch_ups: u64,
+    /// Installs the admin sent that were lost.
+    pub installs_lost: u64,
+    /// Crashes aimed at the change (after an install, during a catch-up, between steps).
+    pub change_crashes: u64,
+    /// Nodes that adopted a newer configuration without the admin's install reaching them
+    /// (from a peer's `Stale` answer).
+    pub adopted_from_peer: u64,
     /// Simulated time at the end, µs.
     pub sim_time_us: u64,
     /// Events processed.
@@ -134,6 +229,9 @@ pub struct SimReport {
     pub unknown: usize,
     /// Keys whose history is not linearizable.
     pub linearizability_violations: usize,
+    /// Safety violations: keys not linearizable, `once` keys with two values chosen, values
+    /// learned without a phase-2 quorum (a stuck run or a node that cannot start is not one).
+    pub safety_violations: usize,
     /// Everything the checks found (empty = passed).
     pub problems: Vec<String>,
     /// The client history.
@@ -148,6 +246,14 @@ impl SimReport {
 
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
+        if let Some(change) = self.membership {
+            return format!(
+                "SYNOD_SIM_MEMBERSHIP_SEED={} cargo test -p synod-harness --test sim membership -- --nocapture   (or: cargo run -p synod-harness -- sim --membership {} --seed {})",
+                self.seed,
+                change.name(),
+                self.seed
+            );
+        }
         format!(
             "SYNOD_SIM_SEED={} cargo test -p synod-harness --test sim -- --nocapture   (or: cargo run -p synod-harness -- sim --seed {})",
             self.seed, self.seed
@@ -183,6 +289,19 @@ impl fmt::Display for SimReport {
             self.network.partitions,
             self.sim_time_us as f64 / 1e6,
         )?;
+        if let Some(change) = self.membership {
+            writeln!(
+                f,
+                "  membership {}: generation {} ({} steps), {} catch-ups, {} installs lost, {} adopted from a peer, {} crashes aimed at the change",
+                change.name(),
+                self.generation,
+                self.steps,
+                self.catch_ups,
+                self.installs_lost,
+                self.adopted_from_peer,
+                self.change_crashes,
+            )?;
+        }
         for problem in self.problems.iter().take(10) {
             writeln!(f, "  FAIL: {problem}")?;
         }

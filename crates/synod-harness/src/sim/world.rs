@@ -11,7 +11,7 @@
 
 use super::disk::SimDisk;
 use super::network::{Network, NetworkFaults};
-use super::{Bug, SimConfig, SimReport};
+use super::{Bug, Change, SimConfig, SimReport};
 use crate::workload::{ClientWorkload, Planned};
 use bytes::Bytes;
 use rand::rngs::StdRng;
@@ -23,8 +23,8 @@ use synod_check::history::{self, Output, RecordStatus};
 use synod_check::notation;
 use synod_check::oracle::ChosenOracle;
 use synod_core::{
-    ClusterSpec, Message, NodeId, Operation, Outcome, Output as CoreOutput, Proposal, RequestError,
-    RequestId, Timer,
+    plan_since, Ballot, ClusterSpec, Configuration, Message, NodeId, NodeSet, Operation, Outcome,
+    Output as CoreOutput, Proposal, RequestError, RequestId, Step, Timer,
 };
 use synod_server::wire::{self, Envelope};
 use synod_server::Membership;
@@ -39,6 +39,17 @@ const CLIENT_TIMEOUT_US: u64 = 2_000_000;
 const FINAL_READ_TRIES: usize = 30;
 /// A run that has not finished by then is reported as stuck.
 const TIME_LIMIT_US: u64 = 3_600_000_000;
+/// The admin of a membership change looks at its progress this often (µs).
+const ADMIN_TICK_US: u64 = 10_000;
+/// The admin sends a step's install again to the nodes that lack it after this long (µs).
+const ADMIN_RESEND_US: u64 = 150_000;
+/// The admin gives up on a catch-up (and runs it again) after this long (µs).
+const CATCH_UP_TIMEOUT_US: u64 = 500_000;
+/// When the clients are done but the change is not, faults end after this long anyway (µs).
+const CHANGE_FAULT_LIMIT_US: u64 = 20_000_000;
+/// A change that has not finished this long after the faults ended is reported as stuck and
+/// abandoned (µs).
+const CHANGE_STUCK_US: u64 = 20_000_000;
 
 #[derive(Debug)]
 enum Ev {
@@ -67,6 +78,19 @@ enum Ev {
     Restart(usize),
     Partition,
     Heal,
+    /// The membership change's admin takes its next step.
+    Admin,
+    /// The admin's install of `configuration` reaches node `node`.
+    Install {
+        node: usize,
+        configuration: Configuration,
+    },
+    /// A crash aimed at the membership change.
+    ChangeCrash(usize),
+    /// The admin stops waiting for a catch-up.
+    CatchUpGiveUp {
+        request: RequestId,
+    },
 }
 
 struct SimNode {
@@ -79,6 +103,61 @@ struct SimNode {
     timers: TimerTable<()>,
     /// Requests running here, by id → client.
     requests: BTreeMap<RequestId, usize>,
+    /// The newest generation this node ran after a batch (durable: it must come back in it).
+    installed: u64,
+    /// Removed by the membership change and stopped for good.
+    stopped: bool,
+    /// The newest generation the admin's install brought to this node.
+    delivered: u64,
+}
+
+impl SimNode {
+    fn new(id: NodeId, disk: SimDisk, replica: Option<Replica>, installed: u64) -> Self {
+        SimNode {
+            id,
+            disk,
+            replica,
+            incarnation: 0,
+            inbox: Vec::new(),
+            wake_scheduled: false,
+            timers: TimerTable::new(),
+            requests: BTreeMap::new(),
+            installed,
+            stopped: false,
+            delivered: installed,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AdminPhase {
+    /// Between steps: plan, or start the next step.
+    Idle,
+    /// Catching up every key before the next step.
+    CatchUp,
+    /// The next step is being installed.
+    Install,
+    /// The plan is done.
+    Done,
+}
+
+/// The membership change's admin (like the membership model's): walks the plan step by step.
+struct Admin {
+    /// Member sets still to change to.
+    targets: VecDeque<NodeSet>,
+    /// The configurations since the last catch-up, ending with the current one.
+    since: Vec<Configuration>,
+    /// The steps of the change to the current target still to run.
+    steps: VecDeque<Step>,
+    phase: AdminPhase,
+    /// The newest configuration the admin has started installing (clients pick its members).
+    newest: Configuration,
+    /// Keys still to catch up.
+    todo: VecDeque<Bytes>,
+    /// Catch-ups running: request → key, node.
+    catch_ups: BTreeMap<RequestId, (Bytes, usize)>,
+    /// When the install of the current step was last sent.
+    sent_at: u64,
 }
 
 struct Pending {
@@ -127,6 +206,16 @@ struct World<'a> {
     next_request: u64,
     oracle: BTreeMap<Bytes, ChosenOracle<Bytes>>,
     learned: BTreeSet<(Bytes, NodeId, Proposal<Bytes>)>,
+    /// The generation each ballot's round ran in (from the `Accept`s its proposer sent).
+    ballots: BTreeMap<(Bytes, Ballot), u64>,
+    /// Every configuration, by generation.
+    configurations: BTreeMap<u64, Configuration>,
+    admin: Option<Admin>,
+    /// The clients are done; the faults end when the membership change is (or after
+    /// [`CHANGE_FAULT_LIMIT_US`]).
+    heal_pending: Option<u64>,
+    /// When the faults ended.
+    healed_at: Option<u64>,
     report: SimReport,
 }
 
@@ -165,8 +254,20 @@ pub fn run(seed: u64, config: &SimConfig) -> SimReport {
     let mut report = SimReport {
         seed,
         nodes: config.nodes,
+        membership: config.membership,
         ..SimReport::default()
     };
+    let initial = Configuration::initial(cluster.members(), cluster.quorums());
+    let admin = config.membership.map(|change: Change| Admin {
+        targets: change.targets(config.nodes).into(),
+        since: vec![initial],
+        steps: VecDeque::new(),
+        phase: AdminPhase::Idle,
+        newest: initial,
+        todo: VecDeque::new(),
+        catch_ups: BTreeMap::new(),
+        sent_at: 0,
+    });
     let replica_config: Vec<ReplicaConfig> = members
         .iter()
         .map(|&id| ReplicaConfig {
@@ -184,16 +285,7 @@ pub fn run(seed: u64, config: &SimConfig) -> SimReport {
         let replica = open(&disk, &replica_config[i], true)
             .map_err(|e| report.problems.push(format!("node {id} cannot start: {e}")))
             .ok();
-        nodes.push(SimNode {
-            id,
-            disk,
-            replica,
-            incarnation: 0,
-            inbox: Vec::new(),
-            wake_scheduled: false,
-            timers: TimerTable::new(),
-            requests: BTreeMap::new(),
-        });
+        nodes.push(SimNode::new(id, disk, replica, 0));
     }
     let clients = (0..config.clients)
         .map(|c| SimClient {
@@ -221,6 +313,11 @@ pub fn run(seed: u64, config: &SimConfig) -> SimReport {
         next_request: 1,
         oracle: BTreeMap::new(),
         learned: BTreeSet::new(),
+        ballots: BTreeMap::new(),
+        configurations: BTreeMap::from([(0, initial)]),
+        admin,
+        heal_pending: None,
+        healed_at: None,
         report,
     };
     if world.report.problems.is_empty() {
@@ -251,6 +348,31 @@ fn open(disk: &SimDisk, config: &ReplicaConfig, init: bool) -> Result<Replica, S
         .map_err(|e| e.to_string())?;
     // The ghost oracle is fed from the core's outputs (every durable acceptance, every learned
     // value).
+    replica.record_outputs(true);
+    Ok(replica)
+}
+
+/// A node that joins in `configuration` (which includes it): a new disk on which the
+/// configuration is recorded as installed before the replica runs (what `Replica::join` does on
+/// a data directory).
+fn join(
+    disk: &SimDisk,
+    config: &ReplicaConfig,
+    configuration: Configuration,
+) -> Result<Replica, String> {
+    let label = PathBuf::from(format!("sim-disk-{}", config.node_id));
+    let storage = Storage::open_with_backend(
+        disk.backends(SIM_STORAGE),
+        &label,
+        CLUSTER_ID,
+        config.node_id,
+        Membership::of(&config.cluster),
+        true,
+    )
+    .map_err(|e| e.to_string())?;
+    storage.install(&configuration).map_err(|e| e.to_string())?;
+    let mut replica = Replica::with_storage(storage, config.clone(), Default::default())
+        .map_err(|e| e.to_string())?;
     replica.record_outputs(true);
     Ok(replica)
 }
@@ -308,6 +430,10 @@ impl World<'_> {
             let t = self.rng.gen_range(0..self.faults.crash_every);
             let n = self.rng.gen_range(0..self.nodes.len());
             self.at(t, Ev::Crash(n));
+        }
+        if self.admin.is_some() {
+            let t = self.rng.gen_range(0..50_000);
+            self.at(t, Ev::Admin);
         }
         while let Some(((time, _), ev)) = self.queue.pop_first() {
             self.now = time;
@@ -383,6 +509,32 @@ impl World<'_> {
                 if self.faulty && self.faults.partition_every > 0 {
                     let t = self.rng.gen_range(0..2 * self.faults.partition_every);
                     self.at(t, Ev::Partition);
+                }
+            }
+            Ev::Admin => self.admin_step(),
+            Ev::Install {
+                node,
+                configuration,
+            } => self.install_at(node, configuration),
+            Ev::ChangeCrash(node) => {
+                if self.faulty && self.nodes[node].replica.is_some() {
+                    self.report.change_crashes += 1;
+                    self.crash(node);
+                    if self.rng.gen_bool(self.faults.power_loss) {
+                        self.power_loss(node);
+                    }
+                }
+            }
+            Ev::CatchUpGiveUp { request } => {
+                let running = self
+                    .admin
+                    .as_mut()
+                    .and_then(|a| a.catch_ups.remove(&request));
+                if let Some((key, node)) = running {
+                    self.push(node, Event::Abandon { request });
+                    if let Some(admin) = self.admin.as_mut() {
+                        admin.todo.push_back(key);
+                    }
                 }
             }
         }
@@ -506,7 +658,19 @@ impl World<'_> {
                 return;
             }
         };
-        self.observe(id, &effects);
+        self.observe(node, &effects);
+        let generation = self.nodes[node]
+            .replica
+            .as_ref()
+            .map_or(0, |r| r.configuration().generation());
+        let n = &mut self.nodes[node];
+        if generation > n.installed {
+            n.installed = generation;
+            if generation > n.delivered {
+                // Nothing the admin sent brought it here: a peer's `Stale` did.
+                self.report.adopted_from_peer += 1;
+            }
+        }
         if let Some(snapshot) = snapshot {
             // The injected bug: messages and replies left before the batch was durable, and
             // the node crashed before the fsync — its disk never saw the batch.
@@ -534,8 +698,33 @@ impl World<'_> {
     }
 
     /// Ghost bookkeeping: every durable acceptance, and every value a node learned.
-    fn observe(&mut self, id: NodeId, effects: &Effects) {
-        let q2 = self.members.len() / 2 + 1;
+    ///
+    /// An acceptor accepts a ballot only in the generation of the round that sent it (the
+    /// fence), so each acceptance is judged by the configuration of its ballot's generation,
+    /// which the round's `Accept` messages carry.
+    fn observe(&mut self, node: usize, effects: &Effects) {
+        let id = self.nodes[node].id;
+        let q2 = self.configurations[&0].q2();
+        for out in &effects.sends {
+            let (generation, msg) = match &out.envelope.msg {
+                Message::Generation {
+                    generation,
+                    message,
+                } => (*generation, message.as_ref()),
+                msg => (0, msg),
+            };
+            if let Message::Accept { ballot, .. } = msg {
+                self.ballots
+                    .entry((out.envelope.key.clone(), *ballot))
+                    .or_insert(generation);
+            }
+        }
+        // A round's own acceptor accepts before its `Accept`s leave; with no peer to send to,
+        // the node's generation is the round's.
+        let generation = self.nodes[node]
+            .replica
+            .as_ref()
+            .map_or(0, |r| r.configuration().generation());
         for (key, output) in &effects.outputs {
             match output {
                 CoreOutput::Persist(state) => {
@@ -544,6 +733,9 @@ impl World<'_> {
                             .entry(key.clone())
                             .or_insert_with(|| ChosenOracle::new(q2))
                             .record(id, p);
+                        self.ballots
+                            .entry((key.clone(), p.ballot))
+                            .or_insert(generation);
                     }
                 }
                 CoreOutput::Learned(p) => {
@@ -594,6 +786,9 @@ impl World<'_> {
             self.transmit(id, to, frame);
         }
         for reply in effects.replies {
+            if self.catch_up_answered(reply.request, reply.result.is_ok()) {
+                continue;
+            }
             let Some(client) = self.nodes[node].requests.remove(&reply.request) else {
                 continue;
             };
@@ -653,6 +848,20 @@ impl World<'_> {
         for client in orphans {
             self.complete(client, RecordStatus::Unknown, None);
         }
+        if let Some(admin) = self.admin.as_mut() {
+            // Its catch-ups died with it: run them again.
+            let lost: Vec<RequestId> = admin
+                .catch_ups
+                .iter()
+                .filter(|(_, (_, at))| *at == node)
+                .map(|(&r, _)| r)
+                .collect();
+            for request in lost {
+                if let Some((key, _)) = admin.catch_ups.remove(&request) {
+                    admin.todo.push_back(key);
+                }
+            }
+        }
         let down = self.rng.gen_range(1_000..400_000);
         self.at(down, Ev::Restart(node));
     }
@@ -680,7 +889,7 @@ impl World<'_> {
     }
 
     fn restart(&mut self, node: usize) {
-        if self.nodes[node].replica.is_some() {
+        if self.nodes[node].replica.is_some() || self.nodes[node].stopped {
             return;
         }
         // A power cut during the recovery: at the sync of its compacted log record, of the
@@ -699,6 +908,13 @@ impl World<'_> {
         }
         match opened {
             Ok(replica) => {
+                let generation = replica.configuration().generation();
+                if generation < self.nodes[node].installed {
+                    self.report.problems.push(format!(
+                        "node {} came back in generation {generation} after running generation {}",
+                        self.nodes[node].id, self.nodes[node].installed
+                    ));
+                }
                 self.nodes[node].replica = Some(replica);
                 self.report.restarts += 1;
             }
@@ -718,7 +934,18 @@ impl World<'_> {
         } else {
             return;
         };
-        let node = self.rng.gen_range(0..self.nodes.len());
+        let node = match &self.admin {
+            // Clients use the members of the newest configuration (a removed node gets no
+            // more requests).
+            Some(admin) => {
+                let members = admin.newest.members();
+                let candidates: Vec<usize> = (0..self.nodes.len())
+                    .filter(|&i| members.contains(self.nodes[i].id))
+                    .collect();
+                candidates[self.rng.gen_range(0..candidates.len())]
+            }
+            None => self.rng.gen_range(0..self.nodes.len()),
+        };
         let call = self.now;
         self.clients[c].current = Some(Pending {
             planned,
@@ -773,7 +1000,16 @@ impl World<'_> {
         if self.clients[c].done < ops {
             self.clients[c].done += 1;
             if self.clients.iter().all(|c| c.done >= ops) {
-                self.heal();
+                if self
+                    .admin
+                    .as_ref()
+                    .is_some_and(|a| a.phase != AdminPhase::Done)
+                {
+                    // The change goes on under faults; the heal comes when it is done.
+                    self.heal_pending = Some(self.now);
+                } else {
+                    self.heal();
+                }
                 return;
             }
         } else if status == RecordStatus::Ok {
@@ -796,9 +1032,315 @@ impl World<'_> {
         }
     }
 
+    /// The odds that the admin aims a crash at the step it is taking (faulty runs only).
+    fn aim(&self) -> f64 {
+        if self.faulty {
+            (0.15 * self.config.fault_scale).min(0.6)
+        } else {
+            0.0
+        }
+    }
+
+    /// The membership change's admin: its next move.
+    fn admin_step(&mut self) {
+        if self
+            .heal_pending
+            .is_some_and(|since| self.now >= since + CHANGE_FAULT_LIMIT_US)
+        {
+            self.heal();
+        }
+        let Some(phase) = self.admin.as_ref().map(|a| a.phase) else {
+            return;
+        };
+        if phase != AdminPhase::Done
+            && self
+                .healed_at
+                .is_some_and(|t| self.now >= t + CHANGE_STUCK_US)
+        {
+            self.report.problems.push(format!(
+                "the membership change was stuck at generation {} {} s after the faults ended",
+                self.report.generation,
+                CHANGE_STUCK_US / 1_000_000
+            ));
+            if let Some(admin) = self.admin.as_mut() {
+                admin.phase = AdminPhase::Done;
+            }
+            return;
+        }
+        match phase {
+            AdminPhase::Done => return,
+            AdminPhase::Idle => self.admin_next_step(),
+            AdminPhase::CatchUp => self.admin_catch_up(),
+            AdminPhase::Install => self.admin_install_progress(),
+        }
+        if self
+            .admin
+            .as_ref()
+            .is_some_and(|a| a.phase != AdminPhase::Done)
+        {
+            self.at(ADMIN_TICK_US, Ev::Admin);
+        }
+    }
+
+    /// Plans the change to the next target if the last one is done, and starts the next step:
+    /// its catch-up if it needs one, else its install.
+    fn admin_next_step(&mut self) {
+        let admin = self.admin.as_mut().expect("a change runs");
+        if admin.steps.is_empty() {
+            let Some(target) = admin.targets.pop_front() else {
+                admin.phase = AdminPhase::Done;
+                self.admin_done();
+                return;
+            };
+            match plan_since(&admin.since, target) {
+                Ok(steps) => admin.steps = steps.into(),
+                Err(e) => {
+                    admin.phase = AdminPhase::Done;
+                    self.report.problems.push(format!(
+                        "the membership change to {target:?} cannot be planned: {e}"
+                    ));
+                    return;
+                }
+            }
+        }
+        let step = admin.steps[0];
+        if step.catch_up_first && self.config.bug != Some(Bug::SkipCatchUp) {
+            admin.todo = ClientWorkload::keys(self.config.workload)
+                .into_iter()
+                .map(Bytes::from)
+                .collect();
+            admin.phase = AdminPhase::CatchUp;
+            self.admin_catch_up();
+        } else {
+            self.admin_begin_install(step.configuration);
+        }
+    }
+
+    /// Runs the catch-up of every key not caught up yet at a node that runs the current
+    /// generation; once every key's catch-up answered, installs the step.
+    fn admin_catch_up(&mut self) {
+        let admin = self.admin.as_ref().expect("a change runs");
+        if admin.todo.is_empty() && admin.catch_ups.is_empty() {
+            let next = admin.steps[0].configuration;
+            self.admin_begin_install(next);
+            return;
+        }
+        let current = admin.since[admin.since.len() - 1].generation();
+        let ready: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| {
+                self.nodes[i]
+                    .replica
+                    .as_ref()
+                    .is_some_and(|r| r.configuration().generation() == current)
+            })
+            .collect();
+        if ready.is_empty() {
+            return;
+        }
+        while let Some(key) = self.admin.as_mut().and_then(|a| a.todo.pop_front()) {
+            let node = ready[self.rng.gen_range(0..ready.len())];
+            let request = RequestId(self.next_request);
+            self.next_request += 1;
+            if let Some(admin) = self.admin.as_mut() {
+                admin.catch_ups.insert(request, (key.clone(), node));
+            }
+            self.push(node, Event::CatchUp { request, key });
+            self.at(CATCH_UP_TIMEOUT_US, Ev::CatchUpGiveUp { request });
+            if self.rng.gen_bool(self.aim()) {
+                // A crash during the catch-up.
+                let delay = self.rng.gen_range(0..5_000);
+                self.at(delay, Ev::ChangeCrash(node));
+            }
+        }
+    }
+
+    /// A reply to one of the admin's catch-ups (false: not one of them).
+    fn catch_up_answered(&mut self, request: RequestId, ok: bool) -> bool {
+        let Some(admin) = self.admin.as_mut() else {
+            return false;
+        };
+        let Some((key, _)) = admin.catch_ups.remove(&request) else {
+            return false;
+        };
+        if ok {
+            self.report.catch_ups += 1;
+        } else {
+            admin.todo.push_back(key);
+        }
+        true
+    }
+
+    /// Starts installing `configuration`: makes the nodes that join in it, then sends the
+    /// install to every node of the configurations before and after.
+    fn admin_begin_install(&mut self, configuration: Configuration) {
+        for id in configuration.members().iter() {
+            if !self.nodes.iter().any(|n| n.id == id) {
+                self.join_node(id, configuration);
+            }
+        }
+        self.configurations
+            .insert(configuration.generation(), configuration);
+        let admin = self.admin.as_mut().expect("a change runs");
+        admin.newest = configuration;
+        admin.phase = AdminPhase::Install;
+        admin.sent_at = self.now;
+        self.send_installs(configuration);
+    }
+
+    fn join_node(&mut self, id: NodeId, configuration: Configuration) {
+        let disk = SimDisk::new();
+        disk.skip_log_sync(self.config.bug == Some(Bug::SkipLogFsync));
+        let config = ReplicaConfig {
+            node_id: id,
+            ..self.replica_config[0].clone()
+        };
+        let replica = join(&disk, &config, configuration)
+            .map_err(|e| {
+                self.report
+                    .problems
+                    .push(format!("node {id} cannot join: {e}"))
+            })
+            .ok();
+        self.nodes
+            .push(SimNode::new(id, disk, replica, configuration.generation()));
+        self.members.push(id);
+        self.replica_config.push(config);
+    }
+
+    /// Sends the install of `configuration` (like a message: it may be lost or delayed) to the
+    /// nodes of the configuration before it and of it that do not run it yet — or, with
+    /// [`Bug::InstallOnOneNode`], to one of its members.
+    fn send_installs(&mut self, configuration: Configuration) {
+        let admin = self.admin.as_ref().expect("a change runs");
+        let before = admin.since[admin.since.len() - 1].members();
+        let mut targets: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| {
+                let n = &self.nodes[i];
+                !n.stopped
+                    && n.installed < configuration.generation()
+                    && (before.contains(n.id) || configuration.members().contains(n.id))
+            })
+            .collect();
+        if self.config.bug == Some(Bug::InstallOnOneNode) {
+            targets.retain(|&i| configuration.members().contains(self.nodes[i].id));
+            if targets.is_empty() {
+                return;
+            }
+            targets = vec![targets[self.rng.gen_range(0..targets.len())]];
+        }
+        for node in targets {
+            if self.rng.gen_bool(0.25) {
+                self.report.installs_lost += 1;
+                continue;
+            }
+            let delay = self.rng.gen_range(0..20_000);
+            self.at(
+                delay,
+                Ev::Install {
+                    node,
+                    configuration,
+                },
+            );
+        }
+    }
+
+    /// The admin's install reaches a node.
+    fn install_at(&mut self, node: usize, configuration: Configuration) {
+        let n = &mut self.nodes[node];
+        if n.replica.is_none() {
+            self.report.installs_lost += 1;
+            return;
+        }
+        n.delivered = n.delivered.max(configuration.generation());
+        self.push(node, Event::Install(configuration));
+        if self.rng.gen_bool(self.aim()) {
+            // A crash right after the install (before, during or after the batch that runs it).
+            let delay = self.rng.gen_range(0..3_000);
+            self.at(delay, Ev::ChangeCrash(node));
+        }
+    }
+
+    /// Moves on once the step runs on a phase-1 and a phase-2 quorum of its configuration;
+    /// sends its install again now and then until it does.
+    fn admin_install_progress(&mut self) {
+        let admin = self.admin.as_ref().expect("a change runs");
+        let configuration = admin.newest;
+        let generation = configuration.generation();
+        let running = |set: NodeSet| {
+            self.nodes
+                .iter()
+                .filter(|n| set.contains(n.id) && n.installed >= generation)
+                .count()
+        };
+        let installed = if self.config.bug == Some(Bug::InstallOnOneNode) {
+            running(configuration.members()) >= 1
+        } else {
+            running(configuration.prepare()) >= configuration.q1()
+                && running(configuration.accept()) >= configuration.q2()
+        };
+        if !installed {
+            if self.now >= admin.sent_at + ADMIN_RESEND_US {
+                if let Some(admin) = self.admin.as_mut() {
+                    admin.sent_at = self.now;
+                }
+                self.send_installs(configuration);
+            }
+            return;
+        }
+        let admin = self.admin.as_mut().expect("a change runs");
+        let step = admin.steps.pop_front().expect("a step was being installed");
+        if step.catch_up_first {
+            let last = admin.since.len() - 1;
+            admin.since.drain(..last);
+        }
+        admin.since.push(configuration);
+        admin.phase = AdminPhase::Idle;
+        self.report.steps += 1;
+        self.report.generation = generation;
+        if self.rng.gen_bool(self.aim()) {
+            // A crash between two steps.
+            let node = self.rng.gen_range(0..self.nodes.len());
+            self.at(0, Ev::ChangeCrash(node));
+        }
+    }
+
+    /// The change is done: the nodes it removed stop for good, and the heal that waited for it
+    /// comes.
+    fn admin_done(&mut self) {
+        let members = self.admin.as_ref().expect("a change runs").newest.members();
+        for node in 0..self.nodes.len() {
+            if !members.contains(self.nodes[node].id) {
+                self.stop(node);
+            }
+        }
+        if self.heal_pending.is_some() {
+            self.heal();
+        }
+    }
+
+    /// A removed node stops (its requests, if any, end with an unknown outcome).
+    fn stop(&mut self, node: usize) {
+        let n = &mut self.nodes[node];
+        n.stopped = true;
+        if n.replica.is_none() {
+            return;
+        }
+        n.replica = None;
+        n.incarnation += 1;
+        n.inbox.clear();
+        n.wake_scheduled = false;
+        n.timers.clear();
+        let orphans: Vec<usize> = std::mem::take(&mut n.requests).into_values().collect();
+        for client in orphans {
+            self.complete(client, RecordStatus::Unknown, None);
+        }
+    }
+
     /// Every client has done its operations: end every fault, restart every node, and let each
     /// client read every key.
     fn heal(&mut self) {
+        self.heal_pending = None;
+        self.healed_at = Some(self.now);
         self.faulty = false;
         self.network.heal();
         self.network.faults = NetworkFaults::calm();
@@ -838,28 +1380,56 @@ impl World<'_> {
             }
             Err(e) => report.problems.push(format!("malformed history: {e}")),
         }
+        if self
+            .admin
+            .as_ref()
+            .is_some_and(|a| a.phase != AdminPhase::Done)
+        {
+            report
+                .problems
+                .push("the membership change did not finish".into());
+        }
+        report.safety_violations = report.linearizability_violations;
+        // Chosen: accepted at one ballot by a phase-2 quorum of the configuration of the
+        // generation that ballot's round ran in (with fixed members, generation 0's: a
+        // majority of the members, as before).
+        let mut chosen: BTreeMap<&Bytes, Vec<&Proposal<Bytes>>> = BTreeMap::new();
         for (key, oracle) in &self.oracle {
+            let list = chosen.entry(key).or_default();
+            for (p, voters) in oracle.votes() {
+                let generation = self.ballots.get(&(key.clone(), p.ballot)).copied();
+                let configuration = generation.and_then(|g| self.configurations.get(&g));
+                if let Some(c) = configuration {
+                    if voters.intersection(c.accept()).len() >= c.q2() {
+                        list.push(p);
+                    }
+                }
+            }
+        }
+        for (key, list) in &chosen {
             if key.starts_with(b"once") {
                 // Reads of the still-empty register choose `None`; single-decree agreement is
                 // about the values proposed: at most one of them is ever chosen.
                 let values: BTreeSet<&Bytes> =
-                    oracle.chosen().filter_map(|p| p.value.as_ref()).collect();
+                    list.iter().filter_map(|p| p.value.as_ref()).collect();
                 if values.len() > 1 {
                     let values: Vec<String> = values
                         .into_iter()
                         .map(|v| notation::value(&Some(text(v.clone()))))
                         .collect();
+                    report.safety_violations += 1;
                     report.problems.push(format!(
                         "agreement broken on {}: {} were all chosen",
-                        text(key.clone()),
+                        text((*key).clone()),
                         values.join(", ")
                     ));
                 }
             }
         }
         for (key, node, p) in &self.learned {
-            let chosen = self.oracle.get(key).is_some_and(|o| o.is_chosen(p));
-            if !chosen {
+            let is_chosen = chosen.get(key).is_some_and(|list| list.contains(&p));
+            if !is_chosen {
+                report.safety_violations += 1;
                 report.problems.push(format!(
                     "n{node} learned {} on {} but no phase-2 quorum accepted it",
                     notation::proposal(&p.clone().map_value(&text)),

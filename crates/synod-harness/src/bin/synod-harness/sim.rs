@@ -6,7 +6,7 @@ use clap::Args;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use synod_check::history;
-use synod_harness::sim::{self, SimConfig, SimReport};
+use synod_harness::sim::{self, Change, SimConfig, SimReport};
 
 /// Options of `synod-harness sim`.
 #[derive(Args, Debug)]
@@ -23,6 +23,21 @@ pub struct SimArgs {
     /// Write the history of `--seed` here (JSON lines).
     #[arg(long, requires = "seed")]
     pub history: Option<std::path::PathBuf>,
+    /// Run a membership change while the clients run: `replace`, `grow-shrink`, `rotate`, or
+    /// `mixed` (the shape the tests give each seed).
+    #[arg(long, value_parser = ["replace", "grow-shrink", "rotate", "mixed"])]
+    pub membership: Option<String>,
+}
+
+/// The configuration of `seed` under `args`.
+fn config(args: &SimArgs, seed: u64) -> SimConfig {
+    match args.membership.as_deref() {
+        None => SimConfig::for_seed(seed),
+        Some(name) => SimConfig::with_membership(
+            seed,
+            Change::from_name(name).unwrap_or_else(|| Change::for_seed(seed)),
+        ),
+    }
 }
 
 #[derive(Default)]
@@ -42,7 +57,7 @@ struct Totals {
 
 pub fn run(args: SimArgs) -> anyhow::Result<()> {
     if let Some(seed) = args.seed {
-        let report = sim::run(seed, &SimConfig::for_seed(seed));
+        let report = sim::run(seed, &config(&args, seed));
         print!("{report}");
         if let Some(path) = &args.history {
             history::write_jsonl(path, &report.history)?;
@@ -65,7 +80,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
                 if seed >= end {
                     return;
                 }
-                let r = sim::run(seed, &SimConfig::for_seed(seed));
+                let r = sim::run(seed, &config(&args, seed));
                 let mut t = totals.lock().unwrap_or_else(|e| e.into_inner());
                 t.runs += 1;
                 t.operations += r.history.len() as u64;
