@@ -7,7 +7,9 @@
 //! * adding `x` to a stable `S`: the accept set grows first (`prepare S, q1`; `accept S ∪ {x},
 //!   q2 + 1`), then both sets are `S ∪ {x}` with majority quorums;
 //! * removing `x` from a stable `S`: the prepare set shrinks first (`prepare S \ {x}, m`;
-//!   `accept S, m + 1`, with `m` a majority of `S \ {x}`), then both sets are `S \ {x}`.
+//!   `accept S, |S| + 1 - m`, with `m` a majority of `S \ {x}`: the smallest phase-2 quorum
+//!   that meets every phase-1 quorum, so the members that stay can finish it without `x`),
+//!   then both sets are `S \ {x}`.
 //!
 //! Every step must meet the step before it ([`Configuration::check_step`]). A step must also
 //! meet every configuration since the last **catch-up**, because a value chosen in any of them
@@ -69,7 +71,10 @@ pub fn plan_since(since: &[Configuration], target: NodeSet) -> Result<Vec<Step>,
     for x in current.members().difference(target).iter() {
         let shrunk = last.prepare().difference([x].into_iter().collect());
         let m = crate::majority(shrunk.len());
-        let narrow = Configuration::new(last.generation() + 1, shrunk, m, last.accept(), m + 1)?;
+        // The smallest phase-2 quorum of `S` that every `m` members of `S \ {x}` meet: a
+        // three-node cluster can drop a dead member with the other two alone.
+        let q2 = last.accept().len() + 1 - m;
+        let narrow = Configuration::new(last.generation() + 1, shrunk, m, last.accept(), q2)?;
         last = Configuration::stable(narrow.generation() + 1, shrunk)?;
         configurations.extend([narrow, last]);
     }
@@ -216,6 +221,27 @@ mod tests {
             Err(MembershipError::CatchUpMissing { older: 0, newer: 3 })
         );
         assert_eq!(plan_since(&[], set(&[1])), Err(MembershipError::Empty));
+    }
+
+    #[test]
+    fn a_dead_member_of_three_is_removed_by_the_other_two_alone() {
+        let start = Configuration::stable(0, set(&[1, 2, 3])).unwrap();
+        let steps = plan(start, set(&[1, 2])).unwrap();
+        assert_eq!(
+            sets(&steps),
+            vec![
+                // {1,2} is a phase-2 quorum of {1,2,3} here: node 3 is not needed.
+                (vec![1, 2], 2, vec![1, 2, 3], 2, false),
+                (vec![1, 2], 2, vec![1, 2], 2, false),
+            ]
+        );
+        // Five to four: three of five accept (every three of five meet every three of {1,2,3,4}).
+        let five = Configuration::stable(0, set(&[1, 2, 3, 4, 5])).unwrap();
+        let steps = plan(five, set(&[1, 2, 3, 4])).unwrap();
+        assert_eq!(
+            sets(&steps)[0],
+            (vec![1, 2, 3, 4], 3, vec![1, 2, 3, 4, 5], 3, false)
+        );
     }
 
     #[test]

@@ -12,8 +12,11 @@
 //!
 //! The pieces: `workload` (the client loop and the mix), `target` (Synod or etcd behind one
 //! interface), [`etcd`] (etcd's v3 JSON gateway), `report` (histograms and the report).
+//! [`replace`] is `synod-harness bench-replace`: the time to replace a dead member of a
+//! 3-node cluster under a writer load.
 
 pub mod etcd;
+pub mod replace;
 mod report;
 mod target;
 mod workload;

@@ -2,7 +2,8 @@
 //! compare-and-sets through every node, each sent to its key's home (`--route home`), and its
 //! JSON report accounts for them and for the nodes' fsyncs. The cluster is the library's `LocalCluster` (what `synod cluster` and
 //! `bench --cluster` run), its nodes started as `synod-harness node`. A run in which every
-//! operation fails exits with 1.
+//! operation fails exits with 1. `bench-replace` replaces a member of a tiny cluster under
+//! writes and verifies every key afterwards.
 
 use clap::Parser;
 use std::net::TcpListener;
@@ -161,4 +162,56 @@ fn a_run_of_errors_fails_the_command() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("error: no operation succeeded"), "{stderr}");
+}
+
+/// `synod-harness bench-replace` on a tiny cluster: node 3 is replaced by node 4 (added first,
+/// node 3 killed after the change: the planned replacement, which finishes on this build) while
+/// writers keep writing, and every key reads back right from every member, and through the
+/// quorum {2, 4} with node 1 killed. Timing is not asserted.
+#[test]
+fn bench_replace_verifies_every_key_after_the_replacement() {
+    let base = free_ports(8);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("replace.json");
+    let output = Command::new(HARNESS)
+        .args(["bench-replace", "--keys", "50", "--clients", "2"])
+        .args(["--load-clients", "4", "--value-size", "16"])
+        .args(["--warmup", "0.1", "--before", "0.3", "--after", "0.3"])
+        .args(["--order", "add-first", "--kill", "last"])
+        .arg(format!("--base-port={base}"))
+        .arg(format!("--http-base-port={}", base + 4))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("verification: PASS"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["change"]["finished"], true, "{report}");
+    let steps = report["change"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{report}");
+    assert!(steps.iter().all(|s| s["status"] == 200), "{report}");
+    // Removing node 3 after adding node 4 caught every key up first.
+    assert!(
+        report["change"]["caught_up"].as_u64().unwrap() >= 50,
+        "{report}"
+    );
+    let verify = &report["verify"];
+    assert_eq!(verify["passed"], true, "{report}");
+    let passes = verify["passes"].as_array().unwrap();
+    assert_eq!(passes.len(), 4, "{report}");
+    for pass in passes {
+        assert_eq!(pass["keys"].as_u64(), Some(50), "{report}");
+        assert_eq!(pass["wrong"].as_u64(), Some(0), "{report}");
+        assert_eq!(pass["unreadable"].as_u64(), Some(0), "{report}");
+    }
+    assert!(
+        report["writes"]["before"]["ok"].as_u64().unwrap() > 0,
+        "{report}"
+    );
 }

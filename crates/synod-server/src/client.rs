@@ -383,11 +383,17 @@ impl Client {
         json(ok(self.http.get(self.url(&["cluster"])).send().await?).await?).await
     }
 
-    /// `GET path` (e.g. `/v1/cluster`) as it came: the status and the body as text, whatever
+    /// `GET path` (e.g. `/v1/cluster`, or with a query: `/v1/members?local=true`) as it came: the status and the body as text, whatever
     /// they are (for `synod status`, which judges the answer itself).
     pub async fn get_raw(&self, path: &str) -> Result<(u16, String), reqwest::Error> {
+        let (path, query) = match path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path, None),
+        };
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let response = self.http.get(self.url(&segments)).send().await?;
+        let mut url = self.url(&segments);
+        url.set_query(query);
+        let response = self.http.get(url).send().await?;
         let status = response.status().as_u16();
         Ok((status, response.text().await?))
     }

@@ -29,7 +29,7 @@ use crate::home::home_of;
 use crate::members_record::{is_reserved, RESERVED_PREFIX};
 use crate::metrics::Metrics;
 use crate::peer_status::PeerStatus;
-use crate::reconfiguration::{Reconfigurer, DEFAULT_INSTALL_TIMEOUT};
+use crate::reconfiguration::{CatchUpRunner, Reconfigurer, DEFAULT_INSTALL_TIMEOUT};
 use crate::replica::ReplyError;
 use crate::runtime::{RuntimeHandle, Submitted};
 use crate::transport::{Inbox, InboxClosed, Link, Outbox};
@@ -76,6 +76,35 @@ impl Default for ForwardConfig {
 }
 
 type Waiting = HashMap<RequestId, (NodeId, oneshot::Sender<RunResult>)>;
+
+/// How a home that runs another generation refuses a forwarded catch-up (the forwarding node
+/// then runs it itself).
+const OTHER_GENERATION: &str = "a catch-up of another generation: this node runs generation";
+
+/// What a request does: a client's operation, or a membership change's catch-up of the key in
+/// a generation.
+#[derive(Clone, Debug)]
+enum Work {
+    Client(Operation<Bytes>),
+    CatchUp(u64),
+}
+
+impl Work {
+    /// The operation (a catch-up is a read).
+    fn op(&self) -> Operation<Bytes> {
+        match self {
+            Work::Client(op) => op.clone(),
+            Work::CatchUp(_) => Operation::Read,
+        }
+    }
+
+    fn catch_up(&self) -> Option<u64> {
+        match self {
+            Work::Client(_) => None,
+            Work::CatchUp(generation) => Some(*generation),
+        }
+    }
+}
 
 /// Runs client requests at their key's home; also the node's [`Inbox`] for peer items.
 #[derive(Clone, Debug)]
@@ -163,6 +192,11 @@ impl Forwarder {
         self.inner.runtime.configuration().members()
     }
 
+    /// Every node this node knows a peer address for (itself included).
+    pub fn peers(&self) -> std::collections::BTreeMap<NodeId, std::net::SocketAddr> {
+        self.inner.outbox.peers()
+    }
+
     /// This node's side of membership changes.
     pub fn reconfigurer(&self) -> &Reconfigurer {
         &self.inner.reconfigurer
@@ -232,10 +266,28 @@ impl Forwarder {
     /// timeout.
     pub async fn run(&self, key: Bytes, op: Operation<Bytes>) -> RunResult {
         self.admit(&key)?;
+        self.route(key, Work::Client(op)).await
+    }
+
+    /// Runs a membership change's catch-up of `key` in `generation` at the key's home, where it
+    /// queues behind the key's client requests instead of racing them (a hot key's writes and
+    /// a catch-up run elsewhere pre-empt each other); here if the home is this node or cannot
+    /// be reached, or refuses it (it runs another generation).
+    pub async fn catch_up(&self, key: Bytes, generation: u64) -> RunResult {
+        match self.route(key.clone(), Work::CatchUp(generation)).await {
+            Err(Failure::BadInput(why)) if why.starts_with(OTHER_GENERATION) => {
+                let deadline = Instant::now() + self.inner.config.request_timeout;
+                self.local(key, Work::CatchUp(generation), deadline).await
+            }
+            other => other,
+        }
+    }
+
+    async fn route(&self, key: Bytes, work: Work) -> RunResult {
         let deadline = Instant::now() + self.inner.config.request_timeout;
         match self.home_elsewhere(&key) {
-            Some((home, link)) => self.forward(home, link, key, op, deadline).await,
-            None => self.local(key, op, deadline).await,
+            Some((home, link)) => self.forward(home, link, key, work, deadline).await,
+            None => self.local(key, work, deadline).await,
         }
     }
 
@@ -256,13 +308,13 @@ impl Forwarder {
         home: NodeId,
         mut link: watch::Receiver<Link>,
         key: Bytes,
-        op: Operation<Bytes>,
+        work: Work,
         deadline: Instant,
     ) -> RunResult {
         let sent_on = *link.borrow_and_update();
         if !sent_on.up {
             tracing::debug!(%home, key = %String::from_utf8_lossy(&key), "no connection to the key's home: proposing here");
-            return self.unreachable(key, op, deadline).await;
+            return self.unreachable(key, work, deadline).await;
         }
         let id = self
             .inner
@@ -283,12 +335,13 @@ impl Forwarder {
             from: self.inner.node,
             id,
             key: key.clone(),
-            op: op.clone(),
+            op: work.op(),
+            catch_up: work.catch_up(),
         });
         if !self.inner.outbox.send_item(home, item) {
             // Never queued, so never executed: proposing here is safe.
             tracing::debug!(%home, key = %String::from_utf8_lossy(&key), "the queue to the key's home is full: proposing here");
-            return self.unreachable(key, op, deadline).await;
+            return self.unreachable(key, work, deadline).await;
         }
         tracing::debug!(%home, ?id, key = %String::from_utf8_lossy(&key), "forwarded to the key's home");
         self.metrics().forwards_sent.inc();
@@ -311,29 +364,29 @@ impl Forwarder {
         if Instant::now() >= deadline {
             return Err(self.timed_out());
         }
-        if matches!(op, Operation::Read) {
-            // Reading twice changes nothing.
+        if matches!(work.op(), Operation::Read) {
+            // Reading twice changes nothing (a catch-up is a read).
             tracing::debug!(%home, ?id, "the home did not answer a forwarded read: reading here");
-            return self.unreachable(key, op, deadline).await;
+            return self.unreachable(key, work, deadline).await;
         }
         tracing::debug!(%home, ?id, "the home did not answer a forwarded write: indeterminate");
         self.metrics().forwards_indeterminate.inc();
         Err(Failure::Request(RequestError::Indeterminate))
     }
 
-    async fn unreachable(&self, key: Bytes, op: Operation<Bytes>, deadline: Instant) -> RunResult {
+    async fn unreachable(&self, key: Bytes, work: Work, deadline: Instant) -> RunResult {
         self.metrics().home_unreachable.inc();
-        self.local(key, op, deadline).await
+        self.local(key, work, deadline).await
     }
 
     /// Runs a request on this node's own runtime until `deadline`.
-    async fn local(&self, key: Bytes, op: Operation<Bytes>, deadline: Instant) -> RunResult {
-        let submitted = self
-            .inner
-            .runtime
-            .submit(key, op)
-            .await
-            .map_err(|e| Failure::Stopped(e.0))?;
+    async fn local(&self, key: Bytes, work: Work, deadline: Instant) -> RunResult {
+        let runtime = &self.inner.runtime;
+        let submitted = match work {
+            Work::Client(op) => runtime.submit(key, op).await,
+            Work::CatchUp(_) => runtime.catch_up(key).await,
+        }
+        .map_err(|e| Failure::Stopped(e.0))?;
         self.outcome(submitted, deadline).await
     }
 
@@ -392,15 +445,40 @@ impl Forwarder {
     /// sends the answer back.
     async fn execute(&self, forward: Forward) {
         self.metrics().forwards_received.inc();
-        let Forward { from, id, key, op } = forward;
-        if let Err(refused) = self.admit(&key).and_then(|()| self.check(&key, &op)) {
+        let Forward {
+            from,
+            id,
+            key,
+            op,
+            catch_up,
+        } = forward;
+        let admitted = match catch_up {
+            // The cluster's own keys are caught up too; only the generation must be this one.
+            Some(generation) => {
+                let here = self.inner.runtime.configuration().generation();
+                if here == generation {
+                    Ok(())
+                } else {
+                    Err(Failure::BadInput(format!(
+                        "{OTHER_GENERATION} {here}, not {generation}"
+                    )))
+                }
+            }
+            None => self.admit(&key).and_then(|()| self.check(&key, &op)),
+        };
+        if let Err(refused) = admitted {
             self.answer(from, id, Err(refused));
             return;
         }
         let deadline = Instant::now() + self.inner.config.request_timeout;
         // Submitted here, in the order the items arrived, waiting while the replica is behind
         // (as protocol envelopes do)...
-        let submitted = match self.inner.runtime.submit(key, op).await {
+        let runtime = &self.inner.runtime;
+        let submitted = match catch_up {
+            Some(_) => runtime.catch_up(key).await,
+            None => runtime.submit(key, op).await,
+        };
+        let submitted = match submitted {
             Ok(submitted) => submitted,
             Err(stopped) => return self.answer(from, id, Err(Failure::Stopped(stopped.0))),
         };
@@ -444,6 +522,14 @@ impl Forwarder {
             // Late: the caller stopped waiting (and answered as the rules say).
             None => {}
         }
+    }
+}
+
+impl CatchUpRunner for Forwarder {
+    async fn run_catch_up(&self, key: Bytes, generation: u64) -> Result<Outcome<Bytes>, String> {
+        self.catch_up(key, generation)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -1,9 +1,12 @@
 //! The HTTP side of membership change (docs/operations.md):
 //!
-//! * `GET /v1/members` — this node's configuration, the membership record read through the
-//!   cluster (its members with their addresses, the change in progress and its catch-up), the
-//!   change running on this node with its progress (keys caught up / total), and the founding
-//!   membership a joining node needs (`serve --join`).
+//! * `GET /v1/members` — this node's configuration and address book, the membership record
+//!   read through the cluster (its members with their addresses, the change in progress and
+//!   its catch-up; `null` with the reason when no quorum answers within 2 s), the change
+//!   running on this node with its progress (keys caught up / total), and the founding
+//!   membership. A joining node (`serve --join`) uses the node's own configuration and
+//!   addresses, not the record: while a dead member is replaced, the step that adds the new
+//!   node may need the new node itself for a quorum.
 //! * `POST /v1/members` with `{"add": {"id": 4, "addr": "127.0.0.1:7004"}}` or
 //!   `{"remove": 3}` — runs the change on this node and answers when it is done (200 with the
 //!   new membership) or stalled (503 `stalled`, saying how far it got; asking again resumes).
@@ -16,7 +19,7 @@ use crate::forward::Forwarder;
 use crate::members_record::MembersRecord;
 use crate::membership::Membership;
 use crate::reconfiguration::{ChangeError, Request};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -24,6 +27,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use synod_core::{Configuration, NodeId, NodeSet};
+
+/// How long `GET /v1/members` waits for the membership record.
+const RECORD_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What `POST /v1/members` takes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,18 +82,46 @@ fn record_json(record: &MembersRecord) -> Value {
     })
 }
 
+/// What `GET /v1/members` takes: `?local=true` answers from this node alone, without reading
+/// the record (what a joining node asks: the step that adds it may need it for a quorum).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    /// Skip the record (no quorum read).
+    #[serde(default)]
+    pub local: bool,
+}
+
 /// `GET /v1/members`.
-pub async fn list(State(api): State<MembersApi>) -> Response {
+pub async fn list(State(api): State<MembersApi>, query: Query<ListQuery>) -> Response {
     let reconfigurer = api.forwarder.reconfigurer();
     let here = api.forwarder.runtime().configuration();
-    let (record, error) = match reconfigurer.record().await {
-        Ok((record, _)) => (Some(record_json(&record)), None),
-        Err(e) => (None, Some(e.to_string())),
+    // The record needs a quorum; without one the node still says what it runs itself.
+    let (record, error) = if query.local {
+        (None, Some("not read (?local=true)".to_owned()))
+    } else {
+        match tokio::time::timeout(RECORD_READ_TIMEOUT, reconfigurer.record()).await {
+            Ok(Ok((record, _))) => (Some(record_json(&record)), None),
+            Ok(Err(e)) => (None, Some(e.to_string())),
+            Err(_) => (
+                None,
+                Some(format!(
+                    "no quorum answered within {} ms",
+                    RECORD_READ_TIMEOUT.as_millis()
+                )),
+            ),
+        }
     };
+    let addresses: serde_json::Map<String, Value> = api
+        .forwarder
+        .peers()
+        .into_iter()
+        .map(|(id, addr)| (id.0.to_string(), json!(addr.to_string())))
+        .collect();
     Json(json!({
         "node": api.forwarder.node().0,
         "founding": api.founding,
         "configuration": configuration_json(&here),
+        "addresses": addresses,
         "record": record,
         "record_error": error,
         "change": reconfigurer.progress(),
@@ -120,7 +154,12 @@ pub async fn change(
                 .into_response()
         }
     };
-    match api.forwarder.reconfigurer().change(request).await {
+    match api
+        .forwarder
+        .reconfigurer()
+        .change(request, &api.forwarder)
+        .await
+    {
         Ok(record) => Json(json!({"record": record_json(&record)})).into_response(),
         Err(e) => {
             let (status, code) = match &e {

@@ -7,7 +7,8 @@
 //! 1. **catches up** every register first when the step needs it: lists the keys the members of
 //!    the current generation hold acceptor state for (from at least a phase-1 quorum of them,
 //!    each already in that generation, so no value chosen in an older configuration is
-//!    missed), and runs a catch-up of each key through its own node — a read in a full round
+//!    missed), and runs a catch-up of each key at the key's home (queued behind its client
+//!    requests; through its own node if the home runs another generation) — a read in a full round
 //!    (`Input::CatchUp`: never the one-round-trip read or a reserved ballot), which accepts the
 //!    current value again at a new ballot of the current generation through its quorums before
 //!    it answers — recording its progress in the membership record as it goes, so a change
@@ -54,8 +55,13 @@ pub const DEFAULT_INSTALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Keys read at once by a catch-up (and between two progress records).
 const CATCH_UP_CHUNK: usize = 256;
 
-/// Attempts per key before a catch-up reports a stall.
-const CATCH_UP_ATTEMPTS: u32 = 5;
+/// Requests per key (each of the node's own rounds) before a change reports a stall; between
+/// two, a wait that doubles from [`FIRST_RETRY`] (a hot key's writers and a catch-up of it
+/// pre-empt each other until one backs off long enough).
+const CATCH_UP_ATTEMPTS: u32 = 10;
+
+/// The wait before the second request on a key; it doubles up to one second.
+const FIRST_RETRY: Duration = Duration::from_millis(20);
 
 /// What an operator asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -287,7 +293,11 @@ impl Reconfigurer {
     }
 
     /// Runs `request` to the end (or to a stall).
-    pub async fn change(&self, request: Request) -> Result<MembersRecord, ChangeError> {
+    pub async fn change(
+        &self,
+        request: Request,
+        runner: &impl CatchUpRunner,
+    ) -> Result<MembersRecord, ChangeError> {
         let _one =
             self.inner.running.try_lock().map_err(|_| {
                 ChangeError::Busy("a change is already running on this node".into())
@@ -299,7 +309,7 @@ impl Reconfigurer {
                 ..Progress::default()
             };
         }
-        let result = self.run_change(request).await;
+        let result = self.run_change(request, runner).await;
         let mut progress = self.inner.progress.lock().expect("never poisoned");
         progress.running = false;
         progress.status = match &result {
@@ -313,7 +323,11 @@ impl Reconfigurer {
         result
     }
 
-    async fn run_change(&self, request: Request) -> Result<MembersRecord, ChangeError> {
+    async fn run_change(
+        &self,
+        request: Request,
+        runner: &impl CatchUpRunner,
+    ) -> Result<MembersRecord, ChangeError> {
         let (mut record, mut written) = self.record().await?;
         let current = record.configuration;
         let mut target = match &record.change {
@@ -370,7 +384,8 @@ impl Reconfigurer {
         ));
         for step in steps {
             if step.catch_up_first {
-                self.catch_up(&mut record, &mut written, target).await?;
+                self.catch_up(&mut record, &mut written, target, runner)
+                    .await?;
                 record.since_catch_up = vec![record.configuration];
             }
             let mut next = record.clone();
@@ -430,48 +445,36 @@ impl Reconfigurer {
         }
     }
 
-    /// Runs `op` on `key` through this node's own replica (a change's registers are not
-    /// forwarded: the change runs in this node's generation).
+    /// Runs `op` on `key` through this node's own replica (the change's own register runs in
+    /// this node's generation).
     async fn run(&self, key: &[u8], op: Operation<Bytes>) -> Result<Outcome<Bytes>, ChangeError> {
-        self.attempt(key, Some(op)).await
+        let cas = matches!(op, Operation::Cas { .. });
+        let runtime = &self.inner.runtime;
+        retried(key, cas, || async {
+            let submitted = runtime
+                .submit(Bytes::copy_from_slice(key), op.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            match submitted.reply.await {
+                Ok(result) => result.map_err(|e| e.to_string()),
+                Err(_) => Err("the replica restarted".into()),
+            }
+        })
+        .await
     }
 
-    /// Re-writes `key`'s current value through this node's quorums: a full-round read
-    /// ([`RuntimeHandle::catch_up`]), never a one-round-trip one.
-    async fn catch_up_key(&self, key: &[u8]) -> Result<Outcome<Bytes>, ChangeError> {
-        self.attempt(key, None).await
-    }
-
-    /// `op` on `key` (`None`: a catch-up), tried again while it surely did not apply.
-    async fn attempt(
+    /// Re-writes `key`'s current value through the quorums of `generation`: a full-round read
+    /// at the key's home (queued behind its client requests), never a one-round-trip one.
+    async fn catch_up_key(
         &self,
         key: &[u8],
-        op: Option<Operation<Bytes>>,
+        generation: u64,
+        runner: &impl CatchUpRunner,
     ) -> Result<Outcome<Bytes>, ChangeError> {
-        let runtime = &self.inner.runtime;
-        let mut last = String::new();
-        for _ in 0..CATCH_UP_ATTEMPTS {
-            let key = Bytes::copy_from_slice(key);
-            let submitted = match &op {
-                Some(op) => runtime.submit(key, op.clone()).await,
-                None => runtime.catch_up(key).await,
-            }
-            .map_err(|e| ChangeError::Stopped(e.0))?;
-            match submitted.reply.await {
-                Ok(Ok(outcome)) => return Ok(outcome),
-                // Surely not applied: trying again is safe (a CAS that did apply and is tried
-                // again answers a mismatch, which `write` reports).
-                Ok(Err(e)) => last = e.to_string(),
-                Err(_) => last = "the replica restarted".into(),
-            }
-            if matches!(op, Some(Operation::Cas { .. })) && last.contains("indeterminate") {
-                break;
-            }
-        }
-        Err(ChangeError::Stalled(format!(
-            "no quorum answered on {}: {last}",
-            String::from_utf8_lossy(key)
-        )))
+        retried(key, false, || {
+            runner.run_catch_up(Bytes::copy_from_slice(key), generation)
+        })
+        .await
     }
 
     /// Installs `record`'s configuration here and on every member of it and of the
@@ -521,10 +524,21 @@ impl Reconfigurer {
                 && done.intersection(configuration.accept()).len() >= configuration.q2()
                 && added.is_subset(done);
             if quorum {
-                // The rest get a moment, then learn it from `Stale` answers.
+                // The rest that are connected get a moment, then learn it from `Stale` answers.
+                let reachable: NodeSet = receivers
+                    .iter()
+                    .filter(|&n| {
+                        n == me
+                            || self
+                                .inner
+                                .outbox
+                                .link(n)
+                                .is_some_and(|link| link.borrow().up)
+                    })
+                    .collect();
                 let everyone = tokio::time::timeout(
                     Duration::from_millis(500),
-                    seen.wait_for(|s| receivers.is_subset(at(s))),
+                    seen.wait_for(|s| reachable.is_subset(at(s))),
                 );
                 let _ = everyone.await;
                 return Ok(());
@@ -565,6 +579,7 @@ impl Reconfigurer {
         record: &mut MembersRecord,
         written: &mut Option<Bytes>,
         target: NodeSet,
+        runner: &impl CatchUpRunner,
     ) -> Result<(), ChangeError> {
         let configuration = record.configuration;
         let generation = configuration.generation();
@@ -586,7 +601,9 @@ impl Reconfigurer {
         progress.total = progress.done + keys.len() as u64;
         self.count(progress.done, progress.total);
         for chunk in keys.chunks(CATCH_UP_CHUNK) {
-            let reads = chunk.iter().map(|key| self.catch_up_key(key));
+            let reads = chunk
+                .iter()
+                .map(|key| self.catch_up_key(key, generation, runner));
             for result in futures::future::join_all(reads).await {
                 result?;
             }
@@ -617,13 +634,18 @@ impl Reconfigurer {
     ) -> Result<Vec<Bytes>, ChangeError> {
         let mut keys = BTreeSet::new();
         let mut answered = NodeSet::EMPTY;
-        for member in configuration.members().iter() {
-            match self
-                .keys_of(member, configuration.generation(), after)
-                .await
-            {
+        // All members at once: a dead one costs one timeout, not one per member before it.
+        let members: Vec<NodeId> = configuration.members().iter().collect();
+        let listings = members
+            .iter()
+            .map(|&m| self.keys_of(m, configuration.generation(), after));
+        for (member, listed) in members
+            .iter()
+            .zip(futures::future::join_all(listings).await)
+        {
+            match listed {
                 Some(listed) => {
-                    answered.insert(member);
+                    answered.insert(*member);
                     keys.extend(listed);
                 }
                 None => tracing::warn!(%member, "did not list its keys for the catch-up"),
@@ -662,6 +684,11 @@ impl Reconfigurer {
                     .await
                     .ok()?
             } else {
+                // A member with no live connection is not waited for.
+                let up = self.inner.outbox.link(member)?.borrow().up;
+                if !up {
+                    return None;
+                }
                 let id = self.inner.runtime.next_request_id().ok()?;
                 let (tx, rx) = oneshot::channel();
                 self.inner
@@ -705,6 +732,46 @@ impl Reconfigurer {
             }
         }
     }
+}
+
+/// Where a change runs its catch-ups: the node's forwarding, which runs each at the key's home.
+pub trait CatchUpRunner: Sync {
+    /// A catch-up of `key` in `generation` (a full-round read), answered like a read.
+    fn run_catch_up(
+        &self,
+        key: Bytes,
+        generation: u64,
+    ) -> impl std::future::Future<Output = Result<Outcome<Bytes>, String>> + Send;
+}
+
+/// Runs `once` until it succeeds, at most [`CATCH_UP_ATTEMPTS`] times with a doubling wait
+/// between: what failed surely did not apply, except a `cas` that answers `indeterminate`
+/// (which is not tried again; a CAS that applied and is tried again answers a mismatch, which
+/// the record's writer recognises).
+async fn retried<F, Fut>(key: &[u8], cas: bool, mut once: F) -> Result<Outcome<Bytes>, ChangeError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Outcome<Bytes>, String>>,
+{
+    let mut last = String::new();
+    let mut wait = FIRST_RETRY;
+    for attempt in 0..CATCH_UP_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(1));
+        }
+        match once().await {
+            Ok(outcome) => return Ok(outcome),
+            Err(e) => last = e,
+        }
+        if cas && last.contains("indeterminate") {
+            break;
+        }
+    }
+    Err(ChangeError::Stalled(format!(
+        "{CATCH_UP_ATTEMPTS} requests on {:?} failed, the last with: {last}",
+        String::from_utf8_lossy(key)
+    )))
 }
 
 /// The steps from the configurations since the last catch-up (`since`, ending with the

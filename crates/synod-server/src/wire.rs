@@ -147,6 +147,11 @@ pub struct Forward {
     pub key: Bytes,
     /// The operation.
     pub op: Operation<Bytes>,
+    /// A membership change's catch-up of the key in this generation (`op` is then `Read`): the
+    /// home runs it as a full-round read (`Input::CatchUp`), queued behind the key's client
+    /// requests instead of racing them, if it runs that generation, and refuses it otherwise.
+    #[serde(default)]
+    pub catch_up: Option<u64>,
 }
 
 /// The home's answer to a [`Forward`].
@@ -488,6 +493,7 @@ mod tests {
                 expected: None,
                 new: Bytes::from_static(b"hello"),
             },
+            catch_up: None,
         });
         let answers = [
             Ok(Outcome::Written { previous: None }),

@@ -113,7 +113,7 @@ impl Target {
 }
 
 /// The error kind a report counts: the server's error code, or how the request failed.
-fn synod_error_kind(error: &ClientError) -> String {
+pub(super) fn synod_error_kind(error: &ClientError) -> String {
     match error {
         ClientError::Server { code, .. } => code.clone(),
         ClientError::Transport(e) if e.is_timeout() => "client_timeout".into(),

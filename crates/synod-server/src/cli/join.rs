@@ -1,12 +1,13 @@
 //! `serve --join URL`: a node that joins a running cluster asks one of its members
-//! (`GET URL/v1/members`) for the cluster's founding membership, the members' peer addresses
-//! and the current configuration, waiting until that configuration includes it (an operator
+//! (`GET URL/v1/members`) for the cluster's founding membership, the member's address book and
+//! the configuration it runs (not the membership record, whose read needs a quorum that may
+//! include the joining node), asking again until that configuration includes it (an operator
 //! runs `synod member add ID=ADDR` before or after starting it). A new data directory is then
 //! created in that configuration; an existing one (a restart) is opened as it is.
 
 use crate::membership::Membership;
 use crate::server::ServerConfig;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,14 +37,9 @@ fn set(value: &Value) -> anyhow::Result<NodeSet> {
 fn parse(answer: &Value) -> anyhow::Result<Joined> {
     let founding: Membership = serde_json::from_value(answer["founding"].clone())
         .context("the answer has no founding membership")?;
-    let record = &answer["record"];
-    if record.is_null() {
-        bail!(
-            "the member could not read the membership record: {}",
-            answer["record_error"].as_str().unwrap_or("unknown")
-        );
-    }
-    let c = &record["configuration"];
+    // The member's own configuration and address book, not the record: the step that adds
+    // this node may need this node for a quorum (replacing a dead member of three).
+    let c = &answer["configuration"];
     let number = |v: &Value| v.as_u64().context("a number");
     let configuration = Configuration::new(
         number(&c["generation"])?,
@@ -54,7 +50,7 @@ fn parse(answer: &Value) -> anyhow::Result<Joined> {
     )
     .context("the member's configuration is invalid")?;
     let mut addresses = Vec::new();
-    for (id, addr) in record["addresses"].as_object().context("addresses")? {
+    for (id, addr) in answer["addresses"].as_object().context("addresses")? {
         let id = NodeId(id.parse().context("a node id")?);
         let addr = addr
             .as_str()
@@ -78,19 +74,24 @@ pub async fn join(url: &str, config: &mut ServerConfig) -> anyhow::Result<()> {
     let me = config.node_id;
     let mut said = false;
     let joined = loop {
-        let (code, text) = client
-            .get_raw("/v1/members")
-            .await
-            .with_context(|| format!("asking {url}/v1/members"))?;
-        let answer: Value = serde_json::from_str(&text)
-            .with_context(|| format!("{url}/v1/members answered {code} without JSON"))?;
-        let joined = parse(&answer).with_context(|| format!("{url}/v1/members"))?;
-        if joined.configuration.members().contains(me) {
-            break joined;
-        }
-        if !said {
-            tracing::info!(node = %me, "waiting to be added to the cluster: run `synod member add {me}=<this node's peer address>` on a member");
-            said = true;
+        let answer = async {
+            let (code, text) = client
+                .get_raw("/v1/members?local=true")
+                .await
+                .with_context(|| format!("asking {url}/v1/members"))?;
+            let answer: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{url}/v1/members answered {code} without JSON"))?;
+            parse(&answer).with_context(|| format!("{url}/v1/members"))
+        };
+        match answer.await {
+            Ok(joined) if joined.configuration.members().contains(me) => break joined,
+            Ok(_) if !said => {
+                tracing::info!(node = %me, "waiting to be added to the cluster: run `synod member add {me}=<this node's peer address>` on a member");
+                said = true;
+            }
+            Ok(_) => {}
+            // The member may be busy or restarting; a join keeps asking.
+            Err(e) => tracing::warn!(node = %me, "{e:#}; asking again"),
         }
         tokio::time::sleep(POLL).await;
     };
@@ -112,11 +113,11 @@ mod tests {
     fn a_members_answer_gives_what_a_joining_node_needs() {
         let answer = json!({
             "founding": {"members": 14, "q1": 2, "q2": 2},
-            "record": {
-                "configuration": {"generation": 1, "prepare": [1, 2, 3], "q1": 2,
-                                  "accept": [1, 2, 3, 4], "q2": 3},
-                "addresses": {"1": "127.0.0.1:7001", "4": "127.0.0.1:7004"},
-            },
+            "configuration": {"generation": 1, "prepare": [1, 2, 3], "q1": 2,
+                              "accept": [1, 2, 3, 4], "q2": 3},
+            "addresses": {"1": "127.0.0.1:7001", "4": "127.0.0.1:7004"},
+            "record": null,
+            "record_error": "no quorum answered within 2000 ms",
         });
         let joined = parse(&answer).unwrap();
         assert_eq!(joined.founding.members.len(), 3);
@@ -125,10 +126,10 @@ mod tests {
         assert_eq!(joined.addresses.len(), 2);
         // Quorums that could miss are refused, not joined.
         let mut bad = answer.clone();
-        bad["record"]["configuration"]["q2"] = json!(1);
+        bad["configuration"]["q2"] = json!(1);
         assert!(parse(&bad).is_err());
-        let unreadable = json!({"founding": {"members": 14, "q1": 2, "q2": 2},
-                                "record": null, "record_error": "no quorum"});
-        assert!(format!("{:#}", parse(&unreadable).unwrap_err()).contains("no quorum"));
+        let mut no_founding = answer.clone();
+        no_founding["founding"] = json!(null);
+        assert!(format!("{:#}", parse(&no_founding).unwrap_err()).contains("founding"));
     }
 }

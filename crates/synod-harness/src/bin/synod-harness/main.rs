@@ -1,10 +1,12 @@
 //! The `synod-harness` binary: load-test nodes (`bench`) or test them under faults (`chaos`,
 //! `sim`). Each command lives in its own module (`bench` in the library).
 //!
+//! `bench-replace` measures a membership change (a dead member replaced) under load.
+//!
 //! The hidden `node` command runs one node through the node's own entry point
 //! ([`synod_server::cli::serve`], exactly what `synod serve` runs, with the same flags): the
-//! chaos run and `bench --cluster` start their nodes from this very binary, so they never depend
-//! on another package's binary having been built.
+//! chaos run, `bench --cluster` and `bench-replace` start their nodes from this very binary, so
+//! they never depend on another package's binary having been built.
 //!
 //! A failure is printed once, as one line (`error: context: cause`), and exits with 1; a bad flag
 //! exits with 2.
@@ -42,6 +44,15 @@ enum Command {
         could not start\n  2  usage error (bad flag)"
     )]
     Bench(synod_harness::bench::BenchArgs),
+    /// Replace a dead member of a local 3-node cluster holding --keys keys while writers keep
+    /// writing; prints the change's time, its steps and catch-up, writes/s before, during and
+    /// after, and verifies every key on every member.
+    #[command(
+        after_help = "Exit codes:\n  0  the change finished and every key read back right\n  \
+        1  the change did not finish, a key read back wrong (FAIL), or the cluster could not \
+        start\n  2  usage error (bad flag)"
+    )]
+    BenchReplace(synod_harness::bench::replace::ReplaceArgs),
     /// Fault testing: a local cluster under SIGKILLs, partitions and lossy links, with a
     /// linearizability check of the clients' history.
     Chaos(chaos::ChaosArgs),
@@ -71,6 +82,11 @@ fn run() -> anyhow::Result<()> {
                 let node =
                     NodeCommand::current_exe(NODE).context("locating the synod-harness binary")?;
                 synod_harness::bench::run(args, &node).await
+            }
+            Command::BenchReplace(args) => {
+                let node =
+                    NodeCommand::current_exe(NODE).context("locating the synod-harness binary")?;
+                synod_harness::bench::replace::run(args, &node).await
             }
             Command::Chaos(args) => chaos::run(args).await,
             Command::Sim(args) => sim::run(args),
