@@ -22,6 +22,10 @@
 //! * The request timeout bounds everything: past it the answer is `timeout`, as for a local
 //!   request.
 //!
+//! A membership change's catch-up of a key ([`Forwarder::catch_up`]) takes the same road: it
+//! runs at the key's home, queued behind the key's client requests, if the home runs the
+//! change's generation (else here); the cluster's own reserved keys are caught up too.
+//!
 //! Answers are matched by id (a [`RequestId`] of this node, never repeated across restarts) and
 //! by sender: an answer from another node than the one asked is ignored.
 
