@@ -99,6 +99,20 @@ struct SimTotals {
     adopted_from_peer: u64,
 }
 
+/// Prints every failed seed's report and fails naming how many failed and how to replay the
+/// first.
+fn assert_none_failed(failed: &[SimReport], count: u64) {
+    for report in failed {
+        eprintln!("{report}");
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {count} seeds failed; replay the first with: {}",
+        failed.len(),
+        failed[0].replay_command()
+    );
+}
+
 impl SimTotals {
     fn add(&mut self, r: &SimReport) {
         self.runs += 1;
@@ -134,15 +148,7 @@ fn every_simulated_seed_is_linearizable_and_agrees() {
     let base = env("SYNOD_SIM_BASE").unwrap_or(0);
     let (failed, totals) = run_all((base..base + count).collect(), ci_config, |r| !r.passed());
     println!("{count} seeds from {base}: {totals:?}");
-    for report in &failed {
-        eprintln!("{report}");
-    }
-    assert!(
-        failed.is_empty(),
-        "{} of {count} seeds failed; replay the first with: {}",
-        failed.len(),
-        failed[0].replay_command()
-    );
+    assert_none_failed(&failed, count);
     assert!(
         totals.crashes > 0
             && totals.power_losses > 0
@@ -261,15 +267,7 @@ fn membership_changes_under_crashes_stay_linearizable_and_agree() {
         "{count} membership seeds from {base} in {:.1} s: {totals:?}",
         started.elapsed().as_secs_f64()
     );
-    for report in &failed {
-        eprintln!("{report}");
-    }
-    assert!(
-        failed.is_empty(),
-        "{} of {count} seeds failed; replay the first with: {}",
-        failed.len(),
-        failed[0].replay_command()
-    );
+    assert_none_failed(&failed, count);
     assert!(
         totals.steps > 0
             && totals.catch_ups > 0

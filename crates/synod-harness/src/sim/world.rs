@@ -334,22 +334,7 @@ pub const SIM_STORAGE: StorageOptions = StorageOptions {
 };
 
 fn open(disk: &SimDisk, config: &ReplicaConfig, init: bool) -> Result<Replica, String> {
-    let label = PathBuf::from(format!("sim-disk-{}", config.node_id));
-    let storage = Storage::open_with_backend(
-        disk.backends(SIM_STORAGE),
-        &label,
-        CLUSTER_ID,
-        config.node_id,
-        Membership::of(&config.cluster),
-        init,
-    )
-    .map_err(|e| e.to_string())?;
-    let mut replica = Replica::with_storage(storage, config.clone(), Default::default())
-        .map_err(|e| e.to_string())?;
-    // The ghost oracle is fed from the core's outputs (every durable acceptance, every learned
-    // value).
-    replica.record_outputs(true);
-    Ok(replica)
+    open_with(disk, config, init, None)
 }
 
 /// A node that joins in `configuration` (which includes it): a new disk on which the
@@ -360,6 +345,16 @@ fn join(
     config: &ReplicaConfig,
     configuration: Configuration,
 ) -> Result<Replica, String> {
+    open_with(disk, config, true, Some(configuration))
+}
+
+/// The replica on `disk` (`init`: a new one), with `joining` recorded as installed first.
+fn open_with(
+    disk: &SimDisk,
+    config: &ReplicaConfig,
+    init: bool,
+    joining: Option<Configuration>,
+) -> Result<Replica, String> {
     let label = PathBuf::from(format!("sim-disk-{}", config.node_id));
     let storage = Storage::open_with_backend(
         disk.backends(SIM_STORAGE),
@@ -367,12 +362,16 @@ fn join(
         CLUSTER_ID,
         config.node_id,
         Membership::of(&config.cluster),
-        true,
+        init,
     )
     .map_err(|e| e.to_string())?;
-    storage.install(&configuration).map_err(|e| e.to_string())?;
+    if let Some(configuration) = joining {
+        storage.install(&configuration).map_err(|e| e.to_string())?;
+    }
     let mut replica = Replica::with_storage(storage, config.clone(), Default::default())
         .map_err(|e| e.to_string())?;
+    // The ghost oracle is fed from the core's outputs (every durable acceptance, every learned
+    // value).
     replica.record_outputs(true);
     Ok(replica)
 }
