@@ -22,6 +22,18 @@ struct Flags {
 }
 
 /// The first of `n` consecutive ports nobody listens on, below the kernel's ephemeral range.
+/// Runs `command`, which must succeed (its output in the failure message); its stdout.
+fn succeeds(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 fn free_ports(n: u16) -> u16 {
     let start = 20_000 + (std::process::id() % 400) as u16 * 16;
     (start..30_000)
@@ -75,29 +87,23 @@ async fn bench_drives_every_operation_and_reports_it() {
     let json = dir.path().join("report.json");
     let ok_before = requests_ok(&endpoints).await;
 
-    let output = Command::new(HARNESS)
-        .args(["bench", "--endpoints", &endpoints.join(",")])
-        .args(["--clients", "4", "--keys", "20", "--value-size", "32"])
-        .args([
-            "--read-ratio",
-            "0.3",
-            "--cas-ratio",
-            "0.3",
-            "--route",
-            "home",
-        ])
-        // A busy machine may fail a few requests (checked by kind below): the error-rate gate
-        // is not what this test is about.
-        .args(["--max-error-rate", "1"])
-        .args(["--duration", "1", "--warmup", "0.2", "--json"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = succeeds(
+        Command::new(HARNESS)
+            .args(["bench", "--endpoints", &endpoints.join(",")])
+            .args(["--clients", "4", "--keys", "20", "--value-size", "32"])
+            .args([
+                "--read-ratio",
+                "0.3",
+                "--cas-ratio",
+                "0.3",
+                "--route",
+                "home",
+            ])
+            // A busy machine may fail a few requests (checked by kind below): the error-rate gate
+            // is not what this test is about.
+            .args(["--max-error-rate", "1"])
+            .args(["--duration", "1", "--warmup", "0.2", "--json"])
+            .arg(&json),
     );
     assert!(stdout.contains("throughput:"), "{stdout}");
 
@@ -173,22 +179,16 @@ fn bench_replace_verifies_every_key_after_the_replacement() {
     let base = free_ports(8);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("replace.json");
-    let output = Command::new(HARNESS)
-        .args(["bench-replace", "--keys", "50", "--clients", "2"])
-        .args(["--load-clients", "4", "--value-size", "16"])
-        .args(["--warmup", "0.1", "--before", "0.3", "--after", "0.3"])
-        .args(["--order", "add-first", "--kill", "last"])
-        .arg(format!("--base-port={base}"))
-        .arg(format!("--http-base-port={}", base + 4))
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = succeeds(
+        Command::new(HARNESS)
+            .args(["bench-replace", "--keys", "50", "--clients", "2"])
+            .args(["--load-clients", "4", "--value-size", "16"])
+            .args(["--warmup", "0.1", "--before", "0.3", "--after", "0.3"])
+            .args(["--order", "add-first", "--kill", "last"])
+            .arg(format!("--base-port={base}"))
+            .arg(format!("--http-base-port={}", base + 4))
+            .arg("--json")
+            .arg(&json),
     );
     assert!(stdout.contains("verification: PASS"), "{stdout}");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();

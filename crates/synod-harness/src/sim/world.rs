@@ -832,10 +832,12 @@ impl World<'_> {
         }
     }
 
-    fn crash(&mut self, node: usize) {
+    /// Drops `node`'s replica and everything volatile around it; its clients' requests end with
+    /// an unknown outcome. `false` if it was not running.
+    fn take_down(&mut self, node: usize) -> bool {
         let n = &mut self.nodes[node];
         if n.replica.is_none() {
-            return;
+            return false;
         }
         n.replica = None;
         n.incarnation += 1;
@@ -843,10 +845,17 @@ impl World<'_> {
         n.wake_scheduled = false;
         n.timers.clear();
         let orphans: Vec<usize> = std::mem::take(&mut n.requests).into_values().collect();
-        self.report.crashes += 1;
         for client in orphans {
             self.complete(client, RecordStatus::Unknown, None);
         }
+        true
+    }
+
+    fn crash(&mut self, node: usize) {
+        if !self.take_down(node) {
+            return;
+        }
+        self.report.crashes += 1;
         if let Some(admin) = self.admin.as_mut() {
             // Its catch-ups died with it: run them again.
             let lost: Vec<RequestId> = admin
@@ -1319,20 +1328,8 @@ impl World<'_> {
 
     /// A removed node stops (its requests, if any, end with an unknown outcome).
     fn stop(&mut self, node: usize) {
-        let n = &mut self.nodes[node];
-        n.stopped = true;
-        if n.replica.is_none() {
-            return;
-        }
-        n.replica = None;
-        n.incarnation += 1;
-        n.inbox.clear();
-        n.wake_scheduled = false;
-        n.timers.clear();
-        let orphans: Vec<usize> = std::mem::take(&mut n.requests).into_values().collect();
-        for client in orphans {
-            self.complete(client, RecordStatus::Unknown, None);
-        }
+        self.nodes[node].stopped = true;
+        self.take_down(node);
     }
 
     /// Every client has done its operations: end every fault, restart every node, and let each
