@@ -29,8 +29,8 @@ pub enum Preset {
     /// seconds in a release build, so that every pull request's model check can report a
     /// verdict table and counterexamples (docs/ci.md). Not part of `all`.
     Ci,
-    /// The membership-change model beyond CI: growing 3 → 4 with a writer and a racing second
-    /// proposer, and replacing a crashed member.
+    /// The membership-change model beyond CI: replacing a crashed member with round timers,
+    /// lagging nodes and a reader.
     Membership,
     /// Every proof of `five-nodes`, `shortcuts` and `membership`.
     All,
@@ -80,16 +80,16 @@ const SHORTCUTS: &[Proof] = &[
 
 const MEMBERSHIP: &[Proof] = &[
     Proof {
-        name: "membership: grow 3 → 4, one writer",
-        args: "membership --scenario grow --clients 1 --timeout 600",
+        name: "membership: replace a crashed member, a writer (timers, lagging nodes)",
+        args: "membership --scenario replace-crashed --clients 1 --strategy dfs --timeout 600",
     },
     Proof {
-        name: "membership: grow 3 → 4, a writer and a racing proposer",
-        args: "membership --scenario grow --clients 2 --strategy dfs --timeout 1200",
+        name: "membership: replace a crashed member, a writer and a reader, timers",
+        args: "membership --scenario replace-crashed --no-lagging --change-after-first-write --strategy dfs --timeout 900",
     },
     Proof {
-        name: "membership: replace a crashed member, a writer and a reader",
-        args: "membership --scenario replace-crashed --strategy dfs --timeout 1200",
+        name: "membership: replace a crashed member, a writer and a reader (everything)",
+        args: "membership --scenario replace-crashed --strategy dfs --timeout 3600",
     },
 ];
 
@@ -127,8 +127,12 @@ const CI: &[Proof] = &[
         args: "check --mode register --ops put:a,put:b --fast all --timeout 300",
     },
     Proof {
-        name: "membership: grow 3 → 4, one writer",
-        args: "membership --scenario grow --clients 1 --timeout 300",
+        name: "membership: grow 3 → 4, a writer and a racing proposer",
+        args: "membership --scenario grow --timeout 300",
+    },
+    Proof {
+        name: "membership: replace a crashed member, a writer and a reader",
+        args: "membership --scenario replace-crashed --no-timeouts --no-lagging --change-after-first-write --timeout 300",
     },
 ];
 

@@ -49,19 +49,38 @@ use stateright::actor::{ActorModelAction, Id};
 use stateright::{Model, Property};
 use synod_core::{Ballot, Input, Message, Node, Output};
 
-/// One step of the quorum-transition model.
+/// One step of the quorum-transition model (of the fixed-membership model's [`Action`]s, or of
+/// another model's, such as the membership model's).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum QuorumAction {
+pub enum QuorumAction<A = Action> {
     /// A step of the wrapped model.
-    Step(Action),
+    Step(A),
     /// Votes to one node, delivered one after the other in one action: every delivery but the
     /// last is absorbed, and the last completes the quorum.
-    Quorum(Vec<Action>),
+    Quorum(Vec<A>),
 }
 
-impl QuorumAction {
+impl<A> QuorumAction<A> {
+    /// The state `inner` reaches from `last` by this action: its step, or its deliveries one
+    /// after the other (`None` if one of them changes nothing).
+    pub fn apply<M: Model<Action = A>>(self, inner: &M, last: &M::State) -> Option<M::State>
+    where
+        M::State: Clone,
+    {
+        match self {
+            QuorumAction::Step(step) => inner.next_state(last, step),
+            QuorumAction::Quorum(deliveries) => {
+                let mut state = last.clone();
+                for delivery in deliveries {
+                    state = inner.next_state(&state, delivery)?;
+                }
+                Some(state)
+            }
+        }
+    }
+
     /// The wrapped model's actions this one stands for.
-    pub fn expand(self) -> Vec<Action> {
+    pub fn expand(self) -> Vec<A> {
         match self {
             QuorumAction::Step(action) => vec![action],
             QuorumAction::Quorum(deliveries) => deliveries,
@@ -78,7 +97,7 @@ pub struct QuorumModel<P: Protocol> {
 
 /// What delivering one vote does to its receiver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum VoteEffect {
+pub enum VoteEffect {
     /// It only adds its sender to a tally.
     Absorbed,
     /// It completes a quorum: the step outputs something.
@@ -147,17 +166,7 @@ impl<P: Protocol> QuorumModel<P> {
             },
             &mut out,
         );
-        out.retain(|o| !matches!(o, Output::Learned(_)));
-        if !out.is_empty() {
-            VoteEffect::Completes
-        } else if *node != before
-            && node.acceptor_state() == before.acceptor_state()
-            && clock_kept(&before, node, msg)
-        {
-            VoteEffect::Absorbed
-        } else {
-            VoteEffect::Other
-        }
+        vote_effect(&before, node, &out, msg)
     }
 
     /// Node `dst`'s core in `state`, if it is a running node.
@@ -171,42 +180,62 @@ impl<P: Protocol> QuorumModel<P> {
             _ => None,
         }
     }
+}
 
-    /// Offers one quorum action for every way to complete a tally from `votes` (deliveries to
-    /// one node of one tally, each absorbed on its own, in ascending sender order) after
-    /// `prefix`, which left the node as `node`.
-    fn complete(
-        &self,
-        node: &Node<Value>,
-        prefix: &mut Vec<Action>,
-        votes: &[Action],
-        actions: &mut Vec<QuorumAction>,
-    ) {
-        for (k, vote) in votes.iter().enumerate() {
-            let Some((dst, src, msg, _)) = Self::vote(vote) else {
-                continue;
-            };
-            let mut next = node.clone();
-            let e = self.step_vote(&mut next, dst, src, msg);
-            match e {
-                VoteEffect::Completes => {
-                    let mut deliveries = prefix.clone();
-                    deliveries.push(vote.clone());
-                    actions.push(QuorumAction::Quorum(deliveries));
-                }
-                VoteEffect::Absorbed => {
-                    prefix.push(vote.clone());
-                    // Later senders only, so each set of votes is offered once.
-                    let later: Vec<Action> = votes[k + 1..]
-                        .iter()
-                        .filter(|v| Self::vote(v).is_some_and(|(_, s, _, _)| s > src))
-                        .cloned()
-                        .collect();
-                    self.complete(&next, prefix, &later, actions);
-                    prefix.pop();
-                }
-                VoteEffect::Other => {}
+/// What a vote's delivery did: `before` and `after` are its receiver's node around the step,
+/// `out` the step's outputs. It **completes** a quorum if the step output anything but a
+/// `Learned` (which has no effect in a model); it is **absorbed** if it changed the node but
+/// neither its acceptor nor its generation clock, i.e. only a tally.
+pub fn vote_effect(
+    before: &Node<Value>,
+    after: &Node<Value>,
+    out: &[Output<Value>],
+    vote: &Message<Value>,
+) -> VoteEffect {
+    if out.iter().any(|o| !matches!(o, Output::Learned(_))) {
+        VoteEffect::Completes
+    } else if after != before
+        && after.acceptor_state() == before.acceptor_state()
+        && clock_kept(before, after, vote)
+    {
+        VoteEffect::Absorbed
+    } else {
+        VoteEffect::Other
+    }
+}
+
+/// Every way to complete a tally from `votes` — deliveries to one node of one tally, each
+/// absorbed on its own, in ascending sender order — after `prefix`, which left the receiver as
+/// `node`: each is pushed on `found` as the whole sequence of deliveries. `sender` names a
+/// vote's sender and `step` delivers it to a copy of the receiver.
+pub fn completions<T: Clone, S: Ord>(
+    node: &Node<Value>,
+    prefix: &mut Vec<T>,
+    votes: &[T],
+    sender: &impl Fn(&T) -> S,
+    step: &impl Fn(&mut Node<Value>, &T) -> VoteEffect,
+    found: &mut Vec<Vec<T>>,
+) {
+    for (k, vote) in votes.iter().enumerate() {
+        let mut next = node.clone();
+        match step(&mut next, vote) {
+            VoteEffect::Completes => {
+                let mut deliveries = prefix.clone();
+                deliveries.push(vote.clone());
+                found.push(deliveries);
             }
+            VoteEffect::Absorbed => {
+                prefix.push(vote.clone());
+                // Later senders only, so each set of votes is offered once.
+                let later: Vec<T> = votes[k + 1..]
+                    .iter()
+                    .filter(|v| sender(v) > sender(vote))
+                    .cloned()
+                    .collect();
+                completions(&next, prefix, &later, sender, step, found);
+                prefix.pop();
+            }
+            VoteEffect::Other => {}
         }
     }
 }
@@ -267,21 +296,24 @@ impl<P: Protocol> Model for QuorumModel<P> {
             };
             let votes: Vec<Action> = group.iter().map(|(_, v)| v.clone()).collect();
             // The first vote is absorbed (that is why it is here); completions need a second.
-            self.complete(node, &mut Vec::new(), &votes, actions);
+            let mut found = Vec::new();
+            completions(
+                node,
+                &mut Vec::new(),
+                &votes,
+                &|v: &Action| Self::vote(v).map(|(_, src, _, _)| src),
+                &|next: &mut Node<Value>, v: &Action| match Self::vote(v) {
+                    Some((dst, src, msg, _)) => self.step_vote(next, dst, src, msg),
+                    None => VoteEffect::Other,
+                },
+                &mut found,
+            );
+            actions.extend(found.into_iter().map(QuorumAction::Quorum));
         }
     }
 
     fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
-        match action {
-            QuorumAction::Step(step) => self.inner.next_state(last, step),
-            QuorumAction::Quorum(deliveries) => {
-                let mut state = last.clone();
-                for delivery in deliveries {
-                    state = self.inner.next_state(&state, delivery)?;
-                }
-                Some(state)
-            }
-        }
+        action.apply(&self.inner, last)
     }
 
     fn format_action(&self, action: &Self::Action) -> String {

@@ -43,6 +43,13 @@ pub struct MembershipArgs {
     /// The admin starts the change only once client 0's first operation was answered.
     #[arg(long)]
     pub change_after_first_write: bool,
+    /// Explore every state as the nodes hold it: no normalization, no quorum transitions
+    /// (docs/model.md, *Membership change*).
+    #[arg(long)]
+    pub no_reduce: bool,
+    /// Deliver votes one by one (keeps the other reductions).
+    #[arg(long)]
+    pub no_quorum_transitions: bool,
     /// Search order.
     #[arg(long, value_enum, default_value = "bfs")]
     pub strategy: SearchArg,
@@ -68,6 +75,8 @@ impl MembershipArgs {
             timeouts: !self.no_timeouts,
             lagging: !self.no_lagging,
             change_after_first_write: self.change_after_first_write,
+            reduce: !self.no_reduce,
+            quorum_transitions: !self.no_reduce && !self.no_quorum_transitions,
             ..MembershipConfig::new(self.scenario)
         }
     }
@@ -140,8 +149,8 @@ impl MembershipArgs {
                 strategy: self.strategy_name().to_string(),
                 threads: self.threads,
                 symmetry: false,
-                quorum_transitions: false,
-                no_reduce: false,
+                quorum_transitions: cfg.quorum_transitions,
+                no_reduce: !cfg.reduce,
                 max_depth: None,
                 timeout_secs: self.timeout,
             },

@@ -4,12 +4,14 @@
 //! needs one — clients, crashes and the duplicating network, all interleaved.
 //!
 //! It is a model of its own, beside the fixed-membership one in [`crate::model`], because nodes
-//! join during a run and every message carries a configuration generation; it keeps none of that
-//! model's reductions, so every reachable state is explored as it is.
+//! join during a run and every message carries a configuration generation. The checked model
+//! has reductions of its own ([`reduction`]); trace export and check use it without them.
 //!
 //! * [`scenario`] — what to explore: the change, the clients, who may crash, the buggy doubles;
 //! * [`state`] — the system state: nodes, network, clients, admin, ghost history;
 //! * [`model`] — the actions and how each steps the core;
+//! * [`reduction`] — what the checked model forgets after each action, and why it is sound;
+//! * [`quorum`] — quorum transitions: the checked model delivers a quorum's votes in one action;
 //! * [`properties`] — agreement, learned is chosen, linearizable, and each step reached;
 //! * [`run`] — an exhaustive check with a verdict (PASS / FAIL / INCOMPLETE) and a listing;
 //! * [`command`] — `synod-model membership`'s arguments, and a check's record for the reports;
@@ -21,6 +23,8 @@ pub mod command;
 pub mod guided;
 pub mod model;
 pub mod properties;
+pub mod quorum;
+pub mod reduction;
 pub mod run;
 pub mod scenario;
 pub mod state;

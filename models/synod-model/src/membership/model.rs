@@ -78,6 +78,27 @@ pub enum Action {
 /// `Advance` and a crash step none.
 pub type Effects = Vec<(usize, Vec<Output<Value>>)>;
 
+/// A model whose states are the membership model's, judged by its properties: the membership
+/// model itself, or its quorum transitions ([`super::quorum`]).
+pub trait OfMembership:
+    Model<State = MembershipState, Action: Clone + PartialEq + std::fmt::Debug> + Sized
+{
+    /// The membership model that judges the properties.
+    fn membership(&self) -> &MembershipModel;
+    /// The membership model's actions that `action` stands for, in order.
+    fn expand(action: Self::Action) -> Vec<Action>;
+}
+
+impl OfMembership for MembershipModel {
+    fn membership(&self) -> &MembershipModel {
+        self
+    }
+
+    fn expand(action: Action) -> Vec<Action> {
+        vec![action]
+    }
+}
+
 /// The membership model of a [`MembershipConfig`].
 #[derive(Clone, Debug)]
 pub struct MembershipModel {
@@ -89,10 +110,13 @@ pub struct MembershipModel {
     pub steps: Vec<Step>,
     /// When to stop exploring: a deadline, a memory bound (the run is then INCOMPLETE).
     pub stop: Stop,
+    /// Whether every successor state is normalized ([`super::reduction`]): the checked model.
+    pub reduce: bool,
 }
 
 impl MembershipModel {
-    /// The model of `cfg`.
+    /// The faithful model of `cfg`: every state as the nodes hold it (trace export and check,
+    /// guided paths).
     pub fn new(cfg: MembershipConfig) -> Self {
         let (configurations, steps) = cfg.configurations();
         MembershipModel {
@@ -100,6 +124,15 @@ impl MembershipModel {
             configurations,
             steps,
             stop: Stop::never(),
+            reduce: false,
+        }
+    }
+
+    /// The checked model of `cfg`: [`Self::new`] with the reductions of [`super::reduction`].
+    pub fn reduced(cfg: MembershipConfig) -> Self {
+        MembershipModel {
+            reduce: true,
+            ..Self::new(cfg)
         }
     }
 
@@ -378,6 +411,9 @@ impl MembershipModel {
                 state.network.retain(|e| e.dst != dead);
             }
         }
+        if self.reduce {
+            super::reduction::normalize(self, &mut state);
+        }
         (state != *last).then_some((state, effects))
     }
 }
@@ -500,7 +536,8 @@ pub fn describe(action: &Action) -> String {
             node_id(*c)
         ),
         Action::Install(i) => format!(
-            "admin installs its current generation on node {}",
+            "admin installs its current generation on node {} (without lagging nodes: on \
+             every node behind it)",
             node_id(*i)
         ),
         Action::CatchUp => "admin sends the catch-up read".to_string(),

@@ -10,7 +10,7 @@
 //! `value chosen in the last generation`, and, where the plan has one, `catch-up answered`; with
 //! a crashable node, `replaced after a crash` (the last generation installed after the crash).
 
-use super::model::MembershipModel;
+use super::model::{MembershipModel, OfMembership};
 use super::state::{CatchUp, MembershipState};
 use crate::value::Value;
 use stateright::Property;
@@ -34,12 +34,14 @@ fn chosen<'a>(
     state.accepts.keys().filter(|p| is_chosen(model, state, p))
 }
 
-fn agreement(model: &MembershipModel, state: &MembershipState) -> bool {
+fn agreement<M: OfMembership>(model: &M, state: &MembershipState) -> bool {
+    let model = model.membership();
     let mut by_ballot: BTreeMap<Ballot, &Option<Value>> = BTreeMap::new();
     chosen(model, state).all(|p| *by_ballot.entry(p.ballot).or_insert(&p.value) == &p.value)
 }
 
-fn learned_is_chosen(model: &MembershipModel, state: &MembershipState) -> bool {
+fn learned_is_chosen<M: OfMembership>(model: &M, state: &MembershipState) -> bool {
+    let model = model.membership();
     state
         .nodes
         .iter()
@@ -47,12 +49,12 @@ fn learned_is_chosen(model: &MembershipModel, state: &MembershipState) -> bool {
         .all(|p| is_chosen(model, state, p))
 }
 
-fn linearizable(_: &MembershipModel, state: &MembershipState) -> bool {
+fn linearizable<M: OfMembership>(_: &M, state: &MembershipState) -> bool {
     state.linearizable
 }
 
 /// Some node is at generation `G` or later.
-fn installed<const G: u64>(_: &MembershipModel, state: &MembershipState) -> bool {
+fn installed<M: OfMembership, const G: u64>(_: &M, state: &MembershipState) -> bool {
     state.nodes.iter().any(|n| n.generation() >= Some(G))
 }
 
@@ -62,54 +64,61 @@ pub fn chosen_in_last_generation(model: &MembershipModel, state: &MembershipStat
     chosen(model, state).any(|p| state.accepts[p].contains_key(&last))
 }
 
-fn catch_up_answered(_: &MembershipModel, state: &MembershipState) -> bool {
+fn catch_up_answered<M: OfMembership>(_: &M, state: &MembershipState) -> bool {
     state.admin.catch_up == CatchUp::Done
 }
 
-fn replaced_after_crash(model: &MembershipModel, state: &MembershipState) -> bool {
-    let last = model.last_generation();
+fn replaced_after_crash<M: OfMembership>(model: &M, state: &MembershipState) -> bool {
+    let last = model.membership().last_generation();
     state.nodes.iter().any(|n| n.crashed)
         && state.nodes.iter().any(|n| n.generation() == Some(last))
 }
 
-type Condition = fn(&MembershipModel, &MembershipState) -> bool;
+/// A property's condition, in the model `M`.
+type Condition<M> = fn(&M, &MembershipState) -> bool;
 
 /// `generation g installed`, for g = 1..=8 (a plan of four member changes).
-const INSTALLED: [(&str, Condition); 8] = [
-    ("generation 1 installed", installed::<1>),
-    ("generation 2 installed", installed::<2>),
-    ("generation 3 installed", installed::<3>),
-    ("generation 4 installed", installed::<4>),
-    ("generation 5 installed", installed::<5>),
-    ("generation 6 installed", installed::<6>),
-    ("generation 7 installed", installed::<7>),
-    ("generation 8 installed", installed::<8>),
-];
+fn installed_conditions<M: OfMembership>() -> [(&'static str, Condition<M>); 8] {
+    [
+        ("generation 1 installed", installed::<M, 1>),
+        ("generation 2 installed", installed::<M, 2>),
+        ("generation 3 installed", installed::<M, 3>),
+        ("generation 4 installed", installed::<M, 4>),
+        ("generation 5 installed", installed::<M, 5>),
+        ("generation 6 installed", installed::<M, 6>),
+        ("generation 7 installed", installed::<M, 7>),
+        ("generation 8 installed", installed::<M, 8>),
+    ]
+}
 
-/// The properties of `model`.
-pub fn all(model: &MembershipModel) -> Vec<Property<MembershipModel>> {
+/// The properties of `model`, as properties of `M` (the model itself, or its quorum
+/// transitions).
+pub fn all<M: OfMembership>(model: &MembershipModel) -> Vec<Property<M>> {
     let mut properties = vec![
-        Property::always("agreement", agreement as Condition),
-        Property::always("learned is chosen", learned_is_chosen as Condition),
-        Property::always("linearizable", linearizable as Condition),
+        Property::always("agreement", agreement::<M> as Condition<M>),
+        Property::always("learned is chosen", learned_is_chosen::<M> as Condition<M>),
+        Property::always("linearizable", linearizable::<M> as Condition<M>),
     ];
-    for &(name, condition) in INSTALLED.iter().take(model.last_generation() as usize) {
+    for (name, condition) in installed_conditions::<M>()
+        .into_iter()
+        .take(model.last_generation() as usize)
+    {
         properties.push(Property::sometimes(name, condition));
     }
     properties.push(Property::sometimes(
         "value chosen in the last generation",
-        chosen_in_last_generation as Condition,
+        (|m: &M, s: &MembershipState| chosen_in_last_generation(m.membership(), s)) as Condition<M>,
     ));
     if model.steps.iter().any(|s| s.catch_up_first) && model.cfg.bug.is_none() {
         properties.push(Property::sometimes(
             "catch-up answered",
-            catch_up_answered as Condition,
+            catch_up_answered::<M> as Condition<M>,
         ));
     }
     if model.cfg.crashable().is_some() {
         properties.push(Property::sometimes(
             "replaced after a crash",
-            replaced_after_crash as Condition,
+            replaced_after_crash::<M> as Condition<M>,
         ));
     }
     properties

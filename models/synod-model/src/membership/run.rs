@@ -4,11 +4,12 @@
 //! `always` property, with a verdict per property — PASS only when the whole space was explored
 //! — and, for a FAIL, the path as a numbered list of actions.
 
-use super::model::{Action, MembershipModel};
+use super::model::{Action, MembershipModel, OfMembership};
+use super::quorum::MembershipQuorumModel;
 use super::scenario::MembershipConfig;
 use crate::check::Verdict;
 use crate::stop::{default_memory_bound, Stop, StopReason};
-use stateright::{Checker, Expectation, HasDiscoveries, Model};
+use stateright::{Checker, Expectation, HasDiscoveries};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
@@ -121,14 +122,32 @@ pub fn check_by(
     check_bounded(cfg, threads, stop, search)
 }
 
-/// [`check_by`] stopping when `stop` closes (a deadline, a memory bound).
+/// [`check_by`] stopping when `stop` closes (a deadline, a memory bound). The model checked is
+/// the membership model with the reductions `cfg` asks for.
 pub fn check_bounded(
     cfg: &MembershipConfig,
     threads: usize,
     stop: Stop,
     search: Search,
 ) -> MembershipReport {
-    let model = MembershipModel::new(cfg.clone()).stopping_by(stop.clone());
+    if !cfg.reduce {
+        let model = MembershipModel::new(cfg.clone()).stopping_by(stop.clone());
+        check_model(model, threads, &stop, search)
+    } else if !cfg.quorum_transitions {
+        let model = MembershipModel::reduced(cfg.clone()).stopping_by(stop.clone());
+        check_model(model, threads, &stop, search)
+    } else {
+        let model = MembershipModel::reduced(cfg.clone()).stopping_by(stop.clone());
+        check_model(MembershipQuorumModel::new(model), threads, &stop, search)
+    }
+}
+
+/// Checks `model` in the order `search`, until `stop` closes.
+fn check_model<M>(model: M, threads: usize, stop: &Stop, search: Search) -> MembershipReport
+where
+    M: OfMembership + Clone + Send + Sync + 'static,
+    M::Action: Send + Sync,
+{
     let start = Instant::now();
     let builder = model
         .clone()
@@ -136,16 +155,15 @@ pub fn check_bounded(
         .threads(threads.max(1))
         .finish_when(HasDiscoveries::AnyFailures);
     match search {
-        Search::BreadthFirst => report(cfg, &model, builder.spawn_bfs().join(), start, &stop),
-        Search::DepthFirst => report(cfg, &model, builder.spawn_dfs().join(), start, &stop),
+        Search::BreadthFirst => report(&model, builder.spawn_bfs().join(), start, stop),
+        Search::DepthFirst => report(&model, builder.spawn_dfs().join(), start, stop),
     }
 }
 
 /// The report of a finished `checker` of `model`, started at `start`, bounded by `stop`.
-fn report(
-    cfg: &MembershipConfig,
-    model: &MembershipModel,
-    checker: impl Checker<MembershipModel>,
+fn report<M: OfMembership>(
+    model: &M,
+    checker: impl Checker<M>,
     start: Instant,
     stop: &Stop,
 ) -> MembershipReport {
@@ -172,14 +190,15 @@ fn report(
             };
             if verdict == Verdict::Fail && counterexample.is_none() {
                 if let Some(path) = found {
-                    counterexample = Some((p.name, path.into_actions()));
+                    let actions = path.into_actions().into_iter().flat_map(M::expand);
+                    counterexample = Some((p.name, actions.collect()));
                 }
             }
             (p.name, p.expectation.clone(), verdict)
         })
         .collect();
     MembershipReport {
-        description: cfg.describe(),
+        description: model.membership().cfg.describe(),
         unique_states: checker.unique_state_count(),
         total_states: checker.state_count(),
         max_depth: checker.max_depth(),

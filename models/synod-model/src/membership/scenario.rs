@@ -67,6 +67,12 @@ pub struct MembershipConfig {
     /// Whether the admin starts the change only once client 0's first operation was answered
     /// (a narrower space in which a value is chosen in generation 0 before any step).
     pub change_after_first_write: bool,
+    /// Whether the check normalizes states ([`super::reduction`]); off, every reachable state
+    /// is explored as the nodes hold it.
+    pub reduce: bool,
+    /// Whether the check delivers a quorum's votes in one action ([`super::quorum`]; only with
+    /// `reduce`).
+    pub quorum_transitions: bool,
 }
 
 impl MembershipConfig {
@@ -80,6 +86,8 @@ impl MembershipConfig {
             timeouts: true,
             lagging: true,
             change_after_first_write: false,
+            reduce: true,
+            quorum_transitions: true,
         }
     }
 
@@ -171,6 +179,11 @@ impl MembershipConfig {
             (
                 self.change_after_first_write,
                 ", change after the first write",
+            ),
+            (!self.reduce, ", no reductions"),
+            (
+                self.reduce && !self.quorum_transitions,
+                ", no quorum transitions",
             ),
         ]
         .iter()
