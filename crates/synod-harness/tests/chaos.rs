@@ -7,7 +7,7 @@
 
 mod chaos_run;
 
-use chaos_run::{chaos, count};
+use chaos_run::{assert_ends_with_reads, chaos, count};
 use std::collections::BTreeSet;
 use synod_check::append;
 use synod_check::history::{self, OpKind, Output, RecordStatus};
@@ -68,16 +68,8 @@ fn a_short_chaos_run_with_pauses_and_appends_is_linearizable() {
         "an append succeeded"
     );
     // The run ends with a successful read of every key, after every node was restarted.
-    for key in ["r0", "r1", "r2", "once0"].into_iter().chain(append_keys) {
-        let last = records
-            .iter()
-            .filter(|r| r.key == key)
-            .max_by_key(|r| r.call)
-            .unwrap();
-        assert_eq!(
-            (last.op, last.status),
-            (OpKind::Get, RecordStatus::Ok),
-            "{key}"
-        );
-    }
+    assert_ends_with_reads(
+        &records,
+        ["r0", "r1", "r2", "once0"].into_iter().chain(append_keys),
+    );
 }

@@ -3,16 +3,20 @@
 //! many HTTP clients, and a nemesis that SIGKILLs and restarts nodes and cuts, slows and loses
 //! peer traffic through fault-injecting proxies — then every fault heals, every node is
 //! restarted, every key is read, and the whole history is checked for linearizability per key.
+//! With `membership`, an admin also grows, replaces a disk of, and shrinks the cluster meanwhile.
 //!
-//! * [`proxy`] — the frame-aware TCP proxy of one directed peer link (drop, delay, cut);
+//! * [`proxy`] — the frame-aware TCP proxy in front of one node (per sending node: drop, delay,
+//!   cut);
 //! * [`nodes`] — the processes and their proxies;
 //! * [`clients`] — the clients and how HTTP answers become `ok` / `fail` / `unknown`;
 //! * [`nemesis`] — the fault schedule (kills, partitions, lossy links, pauses);
+//! * [`membership`] — the admin that changes the members while the rest runs;
 //! * [`netns`] — the other network: per-node network namespaces and kernel packet drops.
 //!
 //! The history is saved as JSON lines ([`synod_check::history`]) so that other checkers can read it.
 
 pub mod clients;
+pub mod membership;
 pub mod nemesis;
 pub mod netns;
 pub mod nodes;
@@ -21,6 +25,7 @@ pub mod proxy;
 use crate::workload::{ClientWorkload, KeyKind, Mix};
 use anyhow::Context;
 use clients::ClientOptions;
+use membership::MembershipReport;
 use nemesis::NemesisStats;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
@@ -62,6 +67,9 @@ pub struct ChaosConfig {
     pub pauses: bool,
     /// How the nodes are connected, and so how links are cut.
     pub network: Network,
+    /// Whether an admin changes the members while the workload runs ([`membership`]): grow by
+    /// two, replace a founding node's disk, shrink back (needs at least 2 nodes).
+    pub membership: bool,
 }
 
 /// The network between the nodes.
@@ -85,6 +93,8 @@ pub struct ChaosReport {
     pub append_anomalies: Vec<(String, AppendAnomaly)>,
     /// The nemesis' counters.
     pub nemesis: NemesisStats,
+    /// What the membership admin did, when it ran.
+    pub membership: Option<MembershipReport>,
     /// Frames the proxies dropped.
     pub frames_dropped: u64,
     /// Connections the proxies cut or refused.
@@ -100,11 +110,22 @@ pub struct ChaosReport {
 }
 
 impl ChaosReport {
-    /// Whether the history is linearizable and every key could be read after the heal.
+    /// Whether the history is linearizable, every key could be read after the heal, and every
+    /// planned membership change was done.
     pub fn passed(&self) -> bool {
-        self.verdict.linearizable()
-            && self.unread_keys.is_empty()
-            && self.append_anomalies.is_empty()
+        !self.found_violation()
+            && self
+                .membership
+                .as_ref()
+                .is_none_or(MembershipReport::complete)
+    }
+
+    /// Whether the history is not linearizable, a key could not be read after the heal, or the
+    /// append check found an anomaly.
+    pub fn found_violation(&self) -> bool {
+        !self.verdict.linearizable()
+            || !self.unread_keys.is_empty()
+            || !self.append_anomalies.is_empty()
     }
 }
 
@@ -131,6 +152,9 @@ impl std::fmt::Display for ChaosReport {
                 ),
             },
         )?;
+        if let Some(membership) = &self.membership {
+            writeln!(f, "{membership}")?;
+        }
         for key in &self.verdict.keys {
             let verdict = match &key.result {
                 Ok(()) => "linearizable".to_owned(),
@@ -163,6 +187,9 @@ const SERVE_ARGS: &[&str] = &[
 ];
 /// How long the final reads may keep retrying.
 const FINAL_READS: Duration = Duration::from_secs(60);
+/// How long after the workload the membership admin may still finish its changes (without
+/// faults or clients); a run whose changes are not all done by then fails.
+const MEMBERSHIP_GRACE: Duration = Duration::from_secs(120);
 
 /// Runs the chaos test described by `config`. With namespaces, the run creates them and runs on
 /// a runtime of its own whose threads joined the client namespace (so the clients' sockets are
@@ -171,7 +198,7 @@ pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
     if config.network == Network::Proxies {
         return run_on(config, None).await;
     }
-    let namespaces = netns::Namespaces::create(config.nodes)?;
+    let namespaces = netns::Namespaces::create(slots(config))?;
     let client_ns = namespaces.client_path();
     let config = config.clone();
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -192,6 +219,16 @@ pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
     rx.await.context("the namespaced run's thread died")?
 }
 
+/// Nodes the run may start: the founders, and those the membership admin adds.
+fn slots(config: &ChaosConfig) -> u8 {
+    config.nodes
+        + if config.membership {
+            membership::ADDED
+        } else {
+            0
+        }
+}
+
 /// [`run`], on the network given (`netns`: the namespaces, the calling thread in the client's).
 async fn run_on(
     config: &ChaosConfig,
@@ -210,11 +247,9 @@ async fn run_on(
         .clone()
         .unwrap_or_else(|| root.join("history.jsonl"));
     let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
-    let mut cluster = nodes::ChaosCluster::start(
-        &config.node,
-        &root,
-        config.nodes,
-        SERVE_ARGS
+    let setup = nodes::NodeSetup {
+        command: config.node.clone(),
+        serve_args: SERVE_ARGS
             .iter()
             .map(|s| s.to_string())
             .chain([format!(
@@ -222,13 +257,21 @@ async fn run_on(
                 config.request_timeout.as_millis()
             )])
             .collect(),
-        config.node_env.clone(),
+        env: config.node_env.clone(),
+    };
+    let mut cluster = nodes::ChaosCluster::start(
+        &setup,
+        &root,
+        config.nodes,
+        slots(config),
         config.seed,
         netns,
     )
     .await
     .with_context(|| format!("starting the cluster (logs in {})", root.display()))?;
-    let endpoints: Vec<String> = cluster.nodes.iter().map(|n| n.http.clone()).collect();
+    cluster.rejoin = config.membership;
+    let (directory, endpoints) = tokio::sync::watch::channel(cluster.endpoints(1..=config.nodes));
+    let cluster = tokio::sync::Mutex::new(cluster);
 
     let origin = Instant::now();
     let until = origin + config.duration;
@@ -244,23 +287,55 @@ async fn run_on(
             config.client,
         )));
     }
-    let nemesis = nemesis::run(&mut cluster, &mut rng, until, config.pauses).await;
+    let mut admin_rng = rand::rngs::StdRng::seed_from_u64(rng.gen());
+    let admin = async {
+        if !config.membership {
+            return None;
+        }
+        let plan = membership::Plan::new(config.nodes, &mut admin_rng);
+        let deadline = until + MEMBERSHIP_GRACE;
+        Some(
+            membership::run(
+                &cluster,
+                &directory,
+                plan,
+                origin,
+                config.duration,
+                deadline,
+                &mut admin_rng,
+            )
+            .await,
+        )
+    };
+    let (nemesis, mut membership) = tokio::join!(
+        nemesis::run(&cluster, &mut rng, until, config.pauses),
+        admin
+    );
     let mut records: Vec<Record> = Vec::new();
+    let mut removed_answers = 0;
     for task in tasks {
-        records.extend(task.await.context("a client task failed")??);
+        let (history, removed) = task.await.context("a client task failed")??;
+        records.extend(history);
+        removed_answers += removed;
     }
     let nemesis =
         nemesis.with_context(|| format!("the nemesis failed (logs in {})", root.display()))?;
 
-    // Heal everything and restart every node from its disk.
+    // Heal everything, stop every node (a removed one for good) and restart every member from
+    // its disk.
+    let mut cluster = cluster.into_inner();
     cluster.heal_links()?;
-    for id in 1..=config.nodes {
-        cluster.kill(id).await?;
+    cluster.stop().await;
+    cluster
+        .restart_members()
+        .await
+        .with_context(|| format!("restarting the members (logs in {})", root.display()))?;
+    let members = cluster.endpoints(cluster.targets());
+    let unread_keys = final_reads(config, &members, origin, &mut rng, &mut records).await?;
+    if let Some(report) = membership.as_mut() {
+        report.record = membership::final_record(&members).await;
+        report.removed_answers = removed_answers;
     }
-    for id in 1..=config.nodes {
-        cluster.restart(id).await?;
-    }
-    let unread_keys = final_reads(config, &endpoints, origin, &mut rng, &mut records).await?;
     cluster.stop().await;
 
     records.sort_by_key(|r| r.call);
@@ -268,29 +343,30 @@ async fn run_on(
         .with_context(|| format!("writing {}", history_path.display()))?;
     let verdict = history::check(&records)?;
     let append_anomalies = append_anomalies(&records);
-    let (frames_dropped, connections_cut) = cluster.links.values().fold((0, 0), |(d, c), p| {
+    let (frames_dropped, connections_cut) = cluster.proxies.values().fold((0, 0), |(d, c), p| {
         (
             d + p.stats.dropped.load(Ordering::Relaxed),
             c + p.stats.cut.load(Ordering::Relaxed),
         )
     });
     let blackholed = cluster.netns.as_ref().map(netns::Namespaces::cuts);
-    let passed = verdict.linearizable() && unread_keys.is_empty() && append_anomalies.is_empty();
-    if config.data_root.is_some() || (passed && config.history.is_some()) {
-        let _ = std::fs::remove_dir_all(&temp);
-    }
-    Ok(ChaosReport {
+    let report = ChaosReport {
         operations: records.len(),
         verdict,
         append_anomalies,
         nemesis,
+        membership,
         frames_dropped,
         connections_cut,
         blackholed,
         unread_keys,
         history: history_path,
         elapsed: started.elapsed(),
-    })
+    };
+    if config.data_root.is_some() || (report.passed() && config.history.is_some()) {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+    Ok(report)
 }
 
 /// The report lines of `anomalies`: the first few of each key, and how many there are.
@@ -335,8 +411,8 @@ pub fn append_anomalies(records: &[Record]) -> Vec<(String, AppendAnomaly)> {
 }
 
 /// After the heal: one reader per key (every key of the workload and every key a client used)
-/// reads it, retrying, until a read succeeds; every attempt is recorded. Returns the keys no
-/// read succeeded on.
+/// reads it through the `endpoints` given (the members), retrying, until a read succeeds; every
+/// attempt is recorded. Returns the keys no read succeeded on.
 async fn final_reads(
     config: &ChaosConfig,
     endpoints: &[String],
@@ -349,15 +425,14 @@ async fn final_reads(
         .into_iter()
         .chain(records.iter().map(|r| r.key.clone()))
         .collect();
+    let mut nodes = clients::Nodes::fixed(endpoints.to_vec(), config.client.timeout);
     for (i, key) in keys.into_iter().enumerate() {
         let reader = (config.clients + i) as u64;
         let planned = ClientWorkload::new(config.workload, reader).read(key.clone());
         let deadline = Instant::now() + FINAL_READS;
         loop {
-            let endpoint = &endpoints[rng.gen_range(0..endpoints.len())];
-            let client = synod_server::Client::new(endpoint, config.client.timeout)?;
             let call = clients::now_ns(origin);
-            let (status, output) = clients::invoke(&client, &planned).await;
+            let (status, output) = nodes.invoke(rng, &planned).await?;
             records.push(planned.record(reader, call, clients::now_ns(origin), status, output));
             if status == RecordStatus::Ok {
                 break;

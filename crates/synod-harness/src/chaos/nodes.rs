@@ -2,20 +2,35 @@
 //! [`NodeCommand`]) which the nemesis can SIGKILL and restart, SIGSTOP and SIGCONT, and whose
 //! peer links it can cut — through one of two networks:
 //!
-//! * **proxies** (the default): the nodes listen on 127.0.0.1; node `i` listens for peers on
-//!   its own port, but its `--peers` list names, for every other node `j`, the proxy of the link
-//!   `i → j`, so every byte between nodes crosses a [`Proxy`] the run controls;
+//! * **proxies** (the default): the nodes listen on 127.0.0.1, each behind a [`Proxy`] of its
+//!   own; every node's `--peers` list names, for every other node `j`, `j`'s proxy, so every
+//!   byte between nodes crosses a proxy the run controls, which applies the fault of its
+//!   directed link (the proxy names the sender from its handshake);
 //! * **namespaces** ([`Namespaces`]): each node in its own network namespace at its own address,
 //!   peers dialled directly, and a cut link is a kernel route that drops the packets.
 //!
 //! Either way the processes run the production node, unmodified.
+//!
+//! The cluster has a *slot* — an id, ports, a proxy, a data directory — for every node the run
+//! may ever start: the founding members, started at once with `--init`, and the nodes a
+//! membership change adds later ([`super::membership`]), started with `serve --join` through a
+//! running member. It also keeps the run's view of the members, and the nodes out of the
+//! nemesis' reach (`held`): a node the admin killed to replace its disk, or one it removed.
+//!
+//! With membership changes (`rejoin`), every restart joins too, with every slot in its
+//! `--peers`: a founding node restarted with only the founding `--peers` would have no address
+//! for the nodes added since — the nodes run with `--check-addresses=off` (they reach each other
+//! at proxies' addresses), and then a handshake states no address to learn from. `--join` gives
+//! the node its founding membership from the member, so its `--peers` may list more nodes. Only
+//! when no other member runs (the first node of the final restart) does a founding node restart
+//! on the founding `--peers`.
 
 use super::netns::Namespaces;
 use super::proxy::{LinkFault, Proxy};
 use anyhow::{bail, Context};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -30,7 +45,18 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
-/// One node process.
+/// How every node process is started.
+#[derive(Clone, Debug)]
+pub struct NodeSetup {
+    /// The program (`synod-harness node`, or `synod serve`).
+    pub command: NodeCommand,
+    /// Flags added to every node's.
+    pub serve_args: Vec<String>,
+    /// Extra environment (e.g. a fault-injection switch).
+    pub env: Vec<(String, String)>,
+}
+
+/// One node process (or the slot of one not started yet).
 #[derive(Debug)]
 pub struct NodeProc {
     /// Node id (1-based).
@@ -39,8 +65,13 @@ pub struct NodeProc {
     pub http: String,
     /// Where it listens for peers.
     pub peer: SocketAddr,
+    /// Where the other nodes reach it: its proxy (with namespaces, `peer`).
+    pub reached_at: SocketAddr,
     /// Its data directory.
     pub data: PathBuf,
+    /// Whether it was started as a joining node (`serve --join`): its data directory was made
+    /// by a join, so every restart joins too.
+    pub joined: bool,
     child: Option<Child>,
     paused: bool,
 }
@@ -48,33 +79,39 @@ pub struct NodeProc {
 /// The processes and the proxies between them.
 #[derive(Debug)]
 pub struct ChaosCluster {
-    node: NodeCommand,
-    /// The nodes, node 1 first.
+    setup: NodeSetup,
+    /// Every slot, node 1 first: the founding members, then the nodes a change may add.
     pub nodes: Vec<NodeProc>,
-    /// The proxy of each directed link `(from, to)` (none with namespaces).
-    pub links: BTreeMap<(u8, u8), Proxy>,
+    /// The founding members' count (nodes `1..=founders`).
+    pub founders: u8,
+    /// The proxy in front of each node (none with namespaces).
+    pub proxies: BTreeMap<u8, Proxy>,
     /// The namespaces, when the run uses them instead of proxies.
     pub netns: Option<Namespaces>,
-    serve_args: Vec<String>,
-    env: Vec<(String, String)>,
+    /// The members, as the run knows them: the founders, then what each finished change left.
+    pub members: BTreeSet<u8>,
+    /// Nodes the nemesis leaves alone: one the admin killed to replace its disk, or removed.
+    pub held: BTreeSet<u8>,
+    /// Whether restarts join through a running member (see the module docs).
+    pub rejoin: bool,
     log_dir: PathBuf,
 }
 
 impl ChaosCluster {
-    /// Starts `n` nodes with `node` under `root`, with `serve_args` added to every node's flags,
-    /// and waits until all are healthy. With `netns`, each node runs in its namespace and no
-    /// proxy is started.
+    /// Lays out `slots` nodes under `root` and starts the first `founders` of them, with
+    /// `setup`, waiting until all are healthy. With `netns` (holding a namespace per slot),
+    /// each node runs in its namespace and no proxy is started.
     pub async fn start(
-        node: &NodeCommand,
+        setup: &NodeSetup,
         root: &Path,
-        n: u8,
-        serve_args: Vec<String>,
-        env: Vec<(String, String)>,
+        founders: u8,
+        slots: u8,
         seed: u64,
         netns: Option<Namespaces>,
     ) -> anyhow::Result<Self> {
         let mut nodes = Vec::new();
-        for id in 1..=n {
+        let mut proxies = BTreeMap::new();
+        for id in 1..=slots {
             let (http, peer) = match &netns {
                 // A namespace of its own: fixed ports, no race for them.
                 Some(ns) => (
@@ -86,40 +123,43 @@ impl ChaosCluster {
                     SocketAddr::from(([127, 0, 0, 1], free_port()?)),
                 ),
             };
+            let reached_at = match &netns {
+                Some(_) => peer,
+                None => {
+                    let proxy = Proxy::start(peer, seed ^ (u64::from(id) << 8))
+                        .await
+                        .context("starting a node's proxy")?;
+                    let addr = proxy.addr;
+                    proxies.insert(id, proxy);
+                    addr
+                }
+            };
             nodes.push(NodeProc {
                 id,
                 http,
                 peer,
+                reached_at,
                 data: root.join(format!("node-{id}")),
+                joined: false,
                 child: None,
                 paused: false,
             });
         }
-        let mut links = BTreeMap::new();
-        for from in 1..=n {
-            for to in 1..=n {
-                if from != to && netns.is_none() {
-                    let target = nodes[usize::from(to) - 1].peer;
-                    let proxy = Proxy::start(target, seed ^ (u64::from(from) << 8 | u64::from(to)))
-                        .await
-                        .context("starting a link proxy")?;
-                    links.insert((from, to), proxy);
-                }
-            }
-        }
         let mut cluster = ChaosCluster {
-            node: node.clone(),
+            setup: setup.clone(),
             nodes,
-            links,
+            founders,
+            proxies,
             netns,
-            serve_args,
-            env,
+            members: (1..=founders).collect(),
+            held: BTreeSet::new(),
+            rejoin: false,
             log_dir: root.to_owned(),
         };
-        for id in 1..=n {
+        for id in 1..=founders {
             cluster.spawn(id, true)?;
         }
-        for id in 1..=n {
+        for id in 1..=founders {
             cluster.await_healthy(id).await?;
         }
         Ok(cluster)
@@ -129,31 +169,68 @@ impl ChaosCluster {
         &mut self.nodes[usize::from(id) - 1]
     }
 
-    /// The peer list node `id` is started with: itself, and the proxies of its links.
-    fn peers_of(&self, id: u8) -> String {
-        self.nodes
+    /// Node `id`'s slot.
+    pub fn slot(&self, id: u8) -> &NodeProc {
+        &self.nodes[usize::from(id) - 1]
+    }
+
+    /// The HTTP endpoints of `ids`.
+    pub fn endpoints(&self, ids: impl IntoIterator<Item = u8>) -> Vec<String> {
+        ids.into_iter()
+            .map(|id| self.slot(id).http.clone())
+            .collect()
+    }
+
+    /// The peer list node `id` is started with: itself where it listens, the others where they
+    /// are reached — the founding members (the cluster's founding membership), or with `all`
+    /// (a joining node, whose founding membership comes from the member it joins through) every
+    /// slot, so that it never takes another node's own listening address from that member.
+    fn peers_of(&self, id: u8, all: bool) -> String {
+        let listed = if all {
+            self.nodes.len()
+        } else {
+            usize::from(self.founders)
+        };
+        self.nodes[..listed]
             .iter()
             .map(|n| {
-                let addr = match self.links.get(&(id, n.id)) {
-                    Some(proxy) => proxy.addr,
-                    None => n.peer,
-                };
+                let addr = if n.id == id { n.peer } else { n.reached_at };
                 format!("{}={addr}", n.id)
             })
             .collect::<Vec<_>>()
             .join(",")
     }
 
+    /// The HTTP endpoint node `id` joins through, if it joins: a running member not held, other
+    /// than itself. A node that must join and finds none is an error.
+    fn join_via(&self, id: u8) -> anyhow::Result<Option<String>> {
+        if !self.slot(id).joined && !self.rejoin {
+            return Ok(None);
+        }
+        let via = self
+            .members
+            .iter()
+            .find(|&&m| m != id && self.is_up(m) && !self.held.contains(&m));
+        match via {
+            Some(&m) => Ok(Some(self.slot(m).http.clone())),
+            None if self.slot(id).joined || id > self.founders => {
+                bail!("node {id} must join, and no member runs to join through")
+            }
+            None => Ok(None),
+        }
+    }
+
     fn spawn(&mut self, id: u8, init: bool) -> anyhow::Result<()> {
-        let peers = self.peers_of(id);
-        let node = &self.nodes[usize::from(id) - 1];
+        let join = if init { None } else { self.join_via(id)? };
+        let peers = self.peers_of(id, join.is_some());
+        let node = self.slot(id);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_dir.join(format!("node-{id}.log")))?;
         let mut command = match &self.netns {
-            Some(ns) => ns.wrap(id, &self.node).command(),
-            None => self.node.command(),
+            Some(ns) => ns.wrap(id, &self.setup.command).command(),
+            None => self.setup.command.command(),
         };
         command
             .arg(format!("--id={id}"))
@@ -167,8 +244,8 @@ impl ChaosCluster {
             .arg("--cluster-id=chaos")
             // Every node reaches the others through proxies, at addresses of its own.
             .arg("--check-addresses=off")
-            .args(&self.serve_args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(&self.setup.serve_args)
+            .envs(self.setup.env.iter().map(|(k, v)| (k, v)))
             .env(
                 "SYNOD_LOG",
                 std::env::var("SYNOD_LOG").unwrap_or_else(|_| "warn".into()),
@@ -177,6 +254,9 @@ impl ChaosCluster {
             .stdout(Stdio::null())
             .stderr(log)
             .kill_on_drop(true);
+        if let Some(url) = join {
+            command.arg(format!("--join={url}"));
+        }
         if init {
             command.arg("--init");
         }
@@ -187,18 +267,37 @@ impl ChaosCluster {
         Ok(())
     }
 
+    /// Starts node `id` on an empty data directory with `serve --join` through a running
+    /// member; it waits there until a change adds it, and every restart joins too.
+    pub fn start_joining(&mut self, id: u8) -> anyhow::Result<()> {
+        if self.is_up(id) {
+            bail!("node {id} already runs");
+        }
+        self.node(id).joined = true;
+        self.spawn(id, false)
+    }
+
+    /// Deletes the data directory of node `id`, which must be down (its disk died).
+    pub fn wipe(&mut self, id: u8) -> anyhow::Result<()> {
+        if self.is_up(id) {
+            bail!("node {id} runs: its disk cannot be wiped");
+        }
+        let data = &self.slot(id).data;
+        match std::fs::remove_dir_all(data) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("wiping {}", data.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Polls `/health` of node `id` until it answers (fails after 30 s or if the process died).
     pub async fn await_healthy(&mut self, id: u8) -> anyhow::Result<()> {
-        let client = synod_server::Client::new(
-            &self.nodes[usize::from(id) - 1].http,
-            Duration::from_secs(2),
-        )?;
+        let client = synod_server::Client::new(&self.slot(id).http, Duration::from_secs(2))?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while client.health().await.is_err() {
-            if let Some(child) = self.node(id).child.as_mut() {
-                if let Some(status) = child.try_wait()? {
-                    bail!("node {id} exited during start-up: {status}");
-                }
+            if let Some(status) = self.exited(id)? {
+                bail!("node {id} exited during start-up: {status}");
             }
             if tokio::time::Instant::now() > deadline {
                 bail!("node {id} never became healthy");
@@ -208,9 +307,17 @@ impl ChaosCluster {
         Ok(())
     }
 
+    /// How node `id`'s process ended, if it was started and has exited by itself.
+    pub fn exited(&mut self, id: u8) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        match self.node(id).child.as_mut() {
+            Some(child) => Ok(child.try_wait()?),
+            None => Ok(None),
+        }
+    }
+
     /// Whether node `id` is running.
     pub fn is_up(&self, id: u8) -> bool {
-        self.nodes[usize::from(id) - 1].child.is_some()
+        self.slot(id).child.is_some()
     }
 
     /// SIGKILLs node `id` (paused or not) and reaps it.
@@ -225,13 +332,38 @@ impl ChaosCluster {
         Ok(())
     }
 
-    /// Restarts node `id` on its data directory and waits until it is healthy.
-    pub async fn restart(&mut self, id: u8) -> anyhow::Result<()> {
-        if self.is_up(id) {
-            return Ok(());
+    /// Restarts node `id` on its data directory (joining again if it joined) and waits until
+    /// it is healthy; returns whether it did (not when it runs or is held).
+    pub async fn restart(&mut self, id: u8) -> anyhow::Result<bool> {
+        if self.is_up(id) || self.held.contains(&id) {
+            return Ok(false);
         }
         self.spawn(id, false)?;
-        self.await_healthy(id).await
+        self.await_healthy(id).await?;
+        Ok(true)
+    }
+
+    /// Restarts every member that is down and not held: the founding nodes on their founding
+    /// disks first, so that a node that must join finds a member running.
+    pub async fn restart_members(&mut self) -> anyhow::Result<()> {
+        let mut members: Vec<u8> = self.members.iter().copied().collect();
+        members.sort_by_key(|&id| self.slot(id).joined);
+        for id in members {
+            self.restart(id).await?;
+        }
+        Ok(())
+    }
+
+    /// The members the nemesis may strike (not held).
+    pub fn targets(&self) -> Vec<u8> {
+        self.members.difference(&self.held).copied().collect()
+    }
+
+    /// How many members the nemesis may kill or pause at once: a minority of the members, less
+    /// the members already held down.
+    pub fn fault_budget(&self) -> usize {
+        let held = self.members.intersection(&self.held).count();
+        (self.members.len().saturating_sub(1) / 2).saturating_sub(held)
     }
 
     /// Sends `signal` to node `id`'s process, if it runs.
@@ -271,16 +403,16 @@ impl ChaosCluster {
                 LinkFault::Cut | LinkFault::Lossy { .. } => ns.block(from, to),
             };
         }
-        if let Some(proxy) = self.links.get(&(from, to)) {
-            proxy.set(fault);
+        if let Some(proxy) = self.proxies.get(&to) {
+            proxy.set(from, fault);
         }
         Ok(())
     }
 
     /// Every link up.
     pub fn heal_links(&self) -> anyhow::Result<()> {
-        for proxy in self.links.values() {
-            proxy.set(LinkFault::Up);
+        for proxy in self.proxies.values() {
+            proxy.heal();
         }
         match &self.netns {
             Some(ns) => ns.heal(),

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::process::Command;
-use synod_check::history;
+use synod_check::history::{self, OpKind, RecordStatus};
 
 /// Runs `synod-harness chaos` with `args`; returns (success, stdout, history records).
 pub fn chaos(args: &[&str]) -> (bool, String, Vec<history::Record>) {
@@ -35,4 +35,24 @@ pub fn count(text: &str, word: &str) -> u64 {
         .last()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count before {word:?}"))
+}
+
+/// Asserts that the last operation on each of `keys` is a successful read (the run's final
+/// reads, after every node was restarted).
+pub fn assert_ends_with_reads<'a>(
+    records: &[history::Record],
+    keys: impl IntoIterator<Item = &'a str>,
+) {
+    for key in keys {
+        let last = records
+            .iter()
+            .filter(|r| r.key == key)
+            .max_by_key(|r| r.call)
+            .unwrap_or_else(|| panic!("no operation on {key}"));
+        assert_eq!(
+            (last.op, last.status),
+            (OpKind::Get, RecordStatus::Ok),
+            "{key}"
+        );
+    }
 }

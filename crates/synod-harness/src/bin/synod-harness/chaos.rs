@@ -58,6 +58,11 @@ pub struct ChaosArgs {
     /// the kernel; needs root and iproute2).
     #[arg(long, value_enum, default_value_t = NetworkMode::Proxies)]
     pub network: NetworkMode,
+    /// While the workload runs, grow the cluster by two nodes (each started with `serve --join`),
+    /// replace one founding node's disk (killed, wiped, removed, started empty and added again),
+    /// and shrink back; the run fails unless every change is done (docs/testing.md).
+    #[arg(long)]
+    pub membership: bool,
     /// Where to save the history (JSON lines).
     #[arg(long)]
     pub history: Option<PathBuf>,
@@ -130,6 +135,9 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     if !(1..=9).contains(&args.nodes) || args.clients == 0 {
         bail!("--nodes must be 1 to 9 and --clients at least 1");
     }
+    if args.membership && !(2..=7).contains(&args.nodes) {
+        bail!("--membership needs --nodes 2 to 7 (it adds two nodes)");
+    }
     if let Some(bug) = &args.inject {
         if !INJECTABLE.contains(&bug.as_str()) {
             bail!("--inject knows these bugs: {}", INJECTABLE.join(", "));
@@ -167,6 +175,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
             NetworkMode::Proxies => Network::Proxies,
             NetworkMode::Namespaces => Network::Namespaces,
         },
+        membership: args.membership,
         history: args.history,
         data_root: args.data_root,
         node_env: args
@@ -175,14 +184,27 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
             .unwrap_or_default(),
     };
     eprintln!(
-        "chaos: {} nodes, {} clients, {} s, seed {seed}",
-        config.nodes, config.clients, args.duration_secs
+        "chaos: {} nodes, {} clients, {} s, seed {seed}{}",
+        config.nodes,
+        config.clients,
+        args.duration_secs,
+        if config.membership {
+            ", membership changes"
+        } else {
+            ""
+        }
     );
     let report = chaos::run(&config).await?;
     println!("{report}");
-    if !report.passed() {
+    if report.found_violation() {
         bail!(
             "the chaos run found a violation (history: {})",
+            report.history.display()
+        );
+    }
+    if !report.passed() {
+        bail!(
+            "the membership changes were not all done (history: {})",
             report.history.display()
         );
     }
