@@ -31,7 +31,12 @@
 //! Everything is drawn from one `StdRng` seeded with the run's seed, so a seed replays exactly:
 //! a failing seed prints the command that replays it. [`Bug`] switches inject known bugs *in
 //! the harness* (never in the replica) to show that the checks catch them.
+//!
+//! The modules: `world` is one run (the nodes, their disks, the network, the clock, the clients,
+//! the faults, and the checks at the end); `admin` is the membership change's admin, which
+//! drives [`Change`] inside a run; [`disk`] and [`network`] are the simulated disk and network.
 
+mod admin;
 pub mod disk;
 pub mod network;
 mod world;

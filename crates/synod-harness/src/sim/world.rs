@@ -8,7 +8,12 @@
 //! frames per peer through the wire codec, replies to clients, timers on the simulated clock
 //! with the production backoff — or crashes the node instead: before the batch (its inputs are
 //! lost), after the commit but before any message left, or halfway through the sends.
+//!
+//! The membership change's admin (the `Ev::Admin`, `Ev::Install` and `Ev::CatchUpGiveUp`
+//! events, catch-ups, installs, joining and removed nodes) is in the sibling module `admin`,
+//! as methods on the same [`World`].
 
+use super::admin::Admin;
 use super::disk::SimDisk;
 use super::network::{Network, NetworkFaults};
 use super::{Bug, Change, SimConfig, SimReport};
@@ -23,8 +28,8 @@ use synod_check::history::{self, Output, RecordStatus};
 use synod_check::notation;
 use synod_check::oracle::ChosenOracle;
 use synod_core::{
-    plan_since, Ballot, ClusterSpec, Configuration, Message, NodeId, NodeSet, Operation, Outcome,
-    Output as CoreOutput, Proposal, RequestError, RequestId, Step, Timer,
+    Ballot, ClusterSpec, Configuration, Message, NodeId, Operation, Outcome, Output as CoreOutput,
+    Proposal, RequestError, RequestId, Timer,
 };
 use synod_server::wire::{self, Envelope};
 use synod_server::Membership;
@@ -39,20 +44,9 @@ const CLIENT_TIMEOUT_US: u64 = 2_000_000;
 const FINAL_READ_TRIES: usize = 30;
 /// A run that has not finished by then is reported as stuck.
 const TIME_LIMIT_US: u64 = 3_600_000_000;
-/// The admin of a membership change looks at its progress this often (µs).
-const ADMIN_TICK_US: u64 = 10_000;
-/// The admin sends a step's install again to the nodes that lack it after this long (µs).
-const ADMIN_RESEND_US: u64 = 150_000;
-/// The admin gives up on a catch-up (and runs it again) after this long (µs).
-const CATCH_UP_TIMEOUT_US: u64 = 500_000;
-/// When the clients are done but the change is not, faults end after this long anyway (µs).
-const CHANGE_FAULT_LIMIT_US: u64 = 20_000_000;
-/// A change that has not finished this long after the faults ended is reported as stuck and
-/// abandoned (µs).
-const CHANGE_STUCK_US: u64 = 20_000_000;
 
 #[derive(Debug)]
-enum Ev {
+pub(super) enum Ev {
     Wake {
         node: usize,
         incarnation: u64,
@@ -93,10 +87,10 @@ enum Ev {
     },
 }
 
-struct SimNode {
-    id: NodeId,
+pub(super) struct SimNode {
+    pub(super) id: NodeId,
     disk: SimDisk,
-    replica: Option<Replica>,
+    pub(super) replica: Option<Replica>,
     incarnation: u64,
     inbox: Vec<Event>,
     wake_scheduled: bool,
@@ -104,15 +98,15 @@ struct SimNode {
     /// Requests running here, by id → client.
     requests: BTreeMap<RequestId, usize>,
     /// The newest generation this node ran after a batch (durable: it must come back in it).
-    installed: u64,
+    pub(super) installed: u64,
     /// Removed by the membership change and stopped for good.
-    stopped: bool,
+    pub(super) stopped: bool,
     /// The newest generation the admin's install brought to this node.
-    delivered: u64,
+    pub(super) delivered: u64,
 }
 
 impl SimNode {
-    fn new(id: NodeId, disk: SimDisk, replica: Option<Replica>, installed: u64) -> Self {
+    pub(super) fn new(id: NodeId, disk: SimDisk, replica: Option<Replica>, installed: u64) -> Self {
         SimNode {
             id,
             disk,
@@ -127,37 +121,6 @@ impl SimNode {
             delivered: installed,
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AdminPhase {
-    /// Between steps: plan, or start the next step.
-    Idle,
-    /// Catching up every key before the next step.
-    CatchUp,
-    /// The next step is being installed.
-    Install,
-    /// The plan is done.
-    Done,
-}
-
-/// The membership change's admin (like the membership model's): walks the plan step by step.
-struct Admin {
-    /// Member sets still to change to.
-    targets: VecDeque<NodeSet>,
-    /// The configurations since the last catch-up, ending with the current one.
-    since: Vec<Configuration>,
-    /// The steps of the change to the current target still to run.
-    steps: VecDeque<Step>,
-    phase: AdminPhase,
-    /// The newest configuration the admin has started installing (clients pick its members).
-    newest: Configuration,
-    /// Keys still to catch up.
-    todo: VecDeque<Bytes>,
-    /// Catch-ups running: request → key, node.
-    catch_ups: BTreeMap<RequestId, (Bytes, usize)>,
-    /// When the install of the current step was last sent.
-    sent_at: u64,
 }
 
 struct Pending {
@@ -189,34 +152,34 @@ struct RunFaults {
     power_loss: f64,
 }
 
-struct World<'a> {
-    config: &'a SimConfig,
-    rng: StdRng,
-    now: u64,
+pub(super) struct World<'a> {
+    pub(super) config: &'a SimConfig,
+    pub(super) rng: StdRng,
+    pub(super) now: u64,
     seq: u64,
     queue: BTreeMap<(u64, u64), Ev>,
-    members: Vec<NodeId>,
-    replica_config: Vec<ReplicaConfig>,
+    pub(super) members: Vec<NodeId>,
+    pub(super) replica_config: Vec<ReplicaConfig>,
     timing: Timing,
-    nodes: Vec<SimNode>,
+    pub(super) nodes: Vec<SimNode>,
     clients: Vec<SimClient>,
     network: Network,
     faults: RunFaults,
-    faulty: bool,
-    next_request: u64,
+    pub(super) faulty: bool,
+    pub(super) next_request: u64,
     oracle: BTreeMap<Bytes, ChosenOracle<Bytes>>,
     learned: BTreeSet<(Bytes, NodeId, Proposal<Bytes>)>,
     /// The generation each ballot's round ran in (from the `Accept`s its proposer sent).
     ballots: BTreeMap<(Bytes, Ballot), u64>,
     /// Every configuration, by generation.
-    configurations: BTreeMap<u64, Configuration>,
-    admin: Option<Admin>,
-    /// The clients are done; the faults end when the membership change is (or after
-    /// [`CHANGE_FAULT_LIMIT_US`]).
-    heal_pending: Option<u64>,
+    pub(super) configurations: BTreeMap<u64, Configuration>,
+    pub(super) admin: Option<Admin>,
+    /// The clients are done; the faults end when the membership change is (or after the
+    /// admin's `CHANGE_FAULT_LIMIT_US`).
+    pub(super) heal_pending: Option<u64>,
     /// When the faults ended.
-    healed_at: Option<u64>,
-    report: SimReport,
+    pub(super) healed_at: Option<u64>,
+    pub(super) report: SimReport,
 }
 
 /// Runs the simulation of `seed`.
@@ -258,16 +221,9 @@ pub fn run(seed: u64, config: &SimConfig) -> SimReport {
         ..SimReport::default()
     };
     let initial = Configuration::initial(cluster.members(), cluster.quorums());
-    let admin = config.membership.map(|change: Change| Admin {
-        targets: change.targets(config.nodes).into(),
-        since: vec![initial],
-        steps: VecDeque::new(),
-        phase: AdminPhase::Idle,
-        newest: initial,
-        todo: VecDeque::new(),
-        catch_ups: BTreeMap::new(),
-        sent_at: 0,
-    });
+    let admin = config
+        .membership
+        .map(|change: Change| Admin::new(change.targets(config.nodes), initial));
     let replica_config: Vec<ReplicaConfig> = members
         .iter()
         .map(|&id| ReplicaConfig {
@@ -337,19 +293,8 @@ fn open(disk: &SimDisk, config: &ReplicaConfig, init: bool) -> Result<Replica, S
     open_with(disk, config, init, None)
 }
 
-/// A node that joins in `configuration` (which includes it): a new disk on which the
-/// configuration is recorded as installed before the replica runs (what `Replica::join` does on
-/// a data directory).
-fn join(
-    disk: &SimDisk,
-    config: &ReplicaConfig,
-    configuration: Configuration,
-) -> Result<Replica, String> {
-    open_with(disk, config, true, Some(configuration))
-}
-
 /// The replica on `disk` (`init`: a new one), with `joining` recorded as installed first.
-fn open_with(
+pub(super) fn open_with(
     disk: &SimDisk,
     config: &ReplicaConfig,
     init: bool,
@@ -411,7 +356,7 @@ fn to_output(outcome: Outcome<Bytes>) -> Output {
 }
 
 impl World<'_> {
-    fn at(&mut self, delay: u64, ev: Ev) {
+    pub(super) fn at(&mut self, delay: u64, ev: Ev) {
         self.seq += 1;
         self.queue.insert((self.now + delay, self.seq), ev);
     }
@@ -524,23 +469,12 @@ impl World<'_> {
                     }
                 }
             }
-            Ev::CatchUpGiveUp { request } => {
-                let running = self
-                    .admin
-                    .as_mut()
-                    .and_then(|a| a.catch_ups.remove(&request));
-                if let Some((key, node)) = running {
-                    self.push(node, Event::Abandon { request });
-                    if let Some(admin) = self.admin.as_mut() {
-                        admin.todo.push_back(key);
-                    }
-                }
-            }
+            Ev::CatchUpGiveUp { request } => self.catch_up_gave_up(request),
         }
     }
 
     /// Queues an input for a node and makes sure it will process its inbox soon.
-    fn push(&mut self, node: usize, event: Event) {
+    pub(super) fn push(&mut self, node: usize, event: Event) {
         let n = &mut self.nodes[node];
         if n.replica.is_none() {
             return;
@@ -834,7 +768,7 @@ impl World<'_> {
 
     /// Drops `node`'s replica and everything volatile around it; its clients' requests end with
     /// an unknown outcome. `false` if it was not running.
-    fn take_down(&mut self, node: usize) -> bool {
+    pub(super) fn take_down(&mut self, node: usize) -> bool {
         let n = &mut self.nodes[node];
         if n.replica.is_none() {
             return false;
@@ -857,18 +791,7 @@ impl World<'_> {
         }
         self.report.crashes += 1;
         if let Some(admin) = self.admin.as_mut() {
-            // Its catch-ups died with it: run them again.
-            let lost: Vec<RequestId> = admin
-                .catch_ups
-                .iter()
-                .filter(|(_, (_, at))| *at == node)
-                .map(|(&r, _)| r)
-                .collect();
-            for request in lost {
-                if let Some((key, _)) = admin.catch_ups.remove(&request) {
-                    admin.todo.push_back(key);
-                }
-            }
+            admin.catch_ups_lost_at(node);
         }
         let down = self.rng.gen_range(1_000..400_000);
         self.at(down, Ev::Restart(node));
@@ -946,7 +869,7 @@ impl World<'_> {
             // Clients use the members of the newest configuration (a removed node gets no
             // more requests).
             Some(admin) => {
-                let members = admin.newest.members();
+                let members = admin.members();
                 let candidates: Vec<usize> = (0..self.nodes.len())
                     .filter(|&i| members.contains(self.nodes[i].id))
                     .collect();
@@ -1008,11 +931,7 @@ impl World<'_> {
         if self.clients[c].done < ops {
             self.clients[c].done += 1;
             if self.clients.iter().all(|c| c.done >= ops) {
-                if self
-                    .admin
-                    .as_ref()
-                    .is_some_and(|a| a.phase != AdminPhase::Done)
-                {
+                if self.change_running() {
                     // The change goes on under faults; the heal comes when it is done.
                     self.heal_pending = Some(self.now);
                 } else {
@@ -1040,301 +959,9 @@ impl World<'_> {
         }
     }
 
-    /// The odds that the admin aims a crash at the step it is taking (faulty runs only).
-    fn aim(&self) -> f64 {
-        if self.faulty {
-            (0.15 * self.config.fault_scale).min(0.6)
-        } else {
-            0.0
-        }
-    }
-
-    /// The membership change's admin: its next move.
-    fn admin_step(&mut self) {
-        if self
-            .heal_pending
-            .is_some_and(|since| self.now >= since + CHANGE_FAULT_LIMIT_US)
-        {
-            self.heal();
-        }
-        let Some(phase) = self.admin.as_ref().map(|a| a.phase) else {
-            return;
-        };
-        if phase != AdminPhase::Done
-            && self
-                .healed_at
-                .is_some_and(|t| self.now >= t + CHANGE_STUCK_US)
-        {
-            self.report.problems.push(format!(
-                "the membership change was stuck at generation {} {} s after the faults ended",
-                self.report.generation,
-                CHANGE_STUCK_US / 1_000_000
-            ));
-            if let Some(admin) = self.admin.as_mut() {
-                admin.phase = AdminPhase::Done;
-            }
-            return;
-        }
-        match phase {
-            AdminPhase::Done => return,
-            AdminPhase::Idle => self.admin_next_step(),
-            AdminPhase::CatchUp => self.admin_catch_up(),
-            AdminPhase::Install => self.admin_install_progress(),
-        }
-        if self
-            .admin
-            .as_ref()
-            .is_some_and(|a| a.phase != AdminPhase::Done)
-        {
-            self.at(ADMIN_TICK_US, Ev::Admin);
-        }
-    }
-
-    /// Plans the change to the next target if the last one is done, and starts the next step:
-    /// its catch-up if it needs one, else its install.
-    fn admin_next_step(&mut self) {
-        let admin = self.admin.as_mut().expect("a change runs");
-        if admin.steps.is_empty() {
-            let Some(target) = admin.targets.pop_front() else {
-                admin.phase = AdminPhase::Done;
-                self.admin_done();
-                return;
-            };
-            match plan_since(&admin.since, target) {
-                Ok(steps) => admin.steps = steps.into(),
-                Err(e) => {
-                    admin.phase = AdminPhase::Done;
-                    self.report.problems.push(format!(
-                        "the membership change to {target:?} cannot be planned: {e}"
-                    ));
-                    return;
-                }
-            }
-        }
-        let step = admin.steps[0];
-        if step.catch_up_first && self.config.bug != Some(Bug::SkipCatchUp) {
-            admin.todo = ClientWorkload::keys(self.config.workload)
-                .into_iter()
-                .map(Bytes::from)
-                .collect();
-            admin.phase = AdminPhase::CatchUp;
-            self.admin_catch_up();
-        } else {
-            self.admin_begin_install(step.configuration);
-        }
-    }
-
-    /// Runs the catch-up of every key not caught up yet at a node that runs the current
-    /// generation; once every key's catch-up answered, installs the step.
-    fn admin_catch_up(&mut self) {
-        let admin = self.admin.as_ref().expect("a change runs");
-        if admin.todo.is_empty() && admin.catch_ups.is_empty() {
-            let next = admin.steps[0].configuration;
-            self.admin_begin_install(next);
-            return;
-        }
-        let current = admin.since[admin.since.len() - 1].generation();
-        let ready: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| {
-                self.nodes[i]
-                    .replica
-                    .as_ref()
-                    .is_some_and(|r| r.configuration().generation() == current)
-            })
-            .collect();
-        if ready.is_empty() {
-            return;
-        }
-        while let Some(key) = self.admin.as_mut().and_then(|a| a.todo.pop_front()) {
-            let node = ready[self.rng.gen_range(0..ready.len())];
-            let request = RequestId(self.next_request);
-            self.next_request += 1;
-            if let Some(admin) = self.admin.as_mut() {
-                admin.catch_ups.insert(request, (key.clone(), node));
-            }
-            self.push(node, Event::CatchUp { request, key });
-            self.at(CATCH_UP_TIMEOUT_US, Ev::CatchUpGiveUp { request });
-            if self.rng.gen_bool(self.aim()) {
-                // A crash during the catch-up.
-                let delay = self.rng.gen_range(0..5_000);
-                self.at(delay, Ev::ChangeCrash(node));
-            }
-        }
-    }
-
-    /// A reply to one of the admin's catch-ups (false: not one of them).
-    fn catch_up_answered(&mut self, request: RequestId, ok: bool) -> bool {
-        let Some(admin) = self.admin.as_mut() else {
-            return false;
-        };
-        let Some((key, _)) = admin.catch_ups.remove(&request) else {
-            return false;
-        };
-        if ok {
-            self.report.catch_ups += 1;
-        } else {
-            admin.todo.push_back(key);
-        }
-        true
-    }
-
-    /// Starts installing `configuration`: makes the nodes that join in it, then sends the
-    /// install to every node of the configurations before and after.
-    fn admin_begin_install(&mut self, configuration: Configuration) {
-        for id in configuration.members().iter() {
-            if !self.nodes.iter().any(|n| n.id == id) {
-                self.join_node(id, configuration);
-            }
-        }
-        self.configurations
-            .insert(configuration.generation(), configuration);
-        let admin = self.admin.as_mut().expect("a change runs");
-        admin.newest = configuration;
-        admin.phase = AdminPhase::Install;
-        admin.sent_at = self.now;
-        self.send_installs(configuration);
-    }
-
-    fn join_node(&mut self, id: NodeId, configuration: Configuration) {
-        let disk = SimDisk::new();
-        disk.skip_log_sync(self.config.bug == Some(Bug::SkipLogFsync));
-        let config = ReplicaConfig {
-            node_id: id,
-            ..self.replica_config[0].clone()
-        };
-        let replica = join(&disk, &config, configuration)
-            .map_err(|e| {
-                self.report
-                    .problems
-                    .push(format!("node {id} cannot join: {e}"))
-            })
-            .ok();
-        self.nodes
-            .push(SimNode::new(id, disk, replica, configuration.generation()));
-        self.members.push(id);
-        self.replica_config.push(config);
-    }
-
-    /// Sends the install of `configuration` (like a message: it may be lost or delayed) to the
-    /// nodes of the configuration before it and of it that do not run it yet — or, with
-    /// [`Bug::InstallOnOneNode`], to one of its members.
-    fn send_installs(&mut self, configuration: Configuration) {
-        let admin = self.admin.as_ref().expect("a change runs");
-        let before = admin.since[admin.since.len() - 1].members();
-        let mut targets: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| {
-                let n = &self.nodes[i];
-                !n.stopped
-                    && n.installed < configuration.generation()
-                    && (before.contains(n.id) || configuration.members().contains(n.id))
-            })
-            .collect();
-        if self.config.bug == Some(Bug::InstallOnOneNode) {
-            targets.retain(|&i| configuration.members().contains(self.nodes[i].id));
-            if targets.is_empty() {
-                return;
-            }
-            targets = vec![targets[self.rng.gen_range(0..targets.len())]];
-        }
-        for node in targets {
-            if self.rng.gen_bool(0.25) {
-                self.report.installs_lost += 1;
-                continue;
-            }
-            let delay = self.rng.gen_range(0..20_000);
-            self.at(
-                delay,
-                Ev::Install {
-                    node,
-                    configuration,
-                },
-            );
-        }
-    }
-
-    /// The admin's install reaches a node.
-    fn install_at(&mut self, node: usize, configuration: Configuration) {
-        let n = &mut self.nodes[node];
-        if n.replica.is_none() {
-            self.report.installs_lost += 1;
-            return;
-        }
-        n.delivered = n.delivered.max(configuration.generation());
-        self.push(node, Event::Install(configuration));
-        if self.rng.gen_bool(self.aim()) {
-            // A crash right after the install (before, during or after the batch that runs it).
-            let delay = self.rng.gen_range(0..3_000);
-            self.at(delay, Ev::ChangeCrash(node));
-        }
-    }
-
-    /// Moves on once the step runs on a phase-1 and a phase-2 quorum of its configuration;
-    /// sends its install again now and then until it does.
-    fn admin_install_progress(&mut self) {
-        let admin = self.admin.as_ref().expect("a change runs");
-        let configuration = admin.newest;
-        let generation = configuration.generation();
-        let running = |set: NodeSet| {
-            self.nodes
-                .iter()
-                .filter(|n| set.contains(n.id) && n.installed >= generation)
-                .count()
-        };
-        let installed = if self.config.bug == Some(Bug::InstallOnOneNode) {
-            running(configuration.members()) >= 1
-        } else {
-            running(configuration.prepare()) >= configuration.q1()
-                && running(configuration.accept()) >= configuration.q2()
-        };
-        if !installed {
-            if self.now >= admin.sent_at + ADMIN_RESEND_US {
-                if let Some(admin) = self.admin.as_mut() {
-                    admin.sent_at = self.now;
-                }
-                self.send_installs(configuration);
-            }
-            return;
-        }
-        let admin = self.admin.as_mut().expect("a change runs");
-        let step = admin.steps.pop_front().expect("a step was being installed");
-        if step.catch_up_first {
-            let last = admin.since.len() - 1;
-            admin.since.drain(..last);
-        }
-        admin.since.push(configuration);
-        admin.phase = AdminPhase::Idle;
-        self.report.steps += 1;
-        self.report.generation = generation;
-        if self.rng.gen_bool(self.aim()) {
-            // A crash between two steps.
-            let node = self.rng.gen_range(0..self.nodes.len());
-            self.at(0, Ev::ChangeCrash(node));
-        }
-    }
-
-    /// The change is done: the nodes it removed stop for good, and the heal that waited for it
-    /// comes.
-    fn admin_done(&mut self) {
-        let members = self.admin.as_ref().expect("a change runs").newest.members();
-        for node in 0..self.nodes.len() {
-            if !members.contains(self.nodes[node].id) {
-                self.stop(node);
-            }
-        }
-        if self.heal_pending.is_some() {
-            self.heal();
-        }
-    }
-
-    /// A removed node stops (its requests, if any, end with an unknown outcome).
-    fn stop(&mut self, node: usize) {
-        self.nodes[node].stopped = true;
-        self.take_down(node);
-    }
-
     /// Every client has done its operations: end every fault, restart every node, and let each
     /// client read every key.
-    fn heal(&mut self) {
+    pub(super) fn heal(&mut self) {
         self.heal_pending = None;
         self.healed_at = Some(self.now);
         self.faulty = false;
@@ -1352,6 +979,7 @@ impl World<'_> {
     }
 
     fn finish(mut self) -> SimReport {
+        let change_unfinished = self.change_running();
         let report = &mut self.report;
         report.network = self.network.stats;
         report.sim_time_us = self.now;
@@ -1376,11 +1004,7 @@ impl World<'_> {
             }
             Err(e) => report.problems.push(format!("malformed history: {e}")),
         }
-        if self
-            .admin
-            .as_ref()
-            .is_some_and(|a| a.phase != AdminPhase::Done)
-        {
+        if change_unfinished {
             report
                 .problems
                 .push("the membership change did not finish".into());
