@@ -38,11 +38,37 @@ use std::time::Duration;
 use synod_server::cli::NodeCommand;
 use tokio::process::Child;
 
-/// Picks a free port on 127.0.0.1 (bind to port 0 and release it).
+/// The ports a node listens on are picked here, below Linux's ephemeral range (32768–60999 by
+/// default). A node's ports are chosen when the run starts but bound only when it starts — a
+/// joining node seconds later, a killed one again on restart — and the run's own outgoing
+/// connections (clients, proxies, redials) take ephemeral ports all the while: a port from
+/// that range could be taken in between, and the node would fail to start.
+const NODE_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// Picks a port of [`NODE_PORTS`] that is free on 127.0.0.1 now, starting from a place that
+/// differs per process and moving on with every call (so that two runs at once rarely try the
+/// same ones).
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let span = u32::from(NODE_PORTS.end - NODE_PORTS.start);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % span,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % span;
+        let port = NODE_PORTS.start + offset as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        format!("no free port in {NODE_PORTS:?} on 127.0.0.1"),
+    ))
 }
 
 /// How every node process is started.
