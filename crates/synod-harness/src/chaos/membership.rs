@@ -333,7 +333,10 @@ async fn step(
             let mut cluster = cluster.lock().await;
             if let Change::Add(id) = change {
                 if let Some(status) = cluster.exited(id)? {
-                    anyhow::bail!("node {id} exited while joining: {status}");
+                    anyhow::bail!(
+                        "node {id} exited while joining: {status}; the end of its log:\n{}",
+                        cluster.log_tail(id, 20)
+                    );
                 }
             }
             cluster.slot(via).http.clone()

@@ -200,6 +200,20 @@ impl ChaosCluster {
         &self.nodes[usize::from(id) - 1]
     }
 
+    /// Where node `id` logs.
+    fn log_path(&self, id: u8) -> PathBuf {
+        self.log_dir.join(format!("node-{id}.log"))
+    }
+
+    /// The last `lines` lines of node `id`'s log (what explains a node that exited; the data
+    /// root, with the logs, is removed when a test's temporary directory is).
+    pub fn log_tail(&self, id: u8, lines: usize) -> String {
+        let log =
+            std::fs::read_to_string(self.log_path(id)).unwrap_or_else(|e| format!("(no log: {e})"));
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// The HTTP endpoints of `ids`.
     pub fn endpoints(&self, ids: impl IntoIterator<Item = u8>) -> Vec<String> {
         ids.into_iter()
@@ -253,7 +267,7 @@ impl ChaosCluster {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.log_dir.join(format!("node-{id}.log")))?;
+            .open(self.log_path(id))?;
         let mut command = match &self.netns {
             Some(ns) => ns.wrap(id, &self.setup.command).command(),
             None => self.setup.command.command(),
