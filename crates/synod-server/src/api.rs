@@ -306,7 +306,8 @@ async fn ready(State(api): State<Api>) -> Response {
     if let Some(why) = api.forwarder.runtime().failure() {
         return ApiError::Failed(Failure::Stopped(why)).into_response();
     }
-    let readiness = api.forwarder.peer_status().readiness();
+    let configuration = api.forwarder.runtime().configuration();
+    let readiness = api.forwarder.peer_status().readiness_in(&configuration);
     let facts = serde_json::Map::from_iter([
         ("ready".to_owned(), json!(readiness.ready)),
         ("node".to_owned(), json!(api.forwarder.node().0)),
@@ -327,7 +328,7 @@ async fn ready(State(api): State<Api>) -> Response {
 async fn cluster(State(api): State<Api>) -> Response {
     let ids = |set: NodeSet| set.iter().map(|m| m.0).collect::<Vec<u8>>();
     let status = api.forwarder.peer_status();
-    let readiness = status.readiness();
+    let readiness = status.readiness_in(&api.forwarder.runtime().configuration());
     Json(json!({
         "node": api.forwarder.node().0,
         "members": ids(api.forwarder.members()),

@@ -141,7 +141,7 @@ impl Addresses {
 }
 
 /// A node set shown as `{1, 2, 3}`.
-struct Ids(NodeSet);
+pub struct Ids(pub NodeSet);
 
 impl fmt::Display for Ids {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

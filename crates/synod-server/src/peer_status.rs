@@ -17,7 +17,7 @@
 //! counts its votes). The quorum readiness asks for is the larger quorum size of the cluster's
 //! founding [`Membership`] (the one compared at the handshake).
 
-use crate::membership::{Addresses, Membership};
+use crate::membership::{Addresses, Ids, Membership};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
-use synod_core::NodeId;
+use synod_core::{Configuration, NodeId, NodeSet};
 
 /// How long a refused handshake counts (against readiness, and in the views) after it happened.
 /// A refusing peer is re-dialled every second, so an ongoing disagreement stays fresh.
@@ -462,34 +462,84 @@ impl PeerStatus {
         self.membership.q1.max(self.membership.q2)
     }
 
-    /// Whether this node can serve now, and if not, why. A member's refusal of this node's
-    /// handshake counts (the two disagree about the cluster: quorums counted over different
-    /// members need not intersect); this node's refusals of others do not (a node of another
-    /// cluster dialling here says nothing about this node).
+    /// [`Self::readiness_in`] the founding configuration (generation 0): what a cluster that
+    /// never changed its members is ready in.
+    #[cfg(test)]
     pub fn readiness(&self) -> Readiness {
+        let m = self.membership;
+        let founding = Configuration::new(0, m.members, m.q1, m.members, m.q2)
+            .expect("a founding membership's quorums meet");
+        self.readiness_in(&founding)
+    }
+
+    /// Whether this node can serve now in `configuration` (the one it installed), and if not,
+    /// why: it must be a member, and be connected both ways to a phase-1 quorum of the prepare
+    /// set and a phase-2 quorum of the accept set (itself counted). A member's refusal of this
+    /// node's handshake counts (the two disagree about the cluster: quorums counted over
+    /// different members need not intersect); this node's refusals of others do not (a node of
+    /// another cluster dialling here says nothing about this node).
+    pub fn readiness_in(&self, configuration: &Configuration) -> Readiness {
+        let members = configuration.members();
         let mut connected = vec![self.node.0];
         let mut problems = Vec::new();
         let mut refusals = Vec::new();
-        let peers = self.peers();
-        let known = peers.len() + 1;
-        for (id, peer, address) in &peers {
+        for (id, peer, address) in &self.peers() {
             if Self::connected(peer) {
                 connected.push(id.0);
-            } else {
+            } else if members.contains(*id) {
                 problems.push(self.link_problem(*id, address, peer));
             }
-            refusals.extend(self.refusals(*id, peer, false));
+            if members.contains(*id) {
+                refusals.extend(self.refusals(*id, peer, false));
+            }
         }
         connected.sort_unstable();
-        let quorum = self.quorum();
+        let within = |set: NodeSet| {
+            let ids: Vec<u8> = connected
+                .iter()
+                .copied()
+                .filter(|&id| set.contains(NodeId(id)))
+                .collect();
+            ids
+        };
+        let (prepare, accept) = (
+            within(configuration.prepare()),
+            within(configuration.accept()),
+        );
+        let quorum = configuration.q1().max(configuration.q2());
         let mut reasons = Vec::new();
-        if connected.len() < quorum {
+        if !members.contains(self.node) {
+            reasons.push(format!(
+                "this node (node {}) is not a member of the cluster's configuration (generation \
+                 {}: members {}): it was removed",
+                self.node,
+                configuration.generation(),
+                Ids(members)
+            ));
+        } else if configuration.is_stable() && prepare.len() < quorum {
             reasons.push(format!(
                 "this node (node {}) is connected to {} of {} members ({}) and a quorum needs {quorum}; {}",
                 self.node,
-                connected.len(),
-                known,
-                ids(&connected),
+                prepare.len(),
+                members.len(),
+                ids(&prepare),
+                problems.join("; ")
+            ));
+        } else if prepare.len() < configuration.q1() || accept.len() < configuration.q2() {
+            reasons.push(format!(
+                "this node (node {}) is connected to {} of the prepare set {} ({}; a phase-1 \
+                 quorum needs {}) and {} of the accept set {} ({}; a phase-2 quorum needs {}) in \
+                 generation {}; {}",
+                self.node,
+                prepare.len(),
+                Ids(configuration.prepare()),
+                ids(&prepare),
+                configuration.q1(),
+                accept.len(),
+                Ids(configuration.accept()),
+                ids(&accept),
+                configuration.q2(),
+                configuration.generation(),
                 problems.join("; ")
             ));
         }
@@ -791,20 +841,29 @@ mod tests {
             status.founding(),
             Membership::majority((1..=3).map(NodeId).collect())
         );
-        let reason = status.readiness().reason.unwrap();
+        // Counted in the configuration that has it: node 4 replacing node 3 ({1, 2, 4}, 2 of 3).
+        let replaced =
+            Configuration::stable(4, [1, 2, 4].map(NodeId).into_iter().collect()).unwrap();
+        let reason = status.readiness_in(&replaced).reason.unwrap();
         assert!(
-            reason.contains("connected to 1 of 4 members ({1}) and a quorum needs 2"),
+            reason.contains("connected to 1 of 3 members ({1}) and a quorum needs 2"),
             "{reason}"
         );
         assert!(
             reason.contains("node 4 (127.0.0.1:7004): not connected"),
             "{reason}"
         );
+        assert!(
+            !reason.contains("node 3 ("),
+            "a node outside the configuration is no problem: {reason}"
+        );
         // Connected both ways, it makes a quorum with this node.
         status.outbound_up(NodeId(4));
         let _open = status.inbound_opened(NodeId(4)).unwrap();
-        let ready = status.readiness();
+        let ready = status.readiness_in(&replaced);
         assert_eq!((ready.ready, ready.connected), (true, vec![1, 4]));
+        // Not in the founding configuration, where node 4 is no member.
+        assert!(!status.readiness().ready);
         status.frame_sent(NodeId(4));
         let mut text = String::new();
         status.render_metrics(&mut text);
@@ -825,5 +884,51 @@ mod tests {
         // This node itself is not re-added or moved.
         status.add_member(NodeId(1), "127.0.0.1:9001".parse().unwrap());
         assert_eq!(status.members()[0].address, "127.0.0.1:7001");
+    }
+
+    /// Readiness follows the installed configuration: grown to five, two connected nodes are no
+    /// quorum (the founding quorum size of 2 is not what counts); while a step's sets differ,
+    /// both quorums are needed; a removed node is not ready.
+    #[test]
+    fn readiness_counts_the_installed_configurations_quorums() {
+        let status = three();
+        let connect = |id: u8| {
+            status.outbound_up(NodeId(id));
+            std::mem::forget(status.inbound_opened(NodeId(id)).unwrap());
+        };
+        status.add_member(NodeId(4), "127.0.0.1:7004".parse().unwrap());
+        connect(4);
+        let set = |ids: &[u8]| -> NodeSet { ids.iter().map(|&i| NodeId(i)).collect() };
+        let grown = Configuration::stable(4, set(&[1, 2, 3, 4, 5])).unwrap();
+        let not = status.readiness_in(&grown);
+        assert!(!not.ready, "{{1, 4}} is no quorum of five");
+        let reason = not.reason.unwrap();
+        assert!(
+            reason.contains("connected to 2 of 5 members ({1, 4}) and a quorum needs 3"),
+            "{reason}"
+        );
+        // The step that widened the accept set: prepare {1, 2, 3} (2), accept {1, 2, 3, 4} (3).
+        let widened = Configuration::new(1, set(&[1, 2, 3]), 2, set(&[1, 2, 3, 4]), 3).unwrap();
+        let reason = status.readiness_in(&widened).reason.unwrap();
+        assert!(
+            reason.contains(
+                "connected to 1 of the prepare set {1, 2, 3} ({1}; a phase-1 quorum needs 2)"
+            ),
+            "{reason}"
+        );
+        connect(2);
+        assert!(
+            status.readiness_in(&widened).ready,
+            "{{1, 2}} and {{1, 2, 4}}"
+        );
+        assert!(status.readiness_in(&grown).ready, "3 of 5");
+        // Removed: not a member of the configuration.
+        let without_me = Configuration::stable(6, set(&[2, 3, 4])).unwrap();
+        let removed = status.readiness_in(&without_me);
+        assert!(!removed.ready);
+        assert!(
+            removed.reason.unwrap().contains("it was removed"),
+            "a removed node says so"
+        );
     }
 }

@@ -970,7 +970,7 @@ mod tests {
     use super::*;
     use crate::wire::Envelope;
     use bytes::Bytes;
-    use synod_core::{Ballot, Message};
+    use synod_core::{Ballot, Configuration, Message};
 
     fn envelope(i: u64) -> Envelope {
         Envelope {
@@ -1303,7 +1303,12 @@ mod tests {
         assert_eq!(four.address, addr4.to_string());
         assert!(four.connected && four.inbound && four.outbound, "{four:?}");
         assert!(status.membership().members.iter().any(|m| m.id == 4));
-        assert!(status.readiness().ready, "nodes 1 and 4 are a quorum of 2");
+        // Once node 4 replaced node 3, nodes 1 and 4 are a quorum; in the founding
+        // configuration, node 4 counts for nothing.
+        let replaced =
+            Configuration::stable(4, [1, 2, 4].map(NodeId).into_iter().collect()).unwrap();
+        assert!(status.readiness_in(&replaced).ready);
+        assert!(!status.readiness().ready);
         assert_eq!(metrics.handshakes_refused.get(), 0);
         // Node 1 now compares node 4's address too: a node 5 that lists node 4 elsewhere is
         // refused, and is not learned.

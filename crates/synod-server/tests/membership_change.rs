@@ -12,7 +12,7 @@ mod support;
 
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
-use support::{free_port, until_available, NodeProc, TestCluster};
+use support::{await_ready, await_ready_status, free_port, until_available, NodeProc, TestCluster};
 
 /// `GET /v1/members` of node `id`.
 async fn members(cluster: &TestCluster, id: u8) -> Value {
@@ -193,6 +193,8 @@ async fn grow_to_five_replace_a_dead_disk_and_shrink_back_to_three() {
         admin["change"]["caught_up"].as_u64().unwrap() >= 20,
         "{admin}"
     );
+    // Readiness counts the installed configuration's quorums: 3 of the 5 members.
+    await_ready(cluster.http(5), 200, |body| body["quorum"] == 3).await;
     for i in 20..30 {
         let (key, value) = (format!("k{i}"), format!("v{i}-gen4"));
         put(&cluster, 4 + (i % 2) as u8, &key, &value).await;
@@ -261,6 +263,15 @@ async fn grow_to_five_replace_a_dead_disk_and_shrink_back_to_three() {
     let refused = cluster.client(4).get("k1").await.unwrap_err();
     assert_eq!(refused.status(), Some(410), "{refused}");
     assert!(refused.to_string().contains("removed"), "{refused}");
+    // ... and is not ready, saying why.
+    let not_ready = await_ready_status(cluster.http(4), 503).await;
+    assert!(
+        not_ready["detail"]
+            .as_str()
+            .unwrap()
+            .contains("it was removed"),
+        "{not_ready}"
+    );
     // A change that makes no sense is refused without touching anything.
     let (code, answer) = change(&cluster, 1, json!({"remove": 9})).await;
     assert_eq!(code, 400, "{answer}");

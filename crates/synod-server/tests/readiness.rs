@@ -9,38 +9,7 @@ mod support;
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{free_port, LoggedNode, TestCluster};
-
-/// `GET url`: the status and the body as JSON.
-async fn get_json(url: &str) -> (u16, Value) {
-    let response = reqwest::get(url).await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}"));
-    (status, body)
-}
-
-/// Polls `GET base/ready` until its status is `want` (panics after 20 s); returns the body.
-async fn await_ready_status(base: &str, want: u16) -> Value {
-    await_ready(base, want, |_| true).await
-}
-
-/// Polls `GET base/ready` until its status is `want` and `holds` holds for its body (panics
-/// after 20 s); returns the body.
-async fn await_ready(base: &str, want: u16, holds: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, body) = get_json(&format!("{base}/ready")).await;
-        if status == want && holds(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{base}/ready never answered {want}; last: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use support::{await_ready, await_ready_status, free_port, get_json, LoggedNode, TestCluster};
 
 /// Runs `synod status --endpoint base` with `extra` flags: exit code and stdout.
 fn synod_status(base: &str, extra: &[&str]) -> (Option<i32>, String) {

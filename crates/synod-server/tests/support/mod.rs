@@ -515,3 +515,38 @@ pub fn forged_accept(from: u8, key: &'static str, value: &'static str) -> bytes:
         },
     }])
 }
+
+/// `GET url`: the status and the body as JSON.
+pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(url).await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}"));
+    (status, body)
+}
+
+/// Polls `GET base/ready` until its status is `want` (panics after 20 s); returns the body.
+pub async fn await_ready_status(base: &str, want: u16) -> serde_json::Value {
+    await_ready(base, want, |_| true).await
+}
+
+/// Polls `GET base/ready` until its status is `want` and `holds` holds for its body (panics
+/// after 20 s); returns the body.
+pub async fn await_ready(
+    base: &str,
+    want: u16,
+    holds: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = get_json(&format!("{base}/ready")).await;
+        if status == want && holds(&body) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{base}/ready never answered {want}; last: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
