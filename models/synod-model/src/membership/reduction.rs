@@ -51,7 +51,7 @@ pub fn normalize(model: &MembershipModel, state: &mut MembershipState) {
     let dead: Vec<Envelope> = state
         .network
         .iter()
-        .filter(|env| is_dead_answer(model, state, env))
+        .filter(|env| is_dead(model, state, env))
         .cloned()
         .collect();
     for env in dead {
@@ -76,8 +76,9 @@ fn takes_requests(model: &MembershipModel, state: &MembershipState, i: usize) ->
     client_left || catch_up_left
 }
 
-/// Whether `env` is an answer (or a `Stale`) whose delivery can never change anything.
-fn is_dead_answer(model: &MembershipModel, state: &MembershipState, env: &Envelope) -> bool {
+/// Whether delivering `env` can never change anything: a dead `Stale`, a dead answer or a
+/// refused request nobody will act on (see the module docs).
+fn is_dead(model: &MembershipModel, state: &MembershipState, env: &Envelope) -> bool {
     let i = env.dst.0 as usize - 1;
     let slot = &state.nodes[i];
     let Some(node) = slot.node.as_ref() else {
