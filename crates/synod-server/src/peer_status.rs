@@ -14,8 +14,9 @@
 //! address). An added node has a link, shows in `/v1/cluster` and gets per-peer metrics like
 //! any other. A node is never removed here: one removed from the cluster's configuration is
 //! still dialled and shown (a removed node does no harm as a peer; the protocol core no longer
-//! counts its votes). The quorum readiness asks for is the larger quorum size of the cluster's
-//! founding [`Membership`] (the one compared at the handshake).
+//! counts its votes). Readiness counts the quorums of the configuration the node installed
+//! ([`PeerStatus::readiness_in`]: a phase-1 quorum of its prepare set and a phase-2 quorum of its
+//! accept set), not the founding [`Membership`] (the one compared at the handshake).
 
 use crate::membership::{Addresses, Ids, Membership};
 use serde::Serialize;
