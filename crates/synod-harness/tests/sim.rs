@@ -99,6 +99,26 @@ struct SimTotals {
     adopted_from_peer: u64,
 }
 
+/// Runs the seeds `b .. b+n` of `config` — `n` from the environment variable `count_var`
+/// (default `default`), `b` from `SYNOD_SIM_BASE` (default 0) — asserts that every one passed,
+/// and returns their totals.
+fn every_seed_passes(
+    count_var: &str,
+    default: u64,
+    config: impl Fn(u64) -> SimConfig + Sync,
+) -> SimTotals {
+    let count = env(count_var).unwrap_or(default);
+    let base = env("SYNOD_SIM_BASE").unwrap_or(0);
+    let started = std::time::Instant::now();
+    let (failed, totals) = run_all((base..base + count).collect(), config, |r| !r.passed());
+    println!(
+        "{count} seeds from {base} in {:.1} s: {totals:?}",
+        started.elapsed().as_secs_f64()
+    );
+    assert_none_failed(&failed, count);
+    totals
+}
+
 /// Prints every failed seed's report and fails naming how many failed and how to replay the
 /// first.
 fn assert_none_failed(failed: &[SimReport], count: u64) {
@@ -144,11 +164,7 @@ fn every_simulated_seed_is_linearizable_and_agrees() {
         assert!(report.passed(), "seed {seed} failed:\n{report}");
         return;
     }
-    let count = env("SYNOD_SIM_SEEDS").unwrap_or(CI_SEEDS);
-    let base = env("SYNOD_SIM_BASE").unwrap_or(0);
-    let (failed, totals) = run_all((base..base + count).collect(), ci_config, |r| !r.passed());
-    println!("{count} seeds from {base}: {totals:?}");
-    assert_none_failed(&failed, count);
+    let totals = every_seed_passes("SYNOD_SIM_SEEDS", CI_SEEDS, ci_config);
     assert!(
         totals.crashes > 0
             && totals.power_losses > 0
@@ -257,17 +273,11 @@ fn membership_changes_under_crashes_stay_linearizable_and_agree() {
         assert!(report.passed(), "seed {seed} failed:\n{report}");
         return;
     }
-    let count = env("SYNOD_SIM_MEMBERSHIP_SEEDS").unwrap_or(MEMBERSHIP_SEEDS);
-    let base = env("SYNOD_SIM_BASE").unwrap_or(0);
-    let started = std::time::Instant::now();
-    let (failed, totals) = run_all((base..base + count).collect(), membership_config, |r| {
-        !r.passed()
-    });
-    println!(
-        "{count} membership seeds from {base} in {:.1} s: {totals:?}",
-        started.elapsed().as_secs_f64()
+    let totals = every_seed_passes(
+        "SYNOD_SIM_MEMBERSHIP_SEEDS",
+        MEMBERSHIP_SEEDS,
+        membership_config,
     );
-    assert_none_failed(&failed, count);
     assert!(
         totals.steps > 0
             && totals.catch_ups > 0
