@@ -110,8 +110,17 @@ async fn an_unanswered_forwarded_write_is_indeterminate_and_a_read_runs_where_it
     via.put(&key, "before").await.unwrap();
     assert_eq!(cluster.counter(2, "synod_forwards_sent_total").await, 1);
 
-    cluster.pause(1);
-    let err = via.put(&key, "during").await.unwrap_err();
+    cluster.pause(1).await;
+    let err = match via.put(&key, "during").await {
+        Err(err) => err,
+        Ok(previous) => panic!(
+            "a write through node 2 succeeded while its home was stopped (previous {previous:?}; \
+             node 2 proposed it itself {} times)",
+            cluster
+                .counter(2, "synod_requests_home_unreachable_total")
+                .await
+        ),
+    };
     assert_eq!(err.code(), Some("indeterminate"), "{err}");
     assert_eq!(
         cluster

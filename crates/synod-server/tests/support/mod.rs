@@ -282,9 +282,18 @@ impl TestCluster {
         nix::sys::signal::kill(pid, signal).unwrap();
     }
 
-    /// Freezes node `id` (SIGSTOP): its connections stay open, but it answers nothing.
-    pub fn pause(&self, id: u8) {
+    /// Freezes node `id` (SIGSTOP): its connections stay open, but it answers nothing. Returns
+    /// once every thread of the process is stopped: `kill` returns when the signal is queued,
+    /// and on a loaded machine the node's other threads can go on serving requests until the
+    /// thread that takes the signal is scheduled and stops the rest.
+    pub async fn pause(&self, id: u8) {
         self.signal(id, nix::sys::signal::Signal::SIGSTOP);
+        let pid = self.nodes[usize::from(id) - 1].child.as_ref().unwrap().id();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !every_thread_stopped(pid) {
+            assert!(Instant::now() < deadline, "node {id} never stopped");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Lets a paused node `id` go on (SIGCONT).
@@ -549,4 +558,19 @@ pub async fn await_ready(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Whether every thread of process `pid` is stopped (state `T` in `/proc/<pid>/task/*/stat`).
+fn every_thread_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+            // `pid (comm) state ...`: the name may hold spaces and parentheses.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                == Some("T")
+        })
+    })
 }
