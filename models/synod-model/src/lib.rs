@@ -29,6 +29,7 @@
 pub mod actor;
 pub mod bugs;
 pub mod check;
+pub mod chosen_protocol;
 pub mod client_history;
 pub mod config;
 pub mod counterexample;

@@ -8,11 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use synod_core::FastPaths;
-use synod_model::bugs::{
-    AcceptBelowPromise, AcceptIgnoresNext, ClaimOwnValue, IgnorePromisedValues,
-    ReadAcceptsMismatchedReports, ReplyBeforePersist, RetryReappliesOnce,
-};
 use synod_model::check::{self, CheckOptions, Strategy, Verdict};
+use synod_model::chosen_protocol::ChosenProtocol;
 use synod_model::counterexample::{listing, slug, to_trace};
 use synod_model::explorer;
 use synod_model::explorer_path;
@@ -25,7 +22,7 @@ use synod_model::report::{
 };
 use synod_model::script::parse_scripts;
 use synod_model::stop::{megabytes, memory_bound_from_mb, StopReason};
-use synod_model::{model, Correct, Mode, ModelConfig, NetworkKind, Protocol};
+use synod_model::{model, Mode, ModelConfig, NetworkKind, Protocol};
 
 /// The checker clones, hashes and drops states at every successor, and about a fifth of its
 /// cycles went to glibc's allocator; mimalloc takes about 15 % of the instructions off every
@@ -142,29 +139,6 @@ enum FastArg {
     All,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq)]
-enum BugArg {
-    /// The shipped core.
-    None,
-    /// Acceptor accepts below its promise.
-    AcceptBelowPromise,
-    /// Proposer ignores accepted values reported in promises.
-    IgnorePromisedValues,
-    /// Acceptor replies before persisting (use with --crashes 1).
-    ReplyBeforePersist,
-    /// Proposer tells its caller its own value was chosen, whatever was.
-    ClaimOwnValue,
-    /// A retried propose-once re-applies freely, ignoring its own uncertain proposals (register
-    /// mode, --rounds 2).
-    RetryReappliesOnce,
-    /// A one-round-trip read answers once a read quorum reported, even different proposals
-    /// (register mode, --fast reads).
-    ReadAcceptsMismatchedReports,
-    /// An acceptor accepts without promising the Accept's next ballot, yet counts towards the
-    /// proposer's reservation (register mode, --fast writes).
-    AcceptIgnoresNext,
-}
-
 #[derive(Clone, Copy, ValueEnum)]
 enum StrategyArg {
     Bfs,
@@ -217,7 +191,7 @@ struct ModelArgs {
     ops: String,
     /// Inject a named protocol bug (a test double around the core).
     #[arg(long, value_enum, default_value = "none")]
-    bug: BugArg,
+    bug: ChosenProtocol,
 }
 
 /// Machine-readable copies of the verdicts (docs/ci.md describes both formats).
@@ -373,22 +347,14 @@ fn main() -> ExitCode {
 
 fn run() -> Result<u8> {
     let cli = Cli::parse();
-    let bug = match &cli.command {
+    // One protocol type for every choice: the checker is compiled once, not once per double.
+    let protocol = match &cli.command {
         Command::Check(a) => a.model.bug,
         Command::Explore { model, .. } | Command::Simulate { model, .. } => model.bug,
         Command::Traces { action } => return traces_command(action),
         Command::Membership { args, reports } => return membership_command(args, reports),
     };
-    match bug {
-        BugArg::None => dispatch(cli, Correct),
-        BugArg::AcceptBelowPromise => dispatch(cli, AcceptBelowPromise),
-        BugArg::IgnorePromisedValues => dispatch(cli, IgnorePromisedValues),
-        BugArg::ReplyBeforePersist => dispatch(cli, ReplyBeforePersist),
-        BugArg::ClaimOwnValue => dispatch(cli, ClaimOwnValue),
-        BugArg::RetryReappliesOnce => dispatch(cli, RetryReappliesOnce),
-        BugArg::ReadAcceptsMismatchedReports => dispatch(cli, ReadAcceptsMismatchedReports),
-        BugArg::AcceptIgnoresNext => dispatch(cli, AcceptIgnoresNext),
-    }
+    dispatch(cli, protocol)
 }
 
 fn dispatch<P: Protocol>(cli: Cli, protocol: P) -> Result<u8> {
@@ -544,7 +510,7 @@ fn preset_command<P: Protocol>(preset: Preset, protocol: P, outer: &CheckArgs) -
                 // explore commands name it too.
                 args.model.bug = outer.model.bug;
                 let bug = match outer.model.bug.to_possible_value() {
-                    Some(v) if outer.model.bug != BugArg::None => {
+                    Some(v) if outer.model.bug != ChosenProtocol::Correct => {
                         format!(" --bug {}", v.get_name())
                     }
                     _ => String::new(),
@@ -553,7 +519,7 @@ fn preset_command<P: Protocol>(preset: Preset, protocol: P, outer: &CheckArgs) -
                 run_check(&args, protocol.clone(), proof.name, &rerun)?
             }
             Command::Membership { args, .. } => {
-                if outer.model.bug != BugArg::None {
+                if outer.model.bug != ChosenProtocol::Correct {
                     println!(
                         "(--bug does not apply: the membership model checks the shipped core)"
                     );
@@ -874,7 +840,7 @@ fn model_flags(m: &ModelArgs) -> String {
         format!("--fast {fast}"),
     );
     let bug = name(m.bug.to_possible_value());
-    flag(m.bug != BugArg::None, format!("--bug {bug}"));
+    flag(m.bug != ChosenProtocol::Correct, format!("--bug {bug}"));
     flags.iter().map(|f| format!("{f} ")).collect()
 }
 

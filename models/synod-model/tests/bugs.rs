@@ -3,20 +3,18 @@
 
 use synod_check::trace::{Step, Trace};
 use synod_core::FastPaths;
-use synod_model::bugs::{
-    AcceptBelowPromise, AcceptIgnoresNext, ClaimOwnValue, IgnorePromisedValues,
-    ReadAcceptsMismatchedReports, ReplyBeforePersist, RetryReappliesOnce,
-};
 use synod_model::check::{self, CheckOptions, Strategy, Verdict};
+use synod_model::chosen_protocol::ChosenProtocol;
 use synod_model::counterexample::{listing, to_trace};
+use synod_model::model;
 use synod_model::script::parse_scripts;
-use synod_model::{model, Correct, ModelConfig, Protocol};
+use synod_model::ModelConfig;
 
 /// Checks `cfg` with `protocol` (one thread: a deterministic path); returns `property`'s
 /// verdict, counterexample length, listing and trace.
-fn property_of<P: Protocol>(
+fn property_of(
     cfg: &ModelConfig,
-    protocol: P,
+    protocol: ChosenProtocol,
     property: &str,
 ) -> (Verdict, usize, String, Option<Trace<String>>) {
     let model = model::build(cfg, protocol).unwrap();
@@ -38,17 +36,19 @@ fn property_of<P: Protocol>(
 }
 
 /// [`property_of`] for `agreement`.
-fn agreement_of<P: Protocol>(
+fn agreement_of(
     cfg: &ModelConfig,
-    protocol: P,
+    protocol: ChosenProtocol,
 ) -> (Verdict, usize, String, Option<Trace<String>>) {
     property_of(cfg, protocol, "agreement")
 }
 
 #[test]
 fn acceptor_accepting_below_its_promise_breaks_agreement() {
-    let (verdict, steps, text, trace) =
-        agreement_of(&ModelConfig::consensus(3, 2, 1), AcceptBelowPromise);
+    let (verdict, steps, text, trace) = agreement_of(
+        &ModelConfig::consensus(3, 2, 1),
+        ChosenProtocol::AcceptBelowPromise,
+    );
     assert_eq!(verdict, Verdict::Fail, "{text}");
     // (stateright reports its last discovery, cut at the first violation: short, not shortest.)
     assert!(steps <= 10, "short counterexample expected:\n{text}");
@@ -64,8 +64,10 @@ fn acceptor_accepting_below_its_promise_breaks_agreement() {
 
 #[test]
 fn proposer_ignoring_promised_values_breaks_agreement() {
-    let (verdict, steps, text, _) =
-        agreement_of(&ModelConfig::consensus(3, 2, 1), IgnorePromisedValues);
+    let (verdict, steps, text, _) = agreement_of(
+        &ModelConfig::consensus(3, 2, 1),
+        ChosenProtocol::IgnorePromisedValues,
+    );
     assert_eq!(verdict, Verdict::Fail, "{text}");
     assert!(steps <= 8, "short counterexample expected:\n{text}");
 }
@@ -76,7 +78,7 @@ fn replying_before_persisting_breaks_agreement_after_a_crash() {
         crashes: 1,
         ..ModelConfig::consensus(3, 2, 1)
     };
-    let (verdict, steps, text, trace) = agreement_of(&cfg, ReplyBeforePersist);
+    let (verdict, steps, text, trace) = agreement_of(&cfg, ChosenProtocol::ReplyBeforePersist);
     assert_eq!(verdict, Verdict::Fail, "{text}");
     assert!(steps <= 10, "short counterexample expected:\n{text}");
     let trace = trace.unwrap();
@@ -88,7 +90,10 @@ fn replying_before_persisting_breaks_agreement_after_a_crash() {
         "the counterexample needs a crash:\n{text}"
     );
     // Without crashes the same bug is invisible: persistence only matters across a crash.
-    let (verdict, ..) = agreement_of(&ModelConfig::consensus(3, 2, 1), ReplyBeforePersist);
+    let (verdict, ..) = agreement_of(
+        &ModelConfig::consensus(3, 2, 1),
+        ChosenProtocol::ReplyBeforePersist,
+    );
     assert_eq!(verdict, Verdict::Pass);
 }
 
@@ -96,7 +101,11 @@ fn replying_before_persisting_breaks_agreement_after_a_crash() {
 fn a_proposer_claiming_its_own_value_breaks_learned_is_chosen() {
     // The model forgets a retired node's reply once it can no longer break a property; a wrong
     // one must survive that normalization and be reported.
-    let model = model::build(&ModelConfig::consensus(3, 2, 1), ClaimOwnValue).unwrap();
+    let model = model::build(
+        &ModelConfig::consensus(3, 2, 1),
+        ChosenProtocol::ClaimOwnValue,
+    )
+    .unwrap();
     let report = check::run(model, &CheckOptions::default(), |_| {});
     let verdict = |name| {
         report
@@ -122,7 +131,7 @@ fn a_retried_propose_once_that_reapplies_freely_breaks_linearizability() {
         rounds_by_node: vec![2, 1],
         ..ModelConfig::register(3, parse_scripts("once:a;put:b").unwrap(), 1)
     };
-    let model = model::build(&cfg, RetryReappliesOnce).unwrap();
+    let model = model::build(&cfg, ChosenProtocol::RetryReappliesOnce).unwrap();
     let options = CheckOptions {
         strategy: Strategy::Dfs,
         threads: 1,
@@ -143,7 +152,7 @@ fn a_retried_propose_once_that_reapplies_freely_breaks_linearizability() {
 
 /// Checks register `scripts` with the shortcuts `fast` and `protocol`; returns the
 /// `linearizable` verdict and the counterexample's listing.
-fn linearizable_of<P: Protocol>(scripts: &str, fast: FastPaths, protocol: P) -> (Verdict, String) {
+fn linearizable_of(scripts: &str, fast: FastPaths, protocol: ChosenProtocol) -> (Verdict, String) {
     let cfg = ModelConfig::register(3, parse_scripts(scripts).unwrap(), 1).with_fast(fast);
     let (verdict, _, text, _) = property_of(&cfg, protocol, "linearizable");
     (verdict, text)
@@ -158,8 +167,11 @@ fn a_read_answering_on_differing_reports_breaks_linearizability() {
         writes: false,
         reads: true,
     };
-    let (verdict, text) =
-        linearizable_of("put:a,read;cas:a:b", reads, ReadAcceptsMismatchedReports);
+    let (verdict, text) = linearizable_of(
+        "put:a,read;cas:a:b",
+        reads,
+        ChosenProtocol::ReadAcceptsMismatchedReports,
+    );
     assert_eq!(verdict, Verdict::Fail, "{text}");
     // The stale answer comes from the reports alone: no round of the reader after its query.
     let answer = text.find("reply: read 'a'").expect("the stale answer");
@@ -175,8 +187,11 @@ fn an_acceptor_ignoring_the_next_ballot_breaks_linearizability() {
     // The reservation is only as good as the acceptors' promises of the next ballot: one that
     // accepts without promising lets another proposer write in between, and the first
     // proposer's one-round-trip CAS then applies to a value that is no longer the latest.
-    let (verdict, text) =
-        linearizable_of("put:a,cas:a:b;cas:a:c", FastPaths::ALL, AcceptIgnoresNext);
+    let (verdict, text) = linearizable_of(
+        "put:a,cas:a:b;cas:a:c",
+        FastPaths::ALL,
+        ChosenProtocol::AcceptIgnoresNext,
+    );
     assert_eq!(verdict, Verdict::Fail, "{text}");
     assert!(
         text.contains("(and promise [2,1])"),
@@ -187,12 +202,16 @@ fn an_acceptor_ignoring_the_next_ballot_breaks_linearizability() {
         "the CAS skipped phase 1 on the reservation:\n{text}"
     );
     // With fast writes off the same double is harmless: nothing carries a next ballot.
-    let (verdict, _) = linearizable_of("put:a,cas:a:b;cas:a:c", FastPaths::NONE, AcceptIgnoresNext);
+    let (verdict, _) = linearizable_of(
+        "put:a,cas:a:b;cas:a:c",
+        FastPaths::NONE,
+        ChosenProtocol::AcceptIgnoresNext,
+    );
     assert_eq!(verdict, Verdict::Pass);
 }
 
 #[test]
 fn the_correct_core_passes_where_the_doubles_fail() {
-    let (verdict, ..) = agreement_of(&ModelConfig::consensus(3, 2, 1), Correct);
+    let (verdict, ..) = agreement_of(&ModelConfig::consensus(3, 2, 1), ChosenProtocol::Correct);
     assert_eq!(verdict, Verdict::Pass);
 }
