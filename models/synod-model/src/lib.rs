@@ -21,7 +21,8 @@
 //!   (`--junit`).
 //! * [`symmetry`] — symmetry reduction over interchangeable nodes; [`quorum_transitions`] — a
 //!   quorum's worth of votes delivered as one action.
-//! * [`bugs`] — buggy test doubles that the checker must catch.
+//! * [`bugs`] — buggy test doubles that the checker must catch; [`chosen_protocol`] — the core
+//!   or one double, chosen at run time as one type (`--bug`).
 //! * [`walk`] — every reachable state, one by one, for tools and tests.
 //! * [`trace_export`] — model paths as trace files; [`trace_check`] — trace files replayed in the model; [`step_outputs`] — a step's core outputs;
 //!   [`path_search`] — the deterministic search and minimisation both exports find paths with.
