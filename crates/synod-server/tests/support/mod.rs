@@ -277,9 +277,13 @@ impl TestCluster {
 
     /// Sends `signal` to node `id`'s process.
     fn signal(&self, id: u8, signal: nix::sys::signal::Signal) {
-        let child = self.nodes[usize::from(id) - 1].child.as_ref().unwrap();
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.pid(id)).unwrap());
         nix::sys::signal::kill(pid, signal).unwrap();
+    }
+
+    /// The process id of running node `id`.
+    fn pid(&self, id: u8) -> u32 {
+        self.nodes[usize::from(id) - 1].child.as_ref().unwrap().id()
     }
 
     /// Freezes node `id` (SIGSTOP): its connections stay open, but it answers nothing. Returns
@@ -288,7 +292,7 @@ impl TestCluster {
     /// thread that takes the signal is scheduled and stops the rest.
     pub async fn pause(&self, id: u8) {
         self.signal(id, nix::sys::signal::Signal::SIGSTOP);
-        let pid = self.nodes[usize::from(id) - 1].child.as_ref().unwrap().id();
+        let pid = self.pid(id);
         let deadline = Instant::now() + Duration::from_secs(20);
         while !every_thread_stopped(pid) {
             assert!(Instant::now() < deadline, "node {id} never stopped");
